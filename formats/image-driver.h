@@ -1,0 +1,78 @@
+/* The format driver vtable behind PdImage (internal to formats/).
+ *
+ * image.c does what every format shares: argument and bounds checks, read-only checks,
+ * opening the backing chain, and walking it for block status. A driver only handles its own
+ * layer. Callbacks marked optional may be NULL; image.c then answers PD_ERROR_UNSUPPORTED
+ * naming the format. Every callback returns true/false with @error set, like image.h. */
+#pragma once
+
+#include "formats/image.h"
+
+typedef struct PdImageDriver PdImageDriver;
+
+struct PdImage {
+    const PdImageDriver *driver;
+    PdIO *io;              /* owned */
+    PdOpenFlags flags;
+    uint64_t size;         /* virtual size; the driver keeps it current */
+    PdImage *backing;      /* owned; NULL if none or not opened */
+    int depth;             /* 0 for the top image, +1 per backing level */
+    /* Set by the driver's open when the image names a backing file: */
+    char *backing_name;    /* as recorded */
+    PdFormat backing_format;
+    void *priv;            /* the driver's state */
+};
+
+struct PdImageDriver {
+    const char *name;
+    PdFormat format;
+
+    /* Creates the format's structures in an empty writable store. Required. */
+    bool (*create)(PdIO *io, const PdCreateOptions *opts, GError **error);
+    /* Reads the header and fills img->size, img->priv, img->backing_name/format.
+     * Must refuse unsupported incompatible features. Required. */
+    bool (*open)(PdImage *img, GError **error);
+    /* Frees img->priv (flushing what it can). Required. */
+    void (*close)(PdImage *img);
+
+    /* Guest I/O on this layer; bounds already checked. Unallocated ranges of a read come
+     * from img->backing (pd_image_read on it, zeroes past its end) or zeroes. Required. */
+    bool (*read)(PdImage *img, uint64_t offset, void *buf, size_t len, GError **error);
+    bool (*write)(PdImage *img, uint64_t offset, const void *buf, size_t len, GError **error);
+    bool (*write_zeroes)(PdImage *img, uint64_t offset, uint64_t len, PdZeroFlags flags,
+                         GError **error);
+    bool (*discard)(PdImage *img, uint64_t offset, uint64_t len, GError **error);
+    bool (*flush)(PdImage *img, GError **error);
+    /* This layer's status at @offset (see pd_image_block_status_layer). Required. */
+    bool (*block_status)(PdImage *img, uint64_t offset, uint64_t len, PdBlockStatus *ret,
+                         GError **error);
+    bool (*resize)(PdImage *img, uint64_t new_size, PdPrealloc prealloc, GError **error);
+    /* Fills the format-specific fields of @ret (image.c fills the common ones). */
+    bool (*get_info)(PdImage *img, PdImageInfo *ret, GError **error);
+
+    /* Optional. */
+    GArray *(*snapshot_list)(PdImage *img, GError **error);
+    bool (*snapshot_create)(PdImage *img, const char *name, GError **error);
+    bool (*snapshot_apply)(PdImage *img, const char *id_or_name, GError **error);
+    bool (*snapshot_delete)(PdImage *img, const char *id_or_name, GError **error);
+    bool (*check)(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **error);
+    bool (*amend)(PdImage *img, const PdCreateOptions *opts, PdAmendFields set,
+                  GError **error);
+    bool (*set_backing)(PdImage *img, const char *backing_file, PdFormat backing_format,
+                        GError **error);
+    size_t (*cluster_size)(PdImage *img);
+    ssize_t (*compress)(PdImage *img, const void *cluster, void *out, size_t out_len,
+                        GError **error);
+    bool (*write_compressed)(PdImage *img, uint64_t offset, const void *data, size_t len,
+                             GError **error);
+    bool (*measure)(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret,
+                    GError **error);
+};
+
+extern const PdImageDriver pd_raw_driver;
+extern const PdImageDriver pd_qcow2_driver;
+
+/* Reads [offset, offset+len) of @img's backing file into @buf, zeroes where there is none
+ * or past its end. For drivers serving unallocated ranges. */
+bool pd_image_read_backing(PdImage *img, uint64_t offset, void *buf, size_t len,
+                           GError **error);

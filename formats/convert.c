@@ -1,0 +1,2 @@
+/* convert: to be written (issue 2). */
+#include "formats/convert.h"

@@ -1,0 +1,2 @@
+/* qcow2-check: to be written (issue 2). */
+#include "formats/qcow2.h"

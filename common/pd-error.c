@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-G_DEFINE_QUARK(pd-error-quark, pd_error)
+G_DEFINE_QUARK(pd - error - quark, pd_error)
 
 static const char *const wire_names[] = {
     [PD_ERROR_FAILED] = "io.poold.Error.Failed",

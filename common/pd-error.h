@@ -33,8 +33,7 @@ const char *pd_error_wire_name(PdErrorCode code);
 
 /* Sets @error from an errno value: PD_ERROR_IO (or a closer code for ENOENT, EEXIST, ENOSPC,
  * EROFS/EACCES, ENOTSUP) with "@what: strerror(errno)". */
-void pd_error_set_errno(GError **error, int errnum, const char *what_fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+void pd_error_set_errno(GError **error, int errnum, const char *what_fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* The PdErrorCode closest to an errno value. */
 PdErrorCode pd_error_code_from_errno(int errnum);

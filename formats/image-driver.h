@@ -12,15 +12,15 @@ typedef struct PdImageDriver PdImageDriver;
 
 struct PdImage {
     const PdImageDriver *driver;
-    PdIO *io;              /* owned */
+    PdIO *io; /* owned */
     PdOpenFlags flags;
-    uint64_t size;         /* virtual size; the driver keeps it current */
-    PdImage *backing;      /* owned; NULL if none or not opened */
-    int depth;             /* 0 for the top image, +1 per backing level */
+    uint64_t size;    /* virtual size; the driver keeps it current */
+    PdImage *backing; /* owned; NULL if none or not opened */
+    int depth;        /* 0 for the top image, +1 per backing level */
     /* Set by the driver's open when the image names a backing file: */
-    char *backing_name;    /* as recorded */
+    char *backing_name; /* as recorded */
     PdFormat backing_format;
-    void *priv;            /* the driver's state */
+    void *priv; /* the driver's state */
 };
 
 struct PdImageDriver {
@@ -56,8 +56,7 @@ struct PdImageDriver {
     bool (*snapshot_apply)(PdImage *img, const char *id_or_name, GError **error);
     bool (*snapshot_delete)(PdImage *img, const char *id_or_name, GError **error);
     bool (*check)(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **error);
-    bool (*amend)(PdImage *img, const PdCreateOptions *opts, PdAmendFields set,
-                  GError **error);
+    bool (*amend)(PdImage *img, const PdCreateOptions *opts, PdAmendFields set, GError **error);
     bool (*set_backing)(PdImage *img, const char *backing_file, PdFormat backing_format,
                         GError **error);
     size_t (*cluster_size)(PdImage *img);
@@ -65,8 +64,7 @@ struct PdImageDriver {
                         GError **error);
     bool (*write_compressed)(PdImage *img, uint64_t offset, const void *data, size_t len,
                              GError **error);
-    bool (*measure)(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret,
-                    GError **error);
+    bool (*measure)(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret, GError **error);
 };
 
 extern const PdImageDriver pd_raw_driver;
@@ -74,5 +72,4 @@ extern const PdImageDriver pd_qcow2_driver;
 
 /* Reads [offset, offset+len) of @img's backing file into @buf, zeroes where there is none
  * or past its end. For drivers serving unallocated ranges. */
-bool pd_image_read_backing(PdImage *img, uint64_t offset, void *buf, size_t len,
-                           GError **error);
+bool pd_image_read_backing(PdImage *img, uint64_t offset, void *buf, size_t len, GError **error);

@@ -140,8 +140,7 @@ PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError *
     img->flags = flags;
     img->driver = driver_for(format);
     if (!img->driver) {
-        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED, "Image '%s': unknown format",
-                    io->name);
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED, "Image '%s': unknown format", io->name);
         return NULL;
     }
     if ((flags & PD_OPEN_RDWR) && io->read_only) {
@@ -160,8 +159,7 @@ PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError *
 
 PdImage *pd_image_open(const char *path, PdFormat format, PdOpenFlags flags, GError **error)
 {
-    PdIO *io = pd_io_file_open(path, (flags & PD_OPEN_RDWR) ? PD_IO_RDWR : PD_IO_RDONLY, 0,
-                               error);
+    PdIO *io = pd_io_file_open(path, (flags & PD_OPEN_RDWR) ? PD_IO_RDWR : PD_IO_RDONLY, 0, error);
     if (!io)
         return NULL;
     return pd_image_open_io(io, format, flags, error);
@@ -194,8 +192,7 @@ static bool resolve_backing_size(PdIO *io, PdCreateOptions *opts, GError **error
         g_prefix_error(error, "Could not open backing file: ");
         return false;
     }
-    g_autoptr(PdImage) backing = pd_image_open_io(bio, opts->backing_format, PD_OPEN_RDONLY,
-                                                  error);
+    g_autoptr(PdImage) backing = pd_image_open_io(bio, opts->backing_format, PD_OPEN_RDONLY, error);
     if (!backing) {
         g_prefix_error(error, "Could not open backing image: ");
         return false;
@@ -219,12 +216,10 @@ bool pd_image_create_io(PdIO *io, const PdCreateOptions *opts_in, GError **error
     return drv->create(io, &opts, error);
 }
 
-bool pd_image_create(const char *path, const PdCreateOptions *opts, bool overwrite,
-                     GError **error)
+bool pd_image_create(const char *path, const PdCreateOptions *opts, bool overwrite, GError **error)
 {
     if (!overwrite && g_file_test(path, G_FILE_TEST_EXISTS)) {
-        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists",
-                    path);
+        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists", path);
         return false;
     }
     /* Build under a hidden name in the same directory, rename into place when complete:
@@ -310,8 +305,7 @@ bool pd_image_read(PdImage *img, uint64_t offset, void *buf, size_t len, GError 
     return check_range(img, offset, len, error) && img->driver->read(img, offset, buf, len, error);
 }
 
-bool pd_image_read_backing(PdImage *img, uint64_t offset, void *buf, size_t len,
-                           GError **error)
+bool pd_image_read_backing(PdImage *img, uint64_t offset, void *buf, size_t len, GError **error)
 {
     PdImage *b = img->backing;
     uint64_t have = 0;
@@ -325,8 +319,7 @@ bool pd_image_read_backing(PdImage *img, uint64_t offset, void *buf, size_t len,
     return true;
 }
 
-bool pd_image_write(PdImage *img, uint64_t offset, const void *buf, size_t len,
-                    GError **error)
+bool pd_image_write(PdImage *img, uint64_t offset, const void *buf, size_t len, GError **error)
 {
     if (len == 0)
         return true;
@@ -361,8 +354,8 @@ bool pd_image_flush(PdImage *img, GError **error)
     return img->driver->flush(img, error);
 }
 
-bool pd_image_block_status_layer(PdImage *img, uint64_t offset, uint64_t len,
-                                 PdBlockStatus *ret, GError **error)
+bool pd_image_block_status_layer(PdImage *img, uint64_t offset, uint64_t len, PdBlockStatus *ret,
+                                 GError **error)
 {
     if (len == 0) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
@@ -394,8 +387,8 @@ bool pd_image_block_status(PdImage *img, uint64_t offset, uint64_t len, PdBlockS
     /* Not here: the backing file decides, zeroes past its end or without one. */
     PdImage *b = img->backing;
     if (!b || offset >= b->size) {
-        *ret = (PdBlockStatus){.length = st.length, .flags = PD_BLOCK_ZERO, .depth = img->depth,
-                               .layer = img};
+        *ret = (PdBlockStatus){
+            .length = st.length, .flags = PD_BLOCK_ZERO, .depth = img->depth, .layer = img};
         return true;
     }
     PdBlockStatus bst;
@@ -522,8 +515,7 @@ bool pd_image_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **e
     return true;
 }
 
-bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set,
-                    GError **error)
+bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set, GError **error)
 {
     if (!check_writable(img, error))
         return false;
@@ -565,8 +557,7 @@ bool pd_image_write_compressed(PdImage *img, uint64_t offset, const void *data, 
     return img->driver->write_compressed(img, offset, data, len, error);
 }
 
-bool pd_image_measure(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret,
-                      GError **error)
+bool pd_image_measure(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret, GError **error)
 {
     const PdImageDriver *drv = driver_for(opts->format);
     if (!drv || !drv->measure) {

@@ -44,7 +44,7 @@ typedef enum {
  * to the format are an error (as qemu-img), except the defaults. */
 typedef struct {
     PdFormat format;
-    uint64_t size;         /* virtual size; 0 with a backing file = the backing file's size */
+    uint64_t size; /* virtual size; 0 with a backing file = the backing file's size */
     PdPrealloc prealloc;
     /* qcow2 */
     int compat;            /* 2 (0.10) or 3 (1.1); 0 = 3 */
@@ -60,8 +60,8 @@ typedef struct {
 typedef enum {
     PD_OPEN_RDONLY = 0,
     PD_OPEN_RDWR = 1 << 0,
-    PD_OPEN_NO_BACKING = 1 << 1,  /* do not open the backing chain (info, rebase -u) */
-    PD_OPEN_CHECK_ONLY = 1 << 2,  /* open a damaged image as far as check/repair needs */
+    PD_OPEN_NO_BACKING = 1 << 1, /* do not open the backing chain (info, rebase -u) */
+    PD_OPEN_CHECK_ONLY = 1 << 2, /* open a damaged image as far as check/repair needs */
 } PdOpenFlags;
 
 /* How deep a backing chain may be before open refuses it (loops end here too). */
@@ -69,8 +69,7 @@ typedef enum {
 
 /* Creates an image at @path; fails with PD_ERROR_EXISTS if @path exists and !overwrite.
  * On failure nothing is left behind at @path. */
-bool pd_image_create(const char *path, const PdCreateOptions *opts, bool overwrite,
-                     GError **error);
+bool pd_image_create(const char *path, const PdCreateOptions *opts, bool overwrite, GError **error);
 /* Creates an image in an already open, empty, writable store. */
 bool pd_image_create_io(PdIO *io, const PdCreateOptions *opts, GError **error);
 
@@ -97,8 +96,7 @@ bool pd_image_read_only(PdImage *img);
 /* Guest-visible I/O. Reads past the end of a backing file (shorter than its overlay) read
  * zeroes. Requests must lie inside the virtual size. */
 bool pd_image_read(PdImage *img, uint64_t offset, void *buf, size_t len, GError **error);
-bool pd_image_write(PdImage *img, uint64_t offset, const void *buf, size_t len,
-                    GError **error);
+bool pd_image_write(PdImage *img, uint64_t offset, const void *buf, size_t len, GError **error);
 
 typedef enum {
     PD_ZERO_MAY_UNMAP = 1 << 0, /* the range may be deallocated (reads as zeroes anyway) */
@@ -112,10 +110,10 @@ bool pd_image_flush(PdImage *img, GError **error);
 
 /* Status of guest data, for map, sparse copies and compare. */
 typedef enum {
-    PD_BLOCK_DATA = 1 << 0,           /* reads may be non-zero */
-    PD_BLOCK_ZERO = 1 << 1,           /* reads as zeroes for sure */
-    PD_BLOCK_ALLOCATED = 1 << 2,      /* decided at @depth (else: no layer has it) */
-    PD_BLOCK_OFFSET_VALID = 1 << 3,   /* host_offset is where the data lies in that layer */
+    PD_BLOCK_DATA = 1 << 0,         /* reads may be non-zero */
+    PD_BLOCK_ZERO = 1 << 1,         /* reads as zeroes for sure */
+    PD_BLOCK_ALLOCATED = 1 << 2,    /* decided at @depth (else: no layer has it) */
+    PD_BLOCK_OFFSET_VALID = 1 << 3, /* host_offset is where the data lies in that layer */
     PD_BLOCK_COMPRESSED = 1 << 4,
 } PdBlockFlags;
 
@@ -131,8 +129,8 @@ typedef struct {
 bool pd_image_block_status(PdImage *img, uint64_t offset, uint64_t len, PdBlockStatus *ret,
                            GError **error);
 /* Same, but for this layer only: without PD_BLOCK_ALLOCATED the range comes from backing. */
-bool pd_image_block_status_layer(PdImage *img, uint64_t offset, uint64_t len,
-                                 PdBlockStatus *ret, GError **error);
+bool pd_image_block_status_layer(PdImage *img, uint64_t offset, uint64_t len, PdBlockStatus *ret,
+                                 GError **error);
 
 /* Grows or shrinks the virtual size. Shrinking needs @allow_shrink (data past the new end
  * is lost: callers check first). New space is preallocated as @prealloc says. */
@@ -143,20 +141,20 @@ typedef struct {
     char *filename;
     PdFormat format;
     uint64_t virtual_size;
-    uint64_t actual_size; /* bytes allocated in the store */
-    uint64_t cluster_size;      /* 0 for raw */
-    char *backing_file;         /* as recorded */
+    uint64_t actual_size;  /* bytes allocated in the store */
+    uint64_t cluster_size; /* 0 for raw */
+    char *backing_file;    /* as recorded */
     char *full_backing_filename;
-    PdFormat backing_format;    /* as recorded; UNKNOWN if not */
+    PdFormat backing_format; /* as recorded; UNKNOWN if not */
     /* qcow2 */
-    int compat;                 /* 2 or 3 */
+    int compat; /* 2 or 3 */
     bool lazy_refcounts;
     int refcount_bits;
     bool corrupt;
-    bool dirty;                 /* incompatible feature bit 0 */
+    bool dirty; /* incompatible feature bit 0 */
     bool extended_l2;
     PdCompression compression_type;
-    uint32_t bitmap_count;      /* persistent bitmaps present (kept intact) */
+    uint32_t bitmap_count; /* persistent bitmaps present (kept intact) */
     size_t snapshot_count;
 } PdImageInfo;
 bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
@@ -164,14 +162,14 @@ void pd_image_info_clear(PdImageInfo *info);
 
 /* Internal snapshots (qcow2). Raw answers PD_ERROR_UNSUPPORTED. */
 typedef struct {
-    char *id;   /* "1", "2", ... */
+    char *id; /* "1", "2", ... */
     char *name;
     uint64_t vm_state_size;
     uint32_t date_sec;
     uint32_t date_nsec;
     uint64_t vm_clock_nsec;
-    uint64_t disk_size;   /* virtual size when taken */
-    uint64_t icount;      /* UINT64_MAX when not recorded */
+    uint64_t disk_size; /* virtual size when taken */
+    uint64_t icount;    /* UINT64_MAX when not recorded */
 } PdSnapshotInfo;
 void pd_snapshot_info_clear(PdSnapshotInfo *snap);
 
@@ -191,15 +189,15 @@ typedef enum {
 typedef struct {
     uint64_t corruptions;
     uint64_t leaks;
-    uint64_t check_errors;    /* the check itself could not read something */
+    uint64_t check_errors; /* the check itself could not read something */
     uint64_t corruptions_fixed;
     uint64_t leaks_fixed;
     uint64_t image_end_offset;
-    uint64_t total_clusters;  /* virtual size in clusters */
+    uint64_t total_clusters; /* virtual size in clusters */
     uint64_t allocated_clusters;
     uint64_t fragmented_clusters;
     uint64_t compressed_clusters;
-    GPtrArray *messages;      /* char *, one line per problem as qemu-img prints them */
+    GPtrArray *messages; /* char *, one line per problem as qemu-img prints them */
 } PdCheckResult;
 void pd_check_result_clear(PdCheckResult *res);
 
@@ -213,8 +211,7 @@ typedef enum {
     PD_AMEND_COMPAT = 1 << 0,
     PD_AMEND_LAZY_REFCOUNTS = 1 << 1,
 } PdAmendFields;
-bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set,
-                    GError **error);
+bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set, GError **error);
 
 /* Rewrites the backing file reference (no data is touched: that is rebase's job). */
 bool pd_image_set_backing(PdImage *img, const char *backing_file, PdFormat backing_format,
@@ -237,7 +234,6 @@ typedef struct {
     uint64_t fully_allocated;
     uint64_t bitmaps;
 } PdMeasure;
-bool pd_image_measure(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret,
-                      GError **error);
+bool pd_image_measure(const PdCreateOptions *opts, PdImage *source, PdMeasure *ret, GError **error);
 
 G_END_DECLS

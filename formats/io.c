@@ -11,8 +11,9 @@ bool pd_io_pread_full(PdIO *io, void *buf, size_t len, uint64_t offset, GError *
     while (len > 0) {
         ssize_t n = io->ops->pread(io, p, len, offset);
         if (n < 0) {
-            pd_error_set_errno(error, (int)-n, "Cannot read %zu bytes at offset %" G_GUINT64_FORMAT
-                               " of '%s'", len, offset, io->name);
+            pd_error_set_errno(error, (int)-n,
+                               "Cannot read %zu bytes at offset %" G_GUINT64_FORMAT " of '%s'", len,
+                               offset, io->name);
             return false;
         }
         if (n == 0) {
@@ -63,8 +64,8 @@ bool pd_io_truncate(PdIO *io, uint64_t size, GError **error)
 {
     int r = io->ops->truncate(io, size);
     if (r < 0) {
-        pd_error_set_errno(error, -r, "Cannot resize '%s' to %" G_GUINT64_FORMAT " bytes",
-                           io->name, size);
+        pd_error_set_errno(error, -r, "Cannot resize '%s' to %" G_GUINT64_FORMAT " bytes", io->name,
+                           size);
         return false;
     }
     return true;

@@ -31,48 +31,48 @@
 
 /* ---- on-disk header --------------------------------------------------------------- */
 
-#define QCOW2_MAGIC 0x514649fbU /* "QFI\xfb" */
+#define QCOW2_MAGIC          0x514649fbU /* "QFI\xfb" */
 #define QCOW2_V2_HEADER_SIZE 72
 #define QCOW2_V3_HEADER_SIZE 104 /* with compression_type + padding: 112 */
 
-#define QCOW2_MIN_CLUSTER_BITS 9
-#define QCOW2_MAX_CLUSTER_BITS 21
+#define QCOW2_MIN_CLUSTER_BITS   9
+#define QCOW2_MAX_CLUSTER_BITS   21
 #define QCOW2_MAX_REFCOUNT_ORDER 6
-#define QCOW2_MAX_BACKING_NAME 1023
-#define QCOW2_MAX_L1_SIZE (32 * 1024 * 1024)  /* bytes, as qemu */
-#define QCOW2_MAX_REFTABLE_SIZE (8 * 1024 * 1024)
-#define QCOW2_MAX_SNAPSHOTS 65536
+#define QCOW2_MAX_BACKING_NAME   1023
+#define QCOW2_MAX_L1_SIZE        (32 * 1024 * 1024) /* bytes, as qemu */
+#define QCOW2_MAX_REFTABLE_SIZE  (8 * 1024 * 1024)
+#define QCOW2_MAX_SNAPSHOTS      65536
 #define QCOW2_MAX_SNAPSHOT_EXTRA 1024
 
 /* incompatible_features */
-#define QCOW2_INCOMPAT_DIRTY (1ULL << 0)
-#define QCOW2_INCOMPAT_CORRUPT (1ULL << 1)
-#define QCOW2_INCOMPAT_DATA_FILE (1ULL << 2)       /* external data file: refused */
-#define QCOW2_INCOMPAT_COMPRESSION (1ULL << 3)     /* compression_type field is valid */
-#define QCOW2_INCOMPAT_EXTL2 (1ULL << 4)           /* extended L2 entries (subclusters) */
-#define QCOW2_INCOMPAT_KNOWN                                                                \
-    (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION |          \
+#define QCOW2_INCOMPAT_DIRTY       (1ULL << 0)
+#define QCOW2_INCOMPAT_CORRUPT     (1ULL << 1)
+#define QCOW2_INCOMPAT_DATA_FILE   (1ULL << 2) /* external data file: refused */
+#define QCOW2_INCOMPAT_COMPRESSION (1ULL << 3) /* compression_type field is valid */
+#define QCOW2_INCOMPAT_EXTL2       (1ULL << 4) /* extended L2 entries (subclusters) */
+#define QCOW2_INCOMPAT_KNOWN                                                                       \
+    (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION |                  \
      QCOW2_INCOMPAT_EXTL2)
 /* compatible_features */
 #define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
 /* autoclear_features */
-#define QCOW2_AUTOCLEAR_BITMAPS (1ULL << 0)
+#define QCOW2_AUTOCLEAR_BITMAPS       (1ULL << 0)
 #define QCOW2_AUTOCLEAR_DATA_FILE_RAW (1ULL << 1)
 
 /* header extension types */
-#define QCOW2_EXT_END 0x00000000U
+#define QCOW2_EXT_END            0x00000000U
 #define QCOW2_EXT_BACKING_FORMAT 0xe2792acaU
-#define QCOW2_EXT_FEATURE_TABLE 0x6803f857U
-#define QCOW2_EXT_CRYPTO 0x0537be77U
-#define QCOW2_EXT_BITMAPS 0x23852875U
-#define QCOW2_EXT_DATA_FILE 0x44415441U
+#define QCOW2_EXT_FEATURE_TABLE  0x6803f857U
+#define QCOW2_EXT_CRYPTO         0x0537be77U
+#define QCOW2_EXT_BITMAPS        0x23852875U
+#define QCOW2_EXT_DATA_FILE      0x44415441U
 
 /* L1/L2 entry bits */
-#define QCOW2_OFLAG_COPIED (1ULL << 63)     /* refcount is exactly 1: write in place */
+#define QCOW2_OFLAG_COPIED     (1ULL << 63) /* refcount is exactly 1: write in place */
 #define QCOW2_OFLAG_COMPRESSED (1ULL << 62) /* L2 only */
-#define QCOW2_OFLAG_ZERO (1ULL << 0)        /* L2 only, v3: reads as zeroes */
-#define QCOW2_L1E_OFFSET_MASK 0x00fffffffffffe00ULL
-#define QCOW2_L2E_OFFSET_MASK 0x00fffffffffffe00ULL
+#define QCOW2_OFLAG_ZERO       (1ULL << 0)  /* L2 only, v3: reads as zeroes */
+#define QCOW2_L1E_OFFSET_MASK  0x00fffffffffffe00ULL
+#define QCOW2_L2E_OFFSET_MASK  0x00fffffffffffe00ULL
 #define QCOW2_REFT_OFFSET_MASK 0xfffffffffffffe00ULL
 
 /* The header as host-endian values. Fields past header_length of a v2 image take their
@@ -123,7 +123,7 @@ typedef struct {
     uint64_t disk_size;           /* from extra data (v3 requires it) */
     uint64_t icount;              /* from extra data; UINT64_MAX when absent */
     uint32_t extra_data_size;
-    uint8_t *unknown_extra;       /* extra bytes beyond what we understand, kept */
+    uint8_t *unknown_extra; /* extra bytes beyond what we understand, kept */
 } Qcow2Snapshot;
 
 /* ---- metadata cache (qcow2-cache.c) ----------------------------------------------- */
@@ -140,8 +140,7 @@ void qcow2_cache_set_dependency(Qcow2Cache *cache, Qcow2Cache *dependency);
 /* Loads (or finds) the table at @offset; *ret_table stays valid until put. */
 bool qcow2_cache_get(Qcow2Cache *cache, uint64_t offset, void **ret_table, GError **error);
 /* Same for a newly allocated table: no read, contents zeroed. */
-bool qcow2_cache_get_empty(Qcow2Cache *cache, uint64_t offset, void **ret_table,
-                           GError **error);
+bool qcow2_cache_get_empty(Qcow2Cache *cache, uint64_t offset, void **ret_table, GError **error);
 void qcow2_cache_put(Qcow2Cache *cache, void **table);
 void qcow2_cache_mark_dirty(Qcow2Cache *cache, void *table);
 /* Writes every dirty table (dependency first) and flushes the store. */
@@ -160,9 +159,9 @@ typedef struct {
     Qcow2Header header;
     uint32_t cluster_bits;
     uint64_t cluster_size;
-    uint32_t l2_bits;        /* log2(entries per L2 table) */
-    uint64_t l2_size;        /* entries per L2 table */
-    int l2_entry_size;       /* 8, or 16 with extended L2 */
+    uint32_t l2_bits;  /* log2(entries per L2 table) */
+    uint64_t l2_size;  /* entries per L2 table */
+    int l2_entry_size; /* 8, or 16 with extended L2 */
     bool extended_l2;
     uint32_t subcluster_bits;
     uint32_t refcount_order;
@@ -174,9 +173,9 @@ typedef struct {
     uint64_t csize_mask;
     uint64_t cluster_offset_mask;
 
-    uint64_t *l1_table;      /* host-endian, l1_size entries (rounded up to a cluster) */
+    uint64_t *l1_table; /* host-endian, l1_size entries (rounded up to a cluster) */
     uint32_t l1_size;
-    uint64_t *refcount_table; /* host-endian */
+    uint64_t *refcount_table;     /* host-endian */
     uint64_t refcount_table_size; /* entries */
 
     Qcow2Cache *l2_cache;
@@ -187,10 +186,10 @@ typedef struct {
     Qcow2Snapshot *snapshots;
     uint32_t nb_snapshots;
 
-    GPtrArray *extensions;   /* Qcow2Extension *: unknown and bitmap extensions, kept */
+    GPtrArray *extensions;     /* Qcow2Extension *: unknown and bitmap extensions, kept */
     char *backing_format_name; /* as recorded (may be a format we do not know) */
-    bool dirty_marked;       /* we set the dirty bit on disk (lazy refcounts) */
-    bool corrupt;            /* the corrupt bit is set: read-only */
+    bool dirty_marked;         /* we set the dirty bit on disk (lazy refcounts) */
+    bool corrupt;              /* the corrupt bit is set: read-only */
     PdCompression compression_type;
 
     /* scratch buffer for compressed clusters (decompress) */
@@ -286,9 +285,9 @@ bool qcow2_image_end(PdImage *img, uint64_t *ret, GError **error);
 /* ---- qcow2-cluster.c -------------------------------------------------------------- */
 
 typedef enum {
-    QCOW2_CLUSTER_UNALLOCATED,  /* comes from the backing file (or zeroes) */
-    QCOW2_CLUSTER_ZERO_PLAIN,   /* zero flag, no host cluster */
-    QCOW2_CLUSTER_ZERO_ALLOC,   /* zero flag with a preallocated host cluster */
+    QCOW2_CLUSTER_UNALLOCATED, /* comes from the backing file (or zeroes) */
+    QCOW2_CLUSTER_ZERO_PLAIN,  /* zero flag, no host cluster */
+    QCOW2_CLUSTER_ZERO_ALLOC,  /* zero flag with a preallocated host cluster */
     QCOW2_CLUSTER_NORMAL,
     QCOW2_CLUSTER_COMPRESSED,
 } Qcow2ClusterType;
@@ -304,8 +303,7 @@ bool qcow2_write_l1_entries(PdImage *img, uint64_t first, uint64_t count, GError
 
 /* Guest I/O (the driver callbacks). */
 bool qcow2_co_read(PdImage *img, uint64_t offset, void *buf, size_t len, GError **error);
-bool qcow2_co_write(PdImage *img, uint64_t offset, const void *buf, size_t len,
-                    GError **error);
+bool qcow2_co_write(PdImage *img, uint64_t offset, const void *buf, size_t len, GError **error);
 bool qcow2_co_write_zeroes(PdImage *img, uint64_t offset, uint64_t len, PdZeroFlags flags,
                            GError **error);
 bool qcow2_co_discard(PdImage *img, uint64_t offset, uint64_t len, GError **error);

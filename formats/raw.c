@@ -31,8 +31,7 @@ static bool write_zero_bytes(PdIO *io, uint64_t offset, uint64_t len, GError **e
 }
 
 /* Grows the store from @old to @new_size with the given preallocation. */
-static bool raw_grow(PdIO *io, uint64_t old, uint64_t new_size, PdPrealloc prealloc,
-                     GError **error)
+static bool raw_grow(PdIO *io, uint64_t old, uint64_t new_size, PdPrealloc prealloc, GError **error)
 {
     switch (prealloc) {
     case PD_PREALLOC_OFF:
@@ -75,8 +74,7 @@ static bool raw_read(PdImage *img, uint64_t offset, void *buf, size_t len, GErro
     return pd_io_pread_full(img->io, buf, len, offset, error);
 }
 
-static bool raw_write(PdImage *img, uint64_t offset, const void *buf, size_t len,
-                      GError **error)
+static bool raw_write(PdImage *img, uint64_t offset, const void *buf, size_t len, GError **error)
 {
     return pd_io_pwrite_full(img->io, buf, len, offset, error);
 }

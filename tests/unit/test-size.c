@@ -33,8 +33,20 @@ static void test_parse_ok(void)
 static void test_parse_bad(void)
 {
     static const char *const bad[] = {
-        "", "G", "12Q", "-5G", "+5G", "1.5", "5GG", "1.G", " 5G", "16E",
-        "18446744073709551616", "99999999999999999999999", "0x10", "5 G",
+        "",
+        "G",
+        "12Q",
+        "-5G",
+        "+5G",
+        "1.5",
+        "5GG",
+        "1.G",
+        " 5G",
+        "16E",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "0x10",
+        "5 G",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
@@ -68,12 +80,8 @@ static void test_format(void)
         uint64_t bytes;
         const char *text;
     } cases[] = {
-        {0, "0 B"},
-        {512, "512 B"},
-        {1000, "0.977 KiB"},
-        {65536, "64 KiB"},
-        {20ULL << 30, "20 GiB"},
-        {3ULL << 29, "1.5 GiB"},
+        {0, "0 B"},          {512, "512 B"},          {1000, "0.977 KiB"},
+        {65536, "64 KiB"},   {20ULL << 30, "20 GiB"}, {3ULL << 29, "1.5 GiB"},
         {196616, "192 KiB"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

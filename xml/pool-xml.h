@@ -1,0 +1,76 @@
+/* Storage pool definitions in libvirt's pool XML (formatstorage): parse, validate per pool
+ * type from the table in pool-types.h, and format back in libvirt's canonical layout (two-space
+ * indentation, libvirt's element order, sizes as <capacity unit='bytes'>N</capacity>).
+ *
+ * Supported types: dir, fs, netfs, logical, iscsi, iscsi-direct. Elements libvirt knows but
+ * poold does not use (<adapter>, <features>, <refresh>, vendor/product, namespaces) are
+ * ignored on input and not written back, as libvirt ignores what a type does not use. */
+#pragma once
+
+#include "xml/perms.h"
+#include "xml/pool-types.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+/* <auth type='chap' username='u'><secret usage='x'/> or <secret uuid='...'/></auth> */
+typedef struct {
+    char *type; /* "chap" (the only type poold's pools use) */
+    char *username;
+    char *secret_type;  /* optional type= on <secret>, kept as given */
+    char *secret_usage; /* exactly one of usage and uuid is set */
+    char *secret_uuid;  /* canonical form */
+} PdPoolAuth;
+
+typedef struct {
+    char *host_name;    /* <host name=>; NULL when absent */
+    unsigned host_port; /* 0 when absent */
+    GPtrArray *devices; /* char *: <device path=> in order; never NULL */
+    char *dir;          /* <dir path=> */
+    char *name;         /* <name> (LVM volume group) */
+    char *format;       /* one of the type's source formats; NULL if the type has none */
+    PdPoolAuth *auth;   /* NULL when absent */
+    char *initiator_iqn;
+    unsigned protocol_ver; /* 0 when absent */
+} PdPoolSource;
+
+typedef struct {
+    PdPoolType type;
+    char *name;
+    char *uuid; /* canonical 8-4-4-4-12 lower case; generated when the XML has none */
+    uint64_t capacity, allocation, available;
+    PdPoolSource source;
+    char *target_path; /* NULL for types without a target */
+    PdPerms target_perms;
+} PdPoolDef;
+
+/* A definition of @type with every optional field unset and a fresh random UUID. */
+PdPoolDef *pd_pool_def_new(PdPoolType type);
+void pd_pool_def_free(PdPoolDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdPoolDef, pd_pool_def_free)
+
+void pd_pool_auth_free(PdPoolAuth *auth);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdPoolAuth, pd_pool_auth_free)
+
+/* Parses and validates pool XML. Returns a new definition (caller frees) or NULL with a
+ * PD_ERROR_INVALID_ARGUMENT (malformed, missing or inconsistent values) or
+ * PD_ERROR_UNSUPPORTED (a pool type or format poold does not have) error that names the pool,
+ * the element and the cause. Does no I/O. */
+PdPoolDef *pd_pool_def_parse(const char *xml, GError **error);
+
+/* Checks @def against its type's row in the pool type table and fills defaults (source name,
+ * source format, LVM target path). pd_pool_def_parse calls it; builders call it too.
+ * Returns false with an error naming the pool and the element. */
+bool pd_pool_def_validate(PdPoolDef *def, GError **error);
+
+/* Pool XML in libvirt's canonical layout. Caller frees. */
+char *pd_pool_def_format(const PdPoolDef *def);
+
+/* True when @name is usable as a pool or volume name: not empty, no '/', not "." or "..",
+ * at most 255 bytes. */
+bool pd_xml_name_valid(const char *name);
+
+G_END_DECLS

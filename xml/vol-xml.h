@@ -1,0 +1,93 @@
+/* Storage volume definitions in libvirt's volume XML (formatstorage): name, key,
+ * capacity/allocation/physical with units, target (path, format, permissions, compat,
+ * clusterSize, features/lazy_refcounts, nocow) and backingStore (path, format, permissions).
+ *
+ * Which formats a volume may have depends on its pool's type (pool-types.h), so parsing and
+ * formatting take the pool type, as libvirt's do. Formatting follows libvirt's layout; poold
+ * also writes <nocow/> back (libvirt reads it but drops it), so a definition survives a round
+ * trip between client and daemon. */
+#pragma once
+
+#include "xml/perms.h"
+#include "xml/pool-types.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+    PD_VOL_FILE = 0,
+    PD_VOL_BLOCK,
+    PD_VOL_DIR,
+    PD_VOL_NETWORK,
+    PD_VOL_NETDIR,
+    PD_VOL_PLOOP,
+    PD_VOL_TYPE_COUNT
+} PdVolType;
+
+typedef struct {
+    char *path;
+    /* One of the pool type's volume formats, or NULL when the pool type has none. When the XML
+     * gives no format, libvirt's default for the pool type ("raw") is filled in and
+     * format_given is false: callers that care (creating an overlay) may refuse or probe. */
+    char *format;
+    bool format_given;
+    PdPerms perms;
+} PdVolBacking;
+
+typedef struct {
+    PdPoolType pool_type; /* decides which formats are valid and whether <format> is written */
+    PdVolType type;
+    char *name;
+    char *key;
+    uint64_t capacity;
+    bool has_capacity;
+    uint64_t allocation; /* equals capacity when the XML has no <allocation> */
+    bool has_allocation;
+    uint64_t physical; /* written only when not 0 */
+    char *target_path;
+    char *target_format; /* NULL when the pool type has no volume formats */
+    PdPerms target_perms;
+    char *compat;          /* qcow2 "0.10" or "1.1"; "1.1" when <features> is given alone */
+    uint64_t cluster_size; /* bytes, 0 when absent */
+    bool has_features;     /* <features> present (possibly empty) */
+    bool lazy_refcounts;
+    bool nocow;
+    PdVolBacking *backing; /* NULL without <backingStore> */
+    /* Not XML: virsh's vol-create-as --prealloc-metadata, a flag of the create call. */
+    bool prealloc_metadata;
+} PdVolDef;
+
+typedef enum {
+    PD_VOL_PARSE_DEFAULT = 0,
+    PD_VOL_PARSE_OPT_CAPACITY = 1 << 0, /* capacity may be left out when a backing store is
+                                           given (it is then the backing file's size) */
+    PD_VOL_PARSE_NO_CAPACITY = 1 << 1,  /* capacity may always be left out (create-from) */
+} PdVolParseFlags;
+
+/* A definition for a volume in a pool of @pool_type, every optional field unset. */
+PdVolDef *pd_vol_def_new(PdPoolType pool_type);
+void pd_vol_def_free(PdVolDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolDef, pd_vol_def_free)
+
+void pd_vol_backing_free(PdVolBacking *backing);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolBacking, pd_vol_backing_free)
+
+/* Parses and validates volume XML for a pool of @pool_type. Returns a new definition (caller
+ * frees) or NULL with PD_ERROR_INVALID_ARGUMENT / PD_ERROR_UNSUPPORTED naming the volume, the
+ * element and the cause. Does no I/O. */
+PdVolDef *pd_vol_def_parse(const char *xml, PdPoolType pool_type, unsigned flags, GError **error);
+
+/* Checks @def (name, formats against the pool type, qcow2-only options, sizes) and fills
+ * defaults (formats, compat, allocation). pd_vol_def_parse calls it; builders call it too. */
+bool pd_vol_def_validate(PdVolDef *def, unsigned flags, GError **error);
+
+/* Volume XML in libvirt's canonical layout. Caller frees. */
+char *pd_vol_def_format(const PdVolDef *def);
+
+/* "file", "block"...; NULL for an invalid value. */
+const char *pd_vol_type_name(PdVolType type);
+
+G_END_DECLS

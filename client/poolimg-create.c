@@ -1,0 +1,238 @@
+/* poolimg create and amend. */
+#include "client/poolimg.h"
+#include "common/pd-error.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct option create_long[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"object", required_argument, NULL, PI_OPT_OBJECT},
+    {NULL, 0, NULL, 0},
+};
+
+/* Opens the backing file the way the new image will (relative to its directory) to learn
+ * its size and, when not given, its format. Prints the error and returns false on failure. */
+static bool inspect_backing(const char *filename, PiCreateOpts *o, bool need_size)
+{
+    g_autofree char *dir = g_path_get_dirname(filename);
+    g_autofree char *path = g_path_is_absolute(o->backing_file)
+                                ? g_strdup(o->backing_file)
+                                : g_build_filename(dir, o->backing_file, NULL);
+    GError *error = NULL;
+    g_autoptr(PdImage) b =
+        pd_image_open(path, o->create.backing_format, PD_OPEN_NO_BACKING, &error);
+    if (!b) {
+        pi_error("%s: %s", filename, error->message);
+        g_error_free(error);
+        return false;
+    }
+    if (o->create.backing_format == PD_FORMAT_UNKNOWN) {
+        o->create.backing_format = pd_image_format(b);
+        fprintf(stderr,
+                "poolimg: warning: %s: backing format of '%s' not given (-F); detected %s "
+                "and recorded it\n",
+                filename, o->backing_file, pd_format_name(o->create.backing_format));
+    }
+    if (need_size)
+        o->create.size = pd_image_size(b);
+    return true;
+}
+
+/* -u: create without a backing file, then record it without opening it. */
+static bool create_unsafe(const char *filename, PiCreateOpts *o, GError **error)
+{
+    PdCreateOptions c = o->create;
+    c.backing_file = NULL;
+    c.backing_format = PD_FORMAT_UNKNOWN;
+    if (!pd_image_create(filename, &c, true, error))
+        return false;
+    g_autoptr(PdImage) img =
+        pd_image_open(filename, c.format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    if (!img || !pd_image_set_backing(img, o->backing_file, o->create.backing_format, error) ||
+        !pd_image_flush(img, error)) {
+        (void)unlink(filename);
+        return false;
+    }
+    return true;
+}
+
+int pi_cmd_create(int argc, char **argv)
+{
+    const char *fmt = "raw", *backing = NULL, *backing_fmt = NULL;
+    bool quiet = false, unsafe = false;
+    g_autoptr(GString) optstr = g_string_new(NULL);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", create_long, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'b':
+            backing = optarg;
+            break;
+        case 'F':
+            backing_fmt = optarg;
+            break;
+        case 'o':
+            g_string_append_printf(optstr, "%s%s", optstr->len ? "," : "", optarg);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'u':
+            unsafe = true;
+            break;
+        case 'h':
+            pi_help();
+            return 0;
+        case PI_OPT_OBJECT:
+            break;
+        default:
+            return pi_bad_option(c, argv);
+        }
+    }
+    g_auto(PiCreateOpts) o = {0};
+    if (!pi_parse_format(fmt, &o.create.format))
+        return 1;
+    GError *error = NULL;
+    const char *filename = optind < argc ? argv[optind] : "";
+    if (!pi_create_opts_parse(&o, optstr->str, false, &error)) {
+        pi_error("%s: %s", filename, error->message);
+        g_error_free(error);
+        return 1;
+    }
+    if (o.help) {
+        pi_create_opts_help(o.create.format, false);
+        return 0;
+    }
+    if (optind >= argc)
+        return pi_usage_error("Expecting image file name");
+    if (argc - optind > 2)
+        return pi_usage_error("Unexpected argument: %s", argv[optind + 2]);
+    if (backing) {
+        g_free(o.backing_file);
+        o.backing_file = g_strdup(backing);
+        o.create.backing_file = o.backing_file;
+    }
+    if (backing_fmt) {
+        if (!pi_parse_format(backing_fmt, &o.create.backing_format))
+            return 1;
+        o.set |= PI_SET_BACKING_FMT;
+    }
+    if (o.backing_file && o.create.format == PD_FORMAT_RAW) {
+        pi_error("%s: Backing file not supported for file format 'raw'", filename);
+        return 1;
+    }
+    if (argc - optind == 2 && !pi_parse_image_size(argv[optind + 1], &o.create.size))
+        return 1;
+    bool have_size = argc - optind == 2 || (o.set & PI_SET_SIZE);
+    if (!have_size && (!o.backing_file || unsafe)) {
+        pi_error("%s: Image creation needs a size parameter", filename);
+        return 1;
+    }
+    if (!pi_create_opts_validate(&o, &error)) {
+        pi_error("%s: %s", filename, error->message);
+        g_error_free(error);
+        return 1;
+    }
+    if (o.backing_file && !unsafe && !inspect_backing(filename, &o, !have_size))
+        return 1;
+    if (!quiet) {
+        g_autofree char *line = pi_create_opts_describe(&o, filename);
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    bool ok = unsafe && o.backing_file ? create_unsafe(filename, &o, &error)
+                                       : pd_image_create(filename, &o.create, true, &error);
+    if (!ok) {
+        pi_error("%s: %s", filename, error->message);
+        g_error_free(error);
+        return 1;
+    }
+    return 0;
+}
+
+static const struct option amend_long[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"object", required_argument, NULL, PI_OPT_OBJECT},
+    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
+    {"force", no_argument, NULL, PI_OPT_FORCE},
+    {NULL, 0, NULL, 0},
+};
+
+int pi_cmd_amend(int argc, char **argv)
+{
+    const char *fmt = NULL;
+    g_autoptr(GString) optstr = g_string_new(NULL);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":ho:f:t:pq", amend_long, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o':
+            g_string_append_printf(optstr, "%s%s", optstr->len ? "," : "", optarg);
+            break;
+        case 't':
+        case 'p':
+        case 'q':
+        case PI_OPT_OBJECT:
+        case PI_OPT_IMAGE_OPTS:
+        case PI_OPT_FORCE:
+            break;
+        case 'h':
+            pi_help();
+            return 0;
+        default:
+            return pi_bad_option(c, argv);
+        }
+    }
+    if (optstr->len == 0)
+        return pi_usage_error("Must specify options (-o)");
+    PdFormat format;
+    if (!pi_parse_format(fmt, &format))
+        return 1;
+    if (optind != argc - 1 && !(strstr(optstr->str, "help") && optind >= argc))
+        return pi_usage_error("Expecting one image file name");
+    g_auto(PiCreateOpts) o = {0};
+    g_autoptr(PdImage) img = NULL;
+    if (optind < argc) {
+        img = pi_open(argv[optind], format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING);
+        if (!img)
+            return 1;
+        format = pd_image_format(img);
+    } else if (format == PD_FORMAT_UNKNOWN) {
+        format = PD_FORMAT_QCOW2;
+    }
+    o.create.format = format;
+    GError *error = NULL;
+    if (!pi_create_opts_parse(&o, optstr->str, true, &error))
+        return pi_fail(error, 1);
+    if (o.help) {
+        pi_create_opts_help(format, true);
+        return 0;
+    }
+    PdImageInfo info;
+    if (!pd_image_get_info(img, &info, &error))
+        return pi_fail(error, 1);
+    bool v3 = (o.set & PI_SET_COMPAT) ? o.create.compat == 3 : info.compat >= 3;
+    pd_image_info_clear(&info);
+    if ((o.set & PI_SET_LAZY_REFCOUNTS) && o.create.lazy_refcounts && !v3) {
+        pi_error("Lazy refcounts only supported with compatibility level 1.1 and above (use "
+                 "compat=1.1 or greater)");
+        return 1;
+    }
+    PdAmendFields set = 0;
+    if (o.set & PI_SET_COMPAT)
+        set |= PD_AMEND_COMPAT;
+    if (o.set & PI_SET_LAZY_REFCOUNTS)
+        set |= PD_AMEND_LAZY_REFCOUNTS;
+    if (!pd_image_amend(img, &o.create, set, &error) || !pd_image_flush(img, &error))
+        return pi_fail(error, 1);
+    return 0;
+}

@@ -64,6 +64,11 @@ int pi_cmd_create(int argc, char **argv)
     const char *fmt = "raw", *backing = NULL, *backing_fmt = NULL;
     bool quiet = false, unsafe = false;
     g_autoptr(GString) optstr = g_string_new(NULL);
+    /* A negative size ("-5G") would otherwise read as an unknown option. */
+    if (argc >= 3 && argv[argc - 1][0] == '-' && g_ascii_isdigit(argv[argc - 1][1])) {
+        pi_error("Invalid image size '%s': the size must not be negative", argv[argc - 1]);
+        return 1;
+    }
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", create_long, NULL)) != -1) {

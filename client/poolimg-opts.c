@@ -286,7 +286,7 @@ bool pi_parse_image_size(const char *text, uint64_t *ret)
     g_autoptr(GError) error = NULL;
     uint64_t size;
     if (!pd_parse_size(text, &size, &error)) {
-        pi_error("Invalid image size specified: %s", error->message);
+        pi_error("%s", error->message);
         return false;
     }
     if (size > (uint64_t)INT64_MAX) {

@@ -1,0 +1,119 @@
+# Shared helpers of the poolimg CLI tests (sourced). Each test runs in its own temporary
+# directory, removed on exit. POOLIMG names the binary under test.
+set -u
+: "${POOLIMG:?POOLIMG must name the poolimg binary}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/poolimg-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+TEST_NAME=$(basename "$0" .sh)
+CHECKS=0
+
+fail() {
+    echo "FAIL [$TEST_NAME]: $*" >&2
+    [ -s out ] && { echo "--- stdout:" >&2; head -20 out >&2; }
+    [ -s err ] && { echo "--- stderr:" >&2; head -20 err >&2; }
+    exit 1
+}
+
+ok() {
+    CHECKS=$((CHECKS + 1))
+}
+
+skip() {
+    echo "SKIP [$TEST_NAME]: $*"
+    exit 77
+}
+
+need_qemu_img() {
+    command -v qemu-img >/dev/null 2>&1 || skip "qemu-img is not installed (apt-get install qemu-utils)"
+}
+
+need_python() {
+    command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
+}
+
+# Skips when the engine cannot create qcow2 yet (the core may land later than the CLI).
+need_qcow2() {
+    if ! "$POOLIMG" create -q -f qcow2 "$T/.probe.qcow2" 1M >/dev/null 2>&1; then
+        skip "the engine cannot create qcow2 images yet"
+    fi
+    rm -f "$T/.probe.qcow2"
+}
+
+# run WANT_RC CMD...: runs CMD with stdout in ./out and stderr in ./err, checks the status.
+run() {
+    want=$1
+    shift
+    "$@" >out 2>err
+    rc=$?
+    [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"
+    ok
+}
+
+# pi WANT_RC ARGS...: run poolimg.
+pi() {
+    want=$1
+    shift
+    run "$want" "$POOLIMG" "$@"
+}
+
+expect_out() {
+    grep -qF -- "$1" out || fail "stdout lacks '$1'"
+    ok
+}
+
+expect_err() {
+    grep -qF -- "$1" err || fail "stderr lacks '$1'"
+    ok
+}
+
+# No file of that name, and no hidden partial file of it, is left.
+expect_absent() {
+    for f in "$@"; do
+        [ -e "$f" ] && fail "'$f' was left behind"
+        ls -a | grep -q "^\.$(basename "$f")\.partial" && fail "a partial '$f' was left behind"
+    done
+    ok
+}
+
+# Deterministic pseudo-random data file: mkdata NAME SIZE_MIB (data in some MiB, holes between)
+mkdata() {
+    rm -f "$1"
+    truncate -s "$2M" "$1"
+    i=0
+    while [ $i -lt "$2" ]; do
+        if [ $((i % 3)) != 1 ]; then
+            head -c 65536 /dev/urandom | dd of="$1" bs=64k seek=$((i * 16 + i % 5)) conv=notrunc status=none
+        fi
+        i=$((i + 1))
+    done
+}
+
+# json_get FILE PATH: prints a value of a JSON file (PATH like 'format-specific.data.compat').
+json_get() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split('.'):
+    v = v[int(k)] if isinstance(v, list) else v.get(k)
+print(json.dumps(v))
+PY
+}
+
+# json_same A B KEY...: the listed keys hold equal values in both JSON files.
+json_same() {
+    a=$1
+    b=$2
+    shift 2
+    for k in "$@"; do
+        va=$(json_get "$a" "$k")
+        vb=$(json_get "$b" "$k")
+        [ "$va" = "$vb" ] || fail "JSON key $k: poolimg says $va, qemu-img says $vb"
+        ok
+    done
+}
+
+done_ok() {
+    echo "PASS [$TEST_NAME]: $CHECKS checks"
+    exit 0
+}

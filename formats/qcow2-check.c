@@ -31,6 +31,8 @@
 #define MAX_CHECK_CLUSTERS        (1ULL << 34)
 #define MAX_BITMAP_DIRECTORY_SIZE (64 * 1024 * 1024)
 #define BITMAP_TABLE_OFFSET_MASK  0x00fffffffffffe00ULL
+#define L1E_RESERVED_MASK         0x7f000000000001ffULL
+#define L2E_STD_RESERVED_MASK     0x3f000000000001feULL
 
 typedef struct {
     uint64_t offset; /* host offset of the L2 table */
@@ -185,6 +187,11 @@ static void scan_l1(Check *c, const uint64_t *l1, uint32_t l1_size, uint64_t l1_
     count_range(c, l1_offset, (uint64_t)l1_size * 8, 1);
     for (uint32_t i = 0; i < l1_size; i++) {
         uint64_t l2 = l1[i] & QCOW2_L1E_OFFSET_MASK;
+        if (l1[i] & L1E_RESERVED_MASK) {
+            report(c, "ERROR found L1 entry with reserved bits set: %" G_GINT64_MODIFIER "x",
+                   l1[i]);
+            c->res->corruptions++;
+        }
         if (!l2)
             continue;
         if (!qcow2_is_aligned(s, l2)) {
@@ -256,6 +263,10 @@ static void count_l2_table(Check *c, const Item *item, uint8_t *table)
             res->compressed_clusters += ref->active;
             res->fragmented_clusters += ref->active;
             continue;
+        }
+        if (e & (s->extended_l2 ? L2E_STD_RESERVED_MASK | 1 : L2E_STD_RESERVED_MASK)) {
+            report(c, "ERROR found l2 entry with reserved bits set: %" G_GINT64_MODIFIER "x", e);
+            res->corruptions += ref->refs;
         }
         uint64_t offset = e & QCOW2_L2E_OFFSET_MASK;
         if (offset == 0)
@@ -520,6 +531,12 @@ static void scan_refcount_table(Check *c)
         }
         count_range(c, block, s->cluster_size, 1);
         c->refblocks[i] = block;
+        uint32_t n = c->refs[block >> s->cluster_bits];
+        if (n != 1) {
+            report(c, "ERROR refcount block %" G_GUINT64_FORMAT " refcount=%u", i, n);
+            c->res->corruptions++;
+            c->refstruct_broken = true;
+        }
     }
 }
 
@@ -934,8 +951,8 @@ bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **erro
     scan_snapshots(&c);
     dedup_l2(&c);
     count_l2_tables(&c);
-    scan_refcount_table(&c);
     count_bitmaps(&c);
+    scan_refcount_table(&c);
 
     CompareState cs = {0};
     if ((fix & PD_CHECK_FIX_ERRORS) && (c.refstruct_broken || needs_new_blocks(&c)))

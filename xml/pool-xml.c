@@ -448,22 +448,43 @@ static void apply_source_defaults(PdPoolDef *def, const PdPoolTypeInfo *info)
         def->source.format = g_strdup(info->default_source_format);
 }
 
+/* Drops the source elements the type does not use, as libvirt ignores them: virsh's
+ * `pool-define-as p dir - - - - /srv/p --print-xml` writes <host name='-'/>, <dir path='-'/>,
+ * <device path='-'/> and <name>-</name> into a dir pool, and libvirt accepts that. */
+static void drop_unused_source(PdPoolDef *def, const PdPoolTypeInfo *info)
+{
+    PdPoolSource *src = &def->source;
+    unsigned unused = ~info->allowed;
+
+    if (unused & PD_SOURCE_HOST)
+        g_clear_pointer(&src->host_name, g_free);
+    if (unused & PD_SOURCE_HOST)
+        src->host_port = 0;
+    if (unused & PD_SOURCE_DEVICE)
+        g_ptr_array_set_size(src->devices, 0);
+    if (unused & PD_SOURCE_DIR)
+        g_clear_pointer(&src->dir, g_free);
+    if (unused & PD_SOURCE_NAME)
+        g_clear_pointer(&src->name, g_free);
+    if (unused & PD_SOURCE_FORMAT)
+        g_clear_pointer(&src->format, g_free);
+    if (unused & PD_SOURCE_AUTH)
+        g_clear_pointer(&src->auth, pd_pool_auth_free);
+    if (unused & PD_SOURCE_INITIATOR)
+        g_clear_pointer(&src->initiator_iqn, g_free);
+    if (unused & PD_SOURCE_PROTOCOL)
+        src->protocol_ver = 0;
+}
+
 /* Checks which source elements are present against the table row. */
 static bool validate_source(const PdPoolDef *def, const PdPoolTypeInfo *info, GError **error)
 {
-    unsigned present = source_present(def);
-    unsigned extra = present & ~info->allowed;
-    unsigned missing = info->required & ~present;
+    unsigned missing = info->required & ~source_present(def);
     const char *format = def->source.format;
 
     if (missing) {
         POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name, "%s is required for type %s",
                    pd_pool_source_element_name(first_bit(missing)), info->name);
-        return false;
-    }
-    if (extra) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name, "%s is not used by type %s",
-                   pd_pool_source_element_name(first_bit(extra)), info->name);
         return false;
     }
     if (def->source.devices->len > info->max_devices) {
@@ -509,12 +530,9 @@ static bool validate_target(PdPoolDef *def, const PdPoolTypeInfo *info, GError *
         def->target_path = g_strdup_printf("/dev/%s", def->source.name);
         return true;
     case PD_POOL_TARGET_NONE:
-        if (def->target_path || pd_perms_is_set(&def->target_perms)) {
-            POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
-                       "type %s has no target (its volumes are network LUNs); remove <target>",
-                       info->name);
-            return false;
-        }
+        /* Ignored, as libvirt does: the volumes are network LUNs. */
+        g_clear_pointer(&def->target_path, g_free);
+        pd_perms_clear(&def->target_perms);
         return true;
     }
     return true;
@@ -544,6 +562,7 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error)
     g_free(def->uuid);
     def->uuid = uuid;
 
+    drop_unused_source(def, info);
     apply_source_defaults(def, info);
     if (!validate_source(def, info, error))
         return false;

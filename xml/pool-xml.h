@@ -2,9 +2,11 @@
  * type from the table in pool-types.h, and format back in libvirt's canonical layout (two-space
  * indentation, libvirt's element order, sizes as <capacity unit='bytes'>N</capacity>).
  *
- * Supported types: dir, fs, netfs, logical, iscsi, iscsi-direct. Elements libvirt knows but
- * poold does not use (<adapter>, <features>, <refresh>, vendor/product, namespaces) are
- * ignored on input and not written back, as libvirt ignores what a type does not use. */
+ * Supported types: dir, fs, netfs, logical, iscsi, iscsi-direct. As libvirt does, elements a
+ * pool type does not use are ignored on input and not written back: <source> children outside
+ * the type's row of the table (virsh's `pool-define-as p dir - - - - /srv/p --print-xml` puts
+ * <host name='-'/> in a dir pool), the <target> of iscsi-direct, and what poold has no use for
+ * (<adapter>, <features>, <refresh>, vendor/product, namespaces). */
 #pragma once
 
 #include "xml/perms.h"

@@ -81,6 +81,17 @@ pi 0 resize --shrink a.img -1M
 pi 0 resize -q -f raw a.img 20M
 [ "$(stat -c %s a.img)" = $((20 * 1024 * 1024)) ] || fail "resize 20M"
 
+# Cancelled (SIGINT) and failed converts leave nothing behind.
+head -c 134217728 /dev/urandom >big.raw
+timeout -s INT 0.1 "$POOLIMG" convert -S 0 -O raw big.raw big.out >out 2>err
+if [ $? != 0 ]; then
+    expect_absent big.out
+    expect_err "cancelled"
+else
+    echo "note: convert finished before the signal; cancellation not exercised"
+fi
+rm -f big.raw big.out
+
 pi 0 snapshot -l data.raw
 [ ! -s out ] || fail "snapshot -l of raw printed something"
 done_ok

@@ -56,6 +56,7 @@ typedef struct {
     uint64_t *refblocks; /* per reftable entry: offset of a usable block, 0 otherwise */
     uint64_t rb_entries; /* refcounts per block */
     bool refstruct_broken;
+    uint64_t refstruct_corruptions; /* of them, fixed by a rebuild */
     /* state of the pass under way (callbacks of read_clusters) */
     struct CompareState *cmp;
     struct FixRun *run;
@@ -483,6 +484,14 @@ static void refcount_set(uint8_t *block, uint64_t index, uint32_t order, uint64_
     }
 }
 
+/* A broken refcount table entry or table: a corruption only a rebuild fixes. */
+static void refstruct_error(Check *c)
+{
+    c->res->corruptions++;
+    c->refstruct_corruptions++;
+    c->refstruct_broken = true;
+}
+
 /* Reads the refcount table named by the header, counts it and its blocks, and notes which
  * blocks can be used. False only when it cannot be read at all (counted as an error). */
 static void scan_refcount_table(Check *c)
@@ -496,8 +505,7 @@ static void scan_refcount_table(Check *c)
                "ERROR refcount table at %#" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
                " bytes) is misaligned, too large or outside the image",
                offset, bytes);
-        c->res->corruptions++;
-        c->refstruct_broken = true;
+        refstruct_error(c);
         return;
     }
     count_range(c, offset, bytes, 1);
@@ -519,14 +527,12 @@ static void scan_refcount_table(Check *c)
                    "ERROR refcount block %" G_GUINT64_FORMAT " is not cluster aligned; "
                    "refcount table entry corrupted",
                    i);
-            c->res->corruptions++;
-            c->refstruct_broken = true;
+            refstruct_error(c);
             continue;
         }
         if (!in_file(c, block, s->cluster_size)) {
             report(c, "ERROR refcount block %" G_GUINT64_FORMAT " is outside image", i);
-            c->res->corruptions++;
-            c->refstruct_broken = true;
+            refstruct_error(c);
             continue;
         }
         count_range(c, block, s->cluster_size, 1);
@@ -534,8 +540,7 @@ static void scan_refcount_table(Check *c)
         uint32_t n = c->refs[block >> s->cluster_bits];
         if (n != 1) {
             report(c, "ERROR refcount block %" G_GUINT64_FORMAT " refcount=%u", i, n);
-            c->res->corruptions++;
-            c->refstruct_broken = true;
+            refstruct_error(c);
         }
     }
 }
@@ -911,7 +916,7 @@ static void check_clear(Check *c)
 static bool repair_refcounts(Check *c, CompareState *cs, GError **error)
 {
     PdCheckResult *res = c->res;
-    if (!cs->corruptions_to_fix && !cs->leaks_to_fix)
+    if (!cs->corruptions_to_fix && !cs->leaks_to_fix && !(cs->rebuild && c->refstruct_broken))
         return true;
     if (cs->rebuild) {
         report(c, "Rebuilding refcount structure");
@@ -919,6 +924,8 @@ static bool repair_refcounts(Check *c, CompareState *cs, GError **error)
         if (!rebuild_refcounts(c, &end, error))
             return false;
         res->image_end_offset = MAX(res->image_end_offset, end);
+        res->corruptions -= MIN(res->corruptions, c->refstruct_corruptions);
+        res->corruptions_fixed += c->refstruct_corruptions;
     } else if (!fix_in_place(c, error)) {
         return false;
     }
@@ -964,7 +971,7 @@ bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **erro
         goto out;
     if (!check_copied(&c, error))
         goto out;
-    if (fix && (cs.corruptions_to_fix || cs.leaks_to_fix || ret->corruptions_fixed) &&
+    if (fix && (cs.corruptions_to_fix || cs.leaks_to_fix || ret->corruptions_fixed || cs.rebuild) &&
         !reload_core(&c, error))
         goto out;
     ok = true;

@@ -20,6 +20,7 @@ typedef struct {
     const char *src_fmt, *out_fmt, *backing, *backing_fmt;
     GString *options;
     bool compress, progress, quiet, no_create, target_is_zero, out_of_order;
+    bool durable; /* -t other than "unsafe": flush the target at the end */
     uint64_t sparse;
     unsigned threads;
 } ConvertArgs;
@@ -88,8 +89,16 @@ static int parse_args(ConvertArgs *a, int argc, char **argv)
         case 'l':
             pi_error("Converting from internal snapshots (-l) is not supported");
             return 1;
-        case 'C':
         case 't':
+            if (strcmp(optarg, "unsafe") != 0 && strcmp(optarg, "writeback") != 0 &&
+                strcmp(optarg, "none") != 0 && strcmp(optarg, "writethrough") != 0 &&
+                strcmp(optarg, "directsync") != 0) {
+                pi_error("Invalid cache option: %s", optarg);
+                return 1;
+            }
+            a->durable = strcmp(optarg, "unsafe") != 0;
+            break;
+        case 'C':
         case 'T':
         case 'U':
         case 'r':
@@ -190,7 +199,8 @@ int pi_cmd_convert(int argc, char **argv)
         .target_is_zero = a.target_is_zero,
         .out_of_order = a.out_of_order,
         .sparse_size = a.sparse,
-        .threads = a.compress ? 0 : a.threads,
+        .threads = a.threads,
+        .no_flush = !a.durable,
         .progress = pi_progress_cb,
         .progress_data = &progress,
         .cancel = pi_cancel_flag_install(),

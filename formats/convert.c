@@ -510,7 +510,13 @@ bool pd_convert_copy(PdImage *src, PdImage *dst, const PdConvertOptions *opts, G
     bool ok = write_all(&c, error);
     g_thread_join(reader);
     convert_clear(&c);
-    return ok && pd_image_flush(dst, error);
+    if (!ok)
+        return false;
+    /* A format that caches metadata (qcow2) is always flushed: its flush is where write
+     * errors of that metadata show, and close would ignore them. */
+    if (opts->no_flush && pd_image_format(dst) == PD_FORMAT_RAW)
+        return true;
+    return pd_image_flush(dst, error);
 }
 
 /* ---- into a new image ------------------------------------------------------------- */

@@ -37,6 +37,10 @@ typedef struct {
     /* -S: zero runs of at least this many bytes inside data are not written as data
      * (multiple of 512). 0 = no detection at all: the target is fully allocated. */
     uint64_t sparse_size;
+    /* Skip the final flush of a raw target (qemu-img convert's default cache mode "unsafe":
+     * fast, but a host crash soon after may lose the data). Formats that cache metadata are
+     * flushed anyway, to see its write errors. The daemon leaves it false. */
+    bool no_flush;
     unsigned threads;   /* compression workers; 0 = one per CPU */
     size_t buffer_size; /* bytes per I/O; 0 = 2 MiB; rounded up to the target's cluster */
     PdConvertProgressFunc progress;
@@ -50,8 +54,9 @@ typedef struct {
 #define PD_CONVERT_DEFAULT_SPARSE_SIZE 4096
 
 /* Copies the guest data of @src (all of its backing chain) into @dst, which is open
- * read-write and at least as large. Flushes @dst at the end. Returns false with @error on
- * failure or cancellation; @dst then holds part of the data (the caller removes it). */
+ * read-write and at least as large. Returns false with @error on
+ * failure or cancellation; @dst then holds part of the data (the caller removes it).
+ * Flushes @dst at the end (see no_flush). */
 bool pd_convert_copy(PdImage *src, PdImage *dst, const PdConvertOptions *opts, GError **error);
 
 /* Creates a new image at @path from @create (its size defaults to the source's) and copies

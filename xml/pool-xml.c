@@ -88,6 +88,18 @@ static char *sanitize_path(const char *path)
     return g_string_free(out, FALSE);
 }
 
+/* Replaces *path (if set) by its sanitized form. */
+static void sanitize_path_field(char **path)
+{
+    char *clean;
+
+    if (!*path)
+        return;
+    clean = sanitize_path(*path);
+    g_free(*path);
+    *path = clean;
+}
+
 /* Reads the attribute @attr of @node, which must be present and not empty. */
 static char *required_prop(const xmlNode *node, const char *attr, const char *pool_name,
                            const char *what, GError **error)
@@ -228,7 +240,7 @@ static bool parse_source_child(const xmlNode *n, PdPoolDef *def, unsigned *seen,
         if (!source_once(n, PD_SOURCE_DIR, seen, def->name, error) ||
             !(path = required_prop(n, "path", def->name, "source dir", error)))
             return false;
-        src->dir = sanitize_path(path);
+        src->dir = g_steal_pointer(&path);
     } else if (pd_xml_is(n, "name")) {
         if (!source_once(n, PD_SOURCE_NAME, seen, def->name, error))
             return false;
@@ -273,7 +285,7 @@ static bool parse_target(const xmlNode *node, PdPoolDef *def, GError **error)
         g_autofree char *text = pd_xml_text(path);
 
         if (*text)
-            def->target_path = sanitize_path(text);
+            def->target_path = g_steal_pointer(&text);
     }
     if (perms && !pd_perms_parse(perms, ctx, &def->target_perms, error))
         return false;
@@ -564,6 +576,8 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error)
 
     drop_unused_source(def, info);
     apply_source_defaults(def, info);
+    sanitize_path_field(&def->source.dir);
+    sanitize_path_field(&def->target_path);
     if (!validate_source(def, info, error))
         return false;
     return validate_target(def, info, error);

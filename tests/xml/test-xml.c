@@ -206,6 +206,33 @@ static void test_capabilities(void)
     compare_with_file(out_path, caps);
 }
 
+/* The <pool> blocks of poold's types in libvirt's own pool-capabilities output (libvirtd 9.0,
+ * where iscsi-direct was not built in) must be what poold prints, line for line. */
+static void test_capabilities_libvirt(void)
+{
+    g_autofree char *path =
+        g_test_build_filename(G_TEST_DIST, "samples", "libvirt-9.0-pool-capabilities.xml", NULL);
+    g_autofree char *sample = read_data(path);
+    g_auto(GStrv) lines = g_strsplit(sample, "\n", -1);
+    g_autoptr(GString) expected = g_string_new("<storagepoolCapabilities>\n");
+    unsigned supported = (1u << PD_POOL_TYPE_COUNT) - 1;
+    g_autofree char *caps = pd_pool_capabilities_format(supported & ~(1u << PD_POOL_ISCSI_DIRECT));
+    bool inside = false;
+
+    for (int i = 0; lines[i]; i++) {
+        if (g_str_has_prefix(lines[i], "  <pool type='")) {
+            g_autofree char *type = g_strndup(lines[i] + 14, strcspn(lines[i] + 14, "'"));
+            inside = pd_pool_type_info_by_name(type) != NULL;
+        }
+        if (inside)
+            g_string_append_printf(expected, "%s\n", lines[i]);
+        if (strcmp(lines[i], "  </pool>") == 0)
+            inside = false;
+    }
+    g_string_append(expected, "</storagepoolCapabilities>\n");
+    g_assert_cmpstr(caps, ==, expected->str);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -213,6 +240,7 @@ int main(int argc, char **argv)
     load_cases("args.txt", "/xml/args/", test_args);
     load_cases("fail.txt", "/xml/fail/", test_fail);
     g_test_add_func("/xml/capabilities", test_capabilities);
+    g_test_add_func("/xml/capabilities-libvirt", test_capabilities_libvirt);
     add_unit_tests();
     return g_test_run();
 }

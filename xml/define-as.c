@@ -280,6 +280,8 @@ static bool vol_size_from_arg(const char *name, const char *what, const char *te
 PdVolDef *pd_vol_def_from_args(PdPoolType pool_type, const PdVolCreateArgs *args, GError **error)
 {
     g_autoptr(PdVolDef) def = NULL;
+    g_autofree char *backing_path = NULL;
+    g_autofree char *backing_format = NULL;
 
     if (!args->name || !args->capacity) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
@@ -302,13 +304,15 @@ PdVolDef *pd_vol_def_from_args(PdPoolType pool_type, const PdVolCreateArgs *args
         def->has_allocation = true;
     }
     def->target_format = arg(args->format);
-    if (arg(args->backing_vol)) {
+    backing_path = arg(args->backing_vol);
+    backing_format = arg(args->backing_vol_format);
+    if (backing_path) {
         def->backing = g_new0(PdVolBacking, 1);
         pd_perms_init(&def->backing->perms);
-        def->backing->path = g_strdup(args->backing_vol);
-        def->backing->format = arg(args->backing_vol_format);
-        def->backing->format_given = def->backing->format != NULL;
-    } else if (arg(args->backing_vol_format)) {
+        def->backing->path = g_steal_pointer(&backing_path);
+        def->backing->format_given = backing_format != NULL;
+        def->backing->format = g_steal_pointer(&backing_format);
+    } else if (backing_format) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
                     "volume '%s': --backing-vol-format needs --backing-vol", def->name);
         return NULL;

@@ -196,6 +196,18 @@ typedef struct {
     uint8_t *cluster_cache;
     uint64_t cluster_cache_offset; /* host offset of the cached decompressed cluster; 0 none */
     uint8_t *cluster_data;
+
+    /* appended by the driver core (qcow2.c and friends) */
+    uint64_t alloc_end;        /* first cluster index past everything allocated so far */
+    uint64_t free_byte_offset; /* compressed packing: next free byte, 0 = start a cluster */
+    bool lazy_refcounts;       /* compatible bit 0: refcount writes deferred (dirty bit) */
+    bool bitmaps_marked;       /* persistent bitmaps flagged in-use before our first write */
+    uint8_t *unknown_header;   /* header bytes past those we know (header_length > 112) */
+    uint32_t unknown_header_len;
+    GPtrArray *feature_names;  /* Qcow2FeatureName *: the image's feature name table */
+    uint32_t bitmap_count;     /* nb_bitmaps of the bitmaps extension (0 if none) */
+    uint64_t bitmap_dir_offset;
+    uint64_t bitmap_dir_size;
 } Qcow2State;
 
 static inline Qcow2State *qcow2_state(PdImage *img)
@@ -338,3 +350,64 @@ bool qcow2_snapshot_delete(PdImage *img, const char *id_or_name, GError **error)
  * tables, data and compressed clusters, refcount structures, snapshot table, bitmaps'
  * clusters) and compares; counts corruptions and leaks, repairs as @fix says. */
 bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **error);
+
+/* ---- additions by the driver core ------------------------------------------------- */
+
+/* One entry of the feature name table extension. */
+typedef struct {
+    uint8_t type; /* 0 incompatible, 1 compatible, 2 autoclear */
+    uint8_t bit;
+    char name[47];
+} Qcow2FeatureName;
+
+/* Writes every dirty L2 table and refcount block (refcounts first) and flushes the store. */
+bool qcow2_flush_caches(PdImage *img, GError **error);
+/* The host cluster offset of a standard (non-compressed) L2 entry. */
+static inline uint64_t qcow2_l2_entry_offset(const Qcow2State *s, uint64_t l2_entry)
+{
+    return l2_entry & QCOW2_L2E_OFFSET_MASK;
+}
+/* Reads entry @index of an L2 table (standard or extended: the first 64 bits). */
+static inline uint64_t qcow2_l2_get(const Qcow2State *s, const void *table, uint64_t index)
+{
+    return GUINT64_FROM_BE(((const uint64_t *)table)[index * (uint64_t)(s->l2_entry_size / 8)]);
+}
+static inline void qcow2_l2_set(const Qcow2State *s, void *table, uint64_t index, uint64_t v)
+{
+    ((uint64_t *)table)[index * (uint64_t)(s->l2_entry_size / 8)] = GUINT64_TO_BE(v);
+}
+/* The subcluster bitmap of an extended L2 entry (0 for standard entries). */
+static inline uint64_t qcow2_l2_bitmap(const Qcow2State *s, const void *table, uint64_t index)
+{
+    if (!s->extended_l2)
+        return 0;
+    return GUINT64_FROM_BE(((const uint64_t *)table)[index * 2 + 1]);
+}
+static inline void qcow2_l2_set_bitmap(const Qcow2State *s, void *table, uint64_t index,
+                                       uint64_t v)
+{
+    if (s->extended_l2)
+        ((uint64_t *)table)[index * 2 + 1] = GUINT64_TO_BE(v);
+}
+/* Host clusters touched by a compressed L2 entry: [*ret_offset, *ret_offset + *ret_len). */
+void qcow2_compressed_range(const Qcow2State *s, uint64_t l2_entry, uint64_t *ret_offset,
+                            uint64_t *ret_len);
+/* Checks that a metadata-free host range [offset, offset+len) does not overlap the header,
+ * the L1 table, the refcount table or the snapshot table; signals corruption if it does. */
+bool qcow2_check_data_overlap(PdImage *img, uint64_t offset, uint64_t len, GError **error);
+/* Sets the L2 entry (extended: with an empty bitmap) of the guest cluster at @offset,
+ * allocating or copying its L2 table as needed; the old entry's clusters are freed once
+ * the table is on disk. */
+bool qcow2_set_l2_entry(PdImage *img, uint64_t offset, uint64_t entry, GError **error);
+/* Replaces every zero cluster (active and snapshot tables) by something compat 0.10 reads
+ * the same: nothing (no backing file) or a cluster of zeroes. */
+bool qcow2_expand_zero_clusters(PdImage *img, GError **error);
+/* Drops every cluster mapping at or past @new_size (shrink). */
+bool qcow2_truncate_mappings(PdImage *img, uint64_t new_size, GError **error);
+
+/* qcow2-header.c */
+bool qcow2_read_header(PdImage *img, GError **error);
+bool qcow2_write_new_header(PdImage *img, GError **error);
+bool qcow2_mark_bitmaps_in_use(PdImage *img, GError **error);
+void qcow2_header_state_init(Qcow2State *s);
+void qcow2_header_state_free(Qcow2State *s);

@@ -519,7 +519,11 @@ static void scan_refcount_table(Check *c)
     c->reftable_entries = bytes / 8;
     c->refblocks = g_new0(uint64_t, MAX(c->reftable_entries, 1u));
     for (uint64_t i = 0; i < c->reftable_entries; i++) {
-        uint64_t block = get_be64(table + i * 8) & QCOW2_REFT_OFFSET_MASK;
+        uint64_t entry = get_be64(table + i * 8), block = entry & QCOW2_REFT_OFFSET_MASK;
+        if (entry & ~QCOW2_REFT_OFFSET_MASK) {
+            report(c, "ERROR refcount table entry %" G_GUINT64_FORMAT " has reserved bits set", i);
+            refstruct_error(c);
+        }
         if (!block)
             continue;
         if (!qcow2_is_aligned(s, block)) {

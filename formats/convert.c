@@ -521,27 +521,131 @@ bool pd_convert_copy(PdImage *src, PdImage *dst, const PdConvertOptions *opts, G
 
 /* ---- into a new image ------------------------------------------------------------- */
 
-/* Creates the image in @tmp (named @path for messages and backing files) and opens it. */
-static PdImage *create_target(const char *tmp, const char *path, const PdCreateOptions *create,
-                              GError **error)
+/* A PdIO over another that makes flush a no-op. A new image is invisible under its
+ * temporary name until the rename, so a crash before then loses nothing that anyone can
+ * see: the write-order flushes of the format (qcow2 allocates with two per cluster) buy
+ * nothing there, and one real flush before the rename does the job (qemu-img convert
+ * writes with cache=unsafe for the same reason). */
+typedef struct {
+    PdIO base;
+    PdIO *inner; /* owned */
+} DeferIO;
+
+static PdIO *defer_inner(PdIO *io)
 {
-    PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR | PD_IO_CREATE | PD_IO_EXCL, 0644, error);
-    if (!io) {
+    return ((DeferIO *)io)->inner;
+}
+
+static ssize_t defer_pread(PdIO *io, void *buf, size_t len, uint64_t offset)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->pread(in, buf, len, offset);
+}
+
+static ssize_t defer_pwrite(PdIO *io, const void *buf, size_t len, uint64_t offset)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->pwrite(in, buf, len, offset);
+}
+
+static int defer_flush(PdIO *io)
+{
+    return 0;
+}
+
+static int defer_truncate(PdIO *io, uint64_t size)
+{
+    PdIO *in = defer_inner(io);
+    /* Truncating a file to its own size is not free: on ext4 a truncate to 0 (raw create
+     * does one) arms "auto_da_alloc", which writes back the whole file at close. */
+    int64_t cur = in->ops->size(in);
+    if (cur >= 0 && (uint64_t)cur == size)
+        return 0;
+    return in->ops->truncate(in, size);
+}
+
+static int64_t defer_size(PdIO *io)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->size(in);
+}
+
+static int64_t defer_allocated(PdIO *io)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->allocated(in);
+}
+
+static int defer_discard(PdIO *io, uint64_t offset, uint64_t len)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->discard ? in->ops->discard(in, offset, len) : -ENOTSUP;
+}
+
+static int defer_allocate(PdIO *io, uint64_t offset, uint64_t len)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->allocate ? in->ops->allocate(in, offset, len) : -ENOTSUP;
+}
+
+static int defer_data_status(PdIO *io, uint64_t offset, uint64_t len, uint64_t *ret_len)
+{
+    PdIO *in = defer_inner(io);
+    return in->ops->data_status ? in->ops->data_status(in, offset, len, ret_len) : -ENOTSUP;
+}
+
+static PdIO *defer_open_relative(PdIO *io, const char *name, PdIOFlags flags, GError **error)
+{
+    PdIO *in = defer_inner(io);
+    if (!in->ops->open_relative) {
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "'%s' cannot open files relative to it ('%s')", io->name, name);
+        return NULL;
+    }
+    return in->ops->open_relative(in, name, flags, error);
+}
+
+static void defer_close(PdIO *io)
+{
+    pd_io_close(defer_inner(io));
+    g_free(io->name);
+    g_free(io);
+}
+
+static const PdIOOps defer_ops = {
+    .pread = defer_pread,
+    .pwrite = defer_pwrite,
+    .flush = defer_flush,
+    .truncate = defer_truncate,
+    .size = defer_size,
+    .allocated = defer_allocated,
+    .discard = defer_discard,
+    .allocate = defer_allocate,
+    .data_status = defer_data_status,
+    .open_relative = defer_open_relative,
+    .close = defer_close,
+};
+
+/* Creates the image in @tmp (named @path for messages and backing files) and opens it over
+ * a DeferIO; *ret_store is the real store, for the final flush (owned by the image). */
+static PdImage *create_target(const char *tmp, const char *path, const PdCreateOptions *create,
+                              PdIO **ret_store, GError **error)
+{
+    PdIO *file = pd_io_file_open(tmp, PD_IO_RDWR | PD_IO_CREATE | PD_IO_EXCL, 0644, error);
+    if (!file) {
         g_prefix_error(error, "Could not create '%s': ", path);
         return NULL;
     }
-    g_free(io->name);
-    io->name = g_strdup(path);
-    bool ok = pd_image_create_io(io, create, error) && pd_io_flush(io, error);
-    pd_io_close(io);
-    if (!ok)
+    DeferIO *d = g_new0(DeferIO, 1);
+    d->base.ops = &defer_ops;
+    d->base.name = g_strdup(path);
+    d->inner = file;
+    if (!pd_image_create_io(&d->base, create, error)) {
+        pd_io_close(&d->base);
         return NULL;
-    io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
-    if (!io)
-        return NULL;
-    g_free(io->name);
-    io->name = g_strdup(path);
-    return pd_image_open_io(io, create->format, PD_OPEN_RDWR, error);
+    }
+    *ret_store = file;
+    return pd_image_open_io(&d->base, create->format, PD_OPEN_RDWR, error);
 }
 
 bool pd_convert_to_new(PdImage *src, const char *path, const PdCreateOptions *create,
@@ -559,8 +663,11 @@ bool pd_convert_to_new(PdImage *src, const char *path, const PdCreateOptions *cr
     g_autofree char *tmp = g_strdup_printf("%s/.%s.partial-%d", dir, base, (int)getpid());
     (void)unlink(tmp); /* a leftover of a crashed run with our pid */
 
-    PdImage *dst = create_target(tmp, path, &co, error);
-    bool ok = dst != NULL && pd_convert_copy(src, dst, &copts, error);
+    PdIO *store = NULL;
+    PdImage *dst = create_target(tmp, path, &co, &store, error);
+    copts.no_flush = false; /* the image's flush writes its caches; the store's is below */
+    bool ok = dst != NULL && pd_convert_copy(src, dst, &copts, error) &&
+              (opts->no_flush || pd_io_flush(store, error));
     pd_image_close(dst);
     if (ok && rename(tmp, path) < 0) {
         pd_error_set_errno(error, errno, "Could not create '%s'", path);

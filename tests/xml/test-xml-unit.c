@@ -241,6 +241,67 @@ static void test_free_null(void)
     pd_vol_backing_free(NULL);
 }
 
+/* Parses @text as a pool and as a volume: each must either succeed or fail with a PD_ERROR. */
+static void parse_any(const char *text)
+{
+    g_autoptr(GError) pool_error = NULL;
+    g_autoptr(GError) vol_error = NULL;
+    g_autoptr(PdPoolDef) pool = pd_pool_def_parse(text, &pool_error);
+    g_autoptr(PdVolDef) vol = pd_vol_def_parse(text, PD_POOL_DIR, 0, &vol_error);
+
+    g_assert_true(pool || (pool_error && pool_error->domain == PD_ERROR));
+    g_assert_true(vol || (vol_error && vol_error->domain == PD_ERROR));
+    /* Whatever is accepted formats to a fixed point. */
+    if (pool) {
+        g_autofree char *once = pd_pool_def_format(pool);
+        g_autoptr(PdPoolDef) again = pd_pool_def_parse(once, NULL);
+        g_autofree char *twice = NULL;
+
+        g_assert_nonnull(again);
+        twice = pd_pool_def_format(again);
+        g_assert_cmpstr(once, ==, twice);
+    }
+    if (vol) {
+        g_autofree char *once = pd_vol_def_format(vol);
+        g_autoptr(PdVolDef) again = pd_vol_def_parse(once, PD_POOL_DIR, 0, NULL);
+        g_autofree char *twice = NULL;
+
+        g_assert_nonnull(again);
+        twice = pd_vol_def_format(again);
+        g_assert_cmpstr(once, ==, twice);
+    }
+}
+
+/* Every input cut at every byte, and with bytes overwritten: no crash, no leak (under ASan),
+ * only PD_ERROR failures, and what is accepted formats to a fixed point. */
+static void test_mutations(void)
+{
+    g_autofree char *dir_path = g_test_build_filename(G_TEST_DIST, "in", NULL);
+    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+    static const char junk[] = {'<', '>', '\'', '"', '&', '/', '-', '9', 'x', '\0'};
+    const char *file;
+
+    g_assert_nonnull(dir);
+    while ((file = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(dir_path, file, NULL);
+        g_autofree char *text = NULL;
+        size_t len;
+
+        g_assert_true(g_file_get_contents(path, &text, &len, NULL));
+        for (size_t cut = 0; cut < len; cut++) {
+            g_autofree char *prefix = g_strndup(text, cut);
+            parse_any(prefix);
+        }
+        for (int i = 0; i < 200; i++) {
+            g_autofree char *mutated = g_strdup(text);
+            size_t at = g_test_rand_int_range(0, (gint32)len);
+
+            mutated[at] = junk[g_test_rand_int_range(0, G_N_ELEMENTS(junk))];
+            parse_any(mutated);
+        }
+    }
+}
+
 void add_unit_tests(void)
 {
     g_test_add_func("/xml/unit/units", test_units);
@@ -253,4 +314,5 @@ void add_unit_tests(void)
     g_test_add_func("/xml/unit/vol-args-prealloc", test_vol_args_prealloc);
     g_test_add_func("/xml/unit/backing-format-given", test_backing_format_given);
     g_test_add_func("/xml/unit/free-null", test_free_null);
+    g_test_add_func("/xml/unit/mutations", test_mutations);
 }

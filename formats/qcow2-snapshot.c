@@ -151,6 +151,23 @@ static bool reader_need(TableReader *r, uint64_t pos, uint64_t len, GError **err
     return true;
 }
 
+/* Whether a snapshot's L1 table is aligned and inside the file (else a corruption error). */
+static bool snapshot_l1_ok(PdImage *img, const Qcow2Snapshot *sn, uint64_t file_size,
+                           GError **error)
+{
+    const Qcow2State *s = qcow2_state(img);
+    uint64_t l1_bytes = (uint64_t)sn->l1_size * 8;
+    if (!qcow2_is_aligned(s, sn->l1_table_offset) ||
+        (sn->l1_size > 0 &&
+         (sn->l1_table_offset < s->cluster_size || sn->l1_table_offset > file_size ||
+          l1_bytes > file_size - sn->l1_table_offset)))
+        return corrupt(img, error,
+                       "the L1 table of snapshot '%s' (id %s) at offset %#" G_GINT64_MODIFIER
+                       "x (%u entries) is misaligned or lies outside the file",
+                       sn->name, sn->id_str, sn->l1_table_offset, sn->l1_size);
+    return true;
+}
+
 /* Parses one entry at @pos into @sn; *ret_next is the position of the next one. */
 static bool read_one_snapshot(TableReader *r, uint64_t pos, uint64_t file_size, Qcow2Snapshot *sn,
                               uint64_t *ret_next, GError **error)
@@ -197,16 +214,9 @@ static bool read_one_snapshot(TableReader *r, uint64_t pos, uint64_t file_size, 
                        "snapshot '%s' (id %s) has an L1 table of %u entries (at "
                        "most %d are allowed)",
                        sn->name, sn->id_str, sn->l1_size, QCOW2_MAX_L1_SIZE / 8);
-    const Qcow2State *s = qcow2_state(img);
-    uint64_t l1_bytes = (uint64_t)sn->l1_size * 8;
-    if (!qcow2_is_aligned(s, sn->l1_table_offset) ||
-        (sn->l1_size > 0 &&
-         (sn->l1_table_offset < s->cluster_size || sn->l1_table_offset > file_size ||
-          l1_bytes > file_size - sn->l1_table_offset)))
-        return corrupt(img, error,
-                       "the L1 table of snapshot '%s' (id %s) at offset %#" G_GINT64_MODIFIER
-                       "x (%u entries) is misaligned or lies outside the file",
-                       sn->name, sn->id_str, sn->l1_table_offset, sn->l1_size);
+    /* a check-only open keeps the entry: check reports it, apply/delete refuse it */
+    if (!(img->flags & PD_OPEN_CHECK_ONLY) && !snapshot_l1_ok(img, sn, file_size, error))
+        return false;
     /* Without a recorded disk size, the snapshot has the image's current size (qemu). */
     if (sn->disk_size == UINT64_MAX)
         sn->disk_size = img->size;
@@ -453,9 +463,12 @@ static bool walk_l1(PdImage *img, const uint64_t *l1, uint32_t l1_size, int64_t 
     return run_flush(&run, error);
 }
 
-/* Reads a snapshot's L1 table (bounds were checked when the table was read). */
+/* Reads a snapshot's L1 table (host-endian), after checking its bounds again. */
 static uint64_t *read_snapshot_l1(PdImage *img, const Qcow2Snapshot *sn, GError **error)
 {
+    uint64_t file_size;
+    if (!pd_io_get_size(img->io, &file_size, error) || !snapshot_l1_ok(img, sn, file_size, error))
+        return NULL;
     g_autofree uint64_t *l1 = g_new0(uint64_t, MAX(sn->l1_size, 1u));
     if (sn->l1_size &&
         !pd_io_pread_full(img->io, l1, (size_t)sn->l1_size * 8, sn->l1_table_offset, error))

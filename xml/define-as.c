@@ -307,8 +307,7 @@ PdVolDef *pd_vol_def_from_args(PdPoolType pool_type, const PdVolCreateArgs *args
     backing_path = arg(args->backing_vol);
     backing_format = arg(args->backing_vol_format);
     if (backing_path) {
-        def->backing = g_new0(PdVolBacking, 1);
-        pd_perms_init(&def->backing->perms);
+        def->backing = pd_vol_backing_new();
         def->backing->path = g_steal_pointer(&backing_path);
         def->backing->format_given = backing_format != NULL;
         def->backing->format = g_steal_pointer(&backing_format);

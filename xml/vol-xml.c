@@ -42,7 +42,23 @@ PdVolDef *pd_vol_def_new(PdPoolType pool_type)
     def->pool_type = pool_type;
     def->type = PD_VOL_FILE;
     pd_perms_init(&def->target_perms);
+    pd_vol_timestamps_init(&def->target_timestamps);
     return def;
+}
+
+void pd_vol_timestamps_init(PdVolTimestamps *ts)
+{
+    ts->present = false;
+    ts->atime = ts->mtime = ts->ctime = ts->btime = (PdTimestamp){0, -1};
+}
+
+PdVolBacking *pd_vol_backing_new(void)
+{
+    PdVolBacking *backing = g_new0(PdVolBacking, 1);
+
+    pd_perms_init(&backing->perms);
+    pd_vol_timestamps_init(&backing->timestamps);
+    return backing;
 }
 
 void pd_vol_backing_free(PdVolBacking *backing)
@@ -87,14 +103,60 @@ static bool parse_format(const xmlNode *parent, const char *ctx, char **ret_form
     return true;
 }
 
-/* Reads <path>, <format> and <permissions> of a <target> or <backingStore>. */
-static bool parse_file_elems(const xmlNode *parent, const char *ctx, char **ret_path,
-                             char **ret_format, PdPerms *perms, GError **error)
+/* Reads "SEC" or "SEC.FRACTION" (at most 9 digits) of a timestamp element. */
+static bool parse_timestamp(const xmlNode *node, const char *ctx, PdTimestamp *ts, GError **error)
 {
-    xmlNode *path = NULL, *pnode = NULL;
+    g_autofree char *text = pd_xml_text(node);
+    char *dot = strchr(text, '.');
+    uint64_t sec, frac = 0;
+    size_t digits = dot ? strlen(dot + 1) : 0;
+
+    if (dot)
+        *dot = '\0';
+    if (!pd_xml_parse_u64(text, &sec) || sec > INT64_MAX || digits > 9 ||
+        (dot && digits && (!pd_xml_parse_u64(dot + 1, &frac) || !g_ascii_isdigit(dot[1])))) {
+        if (dot)
+            *dot = '.';
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "%s: malformed <%s> '%s' in timestamps (expected seconds[.nanoseconds])", ctx,
+                    (const char *)node->name, text);
+        return false;
+    }
+    for (size_t i = digits; i < 9; i++)
+        frac *= 10;
+    ts->sec = (int64_t)sec;
+    ts->nsec = (int64_t)frac;
+    return true;
+}
+
+/* <timestamps><atime>..</atime><mtime>..</mtime><ctime>..</ctime><btime>..</btime> */
+static bool parse_timestamps(const xmlNode *node, const char *ctx, PdVolTimestamps *ts,
+                             GError **error)
+{
+    static const char *const names[] = {"atime", "mtime", "ctime", "btime"};
+    PdTimestamp *fields[] = {&ts->atime, &ts->mtime, &ts->ctime, &ts->btime};
+
+    ts->present = true;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        xmlNode *child = NULL;
+
+        if (!pd_xml_unique_child(node, names[i], ctx, &child, error))
+            return false;
+        if (child && !parse_timestamp(child, ctx, fields[i], error))
+            return false;
+    }
+    return true;
+}
+
+/* Reads <path>, <format>, <permissions> and <timestamps> of a <target> or <backingStore>. */
+static bool parse_file_elems(const xmlNode *parent, const char *ctx, char **ret_path,
+                             char **ret_format, PdPerms *perms, PdVolTimestamps *ts, GError **error)
+{
+    xmlNode *path = NULL, *pnode = NULL, *tnode = NULL;
 
     if (!pd_xml_unique_child(parent, "path", ctx, &path, error) ||
         !pd_xml_unique_child(parent, "permissions", ctx, &pnode, error) ||
+        !pd_xml_unique_child(parent, "timestamps", ctx, &tnode, error) ||
         !parse_format(parent, ctx, ret_format, error))
         return false;
     if (path) {
@@ -102,6 +164,8 @@ static bool parse_file_elems(const xmlNode *parent, const char *ctx, char **ret_
         if (!**ret_path)
             g_clear_pointer(ret_path, g_free);
     }
+    if (tnode && !parse_timestamps(tnode, ctx, ts, error))
+        return false;
     return !pnode || pd_perms_parse(pnode, ctx, perms, error);
 }
 
@@ -128,10 +192,18 @@ static bool parse_target(const xmlNode *node, PdVolDef *def, GError **error)
 {
     g_autofree char *ctx = g_strdup_printf("volume '%s': target", def->name);
     xmlNode *compat = NULL, *cluster = NULL, *features = NULL, *nocow = NULL;
+    xmlNode *encryption = NULL;
 
     if (!parse_file_elems(node, ctx, &def->target_path, &def->target_format, &def->target_perms,
-                          error))
+                          &def->target_timestamps, error))
         return false;
+    if (!pd_xml_unique_child(node, "encryption", ctx, &encryption, error))
+        return false;
+    if (encryption) {
+        vol_error(error, PD_ERROR_UNSUPPORTED, def->name,
+                  "target encryption is not supported (poold creates no encrypted volumes)");
+        return false;
+    }
     if (!pd_xml_unique_child(node, "compat", ctx, &compat, error) ||
         !pd_xml_unique_child(node, "clusterSize", ctx, &cluster, error) ||
         !pd_xml_unique_child(node, "features", ctx, &features, error) ||
@@ -150,10 +222,10 @@ static bool parse_target(const xmlNode *node, PdVolDef *def, GError **error)
 static bool parse_backing(const xmlNode *node, PdVolDef *def, GError **error)
 {
     g_autofree char *ctx = g_strdup_printf("volume '%s': backingStore", def->name);
-    g_autoptr(PdVolBacking) backing = g_new0(PdVolBacking, 1);
+    g_autoptr(PdVolBacking) backing = pd_vol_backing_new();
 
-    pd_perms_init(&backing->perms);
-    if (!parse_file_elems(node, ctx, &backing->path, &backing->format, &backing->perms, error))
+    if (!parse_file_elems(node, ctx, &backing->path, &backing->format, &backing->perms,
+                          &backing->timestamps, error))
         return false;
     if (!backing->path) {
         vol_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
@@ -355,19 +427,39 @@ bool pd_vol_def_validate(PdVolDef *def, unsigned flags, GError **error)
     return validate_qcow2_options(def, error);
 }
 
-/* <path>, <format>, <permissions> of a <target> or <backingStore>. */
+static void format_timestamp(PdXmlBuf *buf, const char *name, const PdTimestamp *ts)
+{
+    if (ts->nsec < 0)
+        return;
+    if (ts->nsec)
+        pd_xml_buf_line(buf, "<%s>%" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT "</%s>", name, ts->sec,
+                        ts->nsec, name);
+    else
+        pd_xml_buf_line(buf, "<%s>%" G_GINT64_FORMAT "</%s>", name, ts->sec, name);
+}
+
+/* <path>, <format>, <permissions>, <timestamps> of a <target> or <backingStore>. */
 static void format_file_elems(PdXmlBuf *buf, const char *path, const char *format,
-                              const PdPerms *perms)
+                              const PdPerms *perms, const PdVolTimestamps *ts)
 {
     pd_xml_buf_text_elem(buf, "path", path);
     pd_xml_buf_attr_elem(buf, "format", "type", format);
     pd_perms_format(buf, perms);
+    if (!ts->present)
+        return;
+    pd_xml_buf_open(buf, "<timestamps>");
+    format_timestamp(buf, "atime", &ts->atime);
+    format_timestamp(buf, "mtime", &ts->mtime);
+    format_timestamp(buf, "ctime", &ts->ctime);
+    format_timestamp(buf, "btime", &ts->btime);
+    pd_xml_buf_close(buf, "</timestamps>");
 }
 
 static void format_target(PdXmlBuf *buf, const PdVolDef *def)
 {
     pd_xml_buf_open(buf, "<target>");
-    format_file_elems(buf, def->target_path, def->target_format, &def->target_perms);
+    format_file_elems(buf, def->target_path, def->target_format, &def->target_perms,
+                      &def->target_timestamps);
     pd_xml_buf_text_elem(buf, "compat", def->compat);
     if (def->cluster_size)
         pd_xml_buf_line(buf, "<clusterSize unit='B'>%" G_GUINT64_FORMAT "</clusterSize>",
@@ -402,7 +494,8 @@ char *pd_vol_def_format(const PdVolDef *def)
     format_target(&buf, def);
     if (def->backing) {
         pd_xml_buf_open(&buf, "<backingStore>");
-        format_file_elems(&buf, def->backing->path, def->backing->format, &def->backing->perms);
+        format_file_elems(&buf, def->backing->path, def->backing->format, &def->backing->perms,
+                          &def->backing->timestamps);
         pd_xml_buf_close(&buf, "</backingStore>");
     }
     pd_xml_buf_close(&buf, "</volume>");

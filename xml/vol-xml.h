@@ -2,6 +2,9 @@
  * capacity/allocation/physical with units, target (path, format, permissions, compat,
  * clusterSize, features/lazy_refcounts, nocow) and backingStore (path, format, permissions).
  *
+ * <timestamps> (atime, mtime, ctime, btime) of the target and backing store are read and written
+ * too. <encryption> is refused: poold does not create encrypted volumes.
+ *
  * Which formats a volume may have depends on its pool's type (pool-types.h), so parsing and
  * formatting take the pool type, as libvirt's do. Formatting follows libvirt's layout; poold
  * also writes <nocow/> back (libvirt reads it but drops it), so a definition survives a round
@@ -27,6 +30,23 @@ typedef enum {
     PD_VOL_TYPE_COUNT
 } PdVolType;
 
+/* One of <atime>, <mtime>, <ctime>, <btime>: seconds and nanoseconds; nsec -1 when absent.
+ * Written as libvirt does: "SEC" when nsec is 0, else "SEC.NNNNNNNNN". */
+typedef struct {
+    int64_t sec;
+    int64_t nsec;
+} PdTimestamp;
+
+/* <timestamps> of a volume or backing file, as vol-dumpxml shows them (the daemon fills them
+ * from stat). Read back on input so a dumpxml survives a round trip; creating ignores them. */
+typedef struct {
+    bool present;
+    PdTimestamp atime, mtime, ctime, btime;
+} PdVolTimestamps;
+
+/* All four absent, <timestamps> not written. */
+void pd_vol_timestamps_init(PdVolTimestamps *ts);
+
 typedef struct {
     char *path;
     /* One of the pool type's volume formats, or NULL when the pool type has none. When the XML
@@ -35,6 +55,7 @@ typedef struct {
     char *format;
     bool format_given;
     PdPerms perms;
+    PdVolTimestamps timestamps;
 } PdVolBacking;
 
 typedef struct {
@@ -50,6 +71,7 @@ typedef struct {
     char *target_path;
     char *target_format; /* NULL when the pool type has no volume formats */
     PdPerms target_perms;
+    PdVolTimestamps target_timestamps;
     char *compat;          /* qcow2 "0.10" or "1.1"; "1.1" when <features> is given alone */
     uint64_t cluster_size; /* bytes, 0 when absent */
     bool has_features;     /* <features> present (possibly empty) */
@@ -72,6 +94,8 @@ PdVolDef *pd_vol_def_new(PdPoolType pool_type);
 void pd_vol_def_free(PdVolDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolDef, pd_vol_def_free)
 
+/* A backing store with every optional field unset. */
+PdVolBacking *pd_vol_backing_new(void);
 void pd_vol_backing_free(PdVolBacking *backing);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolBacking, pd_vol_backing_free)
 

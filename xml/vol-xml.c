@@ -35,12 +35,21 @@ const char *pd_vol_type_name(PdVolType type)
     return (unsigned)type < PD_VOL_TYPE_COUNT ? vol_type_names[type] : NULL;
 }
 
+static void clear_extent(void *data)
+{
+    PdVolExtent *extent = data;
+
+    g_free(extent->device);
+}
+
 PdVolDef *pd_vol_def_new(PdPoolType pool_type)
 {
     PdVolDef *def = g_new0(PdVolDef, 1);
 
     def->pool_type = pool_type;
     def->type = PD_VOL_FILE;
+    def->extents = g_array_new(FALSE, TRUE, sizeof(PdVolExtent));
+    g_array_set_clear_func(def->extents, clear_extent);
     pd_perms_init(&def->target_perms);
     pd_vol_timestamps_init(&def->target_timestamps);
     return def;
@@ -77,6 +86,7 @@ void pd_vol_def_free(PdVolDef *def)
         return;
     g_free(def->name);
     g_free(def->key);
+    g_array_unref(def->extents);
     g_free(def->target_path);
     g_free(def->target_format);
     pd_perms_clear(&def->target_perms);
@@ -237,6 +247,47 @@ static bool parse_backing(const xmlNode *node, PdVolDef *def, GError **error)
     return true;
 }
 
+/* <extent start='S' end='E'/> of <device path='P'>, appended to def->extents. */
+static bool parse_extent(const xmlNode *node, const char *device, PdVolDef *def, GError **error)
+{
+    g_autofree char *start = pd_xml_prop(node, "start");
+    g_autofree char *end = pd_xml_prop(node, "end");
+    PdVolExtent extent = {0};
+
+    if (!start || !end || !pd_xml_parse_u64(start, &extent.start) ||
+        !pd_xml_parse_u64(end, &extent.end) || extent.end < extent.start) {
+        vol_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+                  "source device '%s': malformed <extent> (start and end in bytes, end >= start)",
+                  device);
+        return false;
+    }
+    extent.device = g_strdup(device);
+    g_array_append_val(def->extents, extent);
+    return true;
+}
+
+/* <source><device path='P'><extent .../>...</device>...</source> */
+static bool parse_source(const xmlNode *node, PdVolDef *def, GError **error)
+{
+    for (const xmlNode *dev = node->children; dev; dev = dev->next) {
+        g_autofree char *path = NULL;
+
+        if (!pd_xml_is(dev, "device"))
+            continue;
+        path = pd_xml_prop(dev, "path");
+        if (!path || !*path) {
+            vol_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+                      "source: attribute 'path' of <device> is missing or empty");
+            return false;
+        }
+        for (const xmlNode *ext = dev->children; ext; ext = ext->next) {
+            if (pd_xml_is(ext, "extent") && !parse_extent(ext, path, def, error))
+                return false;
+        }
+    }
+    return true;
+}
+
 /* <capacity>, <allocation>, <physical>; each optional here, checked by validate. */
 static bool parse_sizes(const xmlNode *root, PdVolDef *def, GError **error)
 {
@@ -296,7 +347,7 @@ PdVolDef *pd_vol_def_parse(const char *xml, PdPoolType pool_type, unsigned flags
 {
     g_autoptr(xmlDoc) doc = pd_xml_parse_string(xml, "volume", "volume XML", error);
     g_autoptr(PdVolDef) def = NULL;
-    xmlNode *root, *target = NULL, *backing = NULL;
+    xmlNode *root, *target = NULL, *backing = NULL, *source = NULL;
 
     if (!doc)
         return NULL;
@@ -310,7 +361,10 @@ PdVolDef *pd_vol_def_parse(const char *xml, PdPoolType pool_type, unsigned flags
     if (!parse_head(root, def, error) || !parse_sizes(root, def, error))
         return NULL;
     if (!pd_xml_unique_child(root, "target", "volume", &target, error) ||
-        !pd_xml_unique_child(root, "backingStore", "volume", &backing, error))
+        !pd_xml_unique_child(root, "backingStore", "volume", &backing, error) ||
+        !pd_xml_unique_child(root, "source", "volume", &source, error))
+        return NULL;
+    if (source && !parse_source(source, def, error))
         return NULL;
     if (target && !parse_target(target, def, error))
         return NULL;
@@ -476,6 +530,34 @@ static void format_target(PdXmlBuf *buf, const PdVolDef *def)
     pd_xml_buf_close(buf, "</target>");
 }
 
+/* <source> with one <device> per run of extents on the same device, as libvirt groups them;
+ * nothing without extents. */
+static void format_extents(PdXmlBuf *buf, const GArray *extents)
+{
+    const char *current = NULL;
+
+    if (!extents->len)
+        return;
+    pd_xml_buf_open(buf, "<source>");
+    for (guint i = 0; i < extents->len; i++) {
+        const PdVolExtent *e = &g_array_index(extents, PdVolExtent, i);
+
+        if (!current || strcmp(current, e->device) != 0) {
+            g_autofree char *path = pd_xml_escape(e->device);
+
+            if (current)
+                pd_xml_buf_close(buf, "</device>");
+            pd_xml_buf_line(buf, "<device path='%s'>", path);
+            buf->indent += 2;
+            current = e->device;
+        }
+        pd_xml_buf_line(buf, "<extent start='%" G_GUINT64_FORMAT "' end='%" G_GUINT64_FORMAT "'/>",
+                        e->start, e->end);
+    }
+    pd_xml_buf_close(buf, "</device>");
+    pd_xml_buf_close(buf, "</source>");
+}
+
 char *pd_vol_def_format(const PdVolDef *def)
 {
     g_auto(PdXmlBuf) buf;
@@ -485,6 +567,7 @@ char *pd_vol_def_format(const PdVolDef *def)
     buf.indent += 2;
     pd_xml_buf_text_elem(&buf, "name", def->name);
     pd_xml_buf_text_elem(&buf, "key", def->key);
+    format_extents(&buf, def->extents);
     pd_xml_buf_line(&buf, "<capacity unit='bytes'>%" G_GUINT64_FORMAT "</capacity>", def->capacity);
     pd_xml_buf_line(&buf, "<allocation unit='bytes'>%" G_GUINT64_FORMAT "</allocation>",
                     def->allocation);

@@ -30,6 +30,15 @@ typedef enum {
     PD_VOL_TYPE_COUNT
 } PdVolType;
 
+/* One extent of <source><device path='/dev/sdb'><extent start='S' end='E'/></device></source>:
+ * where an LVM volume lives on its physical volumes, as vol-dumpxml shows it (the daemon fills
+ * it; read back so a dumpxml survives a round trip; creating ignores it). */
+typedef struct {
+    char *device;
+    uint64_t start;
+    uint64_t end;
+} PdVolExtent;
+
 /* One of <atime>, <mtime>, <ctime>, <btime>: seconds and nanoseconds; nsec -1 when absent.
  * Written as libvirt does: "SEC" when nsec is 0, else "SEC.NNNNNNNNN". */
 typedef struct {
@@ -63,6 +72,7 @@ typedef struct {
     PdVolType type;
     char *name;
     char *key;
+    GArray *extents; /* PdVolExtent in document order; never NULL */
     uint64_t capacity;
     bool has_capacity;
     uint64_t allocation; /* equals capacity when the XML has no <allocation> */

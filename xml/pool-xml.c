@@ -499,6 +499,13 @@ static bool validate_source(const PdPoolDef *def, const PdPoolTypeInfo *info, GE
                    pd_pool_source_element_name(first_bit(missing)), info->name);
         return false;
     }
+    if (def->source.name && !pd_xml_name_valid(def->source.name)) {
+        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+                   "source name '%s' is invalid (it must be 1-255 bytes, without '/', and not "
+                   "'.' or '..')",
+                   def->source.name);
+        return false;
+    }
     if (def->source.devices->len > info->max_devices) {
         POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "type %s takes at most %u source device(s), %u given", info->name,

@@ -233,6 +233,22 @@ static void test_backing_format_given(void)
     g_assert_false(def->backing->format_given);
 }
 
+/* libvirt keeps a type= on the auth <secret> (domain XML style); so does poold. */
+static void test_secret_type_kept(void)
+{
+    const char *xml = "<pool type='iscsi'><name>i</name><source><host name='h'/>"
+                      "<device path='iqn.2000-01.x:y'/><auth type='chap' username='u'>"
+                      "<secret type='iscsi' usage='s'/></auth></source>"
+                      "<target><path>/t</path></target></pool>";
+    g_autoptr(PdPoolDef) def = pd_pool_def_parse(xml, NULL);
+    g_autofree char *out = NULL;
+
+    g_assert_nonnull(def);
+    g_assert_cmpstr(def->source.auth->secret_type, ==, "iscsi");
+    out = pd_pool_def_format(def);
+    g_assert_nonnull(strstr(out, "      <secret type='iscsi' usage='s'/>\n"));
+}
+
 static void test_free_null(void)
 {
     pd_pool_def_free(NULL);
@@ -314,5 +330,6 @@ void add_unit_tests(void)
     g_test_add_func("/xml/unit/vol-args-prealloc", test_vol_args_prealloc);
     g_test_add_func("/xml/unit/backing-format-given", test_backing_format_given);
     g_test_add_func("/xml/unit/free-null", test_free_null);
+    g_test_add_func("/xml/unit/secret-type-kept", test_secret_type_kept);
     g_test_add_func("/xml/unit/mutations", test_mutations);
 }

@@ -938,6 +938,26 @@ static bool repair_refcounts(Check *c, CompareState *cs, GError **error)
     return true;
 }
 
+/* After a repair that left nothing wrong: clears the dirty bit (lazy refcounts) and the
+ * corrupt bit, as qemu-img check -r does. */
+static bool mark_consistent(Check *c, GError **error)
+{
+    Qcow2State *s = c->s;
+    if (c->res->corruptions || c->res->check_errors)
+        return true;
+    if (!qcow2_mark_clean(c->img, error))
+        return false;
+    if (s->header.incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
+        s->header.incompatible_features &= ~QCOW2_INCOMPAT_CORRUPT;
+        if (!qcow2_update_header(c->img, error)) {
+            s->header.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
+            return false;
+        }
+        s->corrupt = false;
+    }
+    return true;
+}
+
 bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **error)
 {
     Qcow2State *s = qcow2_state(img);
@@ -977,6 +997,8 @@ bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **erro
         goto out;
     if (fix && (cs.corruptions_to_fix || cs.leaks_to_fix || ret->corruptions_fixed || cs.rebuild) &&
         !reload_core(&c, error))
+        goto out;
+    if (fix && !mark_consistent(&c, error))
         goto out;
     ok = true;
 out:

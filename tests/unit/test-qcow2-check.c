@@ -426,6 +426,41 @@ static void test_garbage_refcount_table(void)
     unlink(raw);
 }
 
+/* A dirty image (lazy refcounts, crashed writer) is repaired by a read-write open; an image
+ * marked corrupt is repaired by check -r all and loses the corrupt bit. */
+static void test_dirty_and_corrupt_bits(void)
+{
+    static const Kind lazy = {"lazy", "lazy_refcounts=on,cluster_size=65536", false, false, false};
+    g_autofree char *path = path_in_tmp("dirty.qcow2");
+    g_autofree char *raw = path_in_tmp("dirty.raw");
+    g_autoptr(GError) error = NULL;
+    make_image(&lazy, path, raw);
+    Geo g = geo_of(path);
+    uint64_t data = first_data_cluster(path, &g, NULL);
+    file_put_be(path, refcount_pos(path, &g, data >> g.cluster_bits), 2, 0);
+    file_put_be(path, 72, 8, file_be(path, 72, 8) | 1); /* dirty */
+    PdImage *img = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
+    g_assert_no_error(error);
+    pd_image_close(img);
+    g_assert_cmpuint(file_be(path, 72, 8) & 1, ==, 0);
+    assert_qemu_clean(path);
+    assert_same_data(path, raw);
+
+    /* corrupt bit + a leak: check -r all clears both */
+    uint64_t pos = refcount_pos(path, &g, data >> g.cluster_bits);
+    file_put_be(path, pos, 2, file_be(path, pos, 2) + 1);
+    file_put_be(path, 72, 8, file_be(path, 72, 8) | 2); /* corrupt */
+    PdCheckResult r = our_check(path, PD_CHECK_FIX_LEAKS | PD_CHECK_FIX_ERRORS);
+    g_assert_cmpuint(r.leaks_fixed, ==, 1);
+    g_assert_cmpuint(r.corruptions + r.leaks, ==, 0);
+    pd_check_result_clear(&r);
+    g_assert_cmpuint(file_be(path, 72, 8) & 3, ==, 0);
+    assert_qemu_clean(path);
+    assert_same_data(path, raw);
+    unlink(path);
+    unlink(raw);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -441,6 +476,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(name, &damages[i], test_damage);
     }
     g_test_add_func("/qcow2-check/garbage-refcount-table", test_garbage_refcount_table);
+    g_test_add_func("/qcow2-check/dirty-and-corrupt-bits", test_dirty_and_corrupt_bits);
     int rc = g_test_run();
     it_rmtree(tmpdir);
     return rc;

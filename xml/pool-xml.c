@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-#define POOL_ERROR(error, code, def_name, ...) pool_error(error, code, def_name, __VA_ARGS__)
-
 /* Sets "pool 'NAME': message" (or "pool: message" before the name is known). */
 static void G_GNUC_PRINTF(4, 5)
     pool_error(GError **error, int code, const char *pool_name, const char *fmt, ...)
@@ -108,7 +106,7 @@ static char *required_prop(const xmlNode *node, const char *attr, const char *po
 
     if (!value || !*value) {
         g_free(value);
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, pool_name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, pool_name,
                    "%s: attribute '%s' of <%s> is missing or empty", what, attr,
                    (const char *)node->name);
         return NULL;
@@ -123,7 +121,7 @@ static bool parse_host(const xmlNode *node, PdPoolDef *def, GError **error)
     uint64_t value;
 
     if (def->source.host_name) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source: only one <host> is supported");
         return false;
     }
@@ -133,7 +131,7 @@ static bool parse_host(const xmlNode *node, PdPoolDef *def, GError **error)
     port = pd_xml_prop(node, "port");
     if (port) {
         if (!pd_xml_parse_u64(port, &value) || value == 0 || value > 65535) {
-            POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+            pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                        "source host port '%s' is not a port number (1-65535)", port);
             return false;
         }
@@ -155,7 +153,7 @@ static bool parse_auth(const xmlNode *node, PdPoolDef *def, GError **error)
     if (!pd_xml_unique_child(node, "secret", ctx, &secret, error))
         return false;
     if (!secret) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source auth: <secret usage='...'/> or <secret uuid='...'/> is required");
         return false;
     }
@@ -165,7 +163,7 @@ static bool parse_auth(const xmlNode *node, PdPoolDef *def, GError **error)
     if (uuid) {
         auth->secret_uuid = pd_xml_uuid_canonical(uuid);
         if (!auth->secret_uuid) {
-            POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+            pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                        "source auth: malformed secret uuid '%s'", uuid);
             return false;
         }
@@ -183,7 +181,7 @@ static bool parse_initiator(const xmlNode *node, PdPoolDef *def, GError **error)
     if (!pd_xml_unique_child(node, "iqn", ctx, &iqn, error))
         return false;
     if (!iqn) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source initiator: <iqn name='...'/> is required");
         return false;
     }
@@ -200,7 +198,7 @@ static bool parse_protocol(const xmlNode *node, PdPoolDef *def, GError **error)
     if (!ver)
         return false;
     if (!pd_xml_parse_u64(ver, &value) || value == 0 || value > 99) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source protocol ver '%s' is malformed (expected a version like 3 or 4)", ver);
         return false;
     }
@@ -213,7 +211,7 @@ static bool source_once(const xmlNode *node, unsigned bit, unsigned *seen, const
                         GError **error)
 {
     if (*seen & bit) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, pool_name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, pool_name,
                    "source: element <%s> appears more than once", (const char *)node->name);
         return false;
     }
@@ -305,14 +303,14 @@ static bool parse_name_and_type(const xmlNode *root, PdPoolDef *def, GError **er
     if (name)
         def->name = pd_xml_text(name);
     if (!type) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "attribute 'type' of <pool> is missing (dir, fs, netfs, logical, iscsi or "
                    "iscsi-direct)");
         return false;
     }
     info = pd_pool_type_info_by_name(type);
     if (!info) {
-        POOL_ERROR(error, PD_ERROR_UNSUPPORTED, def->name,
+        pool_error(error, PD_ERROR_UNSUPPORTED, def->name,
                    "pool type '%s' is not supported (dir, fs, netfs, logical, iscsi or "
                    "iscsi-direct)",
                    type);
@@ -354,7 +352,7 @@ static bool parse_uuid(const xmlNode *root, PdPoolDef *def, GError **error)
     g_free(def->uuid);
     def->uuid = pd_xml_uuid_canonical(text);
     if (!def->uuid) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "malformed uuid '%s' (expected 32 hex digits like "
                    "3e3fce45-4f53-4fa7-bb32-11f34168b82b)",
                    text);
@@ -383,7 +381,7 @@ PdPoolDef *pd_pool_def_parse(const char *xml, GError **error)
     if (!def->name && (pd_pool_type_info(def->type)->allowed & PD_SOURCE_NAME))
         def->name = g_strdup(def->source.name);
     if (!def->name) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, NULL, "element <name> is required");
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, NULL, "element <name> is required");
         return NULL;
     }
     if (!parse_uuid(root, def, error) || !parse_sizes(root, def, error))
@@ -423,28 +421,28 @@ static bool validate_auth(const PdPoolDef *def, GError **error)
     const PdPoolAuth *auth = def->source.auth;
 
     if (!auth->type || !*auth->type) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source auth: attribute 'type' is required (chap)");
         return false;
     }
     if (strcmp(auth->type, "chap") != 0) {
-        POOL_ERROR(error, PD_ERROR_UNSUPPORTED, def->name,
+        pool_error(error, PD_ERROR_UNSUPPORTED, def->name,
                    "source auth type '%s' is not supported for type %s (use chap)", auth->type,
                    pd_pool_type_info(def->type)->name);
         return false;
     }
     if (!auth->username || !*auth->username) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source auth: attribute 'username' is required");
         return false;
     }
     if (!!auth->secret_usage == !!auth->secret_uuid) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source auth secret: exactly one of 'usage' and 'uuid' is required");
         return false;
     }
     if (auth->secret_usage && !*auth->secret_usage) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source auth secret: 'usage' is empty");
         return false;
     }
@@ -495,19 +493,19 @@ static bool validate_source(const PdPoolDef *def, const PdPoolTypeInfo *info, GE
     const char *format = def->source.format;
 
     if (missing) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name, "%s is required for type %s",
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name, "%s is required for type %s",
                    pd_pool_source_element_name(first_bit(missing)), info->name);
         return false;
     }
     if (def->source.name && !pd_xml_name_valid(def->source.name)) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source name '%s' is invalid (it must be 1-255 bytes, without '/', and not "
                    "'.' or '..')",
                    def->source.name);
         return false;
     }
     if (def->source.devices->len > info->max_devices) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "type %s takes at most %u source device(s), %u given", info->name,
                    info->max_devices, def->source.devices->len);
         return false;
@@ -515,13 +513,13 @@ static bool validate_source(const PdPoolDef *def, const PdPoolTypeInfo *info, GE
     if (format && pd_pool_format_index(info->source_formats, format) < 0) {
         g_autofree char *list = g_strjoinv(", ", (char **)info->source_formats);
 
-        POOL_ERROR(error, PD_ERROR_UNSUPPORTED, def->name,
+        pool_error(error, PD_ERROR_UNSUPPORTED, def->name,
                    "unknown source format '%s' for type %s (one of: %s)", format, info->name, list);
         return false;
     }
     if (def->source.protocol_ver && format && strcmp(format, "nfs") != 0 &&
         strcmp(format, "auto") != 0) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "source protocol ver is only for NFS, not source format '%s'", format);
         return false;
     }
@@ -533,12 +531,12 @@ static bool validate_target(PdPoolDef *def, const PdPoolTypeInfo *info, GError *
     switch (info->target) {
     case PD_POOL_TARGET_PATH:
         if (!def->target_path) {
-            POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+            pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                        "target path is required for type %s", info->name);
             return false;
         }
         if (def->target_path[0] != '/') {
-            POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+            pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                        "target path '%s' must be absolute", def->target_path);
             return false;
         }
@@ -563,11 +561,11 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error)
     char *uuid;
 
     if (!info) {
-        POOL_ERROR(error, PD_ERROR_UNSUPPORTED, def->name, "unknown pool type %d", def->type);
+        pool_error(error, PD_ERROR_UNSUPPORTED, def->name, "unknown pool type %d", def->type);
         return false;
     }
     if (!pd_xml_name_valid(def->name)) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name,
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
                    "invalid name (it must be 1-255 bytes, without '/', and not '.' or '..')");
         return false;
     }
@@ -575,7 +573,7 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error)
         def->uuid = g_uuid_string_random();
     uuid = pd_xml_uuid_canonical(def->uuid);
     if (!uuid) {
-        POOL_ERROR(error, PD_ERROR_INVALID_ARGUMENT, def->name, "malformed uuid '%s'", def->uuid);
+        pool_error(error, PD_ERROR_INVALID_ARGUMENT, def->name, "malformed uuid '%s'", def->uuid);
         return false;
     }
     g_free(def->uuid);

@@ -40,7 +40,7 @@ typedef enum {
 typedef struct {
     PdPoolType type;
     const char *name;                  /* as in <pool type='...'> */
-    unsigned allowed;                  /* PdPoolSourceElement bits read and written */
+    unsigned allowed;                  /* PdPoolSourceElement bits kept; others dropped */
     unsigned required;                 /* bits that must be present after defaults */
     unsigned max_devices;              /* how many <device> elements (when allowed) */
     const char *const *source_formats; /* NULL-terminated, or NULL: no <format> */

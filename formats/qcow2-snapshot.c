@@ -689,7 +689,9 @@ bool qcow2_snapshot_apply(PdImage *img, const char *id_or_name, GError **error)
         return false;
     const Qcow2Snapshot *sn = &s->snapshots[idx];
     g_autofree uint64_t *sn_l1 = read_snapshot_l1(img, sn, error);
-    if (!sn_l1 || !sync_caches(img, error))
+    /* the guest data changes under persistent bitmaps: they become inconsistent, as with a
+     * write (qemu refuses instead while a bitmap is active) */
+    if (!sn_l1 || !qcow2_mark_bitmaps_in_use(img, error) || !sync_caches(img, error))
         return false;
     if (sn->l1_size > s->l1_size && !qcow2_grow_l1_table(img, sn->l1_size, error))
         return false;

@@ -662,3 +662,15 @@ char *pd_pool_def_format(const PdPoolDef *def)
     pd_xml_buf_close(&buf, "</pool>");
     return pd_xml_buf_steal(&buf);
 }
+
+PdPoolDef *pd_pool_def_copy(const PdPoolDef *def)
+{
+    g_autofree char *xml = pd_pool_def_format(def);
+    g_autoptr(GError) error = NULL;
+    PdPoolDef *copy = pd_pool_def_parse(xml, &error);
+
+    /* The canonical form of a validated definition always parses back. */
+    if (!copy)
+        g_error("pd_pool_def_copy: %s", error->message);
+    return copy;
+}

@@ -71,6 +71,9 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error);
 /* Pool XML in libvirt's canonical layout. Caller frees. */
 char *pd_pool_def_format(const PdPoolDef *def);
 
+/* A deep copy of a validated definition (through its canonical XML). Caller frees. */
+PdPoolDef *pd_pool_def_copy(const PdPoolDef *def);
+
 /* True when @name is usable as a pool or volume name: not empty, no '/', not "." or "..",
  * at most 255 bytes. */
 bool pd_xml_name_valid(const char *name);

@@ -584,3 +584,20 @@ char *pd_vol_def_format(const PdVolDef *def)
     pd_xml_buf_close(&buf, "</volume>");
     return pd_xml_buf_steal(&buf);
 }
+
+PdVolDef *pd_vol_def_copy(const PdVolDef *def)
+{
+    g_autofree char *xml = pd_vol_def_format(def);
+    g_autoptr(GError) error = NULL;
+    PdVolDef *copy = pd_vol_def_parse(xml, def->pool_type, PD_VOL_PARSE_NO_CAPACITY, &error);
+
+    /* The canonical form of a validated definition always parses back. */
+    if (!copy)
+        g_error("pd_vol_def_copy: %s", error->message);
+    copy->has_capacity = def->has_capacity;
+    copy->has_allocation = def->has_allocation;
+    copy->prealloc_metadata = def->prealloc_metadata;
+    if (copy->backing)
+        copy->backing->format_given = def->backing->format_given;
+    return copy;
+}

@@ -121,6 +121,10 @@ bool pd_vol_def_validate(PdVolDef *def, unsigned flags, GError **error);
 /* Volume XML in libvirt's canonical layout. Caller frees. */
 char *pd_vol_def_format(const PdVolDef *def);
 
+/* A deep copy of a validated definition, including what is not XML (prealloc_metadata,
+ * backing format_given). Caller frees. */
+PdVolDef *pd_vol_def_copy(const PdVolDef *def);
+
 /* "file", "block"...; NULL for an invalid value. */
 const char *pd_vol_type_name(PdVolType type);
 

@@ -249,6 +249,32 @@ static void test_secret_type_kept(void)
     g_assert_nonnull(strstr(out, "      <secret type='iscsi' usage='s'/>\n"));
 }
 
+static void test_copy(void)
+{
+    char *argv[] = {"p", "v", "1G", "--format", "qcow2", "--backing-vol", "/b"};
+    PdVolCreateArgs args;
+    g_autoptr(PdVolDef) vol = NULL;
+    g_autoptr(PdVolDef) vol_copy = NULL;
+    g_autofree char *vol_a = NULL, *vol_b = NULL;
+    const char *xml = "<pool type='netfs'><name>n</name><source><host name='h' port='2049'/>"
+                      "<dir path='/e'/></source><target><path>/m</path></target></pool>";
+    g_autoptr(PdPoolDef) pool = pd_pool_def_parse(xml, NULL);
+    g_autoptr(PdPoolDef) pool_copy = pd_pool_def_copy(pool);
+    g_autofree char *pool_a = pd_pool_def_format(pool);
+    g_autofree char *pool_b = pd_pool_def_format(pool_copy);
+
+    g_assert_cmpstr(pool_a, ==, pool_b);
+    g_assert_true(pd_vol_create_args_parse(G_N_ELEMENTS(argv), argv, &args, NULL));
+    vol = pd_vol_def_from_args(PD_POOL_DIR, &args, NULL);
+    g_assert_nonnull(vol);
+    vol_copy = pd_vol_def_copy(vol);
+    vol_a = pd_vol_def_format(vol);
+    vol_b = pd_vol_def_format(vol_copy);
+    g_assert_cmpstr(vol_a, ==, vol_b);
+    g_assert_false(vol_copy->backing->format_given);
+    g_assert_false(vol_copy->has_allocation);
+}
+
 static void test_free_null(void)
 {
     pd_pool_def_free(NULL);
@@ -330,6 +356,7 @@ void add_unit_tests(void)
     g_test_add_func("/xml/unit/vol-args-prealloc", test_vol_args_prealloc);
     g_test_add_func("/xml/unit/backing-format-given", test_backing_format_given);
     g_test_add_func("/xml/unit/free-null", test_free_null);
+    g_test_add_func("/xml/unit/copy", test_copy);
     g_test_add_func("/xml/unit/secret-type-kept", test_secret_type_kept);
     g_test_add_func("/xml/unit/mutations", test_mutations);
 }

@@ -45,6 +45,14 @@ xmlDoc *pd_xml_parse_string(const char *text, const char *root_name, const char 
     }
     xmlFreeParserCtxt(ctxt);
 
+    /* libvirt's XML never has a DTD; refusing one keeps entity expansion (billion laughs,
+     * external entities) out entirely. */
+    if (doc->intSubset || doc->extSubset) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT, "%s: a <!DOCTYPE> is not allowed",
+                    what);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
     root = xmlDocGetRootElement(doc);
     if (!root || !pd_xml_is(root, root_name)) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,

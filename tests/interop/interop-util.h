@@ -15,6 +15,10 @@ void it_require_tool(const char *tool, const char *why);
 
 /* Creates a fresh temporary directory (removed by it_rmtree). Caller frees the path. */
 char *it_mkdtemp(const char *prefix);
+/* Same, but on a memory file system (/dev/shm, or $POOLD_TEST_TMPDIR) when there is one:
+ * the engine flushes after every allocation, and fsync on a disk would make the test slow
+ * without testing anything more (durability is test-crash's job). */
+char *it_mkdtemp_fast(const char *prefix);
 /* Removes @dir recursively unless POOLD_TEST_KEEP is set (then prints where it is). */
 void it_rmtree(const char *dir);
 

@@ -20,6 +20,10 @@ static const char *const wire_names[] = {
     [PD_ERROR_BUSY] = "io.poold.Error.Busy",
     [PD_ERROR_NO_SUCH_POOL] = "io.poold.Error.NoSuchPool",
     [PD_ERROR_NO_SUCH_VOLUME] = "io.poold.Error.NoSuchVolume",
+    [PD_ERROR_NO_SUCH_JOB] = "io.poold.Error.NoSuchJob",
+    [PD_ERROR_VOLUME_BUSY] = "io.poold.Error.VolumeBusy",
+    [PD_ERROR_INVALID_STATE] = "io.poold.Error.InvalidState",
+    [PD_ERROR_PERMISSION_DENIED] = "io.poold.Error.PermissionDenied",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(wire_names) == PD_ERROR_N_CODES);
 

@@ -25,6 +25,10 @@ typedef enum {
     PD_ERROR_BUSY,             /* the object is in use */
     PD_ERROR_NO_SUCH_POOL,
     PD_ERROR_NO_SUCH_VOLUME,
+    PD_ERROR_NO_SUCH_JOB,
+    PD_ERROR_VOLUME_BUSY,       /* a job works on the volume; the message names the job */
+    PD_ERROR_INVALID_STATE,     /* not valid now: pool inactive, already active, ... */
+    PD_ERROR_PERMISSION_DENIED, /* a changing call on the read-only socket */
     PD_ERROR_N_CODES
 } PdErrorCode;
 

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #define BATCH_BYTES               (4 * 1024 * 1024)
-#define MAX_CHECK_CLUSTERS        (1ULL << 34)
+#define MAX_CHECK_CLUSTERS        (1ULL << 32)
 #define MAX_BITMAP_DIRECTORY_SIZE (64 * 1024 * 1024)
 #define BITMAP_TABLE_OFFSET_MASK  0x00fffffffffffe00ULL
 #define L1E_RESERVED_MASK         0x7f000000000001ffULL

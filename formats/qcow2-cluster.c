@@ -516,9 +516,10 @@ static bool write_slice(PdImage *img, uint64_t offset, const uint8_t *buf, uint6
         allocated = true;
         k += j;
     }
-    /* raise refcount -> flush -> write data */
-    if (ok && allocated && !s->lazy_refcounts)
-        ok = qcow2_cache_flush(s->refcount_cache, error);
+    /* The new refcounts reach the disk (written and flushed) before any L2 table that
+     * points to the clusters: the L2 cache depends on the refcount cache. Writing the data
+     * first is safe: nothing on disk references these clusters yet. */
+    (void)allocated;
     /* pass 2: data, one write per host-contiguous group */
     for (uint64_t k = 0; ok && k < sl.nc;) {
         uint64_t j = 1;
@@ -595,8 +596,7 @@ static bool write_extended(PdImage *img, uint64_t offset, const uint8_t *buf, ui
             host = qcow2_l2_entry_offset(s, e);
             ok = qcow2_check_data_overlap(img, host, cs, error);
         } else {
-            ok = qcow2_alloc_clusters(img, 1, &host, error) &&
-                 (s->lazy_refcounts || qcow2_cache_flush(s->refcount_cache, error));
+            ok = qcow2_alloc_clusters(img, 1, &host, error);
             if (ok && holds_cluster(s, e))
                 g_array_append_val(replaced, e);
         }

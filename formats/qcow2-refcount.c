@@ -474,6 +474,14 @@ bool qcow2_alloc_bytes(PdImage *img, uint64_t size, uint64_t *ret_offset, GError
     uint64_t cs = s->cluster_size;
     g_assert(size > 0 && size <= cs);
     uint64_t off = s->free_byte_offset;
+    if (off) {
+        /* a cluster whose refcount is at its maximum takes no more users */
+        uint64_t rc;
+        if (!qcow2_get_refcount(img, off >> s->cluster_bits, &rc, error))
+            return false;
+        if (rc >= s->refcount_max)
+            off = 0;
+    }
     uint64_t space = off ? cs - qcow2_offset_into_cluster(s, off) : 0;
     if (off && size <= space) {
         /* one more user of the partly filled cluster */

@@ -9,6 +9,9 @@
  *
  *   allocate a cluster:  raise its refcount -> flush -> write the data -> write the L2 entry
  *                        -> flush -> (new L2 table only) write the L1 entry, flush.
+ *                        (The refcount flush is the L2 cache's dependency: it happens, once
+ *                        for many clusters, before the first L2 table naming them is written;
+ *                        the data may be written before it, as nothing references it yet.)
  *   allocate an L2 table: refcount +1 -> flush -> write the zeroed/copied table -> flush
  *                        -> write the L1 entry -> flush.
  *   free a cluster:      clear the L2/L1 reference first -> flush -> drop the refcount.

@@ -51,6 +51,39 @@ static bool commit_data(PdImage *top, PdImage *base, int base_depth, PiProgress 
     return pd_image_flush(base, error);
 }
 
+/* Empties the overlay after a commit: its data is in the base now. pd_image_discard would
+ * leave zero clusters in a v3 overlay (guest discard semantics), so the overlay is created
+ * again, empty, with the same options and backing file (atomically, by rename). An overlay
+ * with internal snapshots is kept as it is (still correct, only not emptied). Closes *top. */
+static bool empty_overlay(PdImage **top, const char *filename, GError **error)
+{
+    PdImageInfo info;
+    if (!pd_image_get_info(*top, &info, error))
+        return false;
+    bool ok = true;
+    if (info.snapshot_count > 0 || info.format != PD_FORMAT_QCOW2) {
+        fprintf(stderr, "poolimg: warning: '%s' keeps its data (it has internal snapshots)\n",
+                filename);
+    } else {
+        PdCreateOptions c = {
+            .format = info.format,
+            .size = info.virtual_size,
+            .compat = info.compat,
+            .cluster_size = (uint32_t)info.cluster_size,
+            .refcount_bits = info.refcount_bits,
+            .lazy_refcounts = info.lazy_refcounts,
+            .extended_l2 = info.extended_l2,
+            .compression_type = info.compression_type,
+            .backing_file = info.backing_file,
+            .backing_format = info.backing_format,
+        };
+        g_clear_pointer(top, pd_image_close);
+        ok = pd_image_create(filename, &c, true, error);
+    }
+    pd_image_info_clear(&info);
+    return ok;
+}
+
 int pi_cmd_commit(int argc, char **argv)
 {
     const char *fmt = NULL, *base_name = NULL;
@@ -122,8 +155,8 @@ int pi_cmd_commit(int argc, char **argv)
     pi_progress_cb(0, pd_image_size(top), &progress);
     if (!commit_data(top, base, depth, &progress, &error))
         return pi_fail(error, 1);
-    if (!drop &&
-        (!pd_image_discard(top, 0, pd_image_size(top), &error) || !pd_image_flush(top, &error)))
+    g_clear_pointer(&base, pd_image_close);
+    if (!drop && !empty_overlay(&top, argv[optind], &error))
         return pi_fail(error, 1);
     pi_progress_end(&progress);
     if (!quiet)

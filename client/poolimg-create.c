@@ -139,6 +139,10 @@ int pi_cmd_create(int argc, char **argv)
         pi_error("%s: Image creation needs a size parameter", filename);
         return 1;
     }
+    /* qcow2 sizes are whole sectors: round up as qemu-img does ("size=1" gives 512 B). */
+    uint64_t given_size = o.create.size;
+    if (o.create.format == PD_FORMAT_QCOW2 && o.create.size % 512)
+        o.create.size += 512 - o.create.size % 512;
     if (!pi_create_opts_validate(&o, &error)) {
         pi_error("%s: %s", filename, error->message);
         g_error_free(error);
@@ -147,7 +151,11 @@ int pi_cmd_create(int argc, char **argv)
     if (o.backing_file && !unsafe && !inspect_backing(filename, &o, !have_size))
         return 1;
     if (!quiet) {
+        uint64_t real_size = o.create.size;
+        if (real_size - given_size < 512)
+            o.create.size = given_size;
         g_autofree char *line = pi_create_opts_describe(&o, filename);
+        o.create.size = real_size;
         printf("%s\n", line);
         fflush(stdout);
     }

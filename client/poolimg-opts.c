@@ -38,6 +38,7 @@ static const PiOptDesc option_table[] = {
 void pi_create_opts_clear(PiCreateOpts *o)
 {
     g_free(o->backing_file);
+    g_free(o->compat_text);
     memset(o, 0, sizeof *o);
 }
 
@@ -97,6 +98,8 @@ static bool apply_option(PiCreateOpts *o, const PiOptDesc *d, const char *value,
             c->compat = 3;
         else
             return bad_value(d->name, value, error);
+        g_free(o->compat_text);
+        o->compat_text = g_strdup(value);
         break;
     case PI_SET_COMPRESSION:
         if (strcmp(value, "zlib") == 0)
@@ -274,7 +277,7 @@ char *pi_create_opts_describe(const PiCreateOpts *o, const char *filename)
     if (c->backing_file && c->backing_format != PD_FORMAT_UNKNOWN)
         g_string_append_printf(s, " backing_fmt=%s", pd_format_name(c->backing_format));
     if (o->set & PI_SET_COMPAT)
-        g_string_append_printf(s, " compat=%s", c->compat == 2 ? "0.10" : "1.1");
+        g_string_append_printf(s, " compat=%s", o->compat_text);
     g_string_append_printf(s, " lazy_refcounts=%s refcount_bits=%d",
                            c->lazy_refcounts ? "on" : "off",
                            c->refcount_bits ? c->refcount_bits : 16);

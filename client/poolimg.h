@@ -106,8 +106,9 @@ typedef enum {
 typedef struct {
     PdCreateOptions create; /* backing_file points into backing_file below */
     char *backing_file;
-    unsigned set; /* PiSetFields */
-    bool help;    /* "help" or "?" was among the options */
+    char *compat_text; /* compat as given ("v3", "1.1"), for the "Formatting" line */
+    unsigned set;      /* PiSetFields */
+    bool help;         /* "help" or "?" was among the options */
 } PiCreateOpts;
 
 void pi_create_opts_clear(PiCreateOpts *o);

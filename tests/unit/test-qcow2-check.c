@@ -189,14 +189,14 @@ static void make_image(const Kind *k, const char *path, const char *raw)
            k->compressed ? "-c" : "-q", raw, path, NULL);
     if (k->snapshot) {
         run_ok("qemu-img", "snapshot", "-c", "s1", path, NULL);
-        run_ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 2M", path, NULL);
+        run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x5a 1M 2M", path, NULL);
         run_ok("qemu-img", "snapshot", "-c", "s2", path, NULL);
-        run_ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 3M 64k", path, NULL);
+        run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x6b 3M 64k", path, NULL);
         run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
     }
     if (k->bitmap) {
         run_ok("qemu-img", "bitmap", "--add", path, "b0", NULL);
-        run_ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x7c 9M 3M", path, NULL);
+        run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x7c 9M 3M", path, NULL);
         run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
     }
 }

@@ -252,7 +252,7 @@ static void test_ours_to_qemu(gconstpointer data)
 static void qemu_io_write(const char *path, int pattern, const char *offset, const char *len)
 {
     g_autofree char *cmd = g_strdup_printf("write -P %d %s %s", pattern, offset, len);
-    qemu_ok("qemu-io", "-f", "qcow2", "-c", cmd, path, NULL);
+    qemu_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", cmd, path, NULL);
 }
 
 static void test_qemu_to_ours(gconstpointer data)

@@ -669,7 +669,7 @@ bool qcow2_snapshot_create(PdImage *img, const char *name, GError **error)
         .date_sec = (uint32_t)now.tv_sec,
         .date_nsec = (uint32_t)now.tv_nsec,
         .disk_size = img->size,
-        .icount = UINT64_MAX,
+        .icount = 0, /* what qemu-img writes outside record/replay */
         .extra_data_size = SN_EXTRA_KNOWN,
     };
     s->snapshots = g_renew(Qcow2Snapshot, s->snapshots, s->nb_snapshots + 1);

@@ -213,7 +213,7 @@ int pi_cmd_convert(int argc, char **argv)
         return status;
     }
     if (!(o.set & PI_SET_SIZE))
-        o.create.size = pd_image_size(src);
+        o.create.size = 0; /* the source's, rounded as the format needs */
     if (!pd_convert_to_new(src, out, &o.create, &copts, &error)) {
         if (progress.enabled)
             printf("\n");

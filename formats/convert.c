@@ -654,6 +654,9 @@ bool pd_convert_to_new(PdImage *src, const char *path, const PdCreateOptions *cr
     PdCreateOptions co = *create;
     if (co.size == 0)
         co.size = pd_image_size(src);
+    /* Formats with metadata count whole sectors: a 1000-byte raw becomes 1024 bytes. */
+    if (co.format != PD_FORMAT_RAW)
+        co.size = align_up(co.size, 512);
     PdConvertOptions copts = *opts;
     copts.target_has_backing = co.backing_file != NULL;
     copts.target_is_zero = co.backing_file == NULL;

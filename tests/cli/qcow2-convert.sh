@@ -93,6 +93,15 @@ pi 0 convert -O qcow2 src.qcow2 flat.qcow2
 same_data src.qcow2 flat.qcow2
 qemu-img info flat.qcow2 | grep -q "backing file" && fail "flattened image has a backing file"
 
+# odd sizes: qcow2 rounds up to whole sectors, as qemu-img
+head -c 1000 /dev/urandom >odd.raw
+for c in "" "-c"; do
+    rm -f odd.qcow2
+    pi 0 convert $c -O qcow2 odd.raw odd.qcow2
+    same_data odd.raw odd.qcow2
+    clean odd.qcow2
+done
+
 # cancellation and failures leave nothing behind
 head -c 268435456 /dev/urandom >big.raw
 timeout -s INT 0.5 "$POOLIMG" convert -c -O qcow2 big.raw big.qcow2 >out 2>err

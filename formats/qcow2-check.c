@@ -29,6 +29,7 @@
 
 #define BATCH_BYTES               (4 * 1024 * 1024)
 #define MAX_CHECK_CLUSTERS        (1ULL << 32)
+#define MAX_MESSAGES              100000 /* lines kept; the counts stay exact */
 #define MAX_BITMAP_DIRECTORY_SIZE (64 * 1024 * 1024)
 #define BITMAP_TABLE_OFFSET_MASK  0x00fffffffffffe00ULL
 #define L1E_RESERVED_MASK         0x7f000000000001ffULL
@@ -61,6 +62,7 @@ typedef struct {
     struct CompareState *cmp;
     struct FixRun *run;
     GError *write_err;
+    uint64_t messages_dropped;
 } Check;
 
 static uint64_t get_be64(const uint8_t *p)
@@ -90,9 +92,16 @@ static void put_be64(uint8_t *p, uint64_t v)
 static void report(Check *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void report(Check *c, const char *fmt, ...)
 {
+    GPtrArray *messages = c->res->messages;
+    if (!messages)
+        return;
+    if (messages->len >= MAX_MESSAGES) {
+        c->messages_dropped++;
+        return;
+    }
     va_list ap;
     va_start(ap, fmt);
-    g_ptr_array_add(c->res->messages, g_strdup_vprintf(fmt, ap));
+    g_ptr_array_add(messages, g_strdup_vprintf(fmt, ap));
     va_end(ap);
 }
 
@@ -1000,6 +1009,10 @@ bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **erro
         goto out;
     if (fix && !mark_consistent(&c, error))
         goto out;
+    if (c.messages_dropped)
+        g_ptr_array_add(ret->messages,
+                        g_strdup_printf("(%" G_GUINT64_FORMAT " more problems not listed)",
+                                        c.messages_dropped));
     ok = true;
 out:
     check_clear(&c);

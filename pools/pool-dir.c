@@ -1,0 +1,1046 @@
+/* The dir backend: a pool is a directory, its volumes are the regular files and block devices
+ * in it (raw and qcow2 through the image engine; other formats listed, read as bytes).
+ *
+ * Volumes are built under a hidden ".NAME.partial-PID-N" name in the pool directory, with their
+ * permissions set before any data goes in, and renamed into place (never over an existing
+ * file) only when complete. Refresh skips those names. */
+#include "pools/pool-dir.h"
+
+#include "common/pd-error.h"
+#include "formats/convert.h"
+#include "pools/pool-util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_POOL_MODE 0711 /* libvirt's VIR_STORAGE_DEFAULT_POOL_PERM_MODE */
+#define DEFAULT_VOL_MODE  0600 /* libvirt's VIR_STORAGE_DEFAULT_VOL_PERM_MODE */
+#define IO_CHUNK          (1024 * 1024)
+
+static char *vol_path(const PdPool *pool, const char *name)
+{
+    return g_build_filename(pool->def->target_path, name, NULL);
+}
+
+/* ---- build, start, delete ----------------------------------------------------------------- */
+
+/* Creates the missing ancestors of @path (mode 0755), appending each created one to @created
+ * (owned strings, outermost first) so that a failure can remove them again. */
+static bool make_parents(const char *path, GPtrArray *created, GError **error)
+{
+    g_autofree char *parent = g_path_get_dirname(path);
+    struct stat st;
+    if (strcmp(parent, path) == 0 || stat(parent, &st) == 0)
+        return true;
+    if (!make_parents(parent, created, error))
+        return false;
+    if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
+        pd_error_set_errno(error, errno, "could not create directory '%s'", parent);
+        return false;
+    }
+    g_ptr_array_add(created, g_steal_pointer(&parent));
+    return true;
+}
+
+/* Removes the directories of @created, innermost first. */
+static void remove_created(GPtrArray *created)
+{
+    for (guint i = created->len; i > 0; i--)
+        (void)rmdir(g_ptr_array_index(created, i - 1));
+}
+
+bool pd_pool_dir_build(PdPool *pool, unsigned flags, GError **error)
+{
+    const char *path = pool->def->target_path;
+    const PdPerms *perms = &pool->def->target_perms;
+    struct stat st;
+
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            pd_pool_util_error(error, pool, NULL, PD_ERROR_EXISTS,
+                               "target '%s' exists and is not a directory", path);
+            return false;
+        }
+        if (flags & PD_POOL_BUILD_NO_OVERWRITE) {
+            pd_pool_util_error(error, pool, NULL, PD_ERROR_EXISTS,
+                               "target directory '%s' already exists (--no-overwrite)", path);
+            return false;
+        }
+        /* as libvirt: an existing directory only gets the permissions asked for */
+        if (!pd_pool_util_apply_perms(path, perms, (mode_t)-1, error)) {
+            pd_pool_util_prefix_error(error, pool, NULL);
+            return false;
+        }
+        return true;
+    }
+    g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func(g_free);
+    if (!make_parents(path, created, error))
+        goto fail;
+    if (mkdir(path, 0700) < 0) {
+        pd_error_set_errno(error, errno, "could not create target directory '%s'", path);
+        goto fail;
+    }
+    g_ptr_array_add(created, g_strdup(path));
+    if (!pd_pool_util_apply_perms(path, perms, DEFAULT_POOL_MODE, error))
+        goto fail;
+    return true;
+fail:
+    remove_created(created);
+    pd_pool_util_prefix_error(error, pool, NULL);
+    return false;
+}
+
+bool pd_pool_dir_start(PdPool *pool, GError **error)
+{
+    const char *path = pool->def->target_path;
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            pd_pool_util_error(error, pool, NULL, PD_ERROR_NOT_FOUND,
+                               "target directory '%s' does not exist (build the pool first: "
+                               "pool-build)",
+                               path);
+        else
+            pd_pool_util_error_errno(error, pool, NULL, errno, "cannot use target '%s'", path);
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        pd_pool_util_error(error, pool, NULL, PD_ERROR_INVALID_ARGUMENT,
+                           "target '%s' is not a directory", path);
+        return false;
+    }
+    if (access(path, R_OK | X_OK) < 0) {
+        pd_pool_util_error_errno(error, pool, NULL, errno, "cannot read target directory '%s'",
+                                 path);
+        return false;
+    }
+    return true;
+}
+
+bool pd_pool_dir_delete(PdPool *pool, unsigned flags, GError **error)
+{
+    const char *path = pool->def->target_path;
+    if (flags & PD_POOL_DELETE_ZEROED) {
+        pd_pool_util_error(error, pool, NULL, PD_ERROR_UNSUPPORTED,
+                           "dir pools cannot be deleted with zeroing");
+        return false;
+    }
+    if (rmdir(path) == 0)
+        return true;
+    if (errno == ENOTEMPTY || errno == EEXIST)
+        pd_pool_util_error(error, pool, NULL, PD_ERROR_BUSY,
+                           "cannot delete target directory '%s': it is not empty (delete its "
+                           "volumes and files first)",
+                           path);
+    else
+        pd_pool_util_error_errno(error, pool, NULL, errno, "cannot delete target directory '%s'",
+                                 path);
+    return false;
+}
+
+/* ---- reading volumes -------------------------------------------------------------------- */
+
+/* The engine's format for a recorded format name: UNKNOWN for NULL (probe) and for formats the
+ * engine does not read (*ret_readable false: listed from stat only). */
+static PdFormat engine_format(const char *format, bool *ret_readable)
+{
+    PdFormat f = format ? pd_format_from_name(format) : PD_FORMAT_UNKNOWN;
+    *ret_readable = !format || f != PD_FORMAT_UNKNOWN;
+    return f;
+}
+
+static bool same_identity(const PdVol *prev, const struct stat *st)
+{
+    return prev->stat_size == (uint64_t)st->st_size && prev->stat_inode == (uint64_t)st->st_ino &&
+           prev->stat_mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Counters of one scan (PdPoolRefresh fields). */
+typedef struct {
+    unsigned reopened;
+    unsigned probed;
+} ScanStats;
+
+/* The volume for file @name with @st. Reuses @prev (may be NULL) without opening the file when
+ * its identity and recorded format say nothing changed and !@force; else opens the image with
+ * the recorded format (probing only without one). A file the engine cannot open is listed with
+ * what stat says (as libvirt lists what it cannot read). Never NULL. */
+static PdVol *scan_volume(const PdPool *pool, const char *name, const struct stat *st,
+                          const PdVol *prev, bool force, ScanStats *stats)
+{
+    PdVol *vol = prev ? pd_vol_copy(prev) : pd_vol_new();
+    uint64_t kept_capacity = vol->capacity;
+    bool unchanged =
+        prev && prev->format && !force && S_ISREG(st->st_mode) && same_identity(prev, st);
+
+    g_free(vol->name);
+    vol->name = g_strdup(name);
+    g_free(vol->path);
+    vol->path = vol_path(pool, name);
+    g_free(vol->key);
+    vol->key = g_strdup(vol->path);
+    pd_pool_util_vol_set_stat(vol, st);
+    if (unchanged) {
+        vol->capacity = kept_capacity;
+        return vol;
+    }
+    if (S_ISBLK(st->st_mode)) {
+        int64_t size = pd_pool_util_block_size(vol->path);
+        vol->capacity = vol->physical = size > 0 ? (uint64_t)size : 0;
+    }
+    bool readable;
+    PdFormat format = engine_format(vol->format, &readable);
+    stats->reopened++;
+    if (!vol->format)
+        stats->probed++;
+    if (!readable)
+        return vol;
+    g_autoptr(PdImage) img = pd_image_open(vol->path, format, PD_OPEN_NO_BACKING, NULL);
+    if (img)
+        (void)pd_pool_util_vol_set_image(vol, img, NULL);
+    return vol;
+}
+
+static gint compare_vol_names(gconstpointer a, gconstpointer b)
+{
+    const PdVol *va = *(PdVol *const *)a, *vb = *(PdVol *const *)b;
+    return strcmp(va->name, vb->name);
+}
+
+/* Whether directory entry @name is a volume: a regular file or block device (symbolic links
+ * followed), not a hidden partial file. Fills @st. */
+static bool entry_is_volume(int dfd, const char *name, struct stat *st)
+{
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || pd_pool_util_is_partial_name(name))
+        return false;
+    if (fstatat(dfd, name, st, 0) < 0)
+        return false; /* gone meanwhile, or a dangling link */
+    return S_ISREG(st->st_mode) || S_ISBLK(st->st_mode);
+}
+
+bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
+                         GError **error)
+{
+    PdPoolRefresh r = {0};
+    const char *path = pool->def->target_path;
+
+    if (!pd_pool_util_statvfs(path, &r.capacity, &r.allocation, &r.available, error)) {
+        pd_pool_util_prefix_error(error, pool, NULL);
+        return false;
+    }
+    DIR *dir = opendir(path);
+    if (!dir) {
+        pd_pool_util_error_errno(error, pool, NULL, errno, "cannot read target directory '%s'",
+                                 path);
+        return false;
+    }
+    g_autoptr(GHashTable) index = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; previous && i < previous->len; i++) {
+        PdVol *v = g_ptr_array_index((GPtrArray *)previous, i);
+        g_hash_table_insert(index, v->name, v);
+    }
+    r.volumes = g_ptr_array_new_with_free_func((GDestroyNotify)pd_vol_free);
+    ScanStats stats = {0};
+    struct dirent *ent;
+    errno = 0;
+    while ((ent = readdir(dir))) {
+        struct stat st;
+        if (entry_is_volume(dirfd(dir), ent->d_name, &st))
+            g_ptr_array_add(r.volumes,
+                            scan_volume(pool, ent->d_name, &st,
+                                        g_hash_table_lookup(index, ent->d_name), false, &stats));
+        errno = 0;
+    }
+    int e = errno;
+    (void)closedir(dir);
+    if (e) {
+        pd_pool_util_error_errno(error, pool, NULL, e, "cannot read target directory '%s'", path);
+        pd_pool_refresh_clear(&r);
+        return false;
+    }
+    g_ptr_array_sort(r.volumes, compare_vol_names);
+    r.n_volumes = r.volumes->len;
+    r.n_reopened = stats.reopened;
+    r.n_probed = stats.probed;
+    *ret = r;
+    return true;
+}
+
+/* Stats the volume file @name and reads it (reopening it). @prev supplies the recorded format
+ * (may be NULL: probe). */
+static PdVol *read_volume(const PdPool *pool, const char *name, const PdVol *prev, GError **error)
+{
+    g_autofree char *path = vol_path(pool, name);
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            pd_pool_util_error(error, pool, name, PD_ERROR_NO_SUCH_VOLUME,
+                               "'%s' does not exist anymore", path);
+        else
+            pd_pool_util_error_errno(error, pool, name, errno, "cannot stat '%s'", path);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        pd_pool_util_error(error, pool, name, PD_ERROR_INVALID_ARGUMENT,
+                           "'%s' is neither a file nor a block device", path);
+        return NULL;
+    }
+    ScanStats stats = {0};
+    return scan_volume(pool, name, &st, prev, true, &stats);
+}
+
+bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_vol, GError **error)
+{
+    PdVol *v = read_volume(pool, vol->name, vol, error);
+    if (!v)
+        return false;
+    *ret_vol = v;
+    return true;
+}
+
+/* Opens volume @vol's image with its recorded format (probing only when none is recorded).
+ * @flags: PdOpenFlags. NULL with an error naming the pool and volume. */
+static PdImage *open_volume_image(const PdPool *pool, const PdVol *vol, unsigned flags,
+                                  GError **error)
+{
+    bool readable;
+    PdFormat format = engine_format(vol->format, &readable);
+    if (!readable) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
+                           "format '%s' is not supported for this operation (raw and qcow2 are)",
+                           vol->format);
+        return NULL;
+    }
+    g_autofree char *path = vol_path(pool, vol->name);
+    PdImage *img = pd_image_open(path, format, flags, error);
+    if (!img)
+        pd_pool_util_prefix_error(error, pool, vol->name);
+    return img;
+}
+
+/* Flushes and closes @img; false with an error naming the volume when the flush fails. */
+static bool close_image(PdImage *img, const PdPool *pool, const PdVol *vol, GError **error)
+{
+    bool ok = pd_image_flush(img, error);
+    pd_image_close(img);
+    if (!ok)
+        pd_pool_util_prefix_error(error, pool, vol->name);
+    return ok;
+}
+
+/* ---- creating ------------------------------------------------------------------------------ */
+
+/* What a create writes: engine options plus the raw prefix to reserve. */
+typedef struct {
+    PdCreateOptions opts;
+    uint64_t reserve; /* raw: bytes reserved with fallocate from offset 0 */
+    char *backing_file;
+} CreatePlan;
+
+static void create_plan_clear(CreatePlan *plan)
+{
+    g_free(plan->backing_file);
+}
+
+/* The engine format of a new volume's format name (NULL: raw); PD_FORMAT_UNKNOWN with an
+ * error for a format poold cannot create. */
+static PdFormat create_format(const PdPool *pool, const char *name, const char *format,
+                              GError **error)
+{
+    PdFormat f = pd_format_from_name(format ? format : "raw");
+    if (f == PD_FORMAT_UNKNOWN)
+        pd_pool_util_error(error, pool, name, PD_ERROR_UNSUPPORTED,
+                           "cannot create volumes of format '%s' (poold creates raw and qcow2)",
+                           format);
+    return f;
+}
+
+/* The recorded or probed format of the backing file of a new volume. */
+static bool backing_format(const PdPool *pool, const PdVolDef *def, PdFormat *ret, GError **error)
+{
+    const PdVolBacking *b = def->backing;
+    if (b->format_given) {
+        *ret = pd_format_from_name(b->format);
+        if (*ret == PD_FORMAT_UNKNOWN) {
+            pd_pool_util_error(error, pool, def->name, PD_ERROR_UNSUPPORTED,
+                               "backing store format '%s' is not supported (raw and qcow2 are)",
+                               b->format);
+            return false;
+        }
+        return true;
+    }
+    /* as libvirt: no format given, so the backing file is probed (header only) */
+    g_autofree char *path = g_path_is_absolute(b->path)
+                                ? g_strdup(b->path)
+                                : g_build_filename(pool->def->target_path, b->path, NULL);
+    g_autoptr(PdImage) img = pd_image_open(path, PD_FORMAT_UNKNOWN, PD_OPEN_NO_BACKING, error);
+    if (!img) {
+        pd_pool_util_prefix_error(error, pool, def->name);
+        g_prefix_error(error, "backing store: ");
+        return false;
+    }
+    *ret = pd_image_format(img);
+    return true;
+}
+
+/* Preallocation as libvirt decides it from allocation and --prealloc-metadata. */
+static void plan_prealloc(const PdVolDef *def, unsigned flags, CreatePlan *plan)
+{
+    uint64_t capacity = plan->opts.size;
+    if (flags & PD_VOL_CREATE_PREALLOC_FULL) {
+        plan->opts.prealloc = PD_PREALLOC_FULL;
+    } else if (plan->opts.format == PD_FORMAT_QCOW2) {
+        if (def->prealloc_metadata)
+            plan->opts.prealloc = def->allocation >= capacity && capacity > 0
+                                      ? PD_PREALLOC_FALLOC
+                                      : PD_PREALLOC_METADATA;
+    } else if (def->allocation >= capacity && capacity > 0) {
+        plan->opts.prealloc = PD_PREALLOC_FALLOC;
+    } else {
+        plan->reserve = def->allocation;
+    }
+}
+
+/* Fills @plan from @def. */
+static bool plan_create(const PdPool *pool, const PdVolDef *def, unsigned flags, CreatePlan *plan,
+                        GError **error)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->opts.format = create_format(pool, def->name, def->target_format, error);
+    if (plan->opts.format == PD_FORMAT_UNKNOWN)
+        return false;
+    plan->opts.size = def->has_capacity ? def->capacity : 0;
+    if (plan->opts.format == PD_FORMAT_QCOW2) {
+        plan->opts.compat = def->compat && strcmp(def->compat, "0.10") == 0 ? 2 : 3;
+        if (def->cluster_size > UINT32_MAX) {
+            pd_pool_util_error(error, pool, def->name, PD_ERROR_INVALID_ARGUMENT,
+                               "cluster size %" G_GUINT64_FORMAT " is too large",
+                               def->cluster_size);
+            return false;
+        }
+        plan->opts.cluster_size = (uint32_t)def->cluster_size;
+        plan->opts.lazy_refcounts = def->lazy_refcounts;
+    }
+    if (def->backing) {
+        if (!backing_format(pool, def, &plan->opts.backing_format, error))
+            return false;
+        plan->backing_file = g_strdup(def->backing->path);
+        plan->opts.backing_file = plan->backing_file;
+    }
+    plan_prealloc(def, flags, plan);
+    return true;
+}
+
+/* Writes a new image per @plan into the empty partial file @tmp; its engine name is the
+ * final @path, so that relative backing files resolve as they will after the rename. */
+static bool write_new_image(const char *tmp, const char *path, const CreatePlan *plan,
+                            GError **error)
+{
+    PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
+    if (!io)
+        return false;
+    g_free(io->name);
+    io->name = g_strdup(path);
+    bool ok = pd_image_create_io(io, &plan->opts, error);
+    if (ok && plan->reserve && io->ops->allocate) {
+        uint64_t len = MIN(plan->reserve, plan->opts.size);
+        int r = len ? io->ops->allocate(io, 0, len) : 0;
+        if (r < 0 && r != -ENOTSUP && r != -EOPNOTSUPP) {
+            pd_error_set_errno(error, -r, "Could not preallocate '%s'", path);
+            ok = false;
+        }
+    }
+    ok = ok && pd_io_flush(io, error);
+    pd_io_close(io);
+    return ok;
+}
+
+/* The volume @name after a create: read back (the catalog's new entry). */
+static bool finish_create(const PdPool *pool, const char *name, const char *format, PdVol **ret_vol,
+                          GError **error)
+{
+    g_autoptr(PdVol) prev = pd_vol_new();
+    prev->name = g_strdup(name);
+    prev->format = g_strdup(format);
+    PdVol *vol = read_volume(pool, name, prev, error);
+    if (!vol)
+        return false;
+    *ret_vol = vol;
+    return true;
+}
+
+/* Refuses a name that is taken by anything in the directory. */
+static bool check_name_free(const PdPool *pool, const char *name, const char *path, GError **error)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        pd_pool_util_error(error, pool, name, PD_ERROR_EXISTS, "'%s' already exists", path);
+        return false;
+    }
+    return true;
+}
+
+/* Creates a volume per @plan: partial file with permissions, image, rename into place. */
+static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const CreatePlan *plan,
+                             const PdBackendJob *job, PdVol **ret_vol, GError **error)
+{
+    g_autofree char *path = vol_path(pool, def->name);
+    if (!check_name_free(pool, def->name, path, error) ||
+        !pd_pool_util_check_cancel(job, pool, def->name, error))
+        return false;
+    g_autofree char *tmp = pd_pool_util_partial_path(pool->def->target_path, def->name);
+    if (!pd_pool_util_partial_create(tmp, &def->target_perms, DEFAULT_VOL_MODE, def->nocow,
+                                     error)) {
+        pd_pool_util_prefix_error(error, pool, def->name);
+        return false;
+    }
+    bool ok = write_new_image(tmp, path, plan, error) &&
+              pd_pool_util_check_cancel(job, pool, def->name, error) &&
+              pd_pool_util_rename_noreplace(tmp, path, error);
+    if (!ok) {
+        (void)unlink(tmp);
+        if (!g_error_matches(*error, PD_ERROR, PD_ERROR_CANCELLED))
+            pd_pool_util_prefix_error(error, pool, def->name);
+        return false;
+    }
+    pd_pool_util_progress(job, plan->opts.size, plan->opts.size);
+    return finish_create(pool, def->name, pd_format_name(plan->opts.format), ret_vol, error);
+}
+
+bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,
+                            const PdBackendJob *job, PdVol **ret_vol, GError **error)
+{
+    CreatePlan plan;
+    bool ok = plan_create(pool, def, flags, &plan, error) &&
+              create_from_plan(pool, def, &plan, job, ret_vol, error);
+    create_plan_clear(&plan);
+    return ok;
+}
+
+/* ---- cloning ------------------------------------------------------------------------------ */
+
+/* Makes @tmp share @src's extents (FICLONE). Returns 1 when done, 0 when the filesystem
+ * cannot (different filesystems, no reflink support), -1 with @error on another failure. */
+static int try_reflink(const char *src, const char *tmp, GError **error)
+{
+    int sfd = open(src, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0) {
+        pd_error_set_errno(error, errno, "Could not open '%s'", src);
+        return -1;
+    }
+    int dfd = open(tmp, O_WRONLY | O_CLOEXEC);
+    if (dfd < 0) {
+        pd_error_set_errno(error, errno, "Could not open '%s'", tmp);
+        (void)close(sfd);
+        return -1;
+    }
+    int r = 1;
+    if (ioctl(dfd, FICLONE, sfd) < 0) {
+        int e = errno;
+        if (e == EOPNOTSUPP || e == ENOTTY || e == EXDEV || e == EINVAL || e == ENOSYS ||
+            e == EPERM) {
+            r = 0;
+        } else {
+            pd_error_set_errno(error, e, "Could not clone '%s'", src);
+            r = -1;
+        }
+    } else if (fsync(dfd) < 0) {
+        pd_error_set_errno(error, errno, "Could not flush '%s'", tmp);
+        r = -1;
+    }
+    (void)close(dfd);
+    (void)close(sfd);
+    return r;
+}
+
+/* Copies @src into the partial file @tmp as a new image per @plan, sparse, through the convert
+ * engine (progress and cancellation from @job). */
+static bool copy_into(PdImage *src, const char *tmp, const CreatePlan *plan,
+                      const PdBackendJob *job, GError **error)
+{
+    PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
+    if (!io)
+        return false;
+    if (!pd_image_create_io(io, &plan->opts, error)) {
+        pd_io_close(io);
+        return false;
+    }
+    g_autoptr(PdImage) dst = pd_image_open_io(io, plan->opts.format, PD_OPEN_RDWR, error);
+    if (!dst)
+        return false;
+    PdCancelBridge bridge;
+    pd_cancel_bridge_init(&bridge, job);
+    PdConvertOptions copts = {
+        .target_is_zero = true,
+        .sparse_size = PD_CONVERT_DEFAULT_SPARSE_SIZE,
+        .progress = job ? job->progress : NULL,
+        .progress_data = job ? job->progress_data : NULL,
+        .cancel = &bridge.flag,
+    };
+    bool ok = pd_convert_copy(src, dst, &copts, error);
+    pd_cancel_bridge_clear(&bridge);
+    return ok && pd_image_flush(dst, error);
+}
+
+/* Grows a reflinked copy to @capacity (a bigger clone than its source). */
+static bool grow_copy(const char *tmp, PdFormat format, uint64_t capacity, GError **error)
+{
+    g_autoptr(PdImage) img = pd_image_open(tmp, format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    return img && pd_image_resize(img, capacity, PD_PREALLOC_OFF, false, error) &&
+           pd_image_flush(img, error);
+}
+
+/* Fills the partial file @tmp with a copy of @src_vol (open as @src): reflink when allowed and
+ * possible, else the convert engine. */
+static bool clone_into(const PdPool *pool, const PdVolDef *def, const PdVol *src_vol, PdImage *src,
+                       const char *tmp, const CreatePlan *plan, unsigned flags,
+                       const PdBackendJob *job, GError **error)
+{
+    bool can_reflink = src_vol->path && src_vol->type == PD_VOL_FILE &&
+                       pd_image_format(src) == plan->opts.format && !pd_image_backing(src);
+    int r = 0;
+    if (can_reflink) {
+        r = try_reflink(src_vol->path, tmp, error);
+        if (r < 0)
+            return false;
+    }
+    if (r == 0 && (flags & PD_VOL_CREATE_REFLINK)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "cannot reflink '%s' here (%s); clone without --reflink to copy it",
+                    src_vol->name,
+                    can_reflink ? "the filesystem does not share extents"
+                                : "formats differ or the source has a backing file");
+        return false;
+    }
+    if (r == 0)
+        return copy_into(src, tmp, plan, job, error);
+    uint64_t src_size = pd_image_size(src);
+    pd_pool_util_progress(job, src_size, src_size);
+    return plan->opts.size <= src_size || grow_copy(tmp, plan->opts.format, plan->opts.size, error);
+}
+
+/* The plan of a clone: @def's format (the source's when it has none), capacity at least the
+ * source's. */
+static bool plan_clone(const PdPool *pool, const PdVolDef *def, PdImage *src, CreatePlan *plan,
+                       GError **error)
+{
+    memset(plan, 0, sizeof(*plan));
+    const char *format =
+        def->target_format ? def->target_format : pd_format_name(pd_image_format(src));
+    plan->opts.format = create_format(pool, def->name, format, error);
+    if (plan->opts.format == PD_FORMAT_UNKNOWN)
+        return false;
+    uint64_t src_size = pd_image_size(src);
+    plan->opts.size = def->has_capacity && def->capacity ? def->capacity : src_size;
+    if (plan->opts.size < src_size) {
+        pd_pool_util_error(error, pool, def->name, PD_ERROR_INVALID_ARGUMENT,
+                           "capacity %" G_GUINT64_FORMAT
+                           " is smaller than the source's (%" G_GUINT64_FORMAT " bytes)",
+                           plan->opts.size, src_size);
+        return false;
+    }
+    if (plan->opts.format == PD_FORMAT_QCOW2) {
+        plan->opts.compat = def->compat && strcmp(def->compat, "0.10") == 0 ? 2 : 3;
+        plan->opts.cluster_size = (uint32_t)MIN(def->cluster_size, UINT32_MAX);
+        plan->opts.lazy_refcounts = def->lazy_refcounts;
+    }
+    return true;
+}
+
+/* A linked clone: a qcow2 overlay whose backing file is @src_vol. */
+static bool create_linked(const PdPool *pool, const PdVolDef *def, const PdVol *src_vol,
+                          const PdBackendJob *job, PdVol **ret_vol, GError **error)
+{
+    if (def->target_format && strcmp(def->target_format, "qcow2") != 0) {
+        pd_pool_util_error(error, pool, def->name, PD_ERROR_INVALID_ARGUMENT,
+                           "a linked clone is a qcow2 overlay, not format '%s'",
+                           def->target_format);
+        return false;
+    }
+    if (!src_vol->path) {
+        pd_pool_util_error(error, pool, def->name, PD_ERROR_UNSUPPORTED,
+                           "source volume '%s' has no path to use as a backing file",
+                           src_vol->name);
+        return false;
+    }
+    CreatePlan plan = {0};
+    plan.opts.format = PD_FORMAT_QCOW2;
+    plan.opts.compat = def->compat && strcmp(def->compat, "0.10") == 0 ? 2 : 3;
+    plan.opts.size = def->has_capacity ? def->capacity : 0;
+    plan.opts.lazy_refcounts = def->lazy_refcounts;
+    plan.opts.cluster_size = (uint32_t)MIN(def->cluster_size, UINT32_MAX);
+    plan.opts.backing_file = src_vol->path;
+    plan.opts.backing_format =
+        src_vol->format ? pd_format_from_name(src_vol->format) : PD_FORMAT_UNKNOWN;
+    return create_from_plan(pool, def, &plan, job, ret_vol, error);
+}
+
+bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
+                                 const PdVol *src_vol, unsigned flags, const PdBackendJob *job,
+                                 PdVol **ret_vol, GError **error)
+{
+    if (flags & PD_VOL_CREATE_LINKED)
+        return create_linked(pool, def, src_vol, job, ret_vol, error);
+    const PdPoolBackend *src_be = pd_pool_backend_for_type(src_pool->def->type, error);
+    if (!src_be)
+        return false;
+    g_autoptr(PdImage) src =
+        pd_pool_backend_vol_open(src_be, src_pool, src_vol, PD_OPEN_RDONLY, error);
+    CreatePlan plan;
+    if (!src || !plan_clone(pool, def, src, &plan, error))
+        return false;
+    g_autofree char *path = vol_path(pool, def->name);
+    if (!check_name_free(pool, def->name, path, error))
+        return false;
+    g_autofree char *tmp = pd_pool_util_partial_path(pool->def->target_path, def->name);
+    if (!pd_pool_util_partial_create(tmp, &def->target_perms, DEFAULT_VOL_MODE, def->nocow,
+                                     error)) {
+        pd_pool_util_prefix_error(error, pool, def->name);
+        return false;
+    }
+    bool ok = clone_into(pool, def, src_vol, src, tmp, &plan, flags, job, error) &&
+              pd_pool_util_check_cancel(job, pool, def->name, error) &&
+              pd_pool_util_rename_noreplace(tmp, path, error);
+    if (!ok) {
+        (void)unlink(tmp);
+        if (!g_error_matches(*error, PD_ERROR, PD_ERROR_CANCELLED))
+            pd_pool_util_prefix_error(error, pool, def->name);
+        return false;
+    }
+    return finish_create(pool, def->name, pd_format_name(plan.opts.format), ret_vol, error);
+}
+
+/* ---- delete, resize ------------------------------------------------------------------------ */
+
+bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error)
+{
+    g_autofree char *path = vol_path(pool, vol->name);
+    if (unlink(path) == 0)
+        return true;
+    if (errno == ENOENT)
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_NO_SUCH_VOLUME,
+                           "'%s' does not exist anymore (refresh the pool)", path);
+    else
+        pd_pool_util_error_errno(error, pool, vol->name, errno, "cannot delete '%s'", path);
+    return false;
+}
+
+/* The first offset in [offset, offset+len) of @buf (which holds that range) that is not zero,
+ * or UINT64_MAX. */
+static uint64_t first_nonzero(const unsigned char *buf, size_t len, uint64_t offset)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i])
+            return offset + i;
+    }
+    return UINT64_MAX;
+}
+
+/* Whether everything readable in [from, to) of @img reads as zeroes. Sets *ret_offset to the
+ * first non-zero byte (UINT64_MAX when none). */
+static bool find_data(PdImage *img, uint64_t from, uint64_t to, const PdBackendJob *job,
+                      const PdPool *pool, const PdVol *vol, uint64_t *ret_offset, GError **error)
+{
+    g_autofree unsigned char *buf = g_malloc(IO_CHUNK);
+    uint64_t off = from;
+    *ret_offset = UINT64_MAX;
+    while (off < to) {
+        PdBlockStatus bs;
+        if (!pd_pool_util_check_cancel(job, pool, vol->name, error) ||
+            !pd_image_block_status(img, off, to - off, &bs, error))
+            return false;
+        uint64_t end = off + MIN(bs.length, to - off);
+        bool maybe_data = (bs.flags & PD_BLOCK_DATA) && !(bs.flags & PD_BLOCK_ZERO);
+        for (uint64_t pos = off; maybe_data && pos < end;) {
+            size_t n = (size_t)MIN((uint64_t)IO_CHUNK, end - pos);
+            if (!pd_image_read(img, pos, buf, n, error))
+                return false;
+            *ret_offset = first_nonzero(buf, n, pos);
+            if (*ret_offset != UINT64_MAX)
+                return true;
+            pos += n;
+        }
+        off = end;
+    }
+    return true;
+}
+
+/* Refuses (PD_ERROR_INVALID_ARGUMENT) a shrink of @img to @capacity that would cut data. */
+static bool check_shrink(PdImage *img, uint64_t capacity, unsigned flags, const PdBackendJob *job,
+                         const PdPool *pool, const PdVol *vol, GError **error)
+{
+    uint64_t cur = pd_image_size(img), data;
+    if (!(flags & PD_VOL_RESIZE_SHRINK)) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
+                           "new capacity %" G_GUINT64_FORMAT
+                           " is smaller than the current %" G_GUINT64_FORMAT
+                           " bytes; use --shrink to shrink the volume",
+                           capacity, cur);
+        return false;
+    }
+    if (!find_data(img, capacity, cur, job, pool, vol, &data, error)) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    if (data != UINT64_MAX) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
+                           "cannot shrink to %" G_GUINT64_FORMAT " bytes: the volume holds data "
+                           "at offset %" G_GUINT64_FORMAT " that would be lost",
+                           capacity, data);
+        return false;
+    }
+    return true;
+}
+
+bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capacity, unsigned flags,
+                            const PdBackendJob *job, PdVol **ret_vol, GError **error)
+{
+    if (vol->type == PD_VOL_BLOCK) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
+                           "a block device in a dir pool cannot be resized by poold");
+        return false;
+    }
+    /* the backing chain is opened too: a shrink must not cut what the guest reads from it */
+    g_autoptr(PdImage) img = open_volume_image(pool, vol, PD_OPEN_RDWR, error);
+    if (!img)
+        return false;
+    uint64_t cur = pd_image_size(img);
+    if (capacity < cur && !check_shrink(img, capacity, flags, job, pool, vol, error))
+        return false;
+    if (capacity != cur) {
+        PdPrealloc prealloc = flags & PD_VOL_RESIZE_ALLOCATE ? PD_PREALLOC_FALLOC : PD_PREALLOC_OFF;
+        if (!pd_image_resize(img, capacity, prealloc, capacity < cur, error)) {
+            pd_pool_util_prefix_error(error, pool, vol->name);
+            return false;
+        }
+    }
+    if (!close_image(g_steal_pointer(&img), pool, vol, error))
+        return false;
+    return !ret_vol || pd_pool_dir_vol_refresh(pool, vol, ret_vol, error);
+}
+
+/* ---- wipe ---------------------------------------------------------------------------------- */
+
+/* Overwrites [off, off+len) of @img with zeroes, or with random bytes when @random. */
+static bool overwrite(PdImage *img, uint64_t off, uint64_t len, bool random, unsigned char *buf,
+                      const PdBackendJob *job, const PdPool *pool, const PdVol *vol, GError **error)
+{
+    while (len > 0) {
+        size_t n = (size_t)MIN(len, (uint64_t)IO_CHUNK);
+        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
+            return false;
+        if (random && getrandom(buf, n, 0) != (ssize_t)n) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "no random bytes");
+            return false;
+        }
+        if (!pd_image_write(img, off, buf, n, error))
+            return false;
+        off += n;
+        len -= n;
+    }
+    return true;
+}
+
+/* Zero wipe: every range this layer stores is overwritten with zeroes in place (so the old
+ * bytes are gone from the storage, not just unmapped); ranges an overlay takes from its
+ * backing file are masked with zero clusters; the rest reads as zeroes already. */
+static bool wipe_zero(PdImage *img, bool has_backing, const PdBackendJob *job, const PdPool *pool,
+                      const PdVol *vol, GError **error)
+{
+    g_autofree unsigned char *buf = g_malloc0(IO_CHUNK);
+    uint64_t size = pd_image_size(img), off = 0;
+    while (off < size) {
+        PdBlockStatus bs;
+        if (!pd_image_block_status_layer(img, off, size - off, &bs, error))
+            return false;
+        uint64_t len = MIN(bs.length, size - off);
+        /* raw holes and qcow2 zero clusters without a host cluster hold no old bytes */
+        unsigned stored_bits = pd_image_format(img) == PD_FORMAT_QCOW2
+                                   ? PD_BLOCK_DATA | PD_BLOCK_OFFSET_VALID
+                                   : PD_BLOCK_DATA;
+        bool stored = (bs.flags & PD_BLOCK_ALLOCATED) && (bs.flags & stored_bits);
+        if (stored && !overwrite(img, off, len, false, buf, job, pool, vol, error))
+            return false;
+        if (!(bs.flags & PD_BLOCK_ALLOCATED) && has_backing &&
+            !pd_image_write_zeroes(img, off, len, 0, error))
+            return false;
+        off += len;
+        pd_pool_util_progress(job, off, size);
+    }
+    return true;
+}
+
+/* Trim: raw files get their blocks punched out (failing where the filesystem cannot); qcow2
+ * clusters are unmapped and read as zeroes. */
+static bool wipe_trim(PdImage *img, const PdPool *pool, const PdVol *vol, GError **error)
+{
+    uint64_t size = pd_image_size(img);
+    if (pd_image_format(img) == PD_FORMAT_QCOW2)
+        return pd_image_write_zeroes(img, 0, size, PD_ZERO_MAY_UNMAP, error);
+    PdIO *io = pd_image_io(img);
+    int r = io->ops->discard ? io->ops->discard(io, 0, size) : -ENOTSUP;
+    if (r == -ENOTSUP || r == -EOPNOTSUPP) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
+                           "the storage cannot discard (trim); use the zero algorithm");
+        return false;
+    }
+    if (r < 0) {
+        pd_pool_util_error_errno(error, pool, vol->name, -r, "discard failed");
+        return false;
+    }
+    return true;
+}
+
+bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
+                          unsigned flags, const PdBackendJob *job, GError **error)
+{
+    g_autoptr(PdImage) img = open_volume_image(pool, vol, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    if (!img)
+        return false;
+    PdImageInfo info;
+    if (!pd_image_get_info(img, &info, error)) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    bool has_backing = info.backing_file != NULL;
+    pd_image_info_clear(&info);
+    bool ok = false;
+    switch (algorithm) {
+    case PD_WIPE_ZERO:
+        ok = wipe_zero(img, has_backing, job, pool, vol, error);
+        break;
+    case PD_WIPE_RANDOM: {
+        g_autofree unsigned char *buf = g_malloc(IO_CHUNK);
+        ok = overwrite(img, 0, pd_image_size(img), true, buf, job, pool, vol, error);
+        break;
+    }
+    case PD_WIPE_TRIM:
+        ok = wipe_trim(img, pool, vol, error);
+        break;
+    default:
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
+                           "unknown wipe algorithm");
+        return false;
+    }
+    if (!ok) {
+        if (!g_str_has_prefix((*error)->message, "pool '"))
+            pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    pd_pool_util_progress(job, pd_image_size(img), pd_image_size(img));
+    return close_image(g_steal_pointer(&img), pool, vol, error);
+}
+
+/* ---- upload, download ----------------------------------------------------------------------- */
+
+bool pd_pool_dir_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
+                            uint64_t length, unsigned flags, const PdBackendJob *job,
+                            GError **error)
+{
+    g_autofree char *path = vol_path(pool, vol->name);
+    return pd_pool_util_upload_path(pool, vol, path, fd, offset, length, flags, job, error);
+}
+
+bool pd_pool_dir_vol_download(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
+                              uint64_t length, unsigned flags, const PdBackendJob *job,
+                              GError **error)
+{
+    g_autofree char *path = vol_path(pool, vol->name);
+    return pd_pool_util_download_path(pool, vol, path, fd, offset, length, flags, job, error);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+/* Opens a qcow2 volume for its snapshots; PD_ERROR_UNSUPPORTED naming the format otherwise. */
+static PdImage *open_for_snapshots(const PdPool *pool, const PdVol *vol, unsigned flags,
+                                   GError **error)
+{
+    if (!vol->format || strcmp(vol->format, "qcow2") != 0) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
+                           "format '%s' has no internal snapshots (qcow2 volumes have)",
+                           vol->format ? vol->format : "unknown");
+        return NULL;
+    }
+    return open_volume_image(pool, vol, flags | PD_OPEN_NO_BACKING, error);
+}
+
+bool pd_pool_dir_vol_snapshot_list(const PdPool *pool, const PdVol *vol, GArray **ret_snapshots,
+                                   GError **error)
+{
+    g_autoptr(PdImage) img = open_for_snapshots(pool, vol, PD_OPEN_RDONLY, error);
+    if (!img)
+        return false;
+    GArray *list = pd_image_snapshot_list(img, error);
+    if (!list) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    *ret_snapshots = list;
+    return true;
+}
+
+typedef bool (*SnapshotOp)(PdImage *img, const char *name, GError **error);
+
+/* Runs a snapshot operation that changes the image and flushes it. */
+static bool snapshot_change(const PdPool *pool, const PdVol *vol, const char *name, SnapshotOp op,
+                            GError **error)
+{
+    g_autoptr(PdImage) img = open_for_snapshots(pool, vol, PD_OPEN_RDWR, error);
+    if (!img)
+        return false;
+    if (!op(img, name, error)) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    return close_image(g_steal_pointer(&img), pool, vol, error);
+}
+
+bool pd_pool_dir_vol_snapshot_create(const PdPool *pool, const PdVol *vol, const char *name,
+                                     GError **error)
+{
+    return snapshot_change(pool, vol, name, pd_image_snapshot_create, error);
+}
+
+bool pd_pool_dir_vol_snapshot_revert(const PdPool *pool, const PdVol *vol, const char *name,
+                                     GError **error)
+{
+    return snapshot_change(pool, vol, name, pd_image_snapshot_apply, error);
+}
+
+bool pd_pool_dir_vol_snapshot_delete(const PdPool *pool, const PdVol *vol, const char *name,
+                                     GError **error)
+{
+    return snapshot_change(pool, vol, name, pd_image_snapshot_delete, error);
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+const PdPoolBackend pd_pool_backend_dir = {
+    .type = PD_POOL_DIR,
+    .find_sources = NULL,
+    .build = pd_pool_dir_build,
+    .start = pd_pool_dir_start,
+    .stop = NULL, /* nothing to undo */
+    .delete = pd_pool_dir_delete,
+    .refresh = pd_pool_dir_refresh,
+    .vol_refresh = pd_pool_dir_vol_refresh,
+    .vol_open = NULL, /* volumes are files: opened by path */
+    .vol_create = pd_pool_dir_vol_create,
+    .vol_create_from = pd_pool_dir_vol_create_from,
+    .vol_delete = pd_pool_dir_vol_delete,
+    .vol_resize = pd_pool_dir_vol_resize,
+    .vol_wipe = pd_pool_dir_vol_wipe,
+    .vol_upload = pd_pool_dir_vol_upload,
+    .vol_download = pd_pool_dir_vol_download,
+    .vol_snapshot_list = pd_pool_dir_vol_snapshot_list,
+    .vol_snapshot_create = pd_pool_dir_vol_snapshot_create,
+    .vol_snapshot_revert = pd_pool_dir_vol_snapshot_revert,
+    .vol_snapshot_delete = pd_pool_dir_vol_snapshot_delete,
+};

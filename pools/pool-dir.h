@@ -1,0 +1,42 @@
+/* The dir backend's callbacks, exported so that the backends whose pools become a directory
+ * once started (fs: a mounted block device; netfs in mount mode: a mounted export) put them in
+ * their own tables next to their own build/start/stop instead of copying them. Conventions:
+ * those of the matching PdPoolBackend callbacks in backend.h. */
+#pragma once
+
+#include "pools/backend.h"
+
+G_BEGIN_DECLS
+
+bool pd_pool_dir_build(PdPool *pool, unsigned flags, GError **error);
+bool pd_pool_dir_start(PdPool *pool, GError **error);
+bool pd_pool_dir_delete(PdPool *pool, unsigned flags, GError **error);
+bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
+                         GError **error);
+bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_vol, GError **error);
+bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,
+                            const PdBackendJob *job, PdVol **ret_vol, GError **error);
+bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
+                                 const PdVol *src_vol, unsigned flags, const PdBackendJob *job,
+                                 PdVol **ret_vol, GError **error);
+bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error);
+bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capacity, unsigned flags,
+                            const PdBackendJob *job, PdVol **ret_vol, GError **error);
+bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
+                          unsigned flags, const PdBackendJob *job, GError **error);
+bool pd_pool_dir_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
+                            uint64_t length, unsigned flags, const PdBackendJob *job,
+                            GError **error);
+bool pd_pool_dir_vol_download(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
+                              uint64_t length, unsigned flags, const PdBackendJob *job,
+                              GError **error);
+bool pd_pool_dir_vol_snapshot_list(const PdPool *pool, const PdVol *vol, GArray **ret_snapshots,
+                                   GError **error);
+bool pd_pool_dir_vol_snapshot_create(const PdPool *pool, const PdVol *vol, const char *name,
+                                     GError **error);
+bool pd_pool_dir_vol_snapshot_revert(const PdPool *pool, const PdVol *vol, const char *name,
+                                     GError **error);
+bool pd_pool_dir_vol_snapshot_delete(const PdPool *pool, const PdVol *vol, const char *name,
+                                     GError **error);
+
+G_END_DECLS

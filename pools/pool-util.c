@@ -1,0 +1,641 @@
+/* Helpers shared by the backends: errors, jobs, partial files, permissions, statvfs, volume
+ * state from stat and from an image, volume XML, and fd transfers (upload/download). */
+#include "pools/pool-util.h"
+
+#include "common/pd-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define TRANSFER_BUFFER (1024 * 1024)
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+static char *context(const PdPool *pool, const char *vol_name)
+{
+    if (vol_name)
+        return g_strdup_printf("pool '%s': volume '%s': ", pool->def->name, vol_name);
+    return g_strdup_printf("pool '%s': ", pool->def->name);
+}
+
+void pd_pool_util_error(GError **error, const PdPool *pool, const char *vol_name, int code,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autofree char *ctx = context(pool, vol_name);
+    g_set_error(error, PD_ERROR, code, "%s%s", ctx, msg);
+}
+
+void pd_pool_util_error_errno(GError **error, const PdPool *pool, const char *vol_name, int errnum,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autofree char *ctx = context(pool, vol_name);
+    g_set_error(error, PD_ERROR, pd_error_code_from_errno(errnum), "%s%s: %s", ctx, msg,
+                g_strerror(errnum));
+}
+
+void pd_pool_util_prefix_error(GError **error, const PdPool *pool, const char *vol_name)
+{
+    g_autofree char *ctx = context(pool, vol_name);
+    g_prefix_error(error, "%s", ctx);
+}
+
+/* ---- jobs -------------------------------------------------------------------------------- */
+
+void pd_pool_util_progress(const PdBackendJob *job, uint64_t done, uint64_t total)
+{
+    if (job && job->progress)
+        job->progress(done, total, job->progress_data);
+}
+
+bool pd_pool_util_check_cancel(const PdBackendJob *job, const PdPool *pool, const char *vol_name,
+                               GError **error)
+{
+    if (job && job->cancellable && g_cancellable_is_cancelled(job->cancellable)) {
+        pd_pool_util_error(error, pool, vol_name, PD_ERROR_CANCELLED, "cancelled");
+        return false;
+    }
+    return true;
+}
+
+static void cancel_bridge_fire(GCancellable *cancellable, gpointer data)
+{
+    g_atomic_int_set((gint *)data, 1);
+}
+
+void pd_cancel_bridge_init(PdCancelBridge *bridge, const PdBackendJob *job)
+{
+    bridge->flag = 0;
+    bridge->handler = 0;
+    bridge->cancellable = job ? job->cancellable : NULL;
+    if (bridge->cancellable)
+        bridge->handler = g_cancellable_connect(bridge->cancellable, G_CALLBACK(cancel_bridge_fire),
+                                                &bridge->flag, NULL);
+}
+
+void pd_cancel_bridge_clear(PdCancelBridge *bridge)
+{
+    if (bridge->cancellable && bridge->handler)
+        g_cancellable_disconnect(bridge->cancellable, bridge->handler);
+    bridge->handler = 0;
+    bridge->cancellable = NULL;
+}
+
+/* ---- partial files ----------------------------------------------------------------------- */
+
+bool pd_pool_util_is_partial_name(const char *name)
+{
+    return name[0] == '.' && strstr(name, ".partial") != NULL;
+}
+
+char *pd_pool_util_partial_path(const char *dir, const char *name)
+{
+    static gint counter;
+    unsigned n = (unsigned)g_atomic_int_add(&counter, 1);
+    /* ".NAME.partial-PID-N": 1 + 9 + 10 + 1 + 10 bytes besides NAME, so at most 220 of it */
+    int keep = (int)MIN(strlen(name), 220);
+    return g_strdup_printf("%s/.%.*s.partial-%d-%u", dir, keep, name, (int)getpid(), n);
+}
+
+/* Sets FS_NOCOW_FL (btrfs) on an empty file; best effort, as libvirt. */
+static void set_nocow(int fd)
+{
+    int attr = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &attr) < 0)
+        return;
+    attr |= FS_NOCOW_FL;
+    (void)ioctl(fd, FS_IOC_SETFLAGS, &attr);
+}
+
+bool pd_pool_util_partial_create(const char *tmp_path, const PdPerms *perms, mode_t default_mode,
+                                 bool nocow, GError **error)
+{
+    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pd_error_set_errno(error, errno, "Could not create '%s'", tmp_path);
+        return false;
+    }
+    if (nocow)
+        set_nocow(fd);
+    (void)close(fd);
+    if (!pd_pool_util_apply_perms(tmp_path, perms, default_mode, error)) {
+        (void)unlink(tmp_path);
+        return false;
+    }
+    return true;
+}
+
+bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **error)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return true;
+    int e = errno;
+    if (e == EINVAL || e == ENOSYS) {
+        /* no RENAME_NOREPLACE here: link fails on an existing name as well */
+        if (link(from, to) == 0) {
+            (void)unlink(from);
+            return true;
+        }
+        e = errno;
+    }
+    if (e == EEXIST)
+        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists", to);
+    else
+        pd_error_set_errno(error, e, "Could not rename '%s' to '%s'", from, to);
+    return false;
+}
+
+/* ---- permissions and sizes --------------------------------------------------------------- */
+
+bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t default_mode,
+                              GError **error)
+{
+    mode_t mode = perms && perms->mode != PD_PERM_UNSET ? (mode_t)perms->mode : default_mode;
+    if (mode != (mode_t)-1 && chmod(path, mode) < 0) {
+        pd_error_set_errno(error, errno, "Could not set mode %04o on '%s'", (unsigned)mode, path);
+        return false;
+    }
+    if (!perms || (perms->owner == PD_PERM_UNSET && perms->group == PD_PERM_UNSET))
+        return true;
+    uid_t uid = perms->owner == PD_PERM_UNSET ? (uid_t)-1 : (uid_t)perms->owner;
+    gid_t gid = perms->group == PD_PERM_UNSET ? (gid_t)-1 : (gid_t)perms->group;
+    if (chown(path, uid, gid) == 0)
+        return true;
+    int e = errno;
+    struct stat st;
+    if (e == EPERM && stat(path, &st) == 0 && (uid == (uid_t)-1 || st.st_uid == uid) &&
+        (gid == (gid_t)-1 || st.st_gid == gid))
+        return true;
+    pd_error_set_errno(error, e, "Could not set owner %ld:%ld on '%s'", (long)perms->owner,
+                       (long)perms->group, path);
+    return false;
+}
+
+bool pd_pool_util_statvfs(const char *path, uint64_t *ret_capacity, uint64_t *ret_allocation,
+                          uint64_t *ret_available, GError **error)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0) {
+        pd_error_set_errno(error, errno, "Could not read filesystem sizes of '%s'", path);
+        return false;
+    }
+    *ret_capacity = (uint64_t)sv.f_blocks * sv.f_frsize;
+    *ret_allocation = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+    *ret_available = (uint64_t)sv.f_bavail * sv.f_frsize;
+    return true;
+}
+
+void pd_pool_util_vol_set_stat(PdVol *vol, const struct stat *st)
+{
+    vol->type = S_ISBLK(st->st_mode) ? PD_VOL_BLOCK : PD_VOL_FILE;
+    vol->allocation = (uint64_t)st->st_blocks * 512;
+    if (S_ISREG(st->st_mode)) {
+        vol->physical = (uint64_t)st->st_size;
+        vol->capacity = (uint64_t)st->st_size;
+    }
+    vol->mode = st->st_mode & 07777;
+    vol->uid = st->st_uid;
+    vol->gid = st->st_gid;
+    vol->timestamps.present = true;
+    vol->timestamps.atime = (PdTimestamp){st->st_atim.tv_sec, st->st_atim.tv_nsec};
+    vol->timestamps.mtime = (PdTimestamp){st->st_mtim.tv_sec, st->st_mtim.tv_nsec};
+    vol->timestamps.ctime = (PdTimestamp){st->st_ctim.tv_sec, st->st_ctim.tv_nsec};
+    vol->timestamps.btime = (PdTimestamp){0, -1};
+    vol->stat_size = (uint64_t)st->st_size;
+    vol->stat_mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    vol->stat_inode = (uint64_t)st->st_ino;
+}
+
+bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error)
+{
+    PdImageInfo info;
+    if (!pd_image_get_info(img, &info, error))
+        return false;
+    g_free(vol->format);
+    vol->format = g_strdup(pd_format_name(info.format));
+    vol->capacity = info.virtual_size;
+    g_free(vol->backing_path);
+    vol->backing_path = g_strdup(info.backing_file);
+    g_free(vol->backing_format);
+    vol->backing_format = info.backing_format != PD_FORMAT_UNKNOWN
+                              ? g_strdup(pd_format_name(info.backing_format))
+                              : NULL;
+    g_clear_pointer(&vol->compat, g_free);
+    vol->cluster_size = 0;
+    vol->lazy_refcounts = false;
+    if (info.format == PD_FORMAT_QCOW2) {
+        vol->compat = g_strdup(info.compat == 2 ? "0.10" : "1.1");
+        vol->cluster_size = info.cluster_size;
+        vol->lazy_refcounts = info.lazy_refcounts;
+    }
+    pd_image_info_clear(&info);
+    return true;
+}
+
+int64_t pd_pool_util_block_size(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    uint64_t size = 0;
+    int r = ioctl(fd, BLKGETSIZE64, &size) < 0 ? -errno : 0;
+    (void)close(fd);
+    return r < 0 ? r : (int64_t)size;
+}
+
+/* ---- volume XML ------------------------------------------------------------------------- */
+
+PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol)
+{
+    PdVolDef *def = pd_vol_def_new(pool->def->type);
+    def->type = vol->type;
+    def->name = g_strdup(vol->name);
+    def->key = g_strdup(vol->key);
+    def->capacity = vol->capacity;
+    def->has_capacity = true;
+    def->allocation = vol->allocation;
+    def->has_allocation = true;
+    def->physical = vol->physical;
+    def->target_path = g_strdup(vol->path);
+    if (pd_pool_type_info(pool->def->type)->volume_formats)
+        def->target_format = g_strdup(vol->format ? vol->format : "raw");
+    if (vol->path) {
+        def->target_perms.mode = vol->mode;
+        def->target_perms.owner = vol->uid;
+        def->target_perms.group = vol->gid;
+        def->target_timestamps = vol->timestamps;
+    }
+    if (vol->compat) {
+        def->compat = g_strdup(vol->compat);
+        def->cluster_size = vol->cluster_size;
+        def->has_features = vol->lazy_refcounts;
+        def->lazy_refcounts = vol->lazy_refcounts;
+    }
+    if (vol->backing_path) {
+        def->backing = pd_vol_backing_new();
+        if (g_path_is_absolute(vol->backing_path) || !vol->path) {
+            def->backing->path = g_strdup(vol->backing_path);
+        } else {
+            g_autofree char *dir = g_path_get_dirname(vol->path);
+            def->backing->path = g_build_filename(dir, vol->backing_path, NULL);
+        }
+        def->backing->format = g_strdup(vol->backing_format ? vol->backing_format : "raw");
+        def->backing->format_given = vol->backing_format != NULL;
+    }
+    return def;
+}
+
+/* ---- transfers --------------------------------------------------------------------------- */
+
+bool pd_pool_util_is_zero(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    if (len == 0)
+        return true;
+    /* the first byte is zero and every byte equals the next one */
+    return p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
+}
+
+/* Waits until @fd is ready for @events (a non-blocking descriptor said EAGAIN), checking
+ * the job for cancellation every second. */
+static bool wait_fd(int fd, short events, const PdBackendJob *job, const PdPool *pool,
+                    const PdVol *vol, GError **error)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int r = poll(&pfd, 1, 1000);
+        if (r > 0 || (r < 0 && errno == EINTR))
+            return true;
+        if (r < 0) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "waiting for the stream");
+            return false;
+        }
+        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
+            return false;
+    }
+}
+
+/* Reads up to @len bytes from @fd (a pipe or file). Returns bytes read (0 at end of file) or
+ * -1 with @error. */
+static ssize_t read_stream(int fd, void *buf, size_t len, const PdBackendJob *job,
+                           const PdPool *pool, const PdVol *vol, GError **error)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n == 0)
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (got > 0)
+                break;
+            if (!wait_fd(fd, POLLIN, job, pool, vol, error))
+                return -1;
+            continue;
+        }
+        if (n < 0) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "reading the upload stream");
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* Writes all @len bytes to @fd. */
+static bool write_stream(int fd, const void *buf, size_t len, const PdBackendJob *job,
+                         const PdPool *pool, const PdVol *vol, GError **error)
+{
+    size_t put = 0;
+    while (put < len) {
+        ssize_t n = write(fd, (const char *)buf + put, len - put);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (!wait_fd(fd, POLLOUT, job, pool, vol, error))
+                return false;
+            continue;
+        }
+        if (n < 0) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "writing the download stream");
+            return false;
+        }
+        put += (size_t)n;
+    }
+    return true;
+}
+
+static bool pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
+{
+    size_t put = 0;
+    while (put < len) {
+        ssize_t n = pwrite(fd, (const char *)buf + put, len - put, (off_t)(offset + put));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        put += (size_t)n;
+    }
+    return true;
+}
+
+static bool pread_all(int fd, void *buf, size_t len, uint64_t offset)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return false;
+        if (n == 0) { /* the file shrank under us: the rest reads as zeroes */
+            memset((char *)buf + got, 0, len - got);
+            return true;
+        }
+        got += (size_t)n;
+    }
+    return true;
+}
+
+/* Opens a volume's file or device and returns its fd and size (block devices: the device
+ * size). -1 with @error on failure. */
+static int open_volume(const PdPool *pool, const PdVol *vol, const char *path, int oflags,
+                       uint64_t *ret_size, bool *ret_block, GError **error)
+{
+    int fd = open(path, oflags | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        pd_pool_util_error_errno(error, pool, vol->name, errno, "could not open '%s'", path);
+        if (fd >= 0)
+            (void)close(fd);
+        return -1;
+    }
+    *ret_block = S_ISBLK(st.st_mode);
+    *ret_size = (uint64_t)st.st_size;
+    if (*ret_block) {
+        uint64_t size = 0;
+        if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "could not size '%s'", path);
+            (void)close(fd);
+            return -1;
+        }
+        *ret_size = size;
+    }
+    return fd;
+}
+
+/* Total bytes an upload from @fd will bring: @length, else what is left of a regular file,
+ * else 0 (unknown). */
+static uint64_t upload_total(int fd, uint64_t length)
+{
+    struct stat st;
+    if (length)
+        return length;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    return pos >= 0 && st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
+}
+
+/* Stores one piece of an upload at @pos: written, or with @sparse and all zeroes a hole
+ * (punched inside the file, nothing past its end). */
+static bool upload_piece(int vfd, const void *buf, size_t n, uint64_t pos, bool sparse,
+                         uint64_t *file_size)
+{
+    if (sparse && pd_pool_util_is_zero(buf, n)) {
+        if (pos >= *file_size)
+            return true;
+        uint64_t len = MIN((uint64_t)n, *file_size - pos);
+        if (fallocate(vfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)len) == 0)
+            return true;
+        if (errno != EOPNOTSUPP && errno != ENOTSUP && errno != EINVAL)
+            return false;
+    }
+    if (!pwrite_all(vfd, buf, n, pos))
+        return false;
+    *file_size = MAX(*file_size, pos + n);
+    return true;
+}
+
+bool pd_pool_util_upload_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
+                              uint64_t offset, uint64_t length, unsigned flags,
+                              const PdBackendJob *job, GError **error)
+{
+    uint64_t size;
+    bool block;
+    int vfd = open_volume(pool, vol, path, O_WRONLY, &size, &block, error);
+    if (vfd < 0)
+        return false;
+    bool sparse = (flags & PD_VOL_XFER_SPARSE) && !block;
+    bool ok = false;
+    g_autofree char *buf = g_malloc(TRANSFER_BUFFER);
+    if (block && (offset > size || (length && length > size - offset))) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
+                           "upload of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+                           " does not fit in the device (%" G_GUINT64_FORMAT " bytes)",
+                           length, offset, size);
+        goto out;
+    }
+    uint64_t total = upload_total(fd, length), done = 0;
+    while (!length || done < length) {
+        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
+            goto out;
+        size_t want =
+            length ? (size_t)MIN((uint64_t)TRANSFER_BUFFER, length - done) : TRANSFER_BUFFER;
+        ssize_t n = read_stream(fd, buf, want, job, pool, vol, error);
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        if (block && (uint64_t)n > size - offset - done) {
+            pd_pool_util_error(error, pool, vol->name, PD_ERROR_NO_SPACE,
+                               "upload is larger than the device (%" G_GUINT64_FORMAT " bytes)",
+                               size);
+            goto out;
+        }
+        if (!upload_piece(vfd, buf, (size_t)n, offset + done, sparse, &size)) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "could not write '%s'", path);
+            goto out;
+        }
+        done += (uint64_t)n;
+        pd_pool_util_progress(job, done, MAX(total, done));
+    }
+    if (length && done < length) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_IO,
+                           "upload stream ended after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                           " bytes",
+                           done, length);
+        goto out;
+    }
+    if (!block && offset + done > size && ftruncate(vfd, (off_t)(offset + done)) < 0) {
+        pd_pool_util_error_errno(error, pool, vol->name, errno, "could not extend '%s'", path);
+        goto out;
+    }
+    if (fdatasync(vfd) < 0) {
+        pd_pool_util_error_errno(error, pool, vol->name, errno, "could not flush '%s'", path);
+        goto out;
+    }
+    ok = true;
+out:
+    (void)close(vfd);
+    return ok;
+}
+
+/* Where the data at or after @pos starts, below @end (@end when the rest is a hole; @pos when
+ * the file cannot tell). */
+static uint64_t next_data(int vfd, uint64_t pos, uint64_t end)
+{
+    off_t data = lseek(vfd, (off_t)pos, SEEK_DATA);
+    if (data < 0)
+        return errno == ENXIO ? end : pos;
+    return MIN((uint64_t)data, end);
+}
+
+/* Emits @len bytes of hole: skipped with lseek on a seekable output, else written as zeroes. */
+static bool download_hole(int fd, uint64_t len, bool seekable, const PdBackendJob *job,
+                          const PdPool *pool, const PdVol *vol, GError **error)
+{
+    static const char zeroes[64 * 1024];
+    if (seekable) {
+        if (lseek(fd, (off_t)len, SEEK_CUR) >= 0)
+            return true;
+        pd_pool_util_error_errno(error, pool, vol->name, errno, "seeking the download file");
+        return false;
+    }
+    while (len > 0) {
+        size_t n = (size_t)MIN(len, sizeof(zeroes));
+        if (!write_stream(fd, zeroes, n, job, pool, vol, error))
+            return false;
+        len -= n;
+    }
+    return true;
+}
+
+/* The output of a sparse download was skipped past its end: extend it to the current
+ * position. */
+static bool download_finish(int fd, bool seekable, const PdPool *pool, const PdVol *vol,
+                            GError **error)
+{
+    struct stat st;
+    if (!seekable)
+        return true;
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    if (pos < 0 || fstat(fd, &st) < 0 || (st.st_size < pos && ftruncate(fd, pos) < 0)) {
+        pd_pool_util_error_errno(error, pool, vol->name, errno, "extending the download file");
+        return false;
+    }
+    return true;
+}
+
+static bool output_seekable(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) >= 0;
+}
+
+bool pd_pool_util_download_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
+                                uint64_t offset, uint64_t length, unsigned flags,
+                                const PdBackendJob *job, GError **error)
+{
+    uint64_t size;
+    bool block;
+    int vfd = open_volume(pool, vol, path, O_RDONLY, &size, &block, error);
+    if (vfd < 0)
+        return false;
+    bool ok = false;
+    g_autofree char *buf = g_malloc(TRANSFER_BUFFER);
+    if (offset > size || (length && length > size - offset)) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
+                           "download of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+                           " goes past the end of the volume (%" G_GUINT64_FORMAT " bytes)",
+                           length, offset, size);
+        goto out;
+    }
+    bool sparse = flags & PD_VOL_XFER_SPARSE;
+    bool seekable = sparse && output_seekable(fd);
+    uint64_t end = length ? offset + length : size, pos = offset;
+    while (pos < end) {
+        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
+            goto out;
+        uint64_t data = sparse && !block ? next_data(vfd, pos, end) : pos;
+        if (data > pos) {
+            if (!download_hole(fd, data - pos, seekable, job, pool, vol, error))
+                goto out;
+            pos = data;
+            continue;
+        }
+        size_t n = (size_t)MIN((uint64_t)TRANSFER_BUFFER, end - pos);
+        if (!pread_all(vfd, buf, n, pos)) {
+            pd_pool_util_error_errno(error, pool, vol->name, errno, "could not read '%s'", path);
+            goto out;
+        }
+        if (seekable && pd_pool_util_is_zero(buf, n)) {
+            if (!download_hole(fd, n, true, job, pool, vol, error))
+                goto out;
+        } else if (!write_stream(fd, buf, n, job, pool, vol, error)) {
+            goto out;
+        }
+        pos += n;
+        pd_pool_util_progress(job, pos - offset, end - offset);
+    }
+    ok = download_finish(fd, seekable, pool, vol, error);
+out:
+    (void)close(vfd);
+    return ok;
+}

@@ -1,0 +1,97 @@
+/* Helpers shared by the backends of pools/ (dir today; fs and netfs in mount mode reuse the
+ * dir code through pool-dir.h; logical and iscsi use the partial-name, permission, transfer
+ * and job helpers). Not for daemon/: it sees backend.h only.
+ *
+ * Return convention: true on success, false with @error set (PD_ERROR domain); ret_* outputs
+ * set only on success. */
+#pragma once
+
+#include "pools/backend.h"
+
+#include <sys/stat.h>
+
+G_BEGIN_DECLS
+
+/* Error helpers: messages start with "pool 'P': volume 'V': " (volume part left out when
+ * @vol_name is NULL). */
+void pd_pool_util_error(GError **error, const PdPool *pool, const char *vol_name, int code,
+                        const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+/* Same for an errno value (code from pd_error_code_from_errno, strerror appended). */
+void pd_pool_util_error_errno(GError **error, const PdPool *pool, const char *vol_name, int errnum,
+                              const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+/* Prefixes an existing error with "pool 'P': volume 'V': ". */
+void pd_pool_util_prefix_error(GError **error, const PdPool *pool, const char *vol_name);
+
+/* ---- jobs -------------------------------------------------------------------------------- */
+
+/* Progress, if the job wants it. */
+void pd_pool_util_progress(const PdBackendJob *job, uint64_t done, uint64_t total);
+/* False with PD_ERROR_CANCELLED naming the pool and volume when the job is cancelled. */
+bool pd_pool_util_check_cancel(const PdBackendJob *job, const PdPool *pool, const char *vol_name,
+                               GError **error);
+
+/* Bridges a job's GCancellable to the convert engine's atomic flag (PdConvertOptions.cancel).
+ * Init connects (the flag is set at once when already cancelled); clear disconnects. */
+typedef struct {
+    gint flag;
+    GCancellable *cancellable; /* not owned */
+    gulong handler;
+} PdCancelBridge;
+void pd_cancel_bridge_init(PdCancelBridge *bridge, const PdBackendJob *job);
+void pd_cancel_bridge_clear(PdCancelBridge *bridge);
+
+/* ---- hidden partial files ---------------------------------------------------------------- */
+
+/* "DIR/.NAME.partial-PID-N" (NAME shortened so the file name fits in 255 bytes), unique in
+ * this process. Caller frees. */
+char *pd_pool_util_partial_path(const char *dir, const char *name);
+
+/* Creates the empty partial file @tmp_path (O_EXCL) with @perms applied (mode default
+ * @default_mode; owner/group when set) and the nocow attribute when asked (ignored where the
+ * filesystem has none). On failure nothing is left. */
+bool pd_pool_util_partial_create(const char *tmp_path, const PdPerms *perms, mode_t default_mode,
+                                 bool nocow, GError **error);
+
+/* Renames @from to @to, failing with PD_ERROR_EXISTS instead of replacing a file at @to
+ * (renameat2 RENAME_NOREPLACE; link+unlink where the filesystem lacks it). */
+bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **error);
+
+/* ---- permissions and sizes --------------------------------------------------------------- */
+
+/* chmod (when @perms->mode is set, else to @default_mode unless it is (mode_t)-1) and chown
+ * (when owner or group is set) of @path. EPERM on chown to the ids the file has already is no
+ * error. */
+bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t default_mode,
+                              GError **error);
+
+/* capacity, allocation, available of the filesystem holding @path, as libvirt computes them
+ * from statvfs (allocation = blocks - free, available = blocks available to unprivileged). */
+bool pd_pool_util_statvfs(const char *path, uint64_t *ret_capacity, uint64_t *ret_allocation,
+                          uint64_t *ret_available, GError **error);
+
+/* Fills the stat-derived fields of @vol: type (file/block), allocation, physical, mode, uid,
+ * gid, timestamps and the stat identity. For a regular file capacity is set to its size too
+ * (an image read afterwards overrides it). */
+void pd_pool_util_vol_set_stat(PdVol *vol, const struct stat *st);
+
+/* Fills format, capacity, backing and qcow2 details of @vol from an open image. */
+bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error);
+
+/* Size of a block device, or -errno. */
+int64_t pd_pool_util_block_size(const char *path);
+
+/* ---- transfers --------------------------------------------------------------------------- */
+
+/* vol_upload / vol_download for volumes that are local files or block devices at @path (the
+ * conventions of the callbacks in backend.h). */
+bool pd_pool_util_upload_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
+                              uint64_t offset, uint64_t length, unsigned flags,
+                              const PdBackendJob *job, GError **error);
+bool pd_pool_util_download_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
+                                uint64_t offset, uint64_t length, unsigned flags,
+                                const PdBackendJob *job, GError **error);
+
+/* True when all @len bytes at @buf are zero. */
+bool pd_pool_util_is_zero(const void *buf, size_t len);
+
+G_END_DECLS

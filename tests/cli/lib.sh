@@ -118,6 +118,31 @@ PY
     CHECKS=$((CHECKS + $# - 2))
 }
 
+# json_equal A B: the two JSON documents are equal as data (same keys, same values).
+json_equal() {
+    python3 - "$1" "$2" >json.err <<'PY' || fail "$(cat json.err)"
+import json, sys
+def flat(d, p=""):
+    r = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            r.update(flat(v, p + "." + k))
+    elif isinstance(d, list):
+        for i, v in enumerate(d):
+            r.update(flat(v, p + "." + str(i)))
+    else:
+        r[p] = d
+    return r
+a, b = flat(json.load(open(sys.argv[1]))), flat(json.load(open(sys.argv[2])))
+if a != b:
+    print("JSON differs: only poolimg %s, only qemu-img %s, values %s" % (
+        sorted(set(a) - set(b)), sorted(set(b) - set(a)),
+        {k: (a[k], b[k]) for k in set(a) & set(b) if a[k] != b[k]}))
+    sys.exit(1)
+PY
+    ok
+}
+
 done_ok() {
     echo "PASS [$TEST_NAME]: $CHECKS checks"
     exit 0

@@ -20,6 +20,7 @@ same_info() {
     mv out p.json
     qemu-img info -U --output=json "$1" >q.json
     json_same p.json q.json $INFO_KEYS
+    json_equal p.json q.json
 }
 
 qemu_check_clean() {

@@ -27,6 +27,10 @@ pi 0 info d.qcow2
 qemu-img info d.qcow2 >q.txt
 diff out q.txt >d.txt || fail "info with snapshots differs: $(cat d.txt)"
 pi 0 info --output=json d.qcow2
+mv out p.json
+qemu-img info --output=json d.qcow2 >q.json
+json_equal p.json q.json
+cp p.json out
 python3 -c 'import json; a=json.load(open("out")); assert [s["name"] for s in a["snapshots"]]==["backup1","a_much_longer_snapshot_name","from-qemu"]' ||
     fail "info --output=json snapshots"
 

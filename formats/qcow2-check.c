@@ -845,7 +845,7 @@ static bool check_copied(Check *c, GError **error)
     Qcow2State *s = c->s;
     bool repair = c->fix & PD_CHECK_FIX_ERRORS;
     bool l1_dirty = false;
-    for (uint32_t i = 0; i < s->l1_size; i++) {
+    for (uint32_t i = 0; s->l1_table && i < s->l1_size; i++) {
         uint64_t e = s->l1_table[i], l2 = e & QCOW2_L1E_OFFSET_MASK;
         if (!l2 || !qcow2_is_aligned(s, l2))
             continue;

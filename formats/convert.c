@@ -381,10 +381,8 @@ static bool write_all(Convert *c, GError **error)
         if (seg->kind == SEG_END) {
             expected = seg->count;
             if (seg->error && ok) {
-                g_propagate_error(&local, seg->error);
+                g_propagate_error(&local, g_steal_pointer(&seg->error));
                 ok = false;
-            } else if (seg->error) {
-                g_error_free(seg->error);
             }
         } else {
             written++;

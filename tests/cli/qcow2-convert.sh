@@ -102,6 +102,25 @@ for c in "" "-c"; do
     clean odd.qcow2
 done
 
+# a source that fails mid-way (a compressed cluster that does not decompress): exit 1, a
+# message naming the image, nothing left behind; also with parallel compression
+base64 -w0 /dev/urandom | head -c 8388608 >text.raw
+qemu-img convert -c -O qcow2 text.raw broken.qcow2
+python3 - <<'PY' || skip "python3 missing"
+import struct
+f = open('broken.qcow2', 'r+b')
+def u64(o):
+    f.seek(o); return struct.unpack('>Q', f.read(8))[0]
+l2 = u64(u64(40)) & 0x00fffffffffffe00
+off = u64(l2 + 8 * 5) & ((1 << 54) - 1)
+f.seek(off); f.write(b'\xff' * 200)
+PY
+for c in "" "-c" "-c -W"; do
+    pi 1 convert $c -O qcow2 broken.qcow2 fromb.qcow2
+    expect_err "broken.qcow2"
+    expect_absent fromb.qcow2
+done
+
 # cancellation and failures leave nothing behind
 head -c 268435456 /dev/urandom >big.raw
 timeout -s INT 0.5 "$POOLIMG" convert -c -O qcow2 big.raw big.qcow2 >out 2>err

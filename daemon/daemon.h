@@ -1,0 +1,38 @@
+/* The daemon's shared state: configuration, the store, the server, jobs, events and the
+ * pools it manages. Everything here is used from the main loop thread only; job workers get
+ * copies of what they need and report back through the main loop. */
+#pragma once
+
+#include "daemon/server.h"
+#include "daemon/store.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+typedef struct PdJobs PdJobs;
+typedef struct PdEvents PdEvents;
+
+typedef struct {
+    char *runtime_dir;
+    char *state_dir;
+    char *config_path;
+    bool verbose;
+    PdServerLimits limits;
+    unsigned workers; /* job threads */
+} PdDaemonConfig;
+
+struct PdDaemon {
+    PdDaemonConfig config;
+    GMainLoop *loop;
+    PdStore *store;
+    PdServer *server;
+    PdJobs *jobs;
+    PdEvents *events;
+    GHashTable *pools;  /* name -> PdPoolObj (daemon/pools-state.h) */
+    int64_t start_time; /* monotonic µs */
+};
+
+G_END_DECLS

@@ -1,0 +1,401 @@
+/* The method table and the checks every call passes before its handler runs. */
+#include "daemon/dispatch.h"
+
+#include "common/pd-error.h"
+#include "daemon/daemon.h"
+#include "daemon/methods.h"
+#include "daemon/server.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define S(n)                                                                                       \
+    {                                                                                              \
+        n, PD_PARAM_STRING, true                                                                   \
+    }
+#define SO(n)                                                                                      \
+    {                                                                                              \
+        n, PD_PARAM_STRING, false                                                                  \
+    }
+#define I(n)                                                                                       \
+    {                                                                                              \
+        n, PD_PARAM_INT, true                                                                      \
+    }
+#define IO(n)                                                                                      \
+    {                                                                                              \
+        n, PD_PARAM_INT, false                                                                     \
+    }
+#define B(n)                                                                                       \
+    {                                                                                              \
+        n, PD_PARAM_BOOL, true                                                                     \
+    }
+#define BO(n)                                                                                      \
+    {                                                                                              \
+        n, PD_PARAM_BOOL, false                                                                    \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, 0, false                                                                             \
+    }
+
+static const PdParamSpec p_interface[] = {S("interface"), END};
+static const PdParamSpec p_pool[] = {S("pool"), END};
+static const PdParamSpec p_xml[] = {S("xml"), END};
+static const PdParamSpec p_pool_create[] = {S("xml"), BO("build"), BO("overwrite"), END};
+static const PdParamSpec p_pool_build[] = {S("pool"), BO("overwrite"), BO("no_overwrite"), END};
+static const PdParamSpec p_pool_start[] = {S("pool"), BO("build"), END};
+static const PdParamSpec p_pool_autostart[] = {S("pool"), B("autostart"), END};
+static const PdParamSpec p_vol[] = {SO("pool"), S("volume"), END};
+static const PdParamSpec p_vol_create[] = {S("pool"), S("xml"), BO("async"), END};
+static const PdParamSpec p_vol_create_from[] = {
+    S("pool"), S("xml"), SO("source_pool"), S("source"), BO("reflink"), BO("async"), END};
+static const PdParamSpec p_vol_clone[] = {SO("pool"),    S("volume"), S("name"),
+                                          BO("reflink"), BO("async"), END};
+static const PdParamSpec p_vol_resize[] = {SO("pool"),   S("volume"),    I("capacity"), BO("delta"),
+                                           BO("shrink"), BO("allocate"), BO("async"),   END};
+static const PdParamSpec p_vol_wipe[] = {SO("pool"), S("volume"), SO("algorithm"), BO("async"),
+                                         END};
+static const PdParamSpec p_vol_transfer[] = {SO("pool"),   S("volume"), IO("offset"), IO("length"),
+                                             BO("sparse"), BO("async"), END};
+static const PdParamSpec p_vol_snapshot[] = {SO("pool"), S("volume"), S("name"), END};
+static const PdParamSpec p_job[] = {I("id"), END};
+static const PdParamSpec p_event_list[] = {IO("since"), IO("limit"), END};
+
+enum {
+    W = PD_METHOD_WRITE,
+    J = PD_METHOD_JOB,
+    M = PD_METHOD_NEEDS_MORE,
+    F = PD_METHOD_TAKES_FD,
+};
+
+static const PdMethod methods[] = {
+    {"org.varlink.service.GetInfo", pd_method_get_info, NULL, 0},
+    {"org.varlink.service.GetInterfaceDescription", pd_method_get_interface_description,
+     p_interface, 0},
+    {"io.poold.Daemon.Info", pd_method_daemon_info, NULL, 0},
+
+    {"io.poold.Pool.List", pd_method_pool_list, NULL, 0},
+    {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
+    {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool, 0},
+    {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, 0},
+    {"io.poold.Pool.Define", pd_method_pool_define, p_xml, W},
+    {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, W},
+    {"io.poold.Pool.Undefine", pd_method_pool_undefine, p_pool, W},
+    {"io.poold.Pool.Build", pd_method_pool_build, p_pool_build, W},
+    {"io.poold.Pool.Start", pd_method_pool_start, p_pool_start, W},
+    {"io.poold.Pool.Stop", pd_method_pool_stop, p_pool, W},
+    {"io.poold.Pool.Delete", pd_method_pool_delete, p_pool, W},
+    {"io.poold.Pool.Refresh", pd_method_pool_refresh, p_pool, W},
+    {"io.poold.Pool.SetAutostart", pd_method_pool_set_autostart, p_pool_autostart, W},
+
+    {"io.poold.Volume.List", pd_method_vol_list, p_pool, 0},
+    {"io.poold.Volume.Info", pd_method_vol_info, p_vol, 0},
+    {"io.poold.Volume.DumpXML", pd_method_vol_dumpxml, p_vol, 0},
+    {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, W | J},
+    {"io.poold.Volume.CreateFrom", pd_method_vol_create_from, p_vol_create_from, W | J},
+    {"io.poold.Volume.Clone", pd_method_vol_clone, p_vol_clone, W | J},
+    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol, W},
+    {"io.poold.Volume.Resize", pd_method_vol_resize, p_vol_resize, W | J},
+    {"io.poold.Volume.Wipe", pd_method_vol_wipe, p_vol_wipe, W | J},
+    {"io.poold.Volume.Upload", pd_method_vol_upload, p_vol_transfer, W | J | F},
+    /* Download changes no volume, but writes into a caller's descriptor from a job. */
+    {"io.poold.Volume.Download", pd_method_vol_download, p_vol_transfer, J | F},
+    {"io.poold.Volume.SnapshotCreate", pd_method_vol_snapshot_create, p_vol_snapshot, W},
+    {"io.poold.Volume.SnapshotList", pd_method_vol_snapshot_list, p_vol, 0},
+    {"io.poold.Volume.SnapshotRevert", pd_method_vol_snapshot_revert, p_vol_snapshot, W},
+    {"io.poold.Volume.SnapshotDelete", pd_method_vol_snapshot_delete, p_vol_snapshot, W},
+
+    {"io.poold.Job.List", pd_method_job_list, NULL, 0},
+    {"io.poold.Job.Get", pd_method_job_get, p_job, 0},
+    {"io.poold.Job.Cancel", pd_method_job_cancel, p_job, W},
+    {"io.poold.Job.Wait", pd_method_job_wait, p_job, 0},
+    {"io.poold.Event.List", pd_method_event_list, p_event_list, 0},
+    {"io.poold.Event.Subscribe", pd_method_event_subscribe, NULL, M},
+    {NULL, NULL, NULL, 0},
+};
+
+/* The call running on each client (main loop only). */
+static GHashTable *running_calls;
+
+const PdMethod *pd_method_table(void)
+{
+    return methods;
+}
+
+const PdMethod *pd_method_lookup(const char *name)
+{
+    for (const PdMethod *m = methods; m->name; m++)
+        if (g_str_equal(m->name, name))
+            return m;
+    return NULL;
+}
+
+static const PdParamSpec *find_param(const PdMethod *method, const char *name)
+{
+    for (const PdParamSpec *p = method->params; p && p->name; p++)
+        if (g_str_equal(p->name, name))
+            return p;
+    if ((method->flags & PD_METHOD_JOB) && g_str_equal(name, "async"))
+        return NULL; /* listed in the schema of each job method */
+    return NULL;
+}
+
+/* True if @node has the JSON type @type asks for, within limits. */
+static bool param_type_ok(JsonNode *node, PdParamType type)
+{
+    if (!JSON_NODE_HOLDS_VALUE(node))
+        return false;
+    GType vt = json_node_get_value_type(node);
+    switch (type) {
+    case PD_PARAM_STRING:
+        return vt == G_TYPE_STRING && strlen(json_node_get_string(node)) <= PD_PARAM_STRING_MAX;
+    case PD_PARAM_INT:
+        return vt == G_TYPE_INT64 && json_node_get_int(node) >= 0;
+    case PD_PARAM_BOOL:
+        return vt == G_TYPE_BOOLEAN;
+    }
+    return false;
+}
+
+static JsonObject *error_param(const char *key, const char *value)
+{
+    JsonObject *o = json_object_new();
+    json_object_set_string_member(o, key, value);
+    return o;
+}
+
+bool pd_dispatch_check(const PdMethod *method, JsonObject *params, bool read_only, bool more,
+                       unsigned n_fds, char **ret_error, JsonObject **ret_error_params)
+{
+    const char *err = NULL;
+    JsonObject *eparams = NULL;
+    if (read_only && (method->flags & PD_METHOD_WRITE)) {
+        err = "org.varlink.service.PermissionDenied";
+    } else if ((method->flags & PD_METHOD_NEEDS_MORE) && !more) {
+        err = "org.varlink.service.ExpectedMore";
+    } else if ((method->flags & PD_METHOD_TAKES_FD) && n_fds != 1) {
+        err = "org.varlink.service.InvalidParameter";
+        eparams = error_param("parameter", "fd");
+    } else {
+        g_autoptr(GList) names = params ? json_object_get_members(params) : NULL;
+        for (GList *l = names; l && !err; l = l->next) {
+            const PdParamSpec *spec = find_param(method, l->data);
+            JsonNode *node = json_object_get_member(params, l->data);
+            if (spec && JSON_NODE_HOLDS_NULL(node) && !spec->required)
+                continue; /* varlink: null is "not given" for an optional field */
+            if (!spec || !param_type_ok(node, spec->type)) {
+                err = "org.varlink.service.InvalidParameter";
+                eparams = error_param("parameter", l->data);
+            }
+        }
+        for (const PdParamSpec *p = method->params; p && p->name && !err; p++) {
+            if (p->required && (!params || !json_object_has_member(params, p->name) ||
+                                JSON_NODE_HOLDS_NULL(json_object_get_member(params, p->name)))) {
+                err = "org.varlink.service.InvalidParameter";
+                eparams = error_param("parameter", p->name);
+            }
+        }
+    }
+    if (!err)
+        return true;
+    *ret_error = g_strdup(err);
+    *ret_error_params = eparams ? eparams : json_object_new();
+    return false;
+}
+
+/* Answers a call that never reached a handler. */
+static void answer_early(PdClient *client, bool oneway, const char *error, JsonObject *params)
+{
+    g_autoptr(JsonObject) msg = json_object_new();
+    json_object_set_string_member(msg, "error", error);
+    json_object_set_object_member(msg, "parameters", params);
+    if (!oneway)
+        pd_client_send(client, msg);
+    pd_client_call_done(client);
+}
+
+/* The interface part of "a.b.c.Method", or NULL. Caller frees. */
+static char *interface_of(const char *method)
+{
+    const char *dot = strrchr(method, '.');
+    return dot && dot != method ? g_strndup(method, (gsize)(dot - method)) : NULL;
+}
+
+static bool interface_known(const char *iface)
+{
+    size_t len = strlen(iface);
+    for (const PdMethod *m = methods; m->name; m++)
+        if (strncmp(m->name, iface, len) == 0 && m->name[len] == '.' &&
+            !strchr(m->name + len + 1, '.'))
+            return true;
+    return false;
+}
+
+/* Closes the descriptors a call did not need. */
+static void drop_fds(PdClient *client)
+{
+    int fd;
+    while ((fd = pd_client_take_fd(client)) >= 0)
+        (void)close(fd);
+}
+
+/* Reads the envelope of a message. Returns false if it is no varlink call. */
+static bool parse_envelope(JsonNode *root, const char **ret_method, JsonObject **ret_params,
+                           bool *ret_more, bool *ret_oneway)
+{
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return false;
+    JsonObject *msg = json_node_get_object(root);
+    JsonNode *m = json_object_get_member(msg, "method");
+    JsonNode *p = json_object_get_member(msg, "parameters");
+    JsonNode *more = json_object_get_member(msg, "more");
+    JsonNode *oneway = json_object_get_member(msg, "oneway");
+    if (!m || !JSON_NODE_HOLDS_VALUE(m) || json_node_get_value_type(m) != G_TYPE_STRING)
+        return false;
+    if (p && !JSON_NODE_HOLDS_OBJECT(p) && !JSON_NODE_HOLDS_NULL(p))
+        return false;
+    if ((more &&
+         (!JSON_NODE_HOLDS_VALUE(more) || json_node_get_value_type(more) != G_TYPE_BOOLEAN)) ||
+        (oneway &&
+         (!JSON_NODE_HOLDS_VALUE(oneway) || json_node_get_value_type(oneway) != G_TYPE_BOOLEAN)))
+        return false;
+    *ret_method = json_node_get_string(m);
+    *ret_params = p && JSON_NODE_HOLDS_OBJECT(p) ? json_node_get_object(p) : NULL;
+    *ret_more = more && json_node_get_boolean(more);
+    *ret_oneway = oneway && json_node_get_boolean(oneway);
+    return true;
+}
+
+bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len)
+{
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    const char *name = NULL;
+    JsonObject *params = NULL;
+    bool more = false, oneway = false;
+    if (!g_utf8_validate(data, (gssize)len - 1, NULL) ||
+        !json_parser_load_from_data(parser, data, (gssize)len - 1, NULL) ||
+        !parse_envelope(json_parser_get_root(parser), &name, &params, &more, &oneway)) {
+        drop_fds(client);
+        return false;
+    }
+    const PdMethod *method = pd_method_lookup(name);
+    if (!method) {
+        drop_fds(client);
+        g_autofree char *iface = interface_of(name);
+        if (iface && interface_known(iface))
+            answer_early(client, oneway, "org.varlink.service.MethodNotFound",
+                         error_param("method", name));
+        else
+            answer_early(client, oneway, "org.varlink.service.InterfaceNotFound",
+                         error_param("interface", iface ? iface : name));
+        return true;
+    }
+    g_autofree char *err = NULL;
+    JsonObject *eparams = NULL;
+    if (!pd_dispatch_check(method, params, pd_client_read_only(client), more,
+                           pd_client_n_fds(client), &err, &eparams)) {
+        g_info("%s from %s refused: %s", name, pd_client_describe(client), err);
+        drop_fds(client);
+        answer_early(client, oneway, err, eparams);
+        return true;
+    }
+    PdCall *call = g_new0(PdCall, 1);
+    call->daemon = daemon;
+    call->client = pd_client_ref(client);
+    call->method = method;
+    call->method_name = g_strdup(name);
+    call->more = more;
+    call->oneway = oneway;
+    call->fd = (method->flags & PD_METHOD_TAKES_FD) ? pd_client_take_fd(client) : -1;
+    drop_fds(client);
+    if (!running_calls)
+        running_calls = g_hash_table_new(NULL, NULL);
+    g_hash_table_insert(running_calls, client, call);
+    g_debug("%s from %s", name, pd_client_describe(client));
+    g_autoptr(JsonObject) owned = params ? json_object_ref(params) : json_object_new();
+    method->handler(daemon, call, owned);
+    return true;
+}
+
+void pd_dispatch_client_gone(PdDaemon *daemon, PdClient *client)
+{
+    PdCall *call = running_calls ? g_hash_table_lookup(running_calls, client) : NULL;
+    if (call && call->on_abandon) {
+        void (*fn)(PdCall *, gpointer) = call->on_abandon;
+        call->on_abandon = NULL;
+        fn(call, call->abandon_data);
+    }
+}
+
+bool pd_call_abandoned(PdCall *call)
+{
+    return pd_client_closed(call->client);
+}
+
+static void call_finish(PdCall *call, JsonObject *msg)
+{
+    if (!call->oneway)
+        pd_client_send(call->client, msg);
+    if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
+        g_hash_table_remove(running_calls, call->client);
+    if (call->fd >= 0)
+        (void)close(call->fd);
+    pd_client_call_done(call->client);
+    pd_client_unref(call->client);
+    g_free(call->method_name);
+    g_free(call);
+}
+
+void pd_call_reply(PdCall *call, JsonObject *params)
+{
+    g_autoptr(JsonObject) msg = json_object_new();
+    json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
+    call_finish(call, msg);
+}
+
+void pd_call_progress(PdCall *call, JsonObject *params)
+{
+    g_autoptr(JsonObject) msg = json_object_new();
+    json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
+    if (!call->more)
+        return;
+    json_object_set_boolean_member(msg, "continues", true);
+    pd_client_send(call->client, msg);
+}
+
+void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)
+{
+    g_autoptr(JsonObject) msg = json_object_new();
+    json_object_set_string_member(msg, "error", error);
+    json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
+    g_info("%s from %s: %s", call->method_name, pd_client_describe(call->client), error);
+    call_finish(call, msg);
+}
+
+void pd_call_fail(PdCall *call, const GError *error)
+{
+    const char *name = error->domain == PD_ERROR ? pd_error_wire_name(error->code)
+                                                 : pd_error_wire_name(PD_ERROR_FAILED);
+    JsonObject *params = json_object_new();
+    json_object_set_string_member(params, "message", error->message);
+    g_info("%s: %s", call->method_name, error->message);
+    pd_call_fail_name(call, name, params);
+}
+
+const char *pd_param_string(JsonObject *params, const char *name)
+{
+    JsonNode *n = json_object_get_member(params, name);
+    return n && !JSON_NODE_HOLDS_NULL(n) ? json_node_get_string(n) : NULL;
+}
+
+int64_t pd_param_int(JsonObject *params, const char *name, int64_t dflt)
+{
+    JsonNode *n = json_object_get_member(params, name);
+    return n && !JSON_NODE_HOLDS_NULL(n) ? json_node_get_int(n) : dflt;
+}
+
+bool pd_param_bool(JsonObject *params, const char *name, bool dflt)
+{
+    JsonNode *n = json_object_get_member(params, name);
+    return n && !JSON_NODE_HOLDS_NULL(n) ? json_node_get_boolean(n) : dflt;
+}

@@ -1,0 +1,104 @@
+/* The one method table of poold and the calls it dispatches.
+ *
+ * A method is data (redis' command table): its varlink name, its handler, the schema of its
+ * parameters and flags. pd_dispatch() checks everything a handler may rely on once, here:
+ * the method exists, a changing method is not called on the read-only socket, every parameter
+ * is known, of the right JSON type and within limits, required ones are present, "more" is
+ * given where the method needs it, descriptors come only with methods that take one.
+ * Handlers then only apply policy and do the work. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+typedef struct PdDaemon PdDaemon;
+typedef struct PdClient PdClient;
+typedef struct PdCall PdCall;
+
+typedef enum {
+    PD_PARAM_STRING,
+    PD_PARAM_INT, /* a JSON integer >= 0 */
+    PD_PARAM_BOOL,
+} PdParamType;
+
+typedef struct {
+    const char *name;
+    PdParamType type;
+    bool required;
+} PdParamSpec;
+
+typedef enum {
+    PD_METHOD_WRITE = 1 << 0,      /* changes something: refused on the read-only socket */
+    PD_METHOD_JOB = 1 << 1,        /* may run as a job (takes "async", streams with "more") */
+    PD_METHOD_NEEDS_MORE = 1 << 2, /* must be called with "more" (subscriptions) */
+    PD_METHOD_TAKES_FD = 1 << 3,   /* the call carries one file descriptor */
+} PdMethodFlags;
+
+/* A handler answers the call exactly once with pd_call_reply or pd_call_fail, now or later
+ * (from a job's completion); it may send pd_call_progress replies before. The call object
+ * stays valid until the final answer. */
+typedef void (*PdMethodFunc)(PdDaemon *daemon, PdCall *call, JsonObject *params);
+
+typedef struct {
+    const char *name; /* "io.poold.Pool.List" */
+    PdMethodFunc handler;
+    const PdParamSpec *params; /* terminated by an entry with name NULL; NULL: none */
+    unsigned flags;            /* PdMethodFlags */
+} PdMethod;
+
+/* Longest string parameter accepted (XML documents included). */
+#define PD_PARAM_STRING_MAX (1024 * 1024)
+
+/* The method table, terminated by an entry with name NULL. */
+const PdMethod *pd_method_table(void);
+const PdMethod *pd_method_lookup(const char *name);
+
+/* Checks @params (may be NULL) against @method's schema and the socket's permissions.
+ * Returns true, or false with the varlink error name in *ret_error and its parameters in
+ * *ret_error_params (caller frees both). */
+bool pd_dispatch_check(const PdMethod *method, JsonObject *params, bool read_only, bool more,
+                       unsigned n_fds, char **ret_error, JsonObject **ret_error_params);
+
+/* Parses one message, checks it and runs its handler. Returns false when the message is not
+ * a varlink call at all (not JSON, not an object, no method): the caller closes the
+ * connection. Errors of a well-formed call are answered on the call. */
+bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len);
+
+/* Tells the call running on @client (if any) that the client is gone. */
+void pd_dispatch_client_gone(PdDaemon *daemon, PdClient *client);
+
+/* The call being answered. */
+struct PdCall {
+    PdDaemon *daemon;
+    PdClient *client; /* referenced; may have been closed meanwhile */
+    const PdMethod *method;
+    char *method_name;
+    bool more;
+    bool oneway;
+    int fd; /* the descriptor passed with the call, or -1 */
+    /* For streaming calls: called once if the client goes away before the final answer. */
+    void (*on_abandon)(PdCall *call, gpointer data);
+    gpointer abandon_data;
+};
+
+/* Final answer with @params (may be NULL = {}); takes ownership of @params. Frees @call. */
+void pd_call_reply(PdCall *call, JsonObject *params);
+/* A "continues" answer; only on calls made with "more". Takes ownership of @params. */
+void pd_call_progress(PdCall *call, JsonObject *params);
+/* Final error answer from a GError (PD_ERROR codes map to io.poold.Error.*). Frees @call. */
+void pd_call_fail(PdCall *call, const GError *error);
+/* Final error answer by wire name. Takes ownership of @params (may be NULL). Frees @call. */
+void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params);
+/* True if the client that made the call is gone (its answers are dropped). */
+bool pd_call_abandoned(PdCall *call);
+
+/* Parameter access after the central check (absent optional parameters give the default). */
+const char *pd_param_string(JsonObject *params, const char *name);
+int64_t pd_param_int(JsonObject *params, const char *name, int64_t dflt);
+bool pd_param_bool(JsonObject *params, const char *name, bool dflt);
+
+G_END_DECLS

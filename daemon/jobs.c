@@ -1,0 +1,479 @@
+/* Jobs on a thread pool: accounting, busy volumes, progress, cancel, wait. */
+#include "daemon/jobs.h"
+
+#include "common/pd-error.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/store.h"
+
+#define KEEP_FINISHED     64  /* finished jobs kept in memory for job-info / job-wait */
+#define PROGRESS_INTERVAL 500 /* ms between progress replies */
+
+struct PdJob {
+    PdJobs *jobs;
+    int64_t id;
+    char *kind, *pool, *volume;
+    char *src_key; /* busy key of the second volume, or NULL */
+    bool journal;
+    PdJobState state;
+    GMutex lock; /* guards done and total */
+    uint64_t done, total;
+    int64_t started, finished; /* seconds since the epoch */
+    int64_t started_mono;      /* µs */
+    char *error_text;
+    GCancellable *cancellable;
+    PdJobRunFunc run;
+    PdJobApplyFunc apply;
+    gpointer data;
+    GDestroyNotify data_free;
+    bool ok;       /* set by the worker */
+    GError *error; /* set by the worker */
+    GList *calls;  /* PdCall *: the starting call (unless async) and waiters */
+};
+
+struct PdJobs {
+    PdDaemon *daemon;
+    GThreadPool *threads;
+    GHashTable *by_id; /* int64 id -> PdJob * (running and recently finished) */
+    GHashTable *busy;  /* "pool/volume" -> PdJob * */
+    GQueue finished;   /* PdJob *, oldest first */
+    int64_t last_id;
+    unsigned n_running;
+    guint timer;
+};
+
+static void job_free(PdJob *job)
+{
+    if (job->data_free)
+        job->data_free(job->data);
+    g_free(job->kind);
+    g_free(job->pool);
+    g_free(job->volume);
+    g_free(job->src_key);
+    g_free(job->error_text);
+    g_clear_object(&job->cancellable);
+    g_clear_error(&job->error);
+    g_mutex_clear(&job->lock);
+    g_free(job);
+}
+
+static char *busy_key(const char *pool, const char *volume)
+{
+    return g_strdup_printf("%s/%s", pool, volume);
+}
+
+static gboolean job_complete(gpointer data);
+
+static void worker(gpointer data, gpointer user_data)
+{
+    PdJob *job = data;
+    job->ok = job->run(job, job->cancellable, job->data, &job->error);
+    g_main_context_invoke(NULL, job_complete, job);
+}
+
+PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers)
+{
+    PdJobs *jobs = g_new0(PdJobs, 1);
+    jobs->daemon = daemon;
+    jobs->threads = g_thread_pool_new(worker, jobs, (gint)MAX(workers, 1u), false, NULL);
+    jobs->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+    jobs->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_queue_init(&jobs->finished);
+    jobs->last_id = daemon->store ? pd_store_job_max_id(daemon->store) : 0;
+    return jobs;
+}
+
+void pd_jobs_free(PdJobs *jobs)
+{
+    if (!jobs)
+        return;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, jobs->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        g_cancellable_cancel(((PdJob *)value)->cancellable);
+    g_thread_pool_free(jobs->threads, false, true);
+    /* Completions queued by the workers run no more: the jobs stay "running" in the
+     * journal and start-up marks them failed, as after a crash. */
+    if (jobs->timer)
+        g_source_remove(jobs->timer);
+    g_hash_table_unref(jobs->busy);
+    g_hash_table_unref(jobs->by_id);
+    g_queue_clear(&jobs->finished);
+    g_free(jobs);
+}
+
+int64_t pd_job_id(PdJob *job)
+{
+    return job->id;
+}
+
+const char *pd_job_kind(PdJob *job)
+{
+    return job->kind;
+}
+
+bool pd_job_running(PdJob *job)
+{
+    return job->state == PD_JOB_RUNNING;
+}
+
+unsigned pd_jobs_n_running(PdJobs *jobs)
+{
+    return jobs->n_running;
+}
+
+PdJob *pd_jobs_lookup(PdJobs *jobs, int64_t id)
+{
+    return g_hash_table_lookup(jobs->by_id, &id);
+}
+
+PdJob *pd_jobs_volume_busy(PdJobs *jobs, const char *pool, const char *volume)
+{
+    g_autofree char *key = busy_key(pool, volume);
+    return g_hash_table_lookup(jobs->busy, key);
+}
+
+void pd_job_set_busy_error(PdJob *job, const char *pool, const char *volume, GError **error)
+{
+    g_set_error(error, PD_ERROR, PD_ERROR_VOLUME_BUSY,
+                "volume '%s' in pool '%s' is busy: job %" G_GINT64_FORMAT
+                " (%s) works on it; wait for it (job-wait %" G_GINT64_FORMAT
+                ") or cancel it (job-cancel %" G_GINT64_FORMAT ")",
+                volume, pool, job->id, job->kind, job->id, job->id);
+}
+
+bool pd_jobs_pool_busy(PdJobs *jobs, const char *pool)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, jobs->busy);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        if (g_strcmp0(((PdJob *)value)->pool, pool) == 0)
+            return true;
+    return false;
+}
+
+void pd_job_progress(PdJob *job, uint64_t done, uint64_t total)
+{
+    g_mutex_lock(&job->lock);
+    job->done = done;
+    if (total)
+        job->total = total;
+    g_mutex_unlock(&job->lock);
+}
+
+void pd_job_progress_cb(uint64_t done, uint64_t total, void *job)
+{
+    pd_job_progress(job, done, total);
+}
+
+static const char *state_name(PdJobState state)
+{
+    static const char *const names[] = {"running", "done", "failed", "cancelled"};
+    return names[state];
+}
+
+JsonObject *pd_job_to_json(PdJob *job)
+{
+    g_mutex_lock(&job->lock);
+    uint64_t done = job->done, total = job->total;
+    g_mutex_unlock(&job->lock);
+    int64_t end = job->state == PD_JOB_RUNNING ? g_get_real_time() / G_USEC_PER_SEC : job->finished;
+    double secs = (double)(g_get_monotonic_time() - job->started_mono) / G_USEC_PER_SEC;
+    int64_t rate = secs > 0.05 ? (int64_t)((double)done / secs) : 0;
+    int64_t eta = -1;
+    if (job->state != PD_JOB_RUNNING)
+        eta = 0;
+    else if (rate > 0 && total >= done)
+        eta = (int64_t)((total - done) / (uint64_t)rate);
+    JsonObject *o = json_object_new();
+    json_object_set_int_member(o, "id", job->id);
+    json_object_set_string_member(o, "kind", job->kind);
+    if (job->pool)
+        json_object_set_string_member(o, "pool", job->pool);
+    if (job->volume)
+        json_object_set_string_member(o, "volume", job->volume);
+    json_object_set_string_member(o, "state", state_name(job->state));
+    json_object_set_int_member(o, "bytes_done", (int64_t)done);
+    json_object_set_int_member(o, "bytes_total", (int64_t)total);
+    json_object_set_int_member(o, "rate", rate);
+    json_object_set_int_member(o, "eta", eta);
+    json_object_set_int_member(o, "started", job->started);
+    if (job->state != PD_JOB_RUNNING)
+        json_object_set_int_member(o, "finished", end);
+    if (job->error_text)
+        json_object_set_string_member(o, "error", job->error_text);
+    return o;
+}
+
+static JsonObject *journal_to_json(const PdStoreJob *j)
+{
+    JsonObject *o = json_object_new();
+    json_object_set_int_member(o, "id", j->id);
+    json_object_set_string_member(o, "kind", j->kind);
+    if (j->pool)
+        json_object_set_string_member(o, "pool", j->pool);
+    if (j->volume)
+        json_object_set_string_member(o, "volume", j->volume);
+    json_object_set_string_member(o, "state", j->state);
+    json_object_set_int_member(o, "bytes_done", (int64_t)j->bytes_done);
+    json_object_set_int_member(o, "bytes_total", (int64_t)j->bytes_total);
+    json_object_set_int_member(o, "rate", 0);
+    json_object_set_int_member(o, "eta", 0);
+    json_object_set_int_member(o, "started", j->started);
+    if (j->finished)
+        json_object_set_int_member(o, "finished", j->finished);
+    if (j->error)
+        json_object_set_string_member(o, "error", j->error);
+    return o;
+}
+
+static gint compare_id_desc(gconstpointer a, gconstpointer b)
+{
+    int64_t ia = json_object_get_int_member(*(JsonObject **)a, "id");
+    int64_t ib = json_object_get_int_member(*(JsonObject **)b, "id");
+    return ia < ib ? 1 : ia > ib ? -1 : 0;
+}
+
+JsonArray *pd_jobs_list_json(PdJobs *jobs)
+{
+    g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, jobs->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        g_ptr_array_add(all, pd_job_to_json(value));
+    g_autoptr(GPtrArray) journal = pd_store_job_list(jobs->daemon->store, 100, NULL);
+    for (guint i = 0; journal && i < journal->len; i++) {
+        PdStoreJob *j = journal->pdata[i];
+        if (!pd_jobs_lookup(jobs, j->id))
+            g_ptr_array_add(all, journal_to_json(j));
+    }
+    g_ptr_array_sort(all, compare_id_desc);
+    JsonArray *array = json_array_new();
+    for (guint i = 0; i < all->len; i++)
+        json_array_add_object_element(array, json_object_ref(all->pdata[i]));
+    return array;
+}
+
+JsonObject *pd_jobs_journal_lookup(PdJobs *jobs, int64_t id)
+{
+    g_autoptr(GPtrArray) journal = pd_store_job_list(jobs->daemon->store, 1000, NULL);
+    for (guint i = 0; journal && i < journal->len; i++)
+        if (((PdStoreJob *)journal->pdata[i])->id == id)
+            return journal_to_json(journal->pdata[i]);
+    return NULL;
+}
+
+static gboolean progress_tick(gpointer data)
+{
+    PdJobs *jobs = data;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, jobs->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        PdJob *job = value;
+        if (job->state != PD_JOB_RUNNING)
+            continue;
+        for (GList *l = job->calls; l; l = l->next) {
+            PdCall *call = l->data;
+            if (!call->more)
+                continue;
+            JsonObject *params = json_object_new();
+            json_object_set_object_member(params, "progress", pd_job_to_json(job));
+            pd_call_progress(call, params);
+        }
+    }
+    if (jobs->n_running > 0)
+        return G_SOURCE_CONTINUE;
+    jobs->timer = 0;
+    return G_SOURCE_REMOVE;
+}
+
+static void call_abandoned(PdCall *call, gpointer data)
+{
+    PdJob *job = data;
+    job->calls = g_list_remove(job->calls, call);
+    pd_call_reply(call, NULL); /* dropped: the client is gone; the job goes on */
+}
+
+static void add_call(PdJob *job, PdCall *call)
+{
+    call->on_abandon = call_abandoned;
+    call->abandon_data = job;
+    job->calls = g_list_append(job->calls, call);
+}
+
+PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error)
+{
+    int64_t id = jobs->last_id + 1;
+    if (spec->journal && !pd_store_job_insert(jobs->daemon->store, id, spec->kind, spec->pool,
+                                              spec->volume, 0, error)) {
+        if (spec->data_free)
+            spec->data_free(spec->data);
+        return NULL;
+    }
+    jobs->last_id = id;
+    PdJob *job = g_new0(PdJob, 1);
+    g_mutex_init(&job->lock);
+    job->jobs = jobs;
+    job->id = id;
+    job->kind = g_strdup(spec->kind);
+    job->pool = g_strdup(spec->pool);
+    job->volume = g_strdup(spec->volume);
+    job->journal = spec->journal;
+    job->state = PD_JOB_RUNNING;
+    job->started = g_get_real_time() / G_USEC_PER_SEC;
+    job->started_mono = g_get_monotonic_time();
+    job->cancellable = g_cancellable_new();
+    job->run = spec->run;
+    job->apply = spec->apply;
+    job->data = spec->data;
+    job->data_free = spec->data_free;
+    g_hash_table_insert(jobs->by_id, &job->id, job);
+    if (job->volume && job->pool)
+        g_hash_table_insert(jobs->busy, busy_key(job->pool, job->volume), job);
+    if (spec->src_pool && spec->src_volume) {
+        job->src_key = busy_key(spec->src_pool, spec->src_volume);
+        g_hash_table_insert(jobs->busy, g_strdup(job->src_key), job);
+    }
+    jobs->n_running++;
+    if (call && async) {
+        JsonObject *params = json_object_new();
+        json_object_set_int_member(params, "job", id);
+        pd_call_reply(call, params);
+    } else if (call) {
+        add_call(job, call);
+    }
+    if (!jobs->timer)
+        jobs->timer = g_timeout_add(PROGRESS_INTERVAL, progress_tick, jobs);
+    g_thread_pool_push(jobs->threads, job, NULL);
+    return job;
+}
+
+bool pd_job_cancel(PdJob *job, GError **error)
+{
+    if (job->state != PD_JOB_RUNNING) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
+                    "job %" G_GINT64_FORMAT " (%s) has already finished: it is %s", job->id,
+                    job->kind, state_name(job->state));
+        return false;
+    }
+    g_cancellable_cancel(job->cancellable);
+    return true;
+}
+
+void pd_job_wait(PdJob *job, PdCall *call)
+{
+    if (job->state != PD_JOB_RUNNING) {
+        JsonObject *params = json_object_new();
+        json_object_set_object_member(params, "job", pd_job_to_json(job));
+        pd_call_reply(call, params);
+        return;
+    }
+    add_call(job, call);
+}
+
+/* Applies a successful run in one transaction with the job's journal row; returns the reply
+ * parameters or NULL with @error. */
+static JsonObject *job_apply(PdJobs *jobs, PdJob *job, GError **error)
+{
+    PdDaemon *daemon = jobs->daemon;
+    if (!pd_store_begin(daemon->store, error))
+        return NULL;
+    g_autoptr(JsonObject) reply =
+        job->apply ? job->apply(daemon, job, job->data, error) : json_object_new();
+    if (!reply ||
+        (job->journal && !pd_store_job_finish(daemon->store, job->id, "done", job->done, job->total,
+                                              NULL, error)) ||
+        !pd_store_commit(daemon->store, error)) {
+        pd_store_rollback(daemon->store);
+        pd_events_discard(daemon->events);
+        return NULL;
+    }
+    pd_events_flush(daemon->events);
+    return g_steal_pointer(&reply);
+}
+
+/* Answers the calls of a finished job. */
+static void answer_calls(PdJob *job, JsonObject *reply, const GError *error)
+{
+    while (job->calls) {
+        PdCall *call = job->calls->data;
+        job->calls = g_list_delete_link(job->calls, job->calls);
+        call->on_abandon = NULL;
+        bool waiter = g_str_equal(call->method_name, "io.poold.Job.Wait");
+        if (waiter) {
+            JsonObject *params = json_object_new();
+            json_object_set_object_member(params, "job", pd_job_to_json(job));
+            pd_call_reply(call, params);
+        } else if (error) {
+            pd_call_fail(call, error);
+        } else {
+            JsonObject *params = json_object_new();
+            g_autoptr(GList) members = json_object_get_members(reply);
+            for (GList *l = members; l; l = l->next)
+                json_object_set_member(params, l->data,
+                                       json_node_copy(json_object_get_member(reply, l->data)));
+            if (call->method->flags & PD_METHOD_JOB)
+                json_object_set_int_member(params, "job", job->id);
+            pd_call_reply(call, params);
+        }
+    }
+}
+
+static void forget_finished(PdJobs *jobs, PdJob *job)
+{
+    g_queue_push_tail(&jobs->finished, job);
+    while (g_queue_get_length(&jobs->finished) > KEEP_FINISHED) {
+        PdJob *old = g_queue_pop_head(&jobs->finished);
+        g_hash_table_remove(jobs->by_id, &old->id);
+        job_free(old);
+    }
+}
+
+static gboolean job_complete(gpointer data)
+{
+    PdJob *job = data;
+    PdJobs *jobs = job->jobs;
+    PdDaemon *daemon = jobs->daemon;
+    g_autoptr(GError) error = g_steal_pointer(&job->error);
+    g_autoptr(JsonObject) reply = NULL;
+    if (job->ok)
+        reply = job_apply(jobs, job, &error);
+    else if (!error)
+        g_set_error(&error, PD_ERROR, PD_ERROR_FAILED, "job %" G_GINT64_FORMAT " failed", job->id);
+    job->finished = g_get_real_time() / G_USEC_PER_SEC;
+    if (error) {
+        job->state =
+            g_error_matches(error, PD_ERROR, PD_ERROR_CANCELLED) ? PD_JOB_CANCELLED : PD_JOB_FAILED;
+        job->error_text = g_strdup(error->message);
+        g_autoptr(GError) store_error = NULL;
+        if (job->journal &&
+            !pd_store_job_finish(daemon->store, job->id, state_name(job->state), job->done,
+                                 job->total, job->error_text, &store_error))
+            g_warning("job %" G_GINT64_FORMAT ": %s", job->id, store_error->message);
+        g_info("job %" G_GINT64_FORMAT " (%s) %s: %s", job->id, job->kind, state_name(job->state),
+               error->message);
+    } else {
+        job->state = PD_JOB_DONE;
+        if (job->total == 0)
+            job->total = job->done;
+    }
+    if (job->volume && job->pool) {
+        g_autofree char *key = busy_key(job->pool, job->volume);
+        if (g_hash_table_lookup(jobs->busy, key) == job)
+            g_hash_table_remove(jobs->busy, key);
+    }
+    if (job->src_key && g_hash_table_lookup(jobs->busy, job->src_key) == job)
+        g_hash_table_remove(jobs->busy, job->src_key);
+    jobs->n_running--;
+    answer_calls(job, reply, error);
+    if (job->data_free)
+        job->data_free(job->data);
+    job->data = NULL;
+    job->data_free = NULL;
+    forget_finished(jobs, job);
+    return G_SOURCE_REMOVE;
+}

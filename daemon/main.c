@@ -1,0 +1,208 @@
+/* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
+ * service, or by hand); takes its sockets from systemd when socket-activated. */
+#include "common/pd-error.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/jobs.h"
+#include "daemon/model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define DEFAULT_RUNTIME_DIR "/run/poold"
+#define DEFAULT_STATE_DIR   "/var/lib/poold"
+#define DEFAULT_CONFIG      "/etc/poold/poold.conf"
+
+static void config_defaults(PdDaemonConfig *config)
+{
+    config->limits.max_message = 16 * 1024 * 1024;
+    config->limits.max_clients = 256;
+    config->limits.max_pending = 16;
+    config->limits.max_fds = 4;
+    config->limits.max_outbuf = 64 * 1024 * 1024;
+    config->workers = 4;
+}
+
+/* Reads an unsigned key of [daemon] into *value when present. */
+static bool config_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t max, uint64_t *value,
+                        GError **error)
+{
+    if (!g_key_file_has_key(kf, "daemon", key, NULL))
+        return true;
+    g_autofree char *text = g_key_file_get_string(kf, "daemon", key, error);
+    uint64_t v = 0;
+    if (!text || !g_ascii_string_to_unsigned(text, 10, min, max, &v, NULL)) {
+        g_clear_error(error);
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "configuration: [daemon] %s must be a number from %" G_GUINT64_FORMAT
+                    " to %" G_GUINT64_FORMAT,
+                    key, min, max);
+        return false;
+    }
+    *value = v;
+    return true;
+}
+
+/* Loads @path (a missing default file is fine). Command-line directories win. */
+static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
+                        GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error)) {
+        if (!explicit_path && g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            g_clear_error(error);
+            return true;
+        }
+        g_prefix_error(error, "configuration %s: ", path);
+        return false;
+    }
+    if (!config->runtime_dir)
+        config->runtime_dir = g_key_file_get_string(kf, "daemon", "runtime_dir", NULL);
+    if (!config->state_dir)
+        config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
+    uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
+    uint64_t pending = config->limits.max_pending, workers = config->workers;
+    if (!config_uint(kf, "max_message_size", 1024, 1u << 30, &msg, error) ||
+        !config_uint(kf, "max_clients", 1, 65536, &clients, error) ||
+        !config_uint(kf, "max_calls_per_client", 1, 1024, &pending, error) ||
+        !config_uint(kf, "workers", 1, 256, &workers, error))
+        return false;
+    config->limits.max_message = msg;
+    config->limits.max_clients = (unsigned)clients;
+    config->limits.max_pending = (unsigned)pending;
+    config->workers = (unsigned)workers;
+    return true;
+}
+
+/* One poold per state directory: an flock held for the daemon's life. Returns the fd. */
+static int lock_state_dir(const char *state_dir, GError **error)
+{
+    g_autofree char *path = g_build_filename(state_dir, "poold.lock", NULL);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pd_error_set_errno(error, errno, "opening %s", path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        g_set_error(error, PD_ERROR, PD_ERROR_BUSY,
+                    "another poold uses the state directory %s (%s is locked)", state_dir, path);
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static gboolean on_signal(gpointer data)
+{
+    PdDaemon *daemon = data;
+    g_message("stopping");
+    g_main_loop_quit(daemon->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static bool parse_args(int *argc, char ***argv, PdDaemonConfig *config, GError **error)
+{
+    g_autofree char *runtime_dir = NULL, *state_dir = NULL, *config_path = NULL;
+    gboolean verbose = false, version = false;
+    GOptionEntry entries[] = {
+        {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
+         "Directory of the sockets (default " DEFAULT_RUNTIME_DIR ")", "DIR"},
+        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+         "Directory of the state database (default " DEFAULT_STATE_DIR ")", "DIR"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+         "Configuration file (default " DEFAULT_CONFIG ")", "FILE"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every call", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- storage pool daemon");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, argc, argv, error))
+        return false;
+    if (version) {
+        printf("poold %s\n", POOLD_VERSION);
+        exit(0);
+    }
+    config->runtime_dir = g_steal_pointer(&runtime_dir);
+    config->state_dir = g_steal_pointer(&state_dir);
+    config->verbose = verbose;
+    bool explicit_config = config_path != NULL;
+    config->config_path = config_path ? g_steal_pointer(&config_path) : g_strdup(DEFAULT_CONFIG);
+    if (!config_load(config, config->config_path, explicit_config, error))
+        return false;
+    if (!config->runtime_dir)
+        config->runtime_dir = g_strdup(DEFAULT_RUNTIME_DIR);
+    if (!config->state_dir)
+        config->state_dir = g_strdup(DEFAULT_STATE_DIR);
+    return true;
+}
+
+/* Opens the store, loads and reconciles the pools, listens. */
+static bool daemon_init(PdDaemon *daemon, GError **error)
+{
+    PdDaemonConfig *config = &daemon->config;
+    if (g_mkdir_with_parents(config->state_dir, 0700) < 0) {
+        pd_error_set_errno(error, errno, "creating state directory %s", config->state_dir);
+        return false;
+    }
+    g_autofree char *db = g_build_filename(config->state_dir, "poold.db", NULL);
+    daemon->store = pd_store_open(db, error);
+    if (!daemon->store)
+        return false;
+    daemon->pools =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
+    daemon->events = pd_events_new(daemon);
+    daemon->jobs = pd_jobs_new(daemon, config->workers);
+    if (!pd_model_load(daemon, error))
+        return false;
+    pd_model_reconcile(daemon);
+    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    return daemon->server != NULL;
+}
+
+int main(int argc, char **argv)
+{
+    PdDaemon daemon = {0};
+    g_autoptr(GError) error = NULL;
+    config_defaults(&daemon.config);
+    (void)signal(SIGPIPE, SIG_IGN);
+    if (!parse_args(&argc, &argv, &daemon.config, &error)) {
+        g_printerr("poold: %s\n", error->message);
+        return 2;
+    }
+    if (daemon.config.verbose)
+        g_log_set_debug_enabled(true);
+    daemon.start_time = g_get_monotonic_time();
+    if (g_mkdir_with_parents(daemon.config.state_dir, 0700) < 0) {
+        g_printerr("poold: creating %s: %s\n", daemon.config.state_dir, g_strerror(errno));
+        return 1;
+    }
+    int lock_fd = lock_state_dir(daemon.config.state_dir, &error);
+    if (lock_fd < 0 || !daemon_init(&daemon, &error)) {
+        g_printerr("poold: %s\n", error->message);
+        return 1;
+    }
+    daemon.loop = g_main_loop_new(NULL, false);
+    g_unix_signal_add(SIGTERM, on_signal, &daemon);
+    g_unix_signal_add(SIGINT, on_signal, &daemon);
+    g_message("poold %s ready: sockets in %s, state in %s", POOLD_VERSION,
+              daemon.config.runtime_dir, daemon.config.state_dir);
+    g_main_loop_run(daemon.loop);
+
+    pd_server_free(daemon.server);
+    pd_jobs_free(daemon.jobs);
+    pd_events_free(daemon.events);
+    g_hash_table_unref(daemon.pools);
+    pd_store_free(daemon.store);
+    g_main_loop_unref(daemon.loop);
+    (void)close(lock_fd);
+    g_free(daemon.config.runtime_dir);
+    g_free(daemon.config.state_dir);
+    g_free(daemon.config.config_path);
+    return 0;
+}

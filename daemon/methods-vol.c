@@ -1,0 +1,626 @@
+/* io.poold.Volume: policy for volumes (pool active, name valid and free, busy, space,
+ * backing files inside the pools), then the backend on a worker, then the catalog, the store
+ * and an event in one transaction before the answer. */
+#include "common/pd-error.h"
+#include "common/size.h"
+#include "daemon/events.h"
+#include "daemon/jobs.h"
+#include "daemon/methods.h"
+#include "daemon/model.h"
+#include "xml/vol-xml.h"
+
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    PdPoolObj *obj;
+    PdPool *view;
+    PdVol *vol; /* a copy of the volume worked on; NULL for a create */
+    PdVolDef *def;
+    PdPoolObj *src_obj;
+    PdPool *src_view;
+    PdVol *src_vol;
+    unsigned flags;
+    uint64_t capacity;
+    PdWipeAlgorithm algorithm;
+    int fd;
+    uint64_t offset, length;
+    char *snapshot;
+    const char *event; /* logged when applied */
+    PdVol *result;     /* the new state, from the worker */
+    GArray *snapshots;
+    PdBackendJob bjob;
+} VolOp;
+
+static void vol_op_free(gpointer data)
+{
+    VolOp *op = data;
+    pd_pool_view_free(op->view);
+    pd_pool_view_free(op->src_view);
+    pd_vol_free(op->vol);
+    pd_vol_free(op->src_vol);
+    pd_vol_def_free(op->def);
+    pd_vol_free(op->result);
+    g_free(op->snapshot);
+    if (op->snapshots)
+        g_array_unref(op->snapshots);
+    if (op->fd >= 0)
+        (void)close(op->fd);
+    g_free(op);
+}
+
+static VolOp *vol_op_new(PdPoolObj *obj, const PdVol *vol)
+{
+    VolOp *op = g_new0(VolOp, 1);
+    op->obj = obj;
+    op->view = pd_pool_view(obj->pool);
+    op->vol = vol ? pd_vol_copy(vol) : NULL;
+    op->fd = -1;
+    return op;
+}
+
+/* Starts the job of @op for volume @name; answers @call (at once with "async"). */
+static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, VolOp *op,
+                         const char *kind, const char *name, bool journal, PdJobRunFunc run,
+                         PdJobApplyFunc apply)
+{
+    PdJobSpec spec = {
+        .kind = kind,
+        .pool = pd_pool_obj_name(op->obj),
+        .volume = name,
+        .src_pool = op->src_obj ? pd_pool_obj_name(op->src_obj) : NULL,
+        .src_volume = op->src_vol ? op->src_vol->name : NULL,
+        .journal = journal,
+        .run = run,
+        .apply = apply,
+        .data = op,
+        .data_free = vol_op_free,
+    };
+    g_autoptr(GError) error = NULL;
+    bool async = pd_param_bool(params, "async", false);
+    if (!pd_jobs_start(daemon->jobs, &spec, call, async, &error))
+        pd_call_fail(call, error);
+}
+
+/* What the backend gets from the job (on the worker: the job is only known there). */
+static const PdBackendJob *backend_job(VolOp *op, PdJob *job, GCancellable *cancellable)
+{
+    op->bjob.progress = pd_job_progress_cb;
+    op->bjob.progress_data = job;
+    op->bjob.cancellable = cancellable;
+    return &op->bjob;
+}
+
+/* Applies op->result (or removes op->vol when NULL and @remove) and logs op->event. */
+static JsonObject *apply_volume(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    const char *name = op->result ? op->result->name : op->vol->name;
+    g_autofree char *vol_name = g_strdup(name);
+    JsonObject *reply = json_object_new();
+    if (op->result) {
+        JsonObject *info = pd_model_volume_json(daemon, op->obj, op->result);
+        json_object_remove_member(info, "busy_job"); /* this job, ending now */
+        json_object_set_object_member(reply, "volume", info);
+        if (!pd_model_volume_put(daemon, op->obj, g_steal_pointer(&op->result), error))
+            goto fail;
+    } else if (g_str_equal(op->event, "vol-deleted")) {
+        if (!pd_model_volume_remove(daemon, op->obj, vol_name, error))
+            goto fail;
+    }
+    if (!pd_events_emit(daemon->events, op->event, pd_pool_obj_name(op->obj), vol_name,
+                        op->snapshot, error))
+        goto fail;
+    return reply;
+fail:
+    json_object_unref(reply);
+    return NULL;
+}
+
+/* Worker: re-reads the volume after an in-place change. */
+static bool reread(VolOp *op, GError **error)
+{
+    return pd_pool_backend_vol_refresh(op->obj->backend, op->view, op->vol, &op->result, error);
+}
+
+/* ---- create ---- */
+
+/* A backing file must be a volume of a pool poold manages (a name in the same pool, or a
+ * path under a pool's target). Resolves a bare name to its path. */
+static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GError **error)
+{
+    if (!def->backing || !def->backing->path)
+        return true;
+    if (!g_path_is_absolute(def->backing->path)) {
+        PdVol *vol = pd_pool_find_vol(obj->pool, def->backing->path);
+        if (vol && vol->path) {
+            g_free(def->backing->path);
+            def->backing->path = g_strdup(vol->path);
+            if (!def->backing->format_given && vol->format) {
+                g_free(def->backing->format);
+                def->backing->format = g_strdup(vol->format);
+            }
+            return true;
+        }
+    } else {
+        g_autofree char *canon = g_canonicalize_filename(def->backing->path, "/");
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, daemon->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            const char *root = ((PdPoolObj *)value)->pool->def->target_path;
+            size_t len = root ? strlen(root) : 0;
+            if (len && strncmp(canon, root, len) == 0 && canon[len] == '/')
+                return true;
+        }
+    }
+    g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                "backing store '%s' of volume '%s' is not a volume of a pool poold manages: "
+                "give a volume name of pool '%s' or a path inside a pool's target",
+                def->backing->path, def->name, pd_pool_obj_name(obj));
+    return false;
+}
+
+/* Refuses a volume whose reserved allocation does not fit. */
+static bool check_space(PdPoolObj *obj, const char *name, uint64_t needed, GError **error)
+{
+    if (needed <= obj->pool->available || obj->pool->capacity == 0)
+        return true;
+    g_autofree char *need = pd_format_size(needed);
+    g_autofree char *avail = pd_format_size(obj->pool->available);
+    g_set_error(error, PD_ERROR, PD_ERROR_NO_SPACE,
+                "Not enough space in pool '%s' for volume '%s': %s needed, %s available",
+                pd_pool_obj_name(obj), name, need, avail);
+    return false;
+}
+
+/* Bytes a new volume reserves at once: raw files get their allocation. */
+static uint64_t reserved_bytes(const PdVolDef *def)
+{
+    if (def->backing || (def->target_format && !g_str_equal(def->target_format, "raw")))
+        return 0;
+    return def->allocation;
+}
+
+static bool run_create(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_create(op->obj->backend, op->view, op->def, op->flags,
+                                      backend_job(op, job, cancellable), &op->result, error);
+}
+
+PD_HANDLER(pd_method_vol_create)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = pd_model_active_pool(daemon, pd_param_string(params, "pool"), &error);
+    g_autoptr(PdVolDef) def = NULL;
+    if (obj)
+        def = pd_vol_def_parse(pd_param_string(params, "xml"), obj->pool->def->type,
+                               PD_VOL_PARSE_OPT_CAPACITY, &error);
+    if (!def || !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
+        !check_backing(daemon, obj, def, &error) ||
+        !check_space(obj, def->name, reserved_bytes(def), &error)) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, NULL);
+    op->def = g_steal_pointer(&def);
+    op->event = "vol-created";
+    vol_op_start(daemon, call, params, op, "vol-create", op->def->name, true, run_create,
+                 apply_volume);
+}
+
+static bool run_create_from(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_create_from(op->obj->backend, op->view, op->def, op->src_view,
+                                           op->src_vol, op->flags,
+                                           backend_job(op, job, cancellable), &op->result, error);
+}
+
+/* Common part of create-from and clone: @def (taken) from @src of @src_obj into @obj. */
+static void create_from(PdDaemon *daemon, PdCall *call, JsonObject *params, PdPoolObj *obj,
+                        PdVolDef *def_in, PdPoolObj *src_obj, PdVol *src, const char *kind)
+{
+    g_autoptr(PdVolDef) def = def_in;
+    g_autoptr(GError) error = NULL;
+    PdJob *busy = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(src_obj), src->name);
+    if (busy)
+        pd_job_set_busy_error(busy, pd_pool_obj_name(src_obj), src->name, &error);
+    if (busy || !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
+        !check_backing(daemon, obj, def, &error) ||
+        !check_space(obj, def->name, reserved_bytes(def), &error)) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, NULL);
+    op->def = g_steal_pointer(&def);
+    op->src_obj = src_obj;
+    op->src_view = pd_pool_view(src_obj->pool);
+    op->src_vol = pd_vol_copy(src);
+    op->flags = pd_param_bool(params, "reflink", false) ? PD_VOL_CREATE_REFLINK : 0;
+    op->event = "vol-created";
+    vol_op_start(daemon, call, params, op, kind, op->def->name, true, run_create_from,
+                 apply_volume);
+}
+
+PD_HANDLER(pd_method_vol_create_from)
+{
+    g_autoptr(GError) error = NULL;
+    const char *pool = pd_param_string(params, "pool");
+    const char *src_pool = pd_param_string(params, "source_pool");
+    PdPoolObj *obj = pd_model_active_pool(daemon, pool, &error);
+    PdPoolObj *src_obj = NULL;
+    PdVol *src = obj ? pd_model_volume(daemon, src_pool ? src_pool : pool,
+                                       pd_param_string(params, "source"), &src_obj, &error)
+                     : NULL;
+    PdVolDef *def = src ? pd_vol_def_parse(pd_param_string(params, "xml"), obj->pool->def->type,
+                                           PD_VOL_PARSE_NO_CAPACITY, &error)
+                        : NULL;
+    if (!def) {
+        pd_call_fail(call, error);
+        return;
+    }
+    create_from(daemon, call, params, obj, def, src_obj, src, "vol-create-from");
+}
+
+PD_HANDLER(pd_method_vol_clone)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    PdVol *src = pd_model_volume(daemon, pd_param_string(params, "pool"),
+                                 pd_param_string(params, "volume"), &obj, &error);
+    if (!src) {
+        pd_call_fail(call, error);
+        return;
+    }
+    PdVolDef *def = pd_vol_to_def(obj->pool, src);
+    g_free(def->name);
+    def->name = g_strdup(pd_param_string(params, "name"));
+    g_clear_pointer(&def->key, g_free);
+    g_clear_pointer(&def->target_path, g_free);
+    create_from(daemon, call, params, obj, def, obj, src, "vol-clone");
+}
+
+/* ---- delete, resize, wipe ---- */
+
+static bool run_delete(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_delete(op->obj->backend, op->view, op->vol, 0, error);
+}
+
+/* Refuses to delete a volume another known volume uses as its backing file. */
+static bool check_not_backing(PdDaemon *daemon, const PdVol *vol, GError **error)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, daemon->pools);
+    while (vol->path && g_hash_table_iter_next(&it, NULL, &value)) {
+        PdPoolObj *o = value;
+        for (guint i = 0; o->active && i < o->pool->volumes->len; i++) {
+            PdVol *v = o->pool->volumes->pdata[i];
+            if (v->backing_path && g_str_equal(v->backing_path, vol->path)) {
+                g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
+                            "volume '%s' is the backing file of volume '%s' in pool '%s': "
+                            "delete that one first",
+                            vol->name, v->name, pd_pool_obj_name(o));
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+PD_HANDLER(pd_method_vol_delete)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
+                                      pd_param_string(params, "volume"), &obj, &error);
+    if (!vol || !check_not_backing(daemon, vol, &error)) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, vol);
+    op->event = "vol-deleted";
+    vol_op_start(daemon, call, params, op, "vol-delete", vol->name, false, run_delete,
+                 apply_volume);
+}
+
+static bool run_resize(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    if (!pd_pool_backend_vol_resize(op->obj->backend, op->view, op->vol, op->capacity, op->flags,
+                                    backend_job(op, job, cancellable), &op->result, error))
+        return false;
+    return op->result || reread(op, error);
+}
+
+/* The absolute capacity of a resize (virsh: --delta adds, --delta --shrink subtracts). */
+static bool resize_target(const PdVol *vol, JsonObject *params, uint64_t *ret, GError **error)
+{
+    uint64_t value = (uint64_t)pd_param_int(params, "capacity", 0);
+    bool delta = pd_param_bool(params, "delta", false);
+    bool shrink = pd_param_bool(params, "shrink", false);
+    uint64_t target = value;
+    if (delta && shrink) {
+        if (value > vol->capacity) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "cannot shrink volume '%s' by more than its capacity", vol->name);
+            return false;
+        }
+        target = vol->capacity - value;
+    } else if (delta && !pd_add_u64(vol->capacity, value, &target)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "new capacity of volume '%s' overflows", vol->name);
+        return false;
+    }
+    if (target < vol->capacity && !shrink) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "Can't shrink capacity below current capacity unless shrink flag "
+                    "explicitly specified (volume '%s')",
+                    vol->name);
+        return false;
+    }
+    if (target == 0) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "volume '%s' cannot be resized to zero bytes", vol->name);
+        return false;
+    }
+    *ret = target;
+    return true;
+}
+
+PD_HANDLER(pd_method_vol_resize)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    uint64_t target = 0;
+    PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
+                                      pd_param_string(params, "volume"), &obj, &error);
+    bool allocate = pd_param_bool(params, "allocate", false);
+    if (!vol || !resize_target(vol, params, &target, &error) ||
+        (allocate && target > vol->capacity &&
+         !check_space(obj, vol->name, target - vol->capacity, &error))) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, vol);
+    op->capacity = target;
+    op->flags = (allocate ? PD_VOL_RESIZE_ALLOCATE : 0) |
+                (target < vol->capacity ? PD_VOL_RESIZE_SHRINK : 0);
+    op->event = "vol-resized";
+    vol_op_start(daemon, call, params, op, "vol-resize", vol->name, true, run_resize, apply_volume);
+}
+
+static bool run_wipe(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_wipe(op->obj->backend, op->view, op->vol, op->algorithm, 0,
+                                    backend_job(op, job, cancellable), error) &&
+           reread(op, error);
+}
+
+PD_HANDLER(pd_method_vol_wipe)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    const char *name = pd_param_string(params, "algorithm");
+    int algorithm = name ? pd_wipe_algorithm_from_name(name) : PD_WIPE_ZERO;
+    if (algorithm < 0)
+        g_set_error(&error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "unsupported wipe algorithm '%s': poold has zero, random and trim", name);
+    PdVol *vol = error ? NULL
+                       : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
+                                              pd_param_string(params, "volume"), &obj, &error);
+    if (!vol) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, vol);
+    op->algorithm = (PdWipeAlgorithm)algorithm;
+    op->event = "vol-wiped";
+    vol_op_start(daemon, call, params, op, "vol-wipe", vol->name, true, run_wipe, apply_volume);
+}
+
+/* ---- upload, download ---- */
+
+static bool run_upload(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_upload(op->obj->backend, op->view, op->vol, op->fd, op->offset,
+                                      op->length, op->flags, backend_job(op, job, cancellable),
+                                      error) &&
+           reread(op, error);
+}
+
+static bool run_download(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_download(op->obj->backend, op->view, op->vol, op->fd, op->offset,
+                                        op->length, op->flags, backend_job(op, job, cancellable),
+                                        error);
+}
+
+static JsonObject *apply_download(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
+{
+    return json_object_new();
+}
+
+static void transfer(PdDaemon *daemon, PdCall *call, JsonObject *params, bool upload)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
+                                      pd_param_string(params, "volume"), &obj, &error);
+    if (!vol) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, vol);
+    op->fd = call->fd; /* the descriptor the client passed: the daemon opens no path */
+    call->fd = -1;
+    op->offset = (uint64_t)pd_param_int(params, "offset", 0);
+    op->length = (uint64_t)pd_param_int(params, "length", 0);
+    op->flags = pd_param_bool(params, "sparse", false) ? PD_VOL_XFER_SPARSE : 0;
+    op->event = "vol-uploaded";
+    vol_op_start(daemon, call, params, op, upload ? "vol-upload" : "vol-download", vol->name, true,
+                 upload ? run_upload : run_download, upload ? apply_volume : apply_download);
+}
+
+PD_HANDLER(pd_method_vol_upload)
+{
+    transfer(daemon, call, params, true);
+}
+
+PD_HANDLER(pd_method_vol_download)
+{
+    transfer(daemon, call, params, false);
+}
+
+/* ---- snapshots ---- */
+
+static bool run_snapshot(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    const PdPoolBackend *be = op->obj->backend;
+    bool ok;
+    if (g_str_equal(op->event, "vol-snapshot-created"))
+        ok = pd_pool_backend_vol_snapshot_create(be, op->view, op->vol, op->snapshot, error);
+    else if (g_str_equal(op->event, "vol-snapshot-reverted"))
+        ok = pd_pool_backend_vol_snapshot_revert(be, op->view, op->vol, op->snapshot, error);
+    else
+        ok = pd_pool_backend_vol_snapshot_delete(be, op->view, op->vol, op->snapshot, error);
+    return ok && reread(op, error);
+}
+
+static void snapshot_change(PdDaemon *daemon, PdCall *call, JsonObject *params, const char *event,
+                            const char *kind)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    const char *name = pd_param_string(params, "name");
+    if (!pd_xml_name_valid(name))
+        g_set_error(&error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "invalid snapshot name '%s': 1 to 255 bytes, without '/'", name);
+    PdVol *vol = error ? NULL
+                       : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
+                                              pd_param_string(params, "volume"), &obj, &error);
+    if (!vol) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, vol);
+    op->snapshot = g_strdup(name);
+    op->event = event;
+    vol_op_start(daemon, call, params, op, kind, vol->name, false, run_snapshot, apply_volume);
+}
+
+PD_HANDLER(pd_method_vol_snapshot_create)
+{
+    snapshot_change(daemon, call, params, "vol-snapshot-created", "vol-snapshot-create");
+}
+
+PD_HANDLER(pd_method_vol_snapshot_revert)
+{
+    snapshot_change(daemon, call, params, "vol-snapshot-reverted", "vol-snapshot-revert");
+}
+
+PD_HANDLER(pd_method_vol_snapshot_delete)
+{
+    snapshot_change(daemon, call, params, "vol-snapshot-deleted", "vol-snapshot-delete");
+}
+
+static bool run_snapshot_list(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    return pd_pool_backend_vol_snapshot_list(op->obj->backend, op->view, op->vol, &op->snapshots,
+                                             error);
+}
+
+static JsonObject *apply_snapshot_list(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
+{
+    VolOp *op = data;
+    JsonArray *array = json_array_new();
+    for (guint i = 0; op->snapshots && i < op->snapshots->len; i++) {
+        const PdSnapshotInfo *s = &g_array_index(op->snapshots, PdSnapshotInfo, i);
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "id", s->id ? s->id : "");
+        json_object_set_string_member(o, "name", s->name ? s->name : "");
+        json_object_set_int_member(o, "vm_size", (int64_t)s->vm_state_size);
+        json_object_set_int_member(o, "date", s->date_sec);
+        json_object_set_int_member(o, "vm_clock_nsec", (int64_t)s->vm_clock_nsec);
+        json_object_set_int_member(o, "disk_size", (int64_t)s->disk_size);
+        json_array_add_object_element(array, o);
+    }
+    JsonObject *reply = json_object_new();
+    json_object_set_array_member(reply, "snapshots", array);
+    return reply;
+}
+
+PD_HANDLER(pd_method_vol_snapshot_list)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
+                                      pd_param_string(params, "volume"), &obj, &error);
+    if (!vol) {
+        pd_call_fail(call, error);
+        return;
+    }
+    VolOp *op = vol_op_new(obj, vol);
+    vol_op_start(daemon, call, params, op, "vol-snapshot-list", vol->name, false, run_snapshot_list,
+                 apply_snapshot_list);
+}
+
+/* ---- read-only ---- */
+
+PD_HANDLER(pd_method_vol_list)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = pd_model_active_pool(daemon, pd_param_string(params, "pool"), &error);
+    if (!obj) {
+        pd_call_fail(call, error);
+        return;
+    }
+    JsonArray *array = json_array_new();
+    for (guint i = 0; i < obj->pool->volumes->len; i++)
+        json_array_add_object_element(
+            array, pd_model_volume_json(daemon, obj, obj->pool->volumes->pdata[i]));
+    JsonObject *reply = json_object_new();
+    json_object_set_array_member(reply, "volumes", array);
+    pd_call_reply(call, reply);
+}
+
+PD_HANDLER(pd_method_vol_info)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    PdVol *vol = pd_model_volume(daemon, pd_param_string(params, "pool"),
+                                 pd_param_string(params, "volume"), &obj, &error);
+    if (!vol) {
+        pd_call_fail(call, error);
+        return;
+    }
+    JsonObject *reply = json_object_new();
+    json_object_set_object_member(reply, "volume", pd_model_volume_json(daemon, obj, vol));
+    pd_call_reply(call, reply);
+}
+
+PD_HANDLER(pd_method_vol_dumpxml)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolObj *obj = NULL;
+    PdVol *vol = pd_model_volume(daemon, pd_param_string(params, "pool"),
+                                 pd_param_string(params, "volume"), &obj, &error);
+    if (!vol) {
+        pd_call_fail(call, error);
+        return;
+    }
+    g_autoptr(PdVolDef) def = pd_vol_to_def(obj->pool, vol);
+    g_autofree char *xml = pd_vol_def_format(def);
+    JsonObject *reply = json_object_new();
+    json_object_set_string_member(reply, "xml", xml);
+    pd_call_reply(call, reply);
+}

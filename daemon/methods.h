@@ -1,0 +1,55 @@
+/* The handlers of the method table (dispatch.c), one file per interface. */
+#pragma once
+
+#include "daemon/dispatch.h"
+
+G_BEGIN_DECLS
+
+#define PD_HANDLER(fn) void fn(PdDaemon *daemon, PdCall *call, JsonObject *params)
+
+/* methods-service.c: org.varlink.service, io.poold.Daemon */
+PD_HANDLER(pd_method_get_info);
+PD_HANDLER(pd_method_get_interface_description);
+PD_HANDLER(pd_method_daemon_info);
+
+/* methods-pool.c */
+PD_HANDLER(pd_method_pool_list);
+PD_HANDLER(pd_method_pool_info);
+PD_HANDLER(pd_method_pool_dumpxml);
+PD_HANDLER(pd_method_pool_capabilities);
+PD_HANDLER(pd_method_pool_define);
+PD_HANDLER(pd_method_pool_create);
+PD_HANDLER(pd_method_pool_undefine);
+PD_HANDLER(pd_method_pool_build);
+PD_HANDLER(pd_method_pool_start);
+PD_HANDLER(pd_method_pool_stop);
+PD_HANDLER(pd_method_pool_delete);
+PD_HANDLER(pd_method_pool_refresh);
+PD_HANDLER(pd_method_pool_set_autostart);
+
+/* methods-vol.c */
+PD_HANDLER(pd_method_vol_list);
+PD_HANDLER(pd_method_vol_info);
+PD_HANDLER(pd_method_vol_dumpxml);
+PD_HANDLER(pd_method_vol_create);
+PD_HANDLER(pd_method_vol_create_from);
+PD_HANDLER(pd_method_vol_clone);
+PD_HANDLER(pd_method_vol_delete);
+PD_HANDLER(pd_method_vol_resize);
+PD_HANDLER(pd_method_vol_wipe);
+PD_HANDLER(pd_method_vol_upload);
+PD_HANDLER(pd_method_vol_download);
+PD_HANDLER(pd_method_vol_snapshot_create);
+PD_HANDLER(pd_method_vol_snapshot_list);
+PD_HANDLER(pd_method_vol_snapshot_revert);
+PD_HANDLER(pd_method_vol_snapshot_delete);
+
+/* methods-job.c: io.poold.Job, io.poold.Event */
+PD_HANDLER(pd_method_job_list);
+PD_HANDLER(pd_method_job_get);
+PD_HANDLER(pd_method_job_cancel);
+PD_HANDLER(pd_method_job_wait);
+PD_HANDLER(pd_method_event_list);
+PD_HANDLER(pd_method_event_subscribe);
+
+G_END_DECLS

@@ -1,0 +1,480 @@
+/* The varlink socket server: listening sockets, connections, framing, limits. */
+#include "daemon/server.h"
+
+#include "common/pd-error.h"
+#include "daemon/daemon.h"
+#include "daemon/dispatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define READ_CHUNK      (64 * 1024)
+#define MAX_FDS_PER_MSG 8
+
+typedef struct {
+    PdServer *server;
+    int fd;
+    bool read_only;
+    char *path; /* NULL when systemd passed the socket */
+    guint watch;
+} PdListener;
+
+struct PdServer {
+    PdDaemon *daemon;
+    PdServerLimits limits;
+    PdListener listeners[2];
+    unsigned n_listeners;
+    GList *clients; /* PdClient*, each holding one reference of its own */
+    unsigned n_clients;
+    uint64_t next_client_id;
+};
+
+struct PdClient {
+    gint ref;
+    PdServer *server;
+    uint64_t id;
+    int fd;
+    bool read_only;
+    bool closed;
+    bool eof;  /* the peer shut down its writing side: answer what is queued, then close */
+    bool busy; /* a call runs: the next message waits */
+    guint watch_in, watch_out, idle;
+    GByteArray *inbuf;
+    GByteArray *outbuf;
+    GQueue messages; /* GBytes*: complete messages not yet dispatched */
+    GQueue fds;      /* GINT_TO_POINTER(fd + 1) */
+    char *description;
+};
+
+static void client_watch_in(PdClient *client, bool on);
+static void client_schedule(PdClient *client);
+
+PdClient *pd_client_ref(PdClient *client)
+{
+    g_atomic_int_inc(&client->ref);
+    return client;
+}
+
+void pd_client_unref(PdClient *client)
+{
+    if (!client || !g_atomic_int_dec_and_test(&client->ref))
+        return;
+    g_byte_array_unref(client->inbuf);
+    g_byte_array_unref(client->outbuf);
+    g_queue_clear_full(&client->messages, (GDestroyNotify)g_bytes_unref);
+    for (GList *l = client->fds.head; l; l = l->next)
+        (void)close(GPOINTER_TO_INT(l->data) - 1);
+    g_queue_clear(&client->fds);
+    g_free(client->description);
+    g_free(client);
+}
+
+bool pd_client_closed(PdClient *client)
+{
+    return client->closed;
+}
+
+bool pd_client_read_only(PdClient *client)
+{
+    return client->read_only;
+}
+
+const char *pd_client_describe(PdClient *client)
+{
+    return client->description;
+}
+
+unsigned pd_server_n_clients(PdServer *server)
+{
+    return server->n_clients;
+}
+
+int pd_client_take_fd(PdClient *client)
+{
+    if (g_queue_is_empty(&client->fds))
+        return -1;
+    return GPOINTER_TO_INT(g_queue_pop_head(&client->fds)) - 1;
+}
+
+unsigned pd_client_n_fds(PdClient *client)
+{
+    return g_queue_get_length(&client->fds);
+}
+
+void pd_client_close(PdClient *client, const char *why)
+{
+    if (client->closed)
+        return;
+    client->closed = true;
+    g_message("client %" G_GUINT64_FORMAT " (%s) closed: %s", client->id, client->description, why);
+    client_watch_in(client, false);
+    if (client->watch_out)
+        g_source_remove(client->watch_out);
+    client->watch_out = 0;
+    if (client->idle)
+        g_source_remove(client->idle);
+    client->idle = 0;
+    (void)close(client->fd);
+    client->fd = -1;
+    PdServer *server = client->server;
+    server->clients = g_list_remove(server->clients, client);
+    server->n_clients--;
+    pd_dispatch_client_gone(server->daemon, client);
+    pd_client_unref(client);
+}
+
+/* Writes what it can of the output buffer. Returns false if the connection was closed. */
+static bool client_flush(PdClient *client)
+{
+    while (client->outbuf->len > 0) {
+        ssize_t n = send(client->fd, client->outbuf->data, client->outbuf->len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (n <= 0) {
+            pd_client_close(client, "write failed");
+            return false;
+        }
+        g_byte_array_remove_range(client->outbuf, 0, (guint)n);
+    }
+    if (client->eof && !client->busy && g_queue_is_empty(&client->messages)) {
+        pd_client_close(client, "peer finished");
+        return false;
+    }
+    return true;
+}
+
+static gboolean client_writable(int fd, GIOCondition cond, gpointer data)
+{
+    PdClient *client = data;
+    if (!client_flush(client))
+        return G_SOURCE_REMOVE;
+    if (client->outbuf->len > 0)
+        return G_SOURCE_CONTINUE;
+    client->watch_out = 0;
+    return G_SOURCE_REMOVE;
+}
+
+void pd_client_send(PdClient *client, JsonObject *message)
+{
+    if (client->closed)
+        return;
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    json_node_set_object(node, message);
+    gsize len = 0;
+    g_autofree char *text = json_to_string(node, false);
+    len = strlen(text);
+    g_byte_array_append(client->outbuf, (const guint8 *)text, (guint)len + 1);
+    if (client->outbuf->len > client->server->limits.max_outbuf) {
+        pd_client_close(client, "too many unread answers");
+        return;
+    }
+    if (!client_flush(client) || client->outbuf->len == 0 || client->watch_out)
+        return;
+    client->watch_out = g_unix_fd_add(client->fd, G_IO_OUT, client_writable, client);
+}
+
+/* Dispatches queued messages while no call is running. */
+static void client_process(PdClient *client)
+{
+    pd_client_ref(client);
+    while (!client->closed && !client->busy && !g_queue_is_empty(&client->messages)) {
+        g_autoptr(GBytes) msg = g_queue_pop_head(&client->messages);
+        gsize len = 0;
+        const char *data = g_bytes_get_data(msg, &len);
+        client->busy = true;
+        if (!pd_dispatch(client->server->daemon, client, data, len))
+            pd_client_close(client, "malformed message");
+    }
+    if (!client->closed) {
+        if (g_queue_get_length(&client->messages) < client->server->limits.max_pending &&
+            !client->eof)
+            client_watch_in(client, true);
+        if (client->eof && !client->busy && g_queue_is_empty(&client->messages))
+            (void)client_flush(client);
+    }
+    pd_client_unref(client);
+}
+
+static gboolean client_idle(gpointer data)
+{
+    PdClient *client = data;
+    client->idle = 0;
+    client_process(client);
+    return G_SOURCE_REMOVE;
+}
+
+static void client_schedule(PdClient *client)
+{
+    if (client->closed || client->idle)
+        return;
+    client->idle = g_idle_add(client_idle, client);
+}
+
+void pd_client_call_done(PdClient *client)
+{
+    client->busy = false;
+    client_schedule(client);
+}
+
+/* Moves complete messages from the input buffer to the queue. Returns false when a message
+ * is too large (the connection must close). */
+static bool client_split(PdClient *client)
+{
+    size_t max = client->server->limits.max_message;
+    for (;;) {
+        guint8 *nul = memchr(client->inbuf->data, 0, client->inbuf->len);
+        if (!nul)
+            return client->inbuf->len <= max;
+        size_t len = (size_t)(nul - client->inbuf->data);
+        if (len > max)
+            return false;
+        g_queue_push_tail(&client->messages, g_bytes_new(client->inbuf->data, len + 1));
+        g_byte_array_remove_range(client->inbuf, 0, (guint)len + 1);
+    }
+}
+
+/* Keeps the descriptors of SCM_RIGHTS messages. Returns false when there are too many. */
+static bool client_take_rights(PdClient *client, struct msghdr *msg)
+{
+    bool ok = true;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int fds[MAX_FDS_PER_MSG];
+        memcpy(fds, CMSG_DATA(c), MIN(n, (size_t)MAX_FDS_PER_MSG) * sizeof(int));
+        for (size_t i = 0; i < n && i < MAX_FDS_PER_MSG; i++) {
+            if (g_queue_get_length(&client->fds) >= client->server->limits.max_fds) {
+                (void)close(fds[i]);
+                ok = false;
+                continue;
+            }
+            g_queue_push_tail(&client->fds, GINT_TO_POINTER(fds[i] + 1));
+        }
+    }
+    return ok && !(msg->msg_flags & MSG_CTRUNC);
+}
+
+static gboolean client_readable(int fd, GIOCondition cond, gpointer data)
+{
+    PdClient *client = data;
+    guint8 buf[READ_CHUNK];
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG)];
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = &control,
+                         .msg_controllen = sizeof(control)};
+    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n < 0) {
+        client->watch_in = 0;
+        pd_client_close(client, g_strerror(errno));
+        return G_SOURCE_REMOVE;
+    }
+    if (!client_take_rights(client, &msg)) {
+        client->watch_in = 0;
+        pd_client_close(client, "too many file descriptors");
+        return G_SOURCE_REMOVE;
+    }
+    if (n == 0) {
+        client->watch_in = 0;
+        client->eof = true;
+        if (client->inbuf->len > 0)
+            pd_client_close(client, "truncated message at end of stream");
+        else
+            client_schedule(client);
+        return G_SOURCE_REMOVE;
+    }
+    g_byte_array_append(client->inbuf, buf, (guint)n);
+    if (!client_split(client)) {
+        client->watch_in = 0;
+        pd_client_close(client, "message too large");
+        return G_SOURCE_REMOVE;
+    }
+    if (g_queue_get_length(&client->messages) >= client->server->limits.max_pending) {
+        client->watch_in = 0;
+        client_schedule(client);
+        return G_SOURCE_REMOVE;
+    }
+    pd_client_ref(client);
+    client_process(client);
+    bool keep = !client->closed && client->watch_in != 0;
+    pd_client_unref(client);
+    return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void client_watch_in(PdClient *client, bool on)
+{
+    if (on && !client->watch_in && !client->closed)
+        client->watch_in = g_unix_fd_add(client->fd, G_IO_IN, client_readable, client);
+    else if (!on && client->watch_in) {
+        g_source_remove(client->watch_in);
+        client->watch_in = 0;
+    }
+}
+
+static char *describe_peer(int fd, bool read_only)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    const char *sock = read_only ? "read-only" : "read-write";
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return g_strdup_printf("unknown peer, %s", sock);
+    return g_strdup_printf("pid %d uid %u gid %u, %s", (int)cred.pid, (unsigned)cred.uid,
+                           (unsigned)cred.gid, sock);
+}
+
+static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
+{
+    PdListener *listener = data;
+    PdServer *server = listener->server;
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            g_warning("accept on %s socket: %s", listener->read_only ? "read-only" : "read-write",
+                      g_strerror(errno));
+        return G_SOURCE_CONTINUE;
+    }
+    g_autofree char *peer = describe_peer(cfd, listener->read_only);
+    if (server->n_clients >= server->limits.max_clients) {
+        g_warning("refusing connection from %s: %u clients already (max_clients)", peer,
+                  server->n_clients);
+        (void)close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+    PdClient *client = g_new0(PdClient, 1);
+    client->ref = 1;
+    client->server = server;
+    client->id = ++server->next_client_id;
+    client->fd = cfd;
+    client->read_only = listener->read_only;
+    client->inbuf = g_byte_array_new();
+    client->outbuf = g_byte_array_new();
+    client->description = g_steal_pointer(&peer);
+    g_queue_init(&client->messages);
+    g_queue_init(&client->fds);
+    server->clients = g_list_prepend(server->clients, client);
+    server->n_clients++;
+    g_info("client %" G_GUINT64_FORMAT " connected: %s", client->id, client->description);
+    client_watch_in(client, true);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Binds a listening socket at @path with @mode. Returns the fd or -1 with @error set. */
+static int listen_at(const char *path, mode_t mode, GError **error)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "socket path %s is too long for a UNIX socket", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        pd_error_set_errno(error, errno, "socket for %s", path);
+        return -1;
+    }
+    (void)unlink(path);
+    mode_t old = umask(0777 & ~mode);
+    int r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    umask(old);
+    if (r < 0 || chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+        pd_error_set_errno(error, errno, "listening on %s", path);
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Takes the sockets systemd passed. Returns the number taken (0: not socket-activated). */
+static unsigned take_systemd_sockets(PdServer *server)
+{
+    const char *pid = g_getenv("LISTEN_PID");
+    const char *fds = g_getenv("LISTEN_FDS");
+    if (!pid || !fds || g_ascii_strtoll(pid, NULL, 10) != getpid())
+        return 0;
+    unsigned n = (unsigned)g_ascii_strtoull(fds, NULL, 10);
+    const char *names = g_getenv("LISTEN_FDNAMES");
+    g_auto(GStrv) name_list = names ? g_strsplit(names, ":", -1) : NULL;
+    for (unsigned i = 0; i < n && server->n_listeners < 2; i++) {
+        int fd = 3 + (int)i;
+        bool ro =
+            name_list && i < g_strv_length(name_list) ? g_str_equal(name_list[i], "ro") : i == 1;
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        PdListener *l = &server->listeners[server->n_listeners++];
+        l->fd = fd;
+        l->read_only = ro;
+    }
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    return server->n_listeners;
+}
+
+PdServer *pd_server_new(PdDaemon *daemon, const char *runtime_dir, const PdServerLimits *limits,
+                        GError **error)
+{
+    g_autoptr(PdServer) server = g_new0(PdServer, 1);
+    server->daemon = daemon;
+    server->limits = *limits;
+    if (take_systemd_sockets(server) > 0) {
+        g_message("using %u socket(s) passed by systemd", server->n_listeners);
+    } else {
+        if (g_mkdir_with_parents(runtime_dir, 0755) < 0) {
+            pd_error_set_errno(error, errno, "creating runtime directory %s", runtime_dir);
+            return NULL;
+        }
+        const char *names[2] = {"poold-sock", "poold-sock-ro"};
+        const mode_t modes[2] = {0600, 0666};
+        for (unsigned i = 0; i < 2; i++) {
+            g_autofree char *path = g_build_filename(runtime_dir, names[i], NULL);
+            int fd = listen_at(path, modes[i], error);
+            if (fd < 0)
+                return NULL;
+            PdListener *l = &server->listeners[server->n_listeners++];
+            l->fd = fd;
+            l->read_only = i == 1;
+            l->path = g_steal_pointer(&path);
+        }
+    }
+    for (unsigned i = 0; i < server->n_listeners; i++) {
+        PdListener *l = &server->listeners[i];
+        l->server = server;
+        l->watch = g_unix_fd_add(l->fd, G_IO_IN, listener_accept, l);
+    }
+    return g_steal_pointer(&server);
+}
+
+void pd_server_free(PdServer *server)
+{
+    if (!server)
+        return;
+    while (server->clients)
+        pd_client_close(server->clients->data, "daemon stopping");
+    for (unsigned i = 0; i < server->n_listeners; i++) {
+        PdListener *l = &server->listeners[i];
+        if (l->watch)
+            g_source_remove(l->watch);
+        (void)close(l->fd);
+        if (l->path)
+            (void)unlink(l->path);
+        g_free(l->path);
+    }
+    g_free(server);
+}

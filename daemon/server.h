@@ -1,0 +1,59 @@
+/* The varlink socket server: two listening UNIX sockets (read-write poold-sock, 0600, and
+ * read-only poold-sock-ro, 0666) or the ones systemd passes (LISTEN_FDS), client connections,
+ * NUL-terminated message framing, descriptor passing (SCM_RIGHTS), peer credentials and the
+ * limits on clients, message size and queued calls.
+ *
+ * Calls on one connection are answered in order: the next message is dispatched when the
+ * previous call has given its final answer (varlink's rule), so a client that pipelines
+ * waits in its queue; a connection whose queue is full is not read until it drains.
+ * A message that is not a varlink call, or too large, closes that connection only. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef struct PdDaemon PdDaemon;
+typedef struct PdServer PdServer;
+typedef struct PdClient PdClient;
+
+typedef struct {
+    size_t max_message;   /* bytes of one message, NUL excluded */
+    unsigned max_clients; /* connections at once, both sockets */
+    unsigned max_pending; /* calls queued on one connection (the one running included) */
+    unsigned max_fds;     /* descriptors queued on one connection */
+    size_t max_outbuf;    /* unread answers kept for a client before it is dropped */
+} PdServerLimits;
+
+/* Listens in @runtime_dir (created 0755 if missing), or on systemd's sockets when LISTEN_FDS
+ * names this process (the first is read-write, a second read-only). Returns NULL with an
+ * error naming the socket. */
+PdServer *pd_server_new(PdDaemon *daemon, const char *runtime_dir, const PdServerLimits *limits,
+                        GError **error);
+/* Closes every connection and listening socket; removes the socket files it created. */
+void pd_server_free(PdServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdServer, pd_server_free)
+
+unsigned pd_server_n_clients(PdServer *server);
+
+PdClient *pd_client_ref(PdClient *client);
+void pd_client_unref(PdClient *client);
+bool pd_client_closed(PdClient *client);
+bool pd_client_read_only(PdClient *client);
+/* Queues one message (the NUL is added). Dropped if the client is closed. */
+void pd_client_send(PdClient *client, JsonObject *message);
+/* The oldest descriptor received and not yet taken, or -1. Caller owns it. */
+int pd_client_take_fd(PdClient *client);
+/* Number of descriptors received and not yet taken. */
+unsigned pd_client_n_fds(PdClient *client);
+/* Called by dispatch when a call got its final answer: the next queued message may run. */
+void pd_client_call_done(PdClient *client);
+/* Closes the connection (after a protocol violation). */
+void pd_client_close(PdClient *client, const char *why);
+/* "pid 123 uid 1000" for logs. */
+const char *pd_client_describe(PdClient *client);
+
+G_END_DECLS

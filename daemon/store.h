@@ -1,0 +1,113 @@
+/* The daemon's SQLite store: one file (poold.db) in the state directory, WAL mode,
+ * synchronous=FULL, so a transaction that committed survives a crash or power loss: a reply
+ * that says done is sent after the commit.
+ *
+ * The schema is versioned with PRAGMA user_version; migrations are code (store.c, one step per
+ * version, each in its own transaction). A database written by a newer poold is refused.
+ * Used from the main loop thread only. All functions return true/non-NULL on success or
+ * false/NULL with a PD_ERROR_IO error naming the database and the statement's purpose. */
+#pragma once
+
+#include "pools/backend.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+typedef struct PdStore PdStore;
+
+/* The schema version this poold writes. */
+#define PD_STORE_SCHEMA_VERSION 2
+
+/* Opens (creating) @path and migrates it to PD_STORE_SCHEMA_VERSION. */
+PdStore *pd_store_open(const char *path, GError **error);
+void pd_store_free(PdStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStore, pd_store_free)
+
+int pd_store_schema_version(PdStore *store);
+
+/* Explicit transactions grouping several changes (a volume row and its event). Changes made
+ * outside one commit on their own. */
+bool pd_store_begin(PdStore *store, GError **error);
+bool pd_store_commit(PdStore *store, GError **error);
+void pd_store_rollback(PdStore *store);
+
+typedef struct {
+    char *name;
+    char *uuid;
+    char *type;
+    char *xml;
+    bool autostart;
+    bool active; /* the last state: active pools are restarted at start-up */
+    bool persistent;
+} PdStorePool;
+
+void pd_store_pool_free(PdStorePool *pool);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStorePool, pd_store_pool_free)
+
+/* Inserts or replaces the pool named pool->name. */
+bool pd_store_pool_put(PdStore *store, const PdStorePool *pool, GError **error);
+bool pd_store_pool_set_active(PdStore *store, const char *name, bool active, GError **error);
+bool pd_store_pool_set_autostart(PdStore *store, const char *name, bool autostart, GError **error);
+/* Removes the pool and its catalog. */
+bool pd_store_pool_delete(PdStore *store, const char *name, GError **error);
+/* Every pool (PdStorePool *), by name. */
+GPtrArray *pd_store_pool_list(PdStore *store, GError **error);
+
+/* The volume catalog: one row per volume with the fields of PdVol (pools/backend.h) but the
+ * timestamps. */
+bool pd_store_volume_put(PdStore *store, const char *pool, const PdVol *vol, GError **error);
+bool pd_store_volume_delete(PdStore *store, const char *pool, const char *name, GError **error);
+/* Replaces the whole catalog of @pool with @vols (PdVol *). */
+bool pd_store_volume_replace(PdStore *store, const char *pool, GPtrArray *vols, GError **error);
+/* The catalog of @pool (PdVol *), by name. */
+GPtrArray *pd_store_volume_list(PdStore *store, const char *pool, GError **error);
+
+typedef struct {
+    int64_t id;
+    char *kind;
+    char *pool;
+    char *volume;
+    char *state; /* "running", "done", "failed", "cancelled" */
+    uint64_t bytes_done, bytes_total;
+    int64_t started, finished; /* seconds since the epoch; finished 0 while running */
+    char *error;
+} PdStoreJob;
+
+void pd_store_job_free(PdStoreJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStoreJob, pd_store_job_free)
+
+/* Journals a job that starts, under the id the daemon gave it. */
+bool pd_store_job_insert(PdStore *store, int64_t id, const char *kind, const char *pool,
+                         const char *volume, uint64_t bytes_total, GError **error);
+/* The highest job id journaled (0 when none): ids are never reused. */
+int64_t pd_store_job_max_id(PdStore *store);
+bool pd_store_job_finish(PdStore *store, int64_t id, const char *state, uint64_t bytes_done,
+                         uint64_t bytes_total, const char *error_text, GError **error);
+/* The last @limit jobs, newest first. */
+GPtrArray *pd_store_job_list(PdStore *store, unsigned limit, GError **error);
+/* Marks every job still "running" failed (start-up); returns them (PdStoreJob *, as they
+ * were, state "running"). */
+GPtrArray *pd_store_job_fail_interrupted(PdStore *store, GError **error);
+
+typedef struct {
+    int64_t id;
+    int64_t time;
+    char *kind;
+    char *pool;
+    char *volume;
+    char *detail;
+} PdStoreEvent;
+
+void pd_store_event_free(PdStoreEvent *event);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStoreEvent, pd_store_event_free)
+
+/* Appends an event; returns its id (> 0) or 0 on error. */
+int64_t pd_store_event_append(PdStore *store, const char *kind, const char *pool,
+                              const char *volume, const char *detail, int64_t time, GError **error);
+/* Events with id > @since, oldest first, at most @limit. */
+GPtrArray *pd_store_event_list(PdStore *store, int64_t since, unsigned limit, GError **error);
+
+G_END_DECLS

@@ -510,8 +510,10 @@ static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const Crea
             pd_pool_util_prefix_error(error, pool, def->name);
         return false;
     }
-    pd_pool_util_progress(job, plan->opts.size, plan->opts.size);
-    return finish_create(pool, def->name, pd_format_name(plan->opts.format), ret_vol, error);
+    if (!finish_create(pool, def->name, pd_format_name(plan->opts.format), ret_vol, error))
+        return false;
+    pd_pool_util_progress(job, (*ret_vol)->capacity, (*ret_vol)->capacity);
+    return true;
 }
 
 bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,

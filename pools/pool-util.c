@@ -547,6 +547,16 @@ static uint64_t next_data(int vfd, uint64_t pos, uint64_t end)
     return MIN((uint64_t)data, end);
 }
 
+/* Where the data run at @pos ends, below @end (with !@sparse or when the file cannot tell:
+ * @end). */
+static uint64_t data_end(int vfd, uint64_t pos, uint64_t end, bool sparse)
+{
+    if (!sparse)
+        return end;
+    off_t hole = lseek(vfd, (off_t)pos, SEEK_HOLE);
+    return hole > (off_t)pos ? MIN((uint64_t)hole, end) : end;
+}
+
 /* Emits @len bytes of hole: skipped with lseek on a seekable output, else written as zeroes. */
 static bool download_hole(int fd, uint64_t len, bool seekable, const PdBackendJob *job,
                           const PdPool *pool, const PdVol *vol, GError **error)
@@ -620,7 +630,7 @@ bool pd_pool_util_download_path(const PdPool *pool, const PdVol *vol, const char
             pos = data;
             continue;
         }
-        size_t n = (size_t)MIN((uint64_t)TRANSFER_BUFFER, end - pos);
+        size_t n = (size_t)MIN((uint64_t)TRANSFER_BUFFER, data_end(vfd, pos, end, sparse) - pos);
         if (!pread_all(vfd, buf, n, pos)) {
             pd_pool_util_error_errno(error, pool, vol->name, errno, "could not read '%s'", path);
             goto out;

@@ -285,7 +285,9 @@ typedef struct {
     /* Writes the volume's stored bytes from @offset (@length bytes, 0 = to the end) to @fd
      * (the caller's, not closed; a pipe or a file). Sparse: holes are skipped with lseek on a
      * seekable @fd (and the file extended to its full length at the end); on a pipe they are
-     * written as zeroes. Optional (NULL: unsupported). Nothing to undo. */
+     * written as zeroes. A reader that goes away raises SIGPIPE: the daemon ignores that
+     * signal (the call then fails with EPIPE). Optional (NULL: unsupported). Nothing to
+     * undo. */
     bool (*vol_download)(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
                          uint64_t length, unsigned flags, const PdBackendJob *job, GError **error);
 

@@ -506,8 +506,7 @@ static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const Crea
               pd_pool_util_rename_noreplace(tmp, path, error);
     if (!ok) {
         (void)unlink(tmp);
-        if (!g_error_matches(*error, PD_ERROR, PD_ERROR_CANCELLED))
-            pd_pool_util_prefix_error(error, pool, def->name);
+        pd_pool_util_prefix_error(error, pool, def->name);
         return false;
     }
     if (!finish_create(pool, def->name, pd_format_name(plan->opts.format), ret_vol, error))
@@ -712,8 +711,7 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
               pd_pool_util_rename_noreplace(tmp, path, error);
     if (!ok) {
         (void)unlink(tmp);
-        if (!g_error_matches(*error, PD_ERROR, PD_ERROR_CANCELLED))
-            pd_pool_util_prefix_error(error, pool, def->name);
+        pd_pool_util_prefix_error(error, pool, def->name);
         return false;
     }
     return finish_create(pool, def->name, pd_format_name(plan.opts.format), ret_vol, error);
@@ -932,8 +930,7 @@ bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm 
         return false;
     }
     if (!ok) {
-        if (!g_str_has_prefix((*error)->message, "pool '"))
-            pd_pool_util_prefix_error(error, pool, vol->name);
+        pd_pool_util_prefix_error(error, pool, vol->name);
         return false;
     }
     pd_pool_util_progress(job, pd_image_size(img), pd_image_size(img));

@@ -51,8 +51,11 @@ void pd_pool_util_error_errno(GError **error, const PdPool *pool, const char *vo
 
 void pd_pool_util_prefix_error(GError **error, const PdPool *pool, const char *vol_name)
 {
+    if (!error || !*error)
+        return;
     g_autofree char *ctx = context(pool, vol_name);
-    g_prefix_error(error, "%s", ctx);
+    if (!g_str_has_prefix((*error)->message, ctx))
+        g_prefix_error(error, "%s", ctx);
 }
 
 /* ---- jobs -------------------------------------------------------------------------------- */
@@ -152,6 +155,14 @@ bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **er
             return true;
         }
         e = errno;
+        struct stat st;
+        /* no hard links either (vfat, some NFS servers): check, then rename (racy, but the
+         * daemon serialises creates of one name) */
+        if (e != EEXIST && lstat(to, &st) < 0 && errno == ENOENT) {
+            if (rename(from, to) == 0)
+                return true;
+            e = errno;
+        }
     }
     if (e == EEXIST)
         g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists", to);

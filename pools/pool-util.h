@@ -19,7 +19,8 @@ void pd_pool_util_error(GError **error, const PdPool *pool, const char *vol_name
 /* Same for an errno value (code from pd_error_code_from_errno, strerror appended). */
 void pd_pool_util_error_errno(GError **error, const PdPool *pool, const char *vol_name, int errnum,
                               const char *fmt, ...) G_GNUC_PRINTF(5, 6);
-/* Prefixes an existing error with "pool 'P': volume 'V': ". */
+/* Prefixes an existing error with "pool 'P': volume 'V': " unless it starts with that
+ * already. @error NULL or unset is fine. */
 void pd_pool_util_prefix_error(GError **error, const PdPool *pool, const char *vol_name);
 
 /* ---- jobs -------------------------------------------------------------------------------- */

@@ -57,6 +57,7 @@ typedef struct {
     uint64_t *refblocks; /* per reftable entry: offset of a usable block, 0 otherwise */
     uint64_t rb_entries; /* refcounts per block */
     bool refstruct_broken;
+    bool reftable_counted;          /* the refcount table's own clusters are in refs */
     uint64_t refstruct_corruptions; /* of them, fixed by a rebuild */
     /* state of the pass under way (callbacks of read_clusters) */
     struct CompareState *cmp;
@@ -368,6 +369,7 @@ static void count_bitmap_table(Check *c, uint64_t offset, uint32_t entries, cons
         return;
     }
     count_range(c, offset, bytes, 1);
+    c->reftable_counted = true;
     g_autofree uint8_t *table = g_malloc(MAX(bytes, 1u));
     GError *err = NULL;
     if (!pd_io_pread_full(c->img->io, table, bytes, offset, &err)) {
@@ -518,6 +520,7 @@ static void scan_refcount_table(Check *c)
         return;
     }
     count_range(c, offset, bytes, 1);
+    c->reftable_counted = true;
     g_autofree uint8_t *table = g_malloc(MAX(bytes, 1u));
     GError *err = NULL;
     if (!pd_io_pread_full(c->img->io, table, bytes, offset, &err)) {
@@ -717,8 +720,7 @@ static bool rebuild_refcounts(Check *c, uint64_t *ret_end, GError **error)
     Qcow2State *s = c->s;
     uint64_t cs = s->cluster_size;
     /* the old structure is not referenced by the new one */
-    if (in_file(c, s->header.refcount_table_offset, 1) &&
-        qcow2_is_aligned(s, s->header.refcount_table_offset)) {
+    if (c->reftable_counted) {
         uint64_t first = s->header.refcount_table_offset >> s->cluster_bits;
         for (uint64_t k = first;
              k < first + s->header.refcount_table_clusters && k < c->nb_clusters; k++)

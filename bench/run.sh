@@ -3,6 +3,7 @@
 #
 # Usage: bench/run.sh [--quick|--tiny] [--dir DIR] [--reps N] [--cache cold|warm]
 #                     [--rows LIST] [--poolimg PATH] [--no-build] [--keep] [--no-sync]
+#                     [--nice N] [--rev REV]
 #
 # Exit status: 0 when every row ran and every output verified (whether or not the targets were
 # met: this is a measurement, not a test), 1 when a tool failed or an output was wrong, 2 on
@@ -21,11 +22,14 @@ poolimg=
 build=1
 keep=0
 do_sync=1
+nice_level=
+rev=
+gen_opt=
 build_dir=${POOLD_BENCH_BUILD:-$src/build-bench}
 
 usage()
 {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -41,6 +45,9 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --keep) keep=1 ;;
     --no-sync) do_sync=0 ;;
+    --nice) nice_level=$2; shift ;;
+    --rev) rev=$2; shift ;;
+    --gen) gen_opt=$2; shift ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown option '$1'" >&2; usage ;;
     esac
@@ -71,13 +78,31 @@ warm) ;;
 *) echo "run.sh: --cache is cold or warm" >&2; exit 2 ;;
 esac
 
-qemu_img=$(command -v qemu-img) || { echo "run.sh: qemu-img is not installed" >&2; exit 2; }
+# 77: this machine cannot run the benchmark (meson's "skipped")
+qemu_img=$(command -v qemu-img) || { echo "run.sh: qemu-img is not installed" >&2; exit 77; }
+[ -x /usr/bin/time ] || { echo "run.sh: GNU time (/usr/bin/time) is not installed" >&2; exit 77; }
+# --nice: both tools run at this niceness (negative needs root), against other load
+prio=()
+[ -n "$nice_level" ] && prio=(nice -n "$nice_level")
 
 # ---------------------------------------------------------------- build
 gen=
+if [ -n "$rev" ] && [ $build -eq 1 ]; then
+    # a committed revision, exported clean (no uncommitted edits of the work tree), built in
+    # the scratch directory
+    sha=$(git -C "$src" rev-parse --short "$rev^{commit}") || { echo "run.sh: no revision $rev" >&2; exit 2; }
+    mkdir -p "$dir/src-$sha" || exit 2
+    if [ ! -f "$dir/src-$sha/meson.build" ]; then
+        git -C "$src" archive "$sha" | tar -x -C "$dir/src-$sha" || exit 2
+    fi
+    src_built=$dir/src-$sha
+    build_dir=$dir/build-$sha
+else
+    src_built=$src
+fi
 if [ $build -eq 1 ]; then
     if [ ! -f "$build_dir/build.ninja" ]; then
-        meson setup "$build_dir" "$src" --buildtype=release >"$build_dir.setup.log" 2>&1 || {
+        meson setup "$build_dir" "$src_built" --buildtype=release >"$build_dir.setup.log" 2>&1 || {
             cat "$build_dir.setup.log" >&2; echo "run.sh: meson setup failed" >&2; exit 2; }
         rm -f "$build_dir.setup.log"
     fi
@@ -86,6 +111,7 @@ if [ $build -eq 1 ]; then
     poolimg=$build_dir/client/poolimg
     gen=$build_dir/bench/pd-bench-gen
 fi
+[ -n "$gen_opt" ] && gen=$gen_opt
 [ -n "$poolimg" ] || poolimg=$build_dir/client/poolimg
 [ -x "$poolimg" ] || { echo "run.sh: no poolimg at $poolimg" >&2; exit 2; }
 if [ -z "$gen" ] || [ ! -x "$gen" ]; then
@@ -116,6 +142,7 @@ cleanup()
     rm -f "$dir"/out.* "$dir"/work.*
     if [ $keep -eq 0 ]; then
         rm -f "$dir"/input.* "$dir"/ref.* "$dir"/check.* "$dir"/pd-bench-gen
+        rm -rf "$dir"/src-* "$dir"/build-*
     fi
 }
 trap cleanup EXIT
@@ -160,7 +187,7 @@ timed()
         echo 3 >/proc/sys/vm/drop_caches
     fi
     t0=$EPOCHREALTIME
-    /usr/bin/time -f '%U %S' -o "$dir/work.time" "$@" >"$dir/work.stdout" 2>"$dir/work.stderr"
+    "${prio[@]}" /usr/bin/time -f '%U %S' -o "$dir/work.time" "$@" >"$dir/work.stdout" 2>"$dir/work.stderr"
     rc=$?
     t1=$EPOCHREALTIME
     [ $do_sync -eq 1 ] && sync
@@ -260,7 +287,7 @@ declare -A label=(
 )
 row_target() { [ "$1" = convert-compressed ] && echo 0.6 || echo 1.0; }
 
-declare -A res_wall res_cmd res_cpu res_size res_state
+declare -A res_wall res_min res_cmd res_cpu res_size res_state
 status=0
 
 run_row() # ROW
@@ -306,6 +333,8 @@ run_row() # ROW
     done
     for tool in qemu-img poolimg; do
         res_wall[$row,$tool]=$(echo "${walls[$tool]:-}" | median)
+        res_min[$row,$tool]=$(echo "${walls[$tool]:-}" | tr ' ' '\n' | grep -v '^$' | sort -g | head -1)
+        : "${res_min[$row,$tool]:=-}"
         res_cmd[$row,$tool]=$(echo "${cmds[$tool]:-}" | median)
         res_cpu[$row,$tool]=$(echo "${cpus[$tool]:-}" | median)
         res_size[$row,$tool]=${sizes[$tool]:--}
@@ -317,8 +346,10 @@ ratio() { awk -v p="$1" -v q="$2" 'BEGIN { if (p == "-" || q == "-" || q <= 0) p
 
 # ---------------------------------------------------------------- run
 say "poold bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)"
-say "  poolimg $(git -C "$src" rev-parse --short HEAD 2>/dev/null) ($poolimg); $("$qemu_img" --version | head -1)"
-say "  mode $mode, $reps reps, page cache $cache, times include sync: $([ $do_sync -eq 1 ] && echo yes || echo no)"
+if [ -n "$rev" ]; then what="revision $sha, clean export"; else what="work tree at $(git -C "$src" rev-parse --short HEAD 2>/dev/null)$(git -C "$src" diff --quiet HEAD -- formats client common 2>/dev/null || echo ' + uncommitted changes')"; fi
+say "  poolimg: $what ($poolimg); $("$qemu_img" --version | head -1)"
+say "  mode $mode, $reps reps, page cache $cache, times include sync: $([ $do_sync -eq 1 ] && echo yes || echo no), nice ${nice_level:-0}"
+say "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "  input: $((img_size >> 20)) MiB raw, $(du -k "$input_raw" | awk '{ printf "%d MiB", $1 / 1024 }') allocated; check/snapshot: $check_clusters clusters of $check_cluster_size B"
 
 # Untimed warm-up of the machine (not of the cache: cold runs drop it again): the first run
@@ -348,15 +379,20 @@ done
     done
     echo
     echo "median of $reps; seconds from start to end of the command$([ $do_sync -eq 1 ] && echo ' plus the sync after it')"
-    echo "details: command alone (no sync), CPU (user+sys), output size (KiB allocated)"
-    printf '%-32s %9s %9s %6s %8s %8s %10s %10s\n' "operation" "q cmd" "p cmd" "ratio" "q cpu" "p cpu" "q KiB" "p KiB"
+    echo "details (medians unless said): best run (min, same timing as above), command alone"
+    echo "(no sync), CPU (user+sys of all threads), output size (KiB allocated)"
+    printf '%-32s %7s %7s %5s %7s %7s %5s %7s %7s %9s %9s\n' "operation" "q min" "p min" "ratio" \
+        "q cmd" "p cmd" "ratio" "q cpu" "p cpu" "q KiB" "p KiB"
     for row in "${row_list[@]}"; do
-        printf '%-32s %9s %9s %6s %8s %8s %10s %10s\n' "${label[$row]}" \
+        printf '%-32s %7s %7s %5s %7s %7s %5s %7s %7s %9s %9s\n' "${label[$row]}" \
+            "${res_min[$row,qemu-img]}" "${res_min[$row,poolimg]}" \
+            "$(ratio "${res_min[$row,poolimg]}" "${res_min[$row,qemu-img]}")" \
             "${res_cmd[$row,qemu-img]}" "${res_cmd[$row,poolimg]}" \
             "$(ratio "${res_cmd[$row,poolimg]}" "${res_cmd[$row,qemu-img]}")" \
             "${res_cpu[$row,qemu-img]}" "${res_cpu[$row,poolimg]}" \
             "${res_size[$row,qemu-img]}" "${res_size[$row,poolimg]}"
     done
 } | tee -a "$log"
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "log: $log" >&2
 exit $status

@@ -297,18 +297,10 @@ static void serialize_table(const Qcow2State *s, uint8_t *buf)
     }
 }
 
-/* Writes s->snapshots as a new table in new clusters, points the header at it, then frees
- * the old table (@old_offset, @old_size bytes). Entries are normalised first: every entry
- * gets the 24 bytes of extra data new qemu writes (unknown extra bytes are kept). */
-static bool write_snapshot_table(PdImage *img, uint64_t old_offset, uint64_t old_size,
-                                 GError **error)
+/* Writes the (normalised) table into new clusters and points the header at it. */
+static bool write_new_table(PdImage *img, uint64_t old_offset, uint64_t old_size, GError **error)
 {
     Qcow2State *s = qcow2_state(img);
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        Qcow2Snapshot *sn = &s->snapshots[i];
-        if (sn->extra_data_size < SN_EXTRA_KNOWN)
-            sn->extra_data_size = SN_EXTRA_KNOWN;
-    }
     uint64_t size = table_size(s);
     uint64_t new_offset = 0;
     if (size > QCOW2_MAX_SNAPSHOTS_SIZE) {
@@ -335,6 +327,29 @@ static bool write_snapshot_table(PdImage *img, uint64_t old_offset, uint64_t old
     if (!qcow2_update_header(img, error)) {
         s->header.snapshots_offset = saved_offset;
         s->header.nb_snapshots = saved_nb;
+        return false;
+    }
+    return true;
+}
+
+/* Writes s->snapshots as a new table in new clusters, points the header at it, then frees
+ * the old table (@old_offset, @old_size bytes). Entries are normalised first: every entry
+ * gets the 24 bytes of extra data new qemu writes (unknown extra bytes are kept). */
+static bool write_snapshot_table(PdImage *img, uint64_t old_offset, uint64_t old_size,
+                                 GError **error)
+{
+    Qcow2State *s = qcow2_state(img);
+    /* until the header names the new table, the sizes in memory must describe the old one:
+     * they say how many clusters it holds when it is freed later */
+    g_autofree uint32_t *saved_extra = g_new(uint32_t, MAX(s->nb_snapshots, 1u));
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        Qcow2Snapshot *sn = &s->snapshots[i];
+        saved_extra[i] = sn->extra_data_size;
+        sn->extra_data_size = MAX(sn->extra_data_size, (uint32_t)SN_EXTRA_KNOWN);
+    }
+    if (!write_new_table(img, error)) {
+        for (uint32_t i = 0; i < s->nb_snapshots; i++)
+            s->snapshots[i].extra_data_size = saved_extra[i];
         return false;
     }
     if (old_offset && old_size &&

@@ -47,6 +47,7 @@ run() {
     "$@" >out 2>err
     rc=$?
     [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"
+    grep -q "Sanitizer\|runtime error:" err && fail "'$*' hit a sanitizer report"
     ok
 }
 

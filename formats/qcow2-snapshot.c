@@ -298,7 +298,7 @@ static void serialize_table(const Qcow2State *s, uint8_t *buf)
 }
 
 /* Writes the (normalised) table into new clusters and points the header at it. */
-static bool write_new_table(PdImage *img, uint64_t old_offset, uint64_t old_size, GError **error)
+static bool write_new_table(PdImage *img, GError **error)
 {
     Qcow2State *s = qcow2_state(img);
     uint64_t size = table_size(s);

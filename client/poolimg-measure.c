@@ -97,9 +97,12 @@ int pi_cmd_measure(int argc, char **argv)
     PdMeasure m;
     if (!pd_image_measure(&o.create, src, &m, &error))
         return pi_fail(error, 1);
+    /* qemu-img shows the bitmaps line when source and target can both hold bitmaps. */
+    bool show_bitmaps = m.bitmaps || (src && pd_image_format(src) == PD_FORMAT_QCOW2 &&
+                                      o.create.format == PD_FORMAT_QCOW2);
     if (json) {
         JsonObject *obj = json_object_new();
-        if (m.bitmaps)
+        if (show_bitmaps)
             json_object_set_int_member(obj, "bitmaps", (gint64)m.bitmaps);
         json_object_set_int_member(obj, "required", (gint64)m.required);
         json_object_set_int_member(obj, "fully-allocated", (gint64)m.fully_allocated);
@@ -109,7 +112,7 @@ int pi_cmd_measure(int argc, char **argv)
     } else {
         printf("required size: %" G_GUINT64_FORMAT "\n", m.required);
         printf("fully allocated size: %" G_GUINT64_FORMAT "\n", m.fully_allocated);
-        if (m.bitmaps)
+        if (show_bitmaps)
             printf("bitmaps size: %" G_GUINT64_FORMAT "\n", m.bitmaps);
     }
     return 0;

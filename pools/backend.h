@@ -367,7 +367,9 @@ bool pd_pool_backend_vol_snapshot_delete(const PdPoolBackend *be, const PdPool *
                                          const PdVol *vol, const char *name, GError **error);
 
 /* The volume XML of @vol in @pool (vol-dumpxml), as a definition the daemon formats with
- * pd_vol_def_format. Caller frees. */
+ * pd_vol_def_format, laid out as libvirtd shows the same file (no compat/clusterSize of an
+ * existing volume; <backingStore> with the backing file's permissions and timestamps, for
+ * which it stats a local backing file: the one I/O it does). Caller frees. */
 PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol);
 
 /* True for the hidden names under which volumes are built (".NAME.partial*"): refresh skips

@@ -211,6 +211,16 @@ bool pd_pool_util_statvfs(const char *path, uint64_t *ret_capacity, uint64_t *re
     return true;
 }
 
+/* <timestamps> from stat, as libvirt fills them. */
+static void set_timestamps(PdVolTimestamps *ts, const struct stat *st)
+{
+    ts->present = true;
+    ts->atime = (PdTimestamp){st->st_atim.tv_sec, st->st_atim.tv_nsec};
+    ts->mtime = (PdTimestamp){st->st_mtim.tv_sec, st->st_mtim.tv_nsec};
+    ts->ctime = (PdTimestamp){st->st_ctim.tv_sec, st->st_ctim.tv_nsec};
+    ts->btime = (PdTimestamp){0, 0}; /* libvirt writes <btime>0</btime> when unknown */
+}
+
 void pd_pool_util_vol_set_stat(PdVol *vol, const struct stat *st)
 {
     vol->type = S_ISBLK(st->st_mode) ? PD_VOL_BLOCK : PD_VOL_FILE;
@@ -222,11 +232,7 @@ void pd_pool_util_vol_set_stat(PdVol *vol, const struct stat *st)
     vol->mode = st->st_mode & 07777;
     vol->uid = st->st_uid;
     vol->gid = st->st_gid;
-    vol->timestamps.present = true;
-    vol->timestamps.atime = (PdTimestamp){st->st_atim.tv_sec, st->st_atim.tv_nsec};
-    vol->timestamps.mtime = (PdTimestamp){st->st_mtim.tv_sec, st->st_mtim.tv_nsec};
-    vol->timestamps.ctime = (PdTimestamp){st->st_ctim.tv_sec, st->st_ctim.tv_nsec};
-    vol->timestamps.btime = (PdTimestamp){0, -1};
+    set_timestamps(&vol->timestamps, st);
     vol->stat_size = (uint64_t)st->st_size;
     vol->stat_mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
     vol->stat_inode = (uint64_t)st->st_ino;
@@ -271,6 +277,29 @@ int64_t pd_pool_util_block_size(const char *path)
 
 /* ---- volume XML ------------------------------------------------------------------------- */
 
+/* <backingStore> of @vol: the path resolved against the volume's directory, the recorded
+ * format, and (for a local file) its permissions and timestamps as libvirt shows them. */
+static PdVolBacking *backing_def(const PdVol *vol)
+{
+    PdVolBacking *b = pd_vol_backing_new();
+    if (g_path_is_absolute(vol->backing_path) || !vol->path || strstr(vol->backing_path, "://")) {
+        b->path = g_strdup(vol->backing_path);
+    } else {
+        g_autofree char *dir = g_path_get_dirname(vol->path);
+        b->path = g_build_filename(dir, vol->backing_path, NULL);
+    }
+    b->format = g_strdup(vol->backing_format ? vol->backing_format : "raw");
+    b->format_given = vol->backing_format != NULL;
+    struct stat st;
+    if (g_path_is_absolute(b->path) && stat(b->path, &st) == 0) {
+        b->perms.mode = st.st_mode & 07777;
+        b->perms.owner = st.st_uid;
+        b->perms.group = st.st_gid;
+        set_timestamps(&b->timestamps, &st);
+    }
+    return b;
+}
+
 PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol)
 {
     PdVolDef *def = pd_vol_def_new(pool->def->type);
@@ -291,23 +320,10 @@ PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol)
         def->target_perms.group = vol->gid;
         def->target_timestamps = vol->timestamps;
     }
-    if (vol->compat) {
-        def->compat = g_strdup(vol->compat);
-        def->cluster_size = vol->cluster_size;
-        def->has_features = vol->lazy_refcounts;
-        def->lazy_refcounts = vol->lazy_refcounts;
-    }
-    if (vol->backing_path) {
-        def->backing = pd_vol_backing_new();
-        if (g_path_is_absolute(vol->backing_path) || !vol->path) {
-            def->backing->path = g_strdup(vol->backing_path);
-        } else {
-            g_autofree char *dir = g_path_get_dirname(vol->path);
-            def->backing->path = g_build_filename(dir, vol->backing_path, NULL);
-        }
-        def->backing->format = g_strdup(vol->backing_format ? vol->backing_format : "raw");
-        def->backing->format_given = vol->backing_format != NULL;
-    }
+    /* compat, clusterSize and features are not written: libvirtd's vol-dumpxml of an
+     * existing qcow2 volume has none of them (they are creation options) */
+    if (vol->backing_path)
+        def->backing = backing_def(vol);
     return def;
 }
 

@@ -343,6 +343,23 @@ static void test_create_backing(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(xml, "<backingStore>"));
     g_assert_nonnull(strstr(xml, base->path));
     g_assert_nonnull(strstr(xml, "<name>overlay2.qcow2</name>"));
+    if (g_getenv("POOLD_TEST_VERBOSE"))
+        g_printerr("%s", xml);
+    /* laid out as libvirtd's vol-dumpxml (tests/xml/in/libvirtd-vol-dir-backing.xml) */
+    g_assert_nonnull(strstr(xml, "<volume type='file'>"));
+    g_assert_nonnull(strstr(xml, "<physical unit='bytes'>"));
+    g_assert_nonnull(strstr(xml, "<mode>0600</mode>"));
+    g_assert_nonnull(strstr(xml, "<btime>0</btime>"));
+    g_assert_null(strstr(xml, "<compat>"));
+    const char *bs = strstr(xml, "<backingStore>");
+    g_assert_nonnull(strstr(bs, "<permissions>"));
+    g_assert_nonnull(strstr(bs, "<timestamps>"));
+    g_assert_nonnull(strstr(bs, "<format type='qcow2'/>"));
+    /* and it parses back */
+    g_autoptr(PdVolDef) parsed = pd_vol_def_parse(xml, PD_POOL_DIR, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(parsed->capacity, ==, ov2->capacity);
+    g_assert_cmpstr(parsed->backing->path, ==, base->path);
 
     /* raw has no backing files: refused, nothing left behind */
     g_autoptr(PdVolDef) bad = vol_def("bad.img", "raw", 0, 0);

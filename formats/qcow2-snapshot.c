@@ -155,6 +155,11 @@ static bool reader_need(TableReader *r, uint64_t pos, uint64_t len, GError **err
 static bool snapshot_l1_ok(PdImage *img, const Qcow2Snapshot *sn, uint64_t file_size,
                            GError **error)
 {
+    if (sn->l1_size > QCOW2_MAX_L1_SIZE / 8)
+        return corrupt(img, error,
+                       "snapshot '%s' (id %s) has an L1 table of %u entries (at "
+                       "most %d are allowed)",
+                       sn->name, sn->id_str, sn->l1_size, QCOW2_MAX_L1_SIZE / 8);
     const Qcow2State *s = qcow2_state(img);
     uint64_t l1_bytes = (uint64_t)sn->l1_size * 8;
     if (!qcow2_is_aligned(s, sn->l1_table_offset) ||
@@ -209,11 +214,6 @@ static bool read_one_snapshot(TableReader *r, uint64_t pos, uint64_t file_size, 
                        " has a NUL byte in its id or name",
                        pos);
 
-    if (sn->l1_size > QCOW2_MAX_L1_SIZE / 8)
-        return corrupt(img, error,
-                       "snapshot '%s' (id %s) has an L1 table of %u entries (at "
-                       "most %d are allowed)",
-                       sn->name, sn->id_str, sn->l1_size, QCOW2_MAX_L1_SIZE / 8);
     /* a check-only open keeps the entry: check reports it, apply/delete refuse it */
     if (!(img->flags & PD_OPEN_CHECK_ONLY) && !snapshot_l1_ok(img, sn, file_size, error))
         return false;

@@ -1,0 +1,422 @@
+/* poolctl's pool-* commands: virsh's syntax and output. */
+#include "client/poolctl.h"
+
+#include "common/pd-error.h"
+#include "xml/define-as.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* {"pool": NAME} */
+static JsonObject *pool_param(const char *pool)
+{
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "pool", pool);
+    return p;
+}
+
+/* Reads an XML file the user named (the client reads it; the daemon gets the text). */
+static char *read_xml_file(const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &error)) {
+        pc_error("Failed to open file '%s': %s", path, error->message);
+        return NULL;
+    }
+    return text;
+}
+
+/* Runs a call whose reply is {pool: PoolInfo}; returns the pool's name (caller frees). */
+static char *pool_call_name(PcCtl *ctl, const char *method, JsonObject *params, const char *failed)
+{
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, method, params, failed);
+    if (!reply || !json_object_has_member(reply, "pool"))
+        return NULL;
+    return g_strdup(
+        json_object_get_string_member(json_object_get_object_member(reply, "pool"), "name"));
+}
+
+static bool cmd_pool_define(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    const char *file = pc_arg(args, "file");
+    g_autofree char *xml = read_xml_file(file);
+    if (!xml)
+        return false;
+    bool create = g_str_equal(cmd->name, "pool-create");
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "xml", xml);
+    if (create) {
+        json_object_set_boolean_member(p, "build", pc_flag(args, "build"));
+        json_object_set_boolean_member(p, "overwrite", pc_flag(args, "overwrite"));
+    }
+    g_autofree char *failed =
+        g_strdup_printf("Failed to %s pool from %s", create ? "create" : "define", file);
+    g_autofree char *name =
+        pool_call_name(ctl, create ? "io.poold.Pool.Create" : "io.poold.Pool.Define", p, failed);
+    if (!name)
+        return false;
+    printf("Pool %s %s from %s\n", name, create ? "created" : "defined", file);
+    return true;
+}
+
+/* pool-define-as and pool-create-as: the XML is built here from virsh's arguments. */
+static bool cmd_pool_define_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    PdPoolDefineArgs args = {0};
+    if (!pd_pool_define_args_parse(argc, argv, &args, &error)) {
+        pc_error("%s", error->message);
+        return false;
+    }
+    g_autoptr(PdPoolDef) def = pd_pool_def_from_args(&args, &error);
+    if (!def) {
+        pc_error("%s", error->message);
+        return false;
+    }
+    g_autofree char *xml = pd_pool_def_format(def);
+    if (args.print_xml) {
+        printf("%s", xml);
+        return true;
+    }
+    bool create = g_str_equal(cmd->name, "pool-create-as");
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "xml", xml);
+    if (create) {
+        json_object_set_boolean_member(p, "build", args.build);
+        json_object_set_boolean_member(p, "overwrite", args.overwrite);
+    }
+    g_autofree char *failed =
+        g_strdup_printf("Failed to %s pool %s", create ? "create" : "define", def->name);
+    g_autofree char *name =
+        pool_call_name(ctl, create ? "io.poold.Pool.Create" : "io.poold.Pool.Define", p, failed);
+    if (!name)
+        return false;
+    printf("Pool %s %s\n", name, create ? "created" : "defined");
+    return true;
+}
+
+/* pool-build, pool-start, pool-destroy, pool-delete, pool-undefine, pool-refresh. */
+static bool cmd_pool_simple(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    static const struct {
+        const char *cmd, *method, *verb, *done;
+    } table[] = {
+        {"pool-build", "io.poold.Pool.Build", "build", "built"},
+        {"pool-start", "io.poold.Pool.Start", "start", "started"},
+        {"pool-destroy", "io.poold.Pool.Stop", "destroy", "destroyed"},
+        {"pool-delete", "io.poold.Pool.Delete", "delete", "deleted"},
+        {"pool-undefine", "io.poold.Pool.Undefine", "undefine", "has been undefined"},
+        {"pool-refresh", "io.poold.Pool.Refresh", "refresh", "refreshed"},
+    };
+    const char *pool = pc_arg(args, "pool");
+    for (unsigned i = 0; i < G_N_ELEMENTS(table); i++) {
+        if (!g_str_equal(table[i].cmd, cmd->name))
+            continue;
+        JsonObject *p = pool_param(pool);
+        bool start = g_str_equal(cmd->name, "pool-start");
+        bool build = g_str_equal(cmd->name, "pool-build");
+        if ((build || start) && pc_flag(args, "overwrite"))
+            json_object_set_boolean_member(p, "overwrite", true);
+        if ((build || start) && pc_flag(args, "no-overwrite"))
+            json_object_set_boolean_member(p, "no_overwrite", true);
+        if (start && pc_flag(args, "build"))
+            json_object_set_boolean_member(p, "build", true);
+        if (start) { /* Start takes build only */
+            json_object_remove_member(p, "overwrite");
+            json_object_remove_member(p, "no_overwrite");
+        }
+        g_autofree char *failed = g_strdup_printf("Failed to %s pool %s", table[i].verb, pool);
+        g_autoptr(JsonObject) reply = pc_ctl_call(ctl, table[i].method, p, failed);
+        if (!reply)
+            return false;
+        printf("Pool %s %s\n", pool, table[i].done);
+        return true;
+    }
+    return false;
+}
+
+static bool cmd_pool_autostart(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    const char *pool = pc_arg(args, "pool");
+    bool disable = pc_flag(args, "disable");
+    JsonObject *p = pool_param(pool);
+    json_object_set_boolean_member(p, "autostart", !disable);
+    g_autofree char *failed =
+        g_strdup_printf("failed to %smark pool %s as autostarted", disable ? "un" : "", pool);
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.SetAutostart", p, failed);
+    if (!reply)
+        return false;
+    printf("Pool %s %smarked as autostarted\n", pool, disable ? "un" : "");
+    return true;
+}
+
+/* True when @pool passes pool-list's filters (virsh: no state flag = active only). */
+static bool list_filter(PcArgs *args, JsonObject *pool)
+{
+    bool active = json_object_get_boolean_member(pool, "active");
+    bool autostart = json_object_get_boolean_member(pool, "autostart");
+    bool persistent = json_object_get_boolean_member(pool, "persistent");
+    bool all = pc_flag(args, "all");
+    bool inactive = pc_flag(args, "inactive");
+    if (!all && inactive && active)
+        return false;
+    if (!all && !inactive && !active)
+        return false;
+    if (pc_flag(args, "autostart") && !pc_flag(args, "no-autostart") && !autostart)
+        return false;
+    if (pc_flag(args, "no-autostart") && !pc_flag(args, "autostart") && autostart)
+        return false;
+    if (pc_flag(args, "persistent") && !pc_flag(args, "transient") && !persistent)
+        return false;
+    if (pc_flag(args, "transient") && !pc_flag(args, "persistent") && persistent)
+        return false;
+    const char *types = pc_arg(args, "type");
+    if (types) {
+        g_auto(GStrv) list = g_strsplit(types, ",", -1);
+        if (!g_strv_contains((const char *const *)list,
+                             json_object_get_string_member(pool, "type")))
+            return false;
+    }
+    return true;
+}
+
+static char *size_cell(JsonObject *pool, const char *member)
+{
+    if (!json_object_get_boolean_member(pool, "active"))
+        return g_strdup("-");
+    return pc_pretty_size((uint64_t)json_object_get_int_member(pool, member));
+}
+
+static void print_pool_table(PcArgs *args, JsonArray *pools)
+{
+    bool details = pc_flag(args, "details");
+    PcTable *t = details ? pc_table_new("Name", "State", "Autostart", "Persistent", "Capacity",
+                                        "Allocation", "Available", NULL)
+                         : pc_table_new("Name", "State", "Autostart", NULL);
+    for (guint i = 0; i < json_array_get_length(pools); i++) {
+        JsonObject *p = json_array_get_object_element(pools, i);
+        const char *name = json_object_get_string_member(p, "name");
+        const char *autostart = json_object_get_boolean_member(p, "autostart") ? "yes" : "no";
+        if (!details) {
+            pc_table_add(t, name,
+                         json_object_get_boolean_member(p, "active") ? "active" : "inactive",
+                         autostart, NULL);
+            continue;
+        }
+        g_autofree char *cap = size_cell(p, "capacity");
+        g_autofree char *alloc = size_cell(p, "allocation");
+        g_autofree char *avail = size_cell(p, "available");
+        pc_table_add(t, name, json_object_get_string_member(p, "state"), autostart,
+                     json_object_get_boolean_member(p, "persistent") ? "yes" : "no", cap, alloc,
+                     avail, NULL);
+    }
+    pc_table_print(t);
+}
+
+static bool cmd_pool_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.List", NULL, NULL);
+    if (!reply)
+        return false;
+    JsonArray *all = json_object_get_array_member(reply, "pools");
+    g_autoptr(JsonArray) pools = json_array_new();
+    for (guint i = 0; i < json_array_get_length(all); i++) {
+        JsonObject *p = json_array_get_object_element(all, i);
+        if (list_filter(args, p))
+            json_array_add_object_element(pools, json_object_ref(p));
+    }
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+        json_node_set_array(node, pools);
+        pc_print_json(node);
+        return true;
+    }
+    bool names = pc_flag(args, "name"), uuids = pc_flag(args, "uuid");
+    if (!names && !uuids) {
+        print_pool_table(args, pools);
+        return true;
+    }
+    for (guint i = 0; i < json_array_get_length(pools); i++) {
+        JsonObject *p = json_array_get_object_element(pools, i);
+        if (uuids)
+            printf("%-36s%c", json_object_get_string_member(p, "uuid"), names ? ' ' : '\n');
+        if (names)
+            printf("%-20s\n", json_object_get_string_member(p, "name"));
+    }
+    return true;
+}
+
+/* The pool's info, or NULL (error printed). */
+static JsonObject *get_pool(PcCtl *ctl, const char *pool)
+{
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Info", pool_param(pool), NULL);
+    if (!reply)
+        return NULL;
+    return json_object_ref(json_object_get_object_member(reply, "pool"));
+}
+
+static void print_size_line(const char *label, JsonObject *p, const char *member, bool bytes)
+{
+    uint64_t v = (uint64_t)json_object_get_int_member(p, member);
+    g_autofree char *text = bytes ? g_strdup_printf("%" G_GUINT64_FORMAT, v) : pc_pretty_size(v);
+    printf("%-15s %s\n", label, text);
+}
+
+static bool cmd_pool_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
+    if (!p)
+        return false;
+    if (ctl->json) {
+        pc_print_json_object(p);
+        return true;
+    }
+    bool bytes = pc_flag(args, "bytes");
+    printf("%-15s %s\n", "Name:", json_object_get_string_member(p, "name"));
+    printf("%-15s %s\n", "UUID:", json_object_get_string_member(p, "uuid"));
+    printf("%-15s %s\n", "State:", json_object_get_string_member(p, "state"));
+    printf("%-15s %s\n",
+           "Persistent:", json_object_get_boolean_member(p, "persistent") ? "yes" : "no");
+    printf("%-15s %s\n",
+           "Autostart:", json_object_get_boolean_member(p, "autostart") ? "yes" : "no");
+    if (json_object_get_boolean_member(p, "active")) {
+        print_size_line("Capacity:", p, "capacity", bytes);
+        print_size_line("Allocation:", p, "allocation", bytes);
+        print_size_line("Available:", p, "available", bytes);
+    }
+    return true;
+}
+
+static bool cmd_pool_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) reply =
+        pc_ctl_call(ctl, "io.poold.Pool.DumpXML", pool_param(pc_arg(args, "pool")), NULL);
+    if (!reply)
+        return false;
+    printf("%s", json_object_get_string_member(reply, "xml"));
+    return true;
+}
+
+static bool cmd_pool_capabilities(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Capabilities", NULL, NULL);
+    if (!reply)
+        return false;
+    printf("%s", json_object_get_string_member(reply, "xml"));
+    return true;
+}
+
+static bool cmd_pool_name_uuid(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
+    if (!p)
+        return false;
+    bool name = g_str_equal(cmd->name, "pool-name");
+    printf("%s\n", json_object_get_string_member(p, name ? "name" : "uuid"));
+    return true;
+}
+
+/* pool-edit: dumpxml into a temporary file, $EDITOR, define the result if it changed. */
+static bool cmd_pool_edit(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    const char *pool = pc_arg(args, "pool");
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.DumpXML", pool_param(pool), NULL);
+    if (!reply)
+        return false;
+    const char *xml = json_object_get_string_member(reply, "xml");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *tmp = NULL;
+    int fd = g_file_open_tmp("poolctl-XXXXXX.xml", &tmp, &error);
+    if (fd < 0 || !g_file_set_contents(tmp, xml, -1, &error)) {
+        pc_error("%s", error->message);
+        return false;
+    }
+    close(fd);
+    const char *editor = g_getenv("VISUAL") ? g_getenv("VISUAL") : g_getenv("EDITOR");
+    g_autofree char *quoted = g_shell_quote(tmp);
+    g_autofree char *line = g_strdup_printf("%s %s", editor ? editor : "vi", quoted);
+    int status = system(line);
+    g_autofree char *edited = NULL;
+    bool ok = status == 0 && g_file_get_contents(tmp, &edited, NULL, &error);
+    (void)unlink(tmp);
+    if (!ok) {
+        pc_error("editor failed; pool %s not changed", pool);
+        return false;
+    }
+    if (g_str_equal(edited, xml)) {
+        printf("Pool %s XML configuration not changed.\n", pool);
+        return true;
+    }
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "xml", edited);
+    g_autofree char *name = pool_call_name(ctl, "io.poold.Pool.Define", p, "Failed. Try again?");
+    if (!name)
+        return false;
+    printf("Pool %s XML configuration edited.\n", name);
+    return true;
+}
+
+static const PcOpt o_file[] = {{"file", PC_OPT_DATA, "file containing an XML pool description"},
+                               {NULL}};
+static const PcOpt o_create[] = {{"file", PC_OPT_DATA, "file containing an XML pool description"},
+                                 {"build", PC_OPT_BOOL, "build the pool as normal"},
+                                 {"overwrite", PC_OPT_BOOL, "build the pool overwriting"},
+                                 {"no-overwrite", PC_OPT_BOOL, "build without overwriting"},
+                                 {NULL}};
+static const PcOpt o_pool[] = {{"pool", PC_OPT_DATA, "pool name or uuid"}, {NULL}};
+static const PcOpt o_build[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
+                                {"overwrite", PC_OPT_BOOL, "overwrite any existing data"},
+                                {"no-overwrite", PC_OPT_BOOL, "do not overwrite existing data"},
+                                {NULL}};
+static const PcOpt o_start[] = {{"pool", PC_OPT_DATA, "name or uuid of the inactive pool"},
+                                {"build", PC_OPT_BOOL, "build the pool as normal"},
+                                {"overwrite", PC_OPT_BOOL, "build the pool overwriting"},
+                                {"no-overwrite", PC_OPT_BOOL, "build without overwriting"},
+                                {NULL}};
+static const PcOpt o_autostart[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
+                                    {"disable", PC_OPT_BOOL, "disable autostarting"},
+                                    {NULL}};
+static const PcOpt o_list[] = {{"inactive", PC_OPT_BOOL, "list inactive pools"},
+                               {"all", PC_OPT_BOOL, "list inactive & active pools"},
+                               {"transient", PC_OPT_BOOL, "list transient pools"},
+                               {"persistent", PC_OPT_BOOL, "list persistent pools"},
+                               {"autostart", PC_OPT_BOOL, "list pools with autostart enabled"},
+                               {"no-autostart", PC_OPT_BOOL, "list pools with autostart disabled"},
+                               {"type", PC_OPT_NAMED, "only list pool of specified type(s)"},
+                               {"details", PC_OPT_BOOL, "display extended details for pools"},
+                               {"uuid", PC_OPT_BOOL, "list UUID of active pools only"},
+                               {"name", PC_OPT_BOOL, "list name of active pools only"},
+                               {NULL}};
+static const PcOpt o_info[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
+                               {"bytes", PC_OPT_BOOL, "Reture pool info in bytes"},
+                               {NULL}};
+static const PcOpt o_dumpxml[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
+                                  {"inactive", PC_OPT_BOOL, "show inactive defined XML"},
+                                  {NULL}};
+static const PcOpt o_none[] = {{NULL}};
+
+const PcCmd pc_pool_cmds[] = {
+    {"pool-autostart", cmd_pool_autostart, o_autostart, "autostart a pool"},
+    {"pool-build", cmd_pool_simple, o_build, "build a pool"},
+    {"pool-capabilities", cmd_pool_capabilities, o_none, "storage pool capabilities"},
+    {"pool-create", cmd_pool_define, o_create, "create a pool from an XML file"},
+    {"pool-create-as", cmd_pool_define_as, NULL, "create a pool from a set of args"},
+    {"pool-define", cmd_pool_define, o_file, "define an inactive persistent storage pool"},
+    {"pool-define-as", cmd_pool_define_as, NULL, "define a pool from a set of args"},
+    {"pool-delete", cmd_pool_simple, o_pool, "delete a pool"},
+    {"pool-destroy", cmd_pool_simple, o_pool, "destroy (stop) a pool"},
+    {"pool-dumpxml", cmd_pool_dumpxml, o_dumpxml, "pool information in XML"},
+    {"pool-edit", cmd_pool_edit, o_pool, "edit XML configuration for a storage pool"},
+    {"pool-info", cmd_pool_info, o_info, "storage pool information"},
+    {"pool-list", cmd_pool_list, o_list, "list pools"},
+    {"pool-name", cmd_pool_name_uuid, o_pool, "convert a pool UUID to pool name"},
+    {"pool-refresh", cmd_pool_simple, o_pool, "refresh a pool"},
+    {"pool-start", cmd_pool_simple, o_start, "start a (previously defined) inactive pool"},
+    {"pool-undefine", cmd_pool_simple, o_pool, "undefine an inactive pool"},
+    {"pool-uuid", cmd_pool_name_uuid, o_pool, "convert a pool name to pool UUID"},
+    {NULL},
+};

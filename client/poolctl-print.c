@@ -1,0 +1,88 @@
+/* virsh's output helpers: pretty sizes and tables (vshTable's layout). */
+#include "client/poolctl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+char *pc_pretty_size(uint64_t bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double value = (double)bytes;
+    unsigned u = 0;
+    while (u + 1 < G_N_ELEMENTS(units) && bytes >= (1ULL << (10 * (u + 1))))
+        u++;
+    value = (double)bytes / (double)(1ULL << (10 * u));
+    return g_strdup_printf("%.2lf %s", value, units[u]);
+}
+
+struct PcTable {
+    GPtrArray *rows; /* GPtrArray * of char *, first is the header */
+    guint ncols;
+};
+
+static GPtrArray *row_from(const char *first, va_list ap)
+{
+    GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+    for (const char *cell = first; cell; cell = va_arg(ap, const char *))
+        g_ptr_array_add(row, g_strdup(cell));
+    return row;
+}
+
+PcTable *pc_table_new(const char *first_header, ...)
+{
+    PcTable *table = g_new0(PcTable, 1);
+    table->rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+    va_list ap;
+    va_start(ap, first_header);
+    GPtrArray *header = row_from(first_header, ap);
+    va_end(ap);
+    table->ncols = header->len;
+    g_ptr_array_add(table->rows, header);
+    return table;
+}
+
+void pc_table_add(PcTable *table, const char *first_cell, ...)
+{
+    va_list ap;
+    va_start(ap, first_cell);
+    GPtrArray *row = row_from(first_cell, ap);
+    va_end(ap);
+    while (row->len < table->ncols)
+        g_ptr_array_add(row, g_strdup(""));
+    g_ptr_array_add(table->rows, row);
+}
+
+/* Each cell is " CELL" padded to the column's width + 2, the last cell unpadded; the header
+ * is followed by a line of dashes as long as the widths + 3 each. */
+void pc_table_print(PcTable *table)
+{
+    g_autofree size_t *widths = g_new0(size_t, table->ncols);
+    for (guint r = 0; r < table->rows->len; r++) {
+        GPtrArray *row = table->rows->pdata[r];
+        for (guint c = 0; c < table->ncols; c++)
+            widths[c] = MAX(widths[c], (size_t)g_utf8_strlen(row->pdata[c], -1));
+    }
+    GString *out = g_string_new(NULL);
+    for (guint r = 0; r < table->rows->len; r++) {
+        GPtrArray *row = table->rows->pdata[r];
+        for (guint c = 0; c < table->ncols; c++) {
+            const char *cell = row->pdata[c];
+            g_string_append_printf(out, " %s", cell);
+            if (c + 1 < table->ncols)
+                for (size_t i = (size_t)g_utf8_strlen(cell, -1); i < widths[c] + 2; i++)
+                    g_string_append_c(out, ' ');
+        }
+        g_string_append_c(out, '\n');
+        if (r == 0) {
+            for (guint c = 0; c < table->ncols; c++)
+                for (size_t i = 0; i < widths[c] + 3; i++)
+                    g_string_append_c(out, '-');
+            g_string_append_c(out, '\n');
+        }
+    }
+    fputs(out->str, stdout);
+    g_string_free(out, true);
+    g_ptr_array_unref(table->rows);
+    g_free(table);
+}

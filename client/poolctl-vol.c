@@ -1,0 +1,471 @@
+/* poolctl's vol-* commands: virsh's syntax and output, plus vol-snapshot-*. */
+#include "client/poolctl.h"
+
+#include "common/pd-error.h"
+#include "xml/define-as.h"
+#include "xml/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* {"volume": VOL, "pool": POOL (when given)} */
+static JsonObject *vol_params(PcArgs *args)
+{
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "volume", pc_arg(args, "vol"));
+    if (pc_arg(args, "pool"))
+        json_object_set_string_member(p, "pool", pc_arg(args, "pool"));
+    return p;
+}
+
+/* The volume's info, or NULL (error printed). */
+static JsonObject *get_vol(PcCtl *ctl, PcArgs *args)
+{
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Volume.Info", vol_params(args), NULL);
+    if (!reply)
+        return NULL;
+    return json_object_ref(json_object_get_object_member(reply, "volume"));
+}
+
+/* The type of pool @pool (for building volume XML), or -1 (error printed). */
+static int pool_type(PcCtl *ctl, const char *pool)
+{
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "pool", pool);
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Info", p, NULL);
+    if (!reply)
+        return -1;
+    const char *type =
+        json_object_get_string_member(json_object_get_object_member(reply, "pool"), "type");
+    const PdPoolTypeInfo *info = pd_pool_type_info_by_name(type);
+    return info ? (int)info->type : -1;
+}
+
+static const char *reply_vol_name(JsonObject *reply, const char *fallback)
+{
+    if (reply && json_object_has_member(reply, "volume"))
+        return json_object_get_string_member(json_object_get_object_member(reply, "volume"),
+                                             "name");
+    return fallback;
+}
+
+static bool cmd_vol_create_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    PdVolCreateArgs args = {0};
+    if (!pd_vol_create_args_parse(argc, argv, &args, &error)) {
+        pc_error("%s", error->message);
+        return false;
+    }
+    int type = pool_type(ctl, args.pool);
+    if (type < 0)
+        return false;
+    g_autoptr(PdVolDef) def = pd_vol_def_from_args((PdPoolType)type, &args, &error);
+    if (!def) {
+        pc_error("%s", error->message);
+        return false;
+    }
+    g_autofree char *xml = pd_vol_def_format(def);
+    if (args.print_xml) {
+        printf("%s", xml);
+        return true;
+    }
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "pool", args.pool);
+    json_object_set_string_member(p, "xml", xml);
+    g_autofree char *failed = g_strdup_printf("Failed to create vol %s", args.name);
+    g_autoptr(JsonObject) reply = pc_ctl_call_job(ctl, "io.poold.Volume.Create", p, -1, failed);
+    if (!reply)
+        return false;
+    if (!ctl->async)
+        printf("Vol %s created\n", reply_vol_name(reply, args.name));
+    return true;
+}
+
+static bool cmd_vol_create(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    const char *file = pc_arg(args, "file");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    if (!g_file_get_contents(file, &xml, NULL, &error)) {
+        pc_error("Failed to open file '%s': %s", file, error->message);
+        return false;
+    }
+    bool from = g_str_equal(cmd->name, "vol-create-from");
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "pool", pc_arg(args, "pool"));
+    json_object_set_string_member(p, "xml", xml);
+    if (from) {
+        json_object_set_string_member(p, "source", pc_arg(args, "vol"));
+        if (pc_arg(args, "inputpool"))
+            json_object_set_string_member(p, "source_pool", pc_arg(args, "inputpool"));
+        if (pc_flag(args, "reflink"))
+            json_object_set_boolean_member(p, "reflink", true);
+    }
+    g_autofree char *failed = g_strdup_printf("Failed to create vol from %s", file);
+    g_autoptr(JsonObject) reply = pc_ctl_call_job(
+        ctl, from ? "io.poold.Volume.CreateFrom" : "io.poold.Volume.Create", p, -1, failed);
+    if (!reply)
+        return false;
+    if (ctl->async)
+        return true;
+    if (from)
+        printf("Vol %s created from input vol %s\n", reply_vol_name(reply, "?"),
+               pc_arg(args, "vol"));
+    else
+        printf("Vol %s created from %s\n", reply_vol_name(reply, "?"), file);
+    return true;
+}
+
+static bool cmd_vol_clone(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    JsonObject *p = vol_params(args);
+    json_object_set_string_member(p, "name", pc_arg(args, "newname"));
+    if (pc_flag(args, "reflink"))
+        json_object_set_boolean_member(p, "reflink", true);
+    g_autofree char *failed = g_strdup_printf("Failed to clone vol from %s", pc_arg(args, "vol"));
+    g_autoptr(JsonObject) reply = pc_ctl_call_job(ctl, "io.poold.Volume.Clone", p, -1, failed);
+    if (!reply)
+        return false;
+    if (!ctl->async)
+        printf("Vol %s cloned from %s\n", pc_arg(args, "newname"), pc_arg(args, "vol"));
+    return true;
+}
+
+static bool cmd_vol_delete(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autofree char *failed = g_strdup_printf("Failed to delete vol %s", pc_arg(args, "vol"));
+    g_autoptr(JsonObject) reply =
+        pc_ctl_call(ctl, "io.poold.Volume.Delete", vol_params(args), failed);
+    if (!reply)
+        return false;
+    printf("Vol %s deleted\n", pc_arg(args, "vol"));
+    return true;
+}
+
+static bool cmd_vol_wipe(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    JsonObject *p = vol_params(args);
+    if (pc_arg(args, "algorithm"))
+        json_object_set_string_member(p, "algorithm", pc_arg(args, "algorithm"));
+    g_autofree char *failed = g_strdup_printf("Failed to wipe vol %s", pc_arg(args, "vol"));
+    g_autoptr(JsonObject) reply = pc_ctl_call_job(ctl, "io.poold.Volume.Wipe", p, -1, failed);
+    if (!reply)
+        return false;
+    if (!ctl->async)
+        printf("Vol %s wiped\n", pc_arg(args, "vol"));
+    return true;
+}
+
+/* vol-resize VOL CAPACITY: "-5G" (needs --shrink) shrinks by 5G, "+5G" grows by 5G (as
+ * qemu-img; virsh reads "+5G" as 5G), --delta makes any value relative. */
+static bool cmd_vol_resize(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    const char *text = pc_arg(args, "capacity");
+    bool delta = pc_flag(args, "delta"), shrink = pc_flag(args, "shrink");
+    if (*text == '-' || *text == '+') {
+        if (*text == '-' && !shrink) {
+            pc_error("negative size requires --shrink");
+            return false;
+        }
+        delta = true;
+        text++;
+    }
+    uint64_t value = 0;
+    g_autoptr(GError) error = NULL;
+    if (!pd_xml_parse_size_text(text, "capacity", PD_XML_SIZE_MAX, &value, &error)) {
+        pc_error("Malformed size %s", pc_arg(args, "capacity"));
+        return false;
+    }
+    JsonObject *p = vol_params(args);
+    json_object_set_int_member(p, "capacity", (int64_t)value);
+    json_object_set_boolean_member(p, "delta", delta);
+    json_object_set_boolean_member(p, "shrink", shrink);
+    json_object_set_boolean_member(p, "allocate", pc_flag(args, "allocate"));
+    g_autofree char *failed = g_strdup_printf("Failed to change size of volume '%s' to %s",
+                                              pc_arg(args, "vol"), pc_arg(args, "capacity"));
+    g_autoptr(JsonObject) reply = pc_ctl_call_job(ctl, "io.poold.Volume.Resize", p, -1, failed);
+    if (!reply)
+        return false;
+    if (!ctl->async) {
+        if (delta)
+            printf("Size of volume '%s' successfully changed by %s\n", pc_arg(args, "vol"),
+                   pc_arg(args, "capacity"));
+        else
+            printf("Size of volume '%s' successfully changed to %s\n", pc_arg(args, "vol"),
+                   pc_arg(args, "capacity"));
+    }
+    return true;
+}
+
+static void size_line(const char *label, uint64_t v, bool bytes)
+{
+    if (bytes)
+        printf("%-15s %" G_GUINT64_FORMAT " bytes\n", label, v);
+    else {
+        g_autofree char *text = pc_pretty_size(v);
+        printf("%-15s %s\n", label, text);
+    }
+}
+
+static bool cmd_vol_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) v = get_vol(ctl, args);
+    if (!v)
+        return false;
+    if (ctl->json) {
+        pc_print_json_object(v);
+        return true;
+    }
+    bool bytes = pc_flag(args, "bytes");
+    printf("%-15s %s\n", "Name:", json_object_get_string_member(v, "name"));
+    printf("%-15s %s\n", "Type:", json_object_get_string_member(v, "type"));
+    size_line("Capacity:", (uint64_t)json_object_get_int_member(v, "capacity"), bytes);
+    if (pc_flag(args, "physical"))
+        size_line("Physical:", (uint64_t)json_object_get_int_member(v, "physical"), bytes);
+    else
+        size_line("Allocation:", (uint64_t)json_object_get_int_member(v, "allocation"), bytes);
+    return true;
+}
+
+static bool cmd_vol_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "pool", pc_arg(args, "pool"));
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Volume.List", p, NULL);
+    if (!reply)
+        return false;
+    JsonArray *vols = json_object_get_array_member(reply, "volumes");
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+        json_node_set_array(node, json_array_ref(vols));
+        pc_print_json(node);
+        return true;
+    }
+    bool details = pc_flag(args, "details");
+    PcTable *t = details ? pc_table_new("Name", "Path", "Type", "Capacity", "Allocation", NULL)
+                         : pc_table_new("Name", "Path", NULL);
+    for (guint i = 0; i < json_array_get_length(vols); i++) {
+        JsonObject *v = json_array_get_object_element(vols, i);
+        const char *name = json_object_get_string_member(v, "name");
+        const char *path = json_object_get_string_member(v, "path");
+        if (!details) {
+            pc_table_add(t, name, path, NULL);
+            continue;
+        }
+        g_autofree char *cap = pc_pretty_size((uint64_t)json_object_get_int_member(v, "capacity"));
+        g_autofree char *alloc =
+            pc_pretty_size((uint64_t)json_object_get_int_member(v, "allocation"));
+        pc_table_add(t, name, path, json_object_get_string_member(v, "type"), cap, alloc, NULL);
+    }
+    pc_table_print(t);
+    return true;
+}
+
+static bool cmd_vol_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) reply =
+        pc_ctl_call(ctl, "io.poold.Volume.DumpXML", vol_params(args), NULL);
+    if (!reply)
+        return false;
+    printf("%s", json_object_get_string_member(reply, "xml"));
+    return true;
+}
+
+/* vol-path, vol-key, vol-name, vol-pool: one field of the volume's info. */
+static bool cmd_vol_field(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) v = get_vol(ctl, args);
+    if (!v)
+        return false;
+    const char *field = cmd->name + strlen("vol-");
+    if (g_str_equal(field, "pool") && pc_flag(args, "uuid")) {
+        JsonObject *p = json_object_new();
+        json_object_set_string_member(p, "pool", json_object_get_string_member(v, "pool"));
+        g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Info", p, NULL);
+        if (!reply)
+            return false;
+        printf("%s\n",
+               json_object_get_string_member(json_object_get_object_member(reply, "pool"), "uuid"));
+        return true;
+    }
+    printf("%s\n", json_object_get_string_member(v, field));
+    return true;
+}
+
+/* vol-upload / vol-download: poolctl opens the local file and passes the descriptor. */
+static bool cmd_vol_transfer(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    bool upload = g_str_equal(cmd->name, "vol-upload");
+    const char *file = pc_arg(args, "file");
+    int fd = upload ? open(file, O_RDONLY | O_CLOEXEC)
+                    : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        pc_error("cannot open file '%s': %s", file, g_strerror(errno));
+        return false;
+    }
+    JsonObject *p = vol_params(args);
+    const char *names[] = {"offset", "length"};
+    for (unsigned i = 0; i < 2; i++) {
+        const char *text = pc_arg(args, names[i]);
+        uint64_t v = 0;
+        if (text && !pd_xml_parse_size_text(text, names[i], PD_XML_SIZE_MAX, &v, NULL)) {
+            pc_error("Unable to parse integer parameter to --%s", names[i]);
+            json_object_unref(p);
+            close(fd);
+            return false;
+        }
+        if (text)
+            json_object_set_int_member(p, names[i], (int64_t)v);
+    }
+    if (pc_flag(args, "sparse"))
+        json_object_set_boolean_member(p, "sparse", true);
+    g_autofree char *failed = g_strdup_printf(
+        "cannot %s volume %s", upload ? "upload to" : "download from", pc_arg(args, "vol"));
+    g_autoptr(JsonObject) reply = pc_ctl_call_job(
+        ctl, upload ? "io.poold.Volume.Upload" : "io.poold.Volume.Download", p, fd, failed);
+    close(fd);
+    return reply != NULL;
+}
+
+static bool cmd_vol_snapshot(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    static const struct {
+        const char *cmd, *method, *done;
+    } table[] = {
+        {"vol-snapshot-create", "io.poold.Volume.SnapshotCreate", "created"},
+        {"vol-snapshot-revert", "io.poold.Volume.SnapshotRevert", "reverted to"},
+        {"vol-snapshot-delete", "io.poold.Volume.SnapshotDelete", "deleted"},
+    };
+    for (unsigned i = 0; i < G_N_ELEMENTS(table); i++) {
+        if (!g_str_equal(cmd->name, table[i].cmd))
+            continue;
+        JsonObject *p = vol_params(args);
+        json_object_set_string_member(p, "name", pc_arg(args, "snapshotname"));
+        g_autofree char *failed = g_strdup_printf(
+            "Failed to %s snapshot %s of vol %s", cmd->name + strlen("vol-snapshot-"),
+            pc_arg(args, "snapshotname"), pc_arg(args, "vol"));
+        g_autoptr(JsonObject) reply = pc_ctl_call(ctl, table[i].method, p, failed);
+        if (!reply)
+            return false;
+        if (i == 1)
+            printf("Vol %s reverted to snapshot %s\n", pc_arg(args, "vol"),
+                   pc_arg(args, "snapshotname"));
+        else
+            printf("Snapshot %s of vol %s %s\n", pc_arg(args, "snapshotname"), pc_arg(args, "vol"),
+                   table[i].done);
+        return true;
+    }
+    return false;
+}
+
+static bool cmd_vol_snapshot_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) reply =
+        pc_ctl_call(ctl, "io.poold.Volume.SnapshotList", vol_params(args), NULL);
+    if (!reply)
+        return false;
+    JsonArray *snaps = json_object_get_array_member(reply, "snapshots");
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+        json_node_set_array(node, json_array_ref(snaps));
+        pc_print_json(node);
+        return true;
+    }
+    PcTable *t = pc_table_new("Id", "Name", "Creation Time", "VM Size", NULL);
+    for (guint i = 0; i < json_array_get_length(snaps); i++) {
+        JsonObject *s = json_array_get_object_element(snaps, i);
+        g_autoptr(GDateTime) dt =
+            g_date_time_new_from_unix_local(json_object_get_int_member(s, "date"));
+        g_autofree char *date = dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %z") : NULL;
+        g_autofree char *size = pc_pretty_size((uint64_t)json_object_get_int_member(s, "vm_size"));
+        pc_table_add(t, json_object_get_string_member(s, "id"),
+                     json_object_get_string_member(s, "name"), date ? date : "-", size, NULL);
+    }
+    pc_table_print(t);
+    return true;
+}
+
+#define VOL                                                                                        \
+    {                                                                                              \
+        "vol", PC_OPT_DATA, "vol name, key or path"                                                \
+    }
+#define POOL                                                                                       \
+    {                                                                                              \
+        "pool", PC_OPT_STRING, "pool name or uuid"                                                 \
+    }
+
+static const PcOpt o_create[] = {{"pool", PC_OPT_DATA, "pool name"},
+                                 {"file", PC_OPT_DATA, "file containing an XML vol description"},
+                                 {"prealloc-metadata", PC_OPT_BOOL, "preallocate metadata"},
+                                 {NULL}};
+static const PcOpt o_create_from[] = {
+    {"pool", PC_OPT_DATA, "pool name or uuid"},
+    {"file", PC_OPT_DATA, "file containing an XML vol description"},
+    VOL,
+    {"inputpool", PC_OPT_NAMED, "pool name or uuid of the input vol's pool"},
+    {"prealloc-metadata", PC_OPT_BOOL, "preallocate metadata"},
+    {"reflink", PC_OPT_BOOL, "use btrfs COW lightweight copy"},
+    {NULL}};
+static const PcOpt o_clone[] = {VOL,
+                                {"newname", PC_OPT_DATA, "clone name"},
+                                POOL,
+                                {"prealloc-metadata", PC_OPT_BOOL, "preallocate metadata"},
+                                {"reflink", PC_OPT_BOOL, "use btrfs COW lightweight copy"},
+                                {NULL}};
+static const PcOpt o_vol[] = {VOL, POOL, {NULL}};
+static const PcOpt o_delete[] = {
+    VOL, POOL, {"delete-snapshots", PC_OPT_BOOL, "delete snapshots too"}, {NULL}};
+static const PcOpt o_wipe[] = {
+    VOL, POOL, {"algorithm", PC_OPT_NAMED, "zero, random or trim"}, {NULL}};
+static const PcOpt o_resize[] = {VOL,
+                                 {"capacity", PC_OPT_DATA, "new capacity for the vol"},
+                                 POOL,
+                                 {"allocate", PC_OPT_BOOL, "allocate the new capacity"},
+                                 {"delta", PC_OPT_BOOL, "use capacity as a delta"},
+                                 {"shrink", PC_OPT_BOOL, "allow the resize to shrink"},
+                                 {NULL}};
+static const PcOpt o_info[] = {VOL,
+                               POOL,
+                               {"bytes", PC_OPT_BOOL, "sizes in bytes"},
+                               {"physical", PC_OPT_BOOL, "physical size in the allocation field"},
+                               {NULL}};
+static const PcOpt o_list[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
+                               {"details", PC_OPT_BOOL, "display extended details for volumes"},
+                               {NULL}};
+static const PcOpt o_volpool[] = {VOL, {"uuid", PC_OPT_BOOL, "return the pool uuid"}, {NULL}};
+static const PcOpt o_transfer[] = {VOL,
+                                   {"file", PC_OPT_DATA, "file"},
+                                   POOL,
+                                   {"offset", PC_OPT_NAMED, "volume offset"},
+                                   {"length", PC_OPT_NAMED, "amount of data"},
+                                   {"sparse", PC_OPT_BOOL, "preserve sparseness"},
+                                   {NULL}};
+static const PcOpt o_snap[] = {VOL, {"snapshotname", PC_OPT_DATA, "snapshot name"}, POOL, {NULL}};
+
+const PcCmd pc_vol_cmds[] = {
+    {"vol-clone", cmd_vol_clone, o_clone, "clone a volume"},
+    {"vol-create", cmd_vol_create, o_create, "create a vol from an XML file"},
+    {"vol-create-as", cmd_vol_create_as, NULL, "create a volume from a set of args"},
+    {"vol-create-from", cmd_vol_create, o_create_from, "create a vol, using another as input"},
+    {"vol-delete", cmd_vol_delete, o_delete, "delete a vol"},
+    {"vol-download", cmd_vol_transfer, o_transfer, "download volume contents to a file"},
+    {"vol-dumpxml", cmd_vol_dumpxml, o_vol, "vol information in XML"},
+    {"vol-info", cmd_vol_info, o_info, "storage vol information"},
+    {"vol-key", cmd_vol_field, o_vol, "returns the volume key for a given volume name or path"},
+    {"vol-list", cmd_vol_list, o_list, "list vols"},
+    {"vol-name", cmd_vol_field, o_vol, "returns the volume name for a given volume key or path"},
+    {"vol-path", cmd_vol_field, o_vol, "returns the volume path for a given volume name or key"},
+    {"vol-pool", cmd_vol_field, o_volpool, "returns the storage pool for a given volume"},
+    {"vol-resize", cmd_vol_resize, o_resize, "resize a vol"},
+    {"vol-snapshot-create", cmd_vol_snapshot, o_snap, "create an internal snapshot of a vol"},
+    {"vol-snapshot-delete", cmd_vol_snapshot, o_snap, "delete an internal snapshot of a vol"},
+    {"vol-snapshot-list", cmd_vol_snapshot_list, o_vol, "list the internal snapshots of a vol"},
+    {"vol-snapshot-revert", cmd_vol_snapshot, o_snap, "revert a vol to an internal snapshot"},
+    {"vol-upload", cmd_vol_transfer, o_transfer, "upload file contents to a volume"},
+    {"vol-wipe", cmd_vol_wipe, o_wipe, "wipe a vol"},
+    {NULL},
+};

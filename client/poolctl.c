@@ -1,0 +1,360 @@
+/* poolctl: a virsh-like client of poold. Command lines, option parsing (virsh's rules:
+ * "--opt value", "--opt=value", positional values fill the data options in order), the
+ * connection and error output. Exit status 0 on success, 1 on failure, as virsh. */
+#include "client/poolctl.h"
+
+#include "common/pd-error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET    "/run/poold/poold-sock"
+#define DEFAULT_SOCKET_RO "/run/poold/poold-sock-ro"
+
+void pc_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "error: %s\n", text);
+}
+
+void pc_print_json(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_pretty(gen, true);
+    json_generator_set_root(gen, node);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+void pc_print_json_object(JsonObject *object)
+{
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    json_node_set_object(node, object);
+    pc_print_json(node);
+}
+
+const char *pc_arg(PcArgs *args, const char *name)
+{
+    for (unsigned i = 0; i < args->n; i++)
+        if (g_str_equal(args->spec[i].name, name))
+            return args->values[i];
+    return NULL;
+}
+
+bool pc_flag(PcArgs *args, const char *name)
+{
+    return pc_arg(args, name) != NULL;
+}
+
+PcConn *pc_ctl_conn(PcCtl *ctl)
+{
+    if (ctl->conn)
+        return ctl->conn;
+    g_autoptr(GError) error = NULL;
+    ctl->conn = pc_conn_new(ctl->socket_path, &error);
+    if (!ctl->conn)
+        pc_error("%s", error->message);
+    return ctl->conn;
+}
+
+/* Prints a failed call as virsh does: the lookup that failed, or what failed, then why. */
+static void print_call_error(const GError *error, const char *what_failed, JsonObject *params)
+{
+    if (g_error_matches(error, PD_ERROR, PD_ERROR_NO_SUCH_POOL)) {
+        const char *pool = params && json_object_has_member(params, "pool")
+                               ? json_object_get_string_member(params, "pool")
+                               : NULL;
+        if (pool)
+            pc_error("failed to get pool '%s'", pool);
+    } else if (g_error_matches(error, PD_ERROR, PD_ERROR_NO_SUCH_VOLUME)) {
+        const char *vol = params && json_object_has_member(params, "volume")
+                              ? json_object_get_string_member(params, "volume")
+                              : NULL;
+        if (vol)
+            pc_error("failed to get vol '%s'", vol);
+    } else if (what_failed) {
+        pc_error("%s", what_failed);
+    }
+    pc_error("%s", error->message);
+}
+
+JsonObject *pc_ctl_call(PcCtl *ctl, const char *method, JsonObject *params, const char *what_failed)
+{
+    g_autoptr(JsonObject) owned = params ? params : json_object_new();
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return NULL;
+    g_autoptr(GError) error = NULL;
+    JsonObject *reply = pc_call(conn, method, json_object_ref(owned), &error);
+    if (!reply)
+        print_call_error(error, what_failed, owned);
+    return reply;
+}
+
+/* "[#####     ]  45%  120.00 MiB/s  ETA 0:12" on stderr. */
+static void print_progress(JsonObject *progress, bool final)
+{
+    int64_t done = json_object_get_int_member(progress, "bytes_done");
+    int64_t total = json_object_get_int_member(progress, "bytes_total");
+    int64_t rate = json_object_get_int_member(progress, "rate");
+    int64_t eta = json_object_get_int_member(progress, "eta");
+    int pct = total > 0 ? (int)(done * 100 / total) : 0;
+    if (final)
+        pct = 100;
+    char bar[31];
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < pct * 30 / 100 ? '#' : ' ';
+    bar[30] = 0;
+    g_autofree char *speed = pc_pretty_size((uint64_t)rate);
+    if (eta >= 0 && !final)
+        fprintf(stderr, "\r[%s] %3d%%  %s/s  ETA %" G_GINT64_FORMAT ":%02d ", bar, pct, speed,
+                eta / 60, (int)(eta % 60));
+    else
+        fprintf(stderr, "\r[%s] %3d%%  %s/s            ", bar, pct, speed);
+    if (final)
+        fputc('\n', stderr);
+}
+
+JsonObject *pc_ctl_call_job(PcCtl *ctl, const char *method, JsonObject *params, int fd,
+                            const char *what_failed)
+{
+    g_autoptr(JsonObject) owned = params ? params : json_object_new();
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return NULL;
+    bool tty = !ctl->async && !ctl->json && isatty(STDERR_FILENO);
+    if (ctl->async)
+        json_object_set_boolean_member(owned, "async", true);
+    g_autoptr(GError) error = NULL;
+    if (!pc_conn_send(conn, method, json_object_ref(owned), tty, fd, &error)) {
+        print_call_error(error, what_failed, owned);
+        return NULL;
+    }
+    bool shown = false;
+    for (;;) {
+        bool more = false;
+        JsonObject *reply = pc_conn_recv(conn, &more, NULL, &error);
+        if (!reply) {
+            if (shown)
+                fputc('\n', stderr);
+            print_call_error(error, what_failed, owned);
+            return NULL;
+        }
+        if (!more) {
+            if (shown)
+                fprintf(stderr, "\r\033[K");
+            if (ctl->async && json_object_has_member(reply, "job") && !ctl->json)
+                printf("Job %" G_GINT64_FORMAT " started\n",
+                       json_object_get_int_member(reply, "job"));
+            return reply;
+        }
+        if (json_object_has_member(reply, "progress")) {
+            print_progress(json_object_get_object_member(reply, "progress"), false);
+            shown = true;
+        }
+        json_object_unref(reply);
+    }
+}
+
+/* ---- option parsing ---- */
+
+static const PcOpt *find_opt(const PcOpt *spec, const char *name, unsigned *ret_index)
+{
+    for (unsigned i = 0; spec[i].name; i++)
+        if (g_str_equal(spec[i].name, name)) {
+            *ret_index = i;
+            return &spec[i];
+        }
+    return NULL;
+}
+
+/* Fills @args from @argv (after the command name) by @cmd's options. Prints virsh's
+ * messages and returns false on a bad command line. */
+static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        unsigned idx = 0;
+        if (g_str_has_prefix(arg, "--") && arg[2]) {
+            g_autofree char *name = g_strdup(arg + 2);
+            char *eq = strchr(name, '=');
+            if (eq)
+                *eq = 0;
+            const PcOpt *opt = find_opt(args->spec, name, &idx);
+            if (!opt) {
+                pc_error("command '%s' doesn't support option --%s", cmd->name, name);
+                return false;
+            }
+            if (opt->type == PC_OPT_BOOL) {
+                args->values[idx] = "";
+                continue;
+            }
+            if (eq) {
+                args->values[idx] = arg + (eq - name) + 3;
+            } else if (i + 1 < argc) {
+                args->values[idx] = argv[++i];
+            } else {
+                pc_error("expected syntax: --%s <string>", name);
+                return false;
+            }
+            continue;
+        }
+        bool placed = false;
+        for (unsigned j = 0; j < args->n && !placed; j++) {
+            PcOptType t = args->spec[j].type;
+            if ((t == PC_OPT_DATA || t == PC_OPT_STRING) && !args->values[j]) {
+                args->values[j] = arg;
+                placed = true;
+            }
+        }
+        if (!placed) {
+            pc_error("unexpected data '%s'", arg);
+            return false;
+        }
+    }
+    for (unsigned j = 0; j < args->n; j++)
+        if (args->spec[j].type == PC_OPT_DATA && !args->values[j]) {
+            pc_error("command '%s' requires <%s> option", cmd->name, args->spec[j].name);
+            return false;
+        }
+    return true;
+}
+
+static const PcCmd *const groups[] = {pc_pool_cmds, pc_vol_cmds, pc_job_cmds};
+
+static const PcCmd *find_cmd(const char *name)
+{
+    for (unsigned g = 0; g < G_N_ELEMENTS(groups); g++)
+        for (const PcCmd *c = groups[g]; c->name; c++)
+            if (g_str_equal(c->name, name))
+                return c;
+    return NULL;
+}
+
+static void print_usage(void)
+{
+    printf("Usage: poolctl [-c SOCKET] COMMAND [ARGS...]\n\n"
+           "  -c, --connect SOCKET  poold's socket (default %s, or %s when that one is not\n"
+           "                        accessible; $POOLD_SOCKET)\n"
+           "  --json                machine-readable output of read commands\n"
+           "  --async               start a long operation as a job and print its id\n\n"
+           "Commands:\n",
+           DEFAULT_SOCKET, DEFAULT_SOCKET_RO);
+    for (unsigned g = 0; g < G_N_ELEMENTS(groups); g++)
+        for (const PcCmd *c = groups[g]; c->name; c++)
+            printf("    %-22s %s\n", c->name, c->help);
+}
+
+static void print_cmd_help(const PcCmd *cmd)
+{
+    printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n    %s", cmd->name, cmd->help, cmd->name);
+    for (const PcOpt *o = cmd->opts; o && o->name; o++) {
+        if (o->type == PC_OPT_BOOL)
+            printf(" [--%s]", o->name);
+        else if (o->type == PC_OPT_DATA)
+            printf(" <%s>", o->name);
+        else
+            printf(" [--%s <string>]", o->name);
+    }
+    printf("\n\n  OPTIONS\n");
+    for (const PcOpt *o = cmd->opts; o && o->name; o++)
+        printf("    --%-16s %s\n", o->name, o->help ? o->help : "");
+    printf("\n");
+}
+
+/* Runs one command line (argv[0] is the command). Returns true on success. */
+static bool run_command(PcCtl *ctl, int argc, char **argv)
+{
+    if (g_str_equal(argv[0], "help")) {
+        const PcCmd *cmd = argc > 1 ? find_cmd(argv[1]) : NULL;
+        if (cmd)
+            print_cmd_help(cmd);
+        else
+            print_usage();
+        return true;
+    }
+    const PcCmd *cmd = find_cmd(argv[0]);
+    if (!cmd) {
+        pc_error("unknown command: '%s'", argv[0]);
+        return false;
+    }
+    /* --json and --async may come anywhere */
+    g_autoptr(GPtrArray) rest = g_ptr_array_new();
+    for (int i = 1; i < argc; i++) {
+        if (g_str_equal(argv[i], "--json"))
+            ctl->json = true;
+        else if (g_str_equal(argv[i], "--async"))
+            ctl->async = true;
+        else if (g_str_equal(argv[i], "--help")) {
+            print_cmd_help(cmd);
+            return true;
+        } else
+            g_ptr_array_add(rest, argv[i]);
+    }
+    PcArgs args = {.spec = cmd->opts};
+    unsigned n = 0;
+    for (const PcOpt *o = cmd->opts; o && o->name; o++)
+        n++;
+    args.n = n;
+    g_autofree const char **values = g_new0(const char *, n + 1);
+    args.values = values;
+    if (cmd->opts && !parse_args(cmd, (int)rest->len, (char **)rest->pdata, &args))
+        return false;
+    return cmd->run(ctl, cmd, &args, (int)rest->len, (char **)rest->pdata);
+}
+
+/* The socket: -c, $POOLD_SOCKET, the read-write default, or the read-only one when the
+ * read-write socket is not accessible (virsh's read-only fallback). */
+static const char *default_socket(void)
+{
+    const char *env = g_getenv("POOLD_SOCKET");
+    if (env && *env)
+        return env;
+    if (access(DEFAULT_SOCKET, W_OK) != 0 && access(DEFAULT_SOCKET_RO, W_OK) == 0)
+        return DEFAULT_SOCKET_RO;
+    return DEFAULT_SOCKET;
+}
+
+int main(int argc, char **argv)
+{
+    PcCtl ctl = {0};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if ((g_str_equal(a, "-c") || g_str_equal(a, "--connect")) && i + 1 < argc)
+            ctl.socket_path = argv[++i];
+        else if (g_str_has_prefix(a, "--connect="))
+            ctl.socket_path = a + strlen("--connect=");
+        else if (g_str_equal(a, "--json"))
+            ctl.json = true;
+        else if (g_str_equal(a, "-q") || g_str_equal(a, "--quiet"))
+            ctl.quiet = true;
+        else if (g_str_equal(a, "-h") || g_str_equal(a, "--help")) {
+            print_usage();
+            return 0;
+        } else if (g_str_equal(a, "-v") || g_str_equal(a, "--version")) {
+            printf("%s\n", POOLCTL_VERSION);
+            return 0;
+        } else {
+            pc_error("unsupported option '%s'. See --help.", a);
+            return 1;
+        }
+    }
+    if (!ctl.socket_path)
+        ctl.socket_path = default_socket();
+    if (i >= argc) {
+        print_usage();
+        return 1;
+    }
+    bool ok = run_command(&ctl, argc - i, argv + i);
+    if (!ctl.quiet && !ctl.json)
+        printf("\n"); /* virsh ends every command's output with an empty line */
+    pc_conn_free(ctl.conn);
+    fflush(stdout);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,105 @@
+/* poolctl: virsh's pool-* and vol-* commands (and poold's job-*, event, vol-snapshot-*) over
+ * poold's varlink socket. Shared declarations of the poolctl*.c files. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+/* ---- poolctl-conn.c: a varlink connection ---- */
+
+typedef struct PcConn PcConn;
+
+/* Connects to @path. NULL with an error naming the socket and what to do. */
+PcConn *pc_conn_new(const char *path, GError **error);
+void pc_conn_free(PcConn *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PcConn, pc_conn_free)
+
+/* Sends one call (@params taken, may be NULL); @fd >= 0 goes along with SCM_RIGHTS. */
+bool pc_conn_send(PcConn *conn, const char *method, JsonObject *params, bool more, int fd,
+                  GError **error);
+/* The next reply's parameters (owned by the caller). *ret_continues tells whether more
+ * replies follow. A varlink error reply gives NULL with the error set: PD_ERROR domain, the
+ * code of its io.poold.Error name, the daemon's message. *ret_error_name, when given, gets
+ * the wire name (caller frees). */
+JsonObject *pc_conn_recv(PcConn *conn, bool *ret_continues, char **ret_error_name, GError **error);
+/* Call and final reply (no streaming). */
+JsonObject *pc_call(PcConn *conn, const char *method, JsonObject *params, GError **error);
+
+/* ---- poolctl.c: commands and their options ---- */
+
+typedef struct {
+    const char *socket_path;
+    PcConn *conn; /* connected on first use */
+    bool json;    /* --json */
+    bool async;   /* --async */
+    bool quiet;
+    char *last_error_name; /* wire name of the last error reply */
+} PcCtl;
+
+typedef enum {
+    PC_OPT_BOOL,   /* --flag */
+    PC_OPT_DATA,   /* required, may be given positionally */
+    PC_OPT_STRING, /* optional value, may be given positionally */
+    PC_OPT_NAMED,  /* optional value, only as --name VALUE */
+} PcOptType;
+
+typedef struct {
+    const char *name;
+    PcOptType type;
+    const char *help;
+} PcOpt;
+
+typedef struct {
+    const PcOpt *spec;
+    const char **values; /* per option: the value, "" for a given bool, NULL when absent */
+    unsigned n;
+} PcArgs;
+
+typedef struct PcCmd PcCmd;
+struct PcCmd {
+    const char *name;
+    bool (*run)(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv);
+    const PcOpt *opts; /* terminated by {NULL}; NULL: the command parses argv itself */
+    const char *help;
+};
+
+const char *pc_arg(PcArgs *args, const char *name);
+bool pc_flag(PcArgs *args, const char *name);
+/* Connects on first use; prints the error and returns NULL on failure. */
+PcConn *pc_ctl_conn(PcCtl *ctl);
+/* Calls @method; on error prints virsh-style "error: " lines (@what_failed first, when given)
+ * and returns NULL. */
+JsonObject *pc_ctl_call(PcCtl *ctl, const char *method, JsonObject *params,
+                        const char *what_failed);
+/* A job method: streams progress to a TTY (stderr) unless --async; with --async prints
+ * the job id and returns an empty object with "async" set. NULL on error (printed). */
+JsonObject *pc_ctl_call_job(PcCtl *ctl, const char *method, JsonObject *params, int fd,
+                            const char *what_failed);
+/* Prints "error: FMT" on stderr. */
+void pc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Prints @params as JSON (--json output). */
+void pc_print_json(JsonNode *node);
+void pc_print_json_object(JsonObject *object);
+
+/* ---- poolctl-print.c ---- */
+
+/* virsh's vshPrettyCapacity: "20.00 GiB". Caller frees. */
+char *pc_pretty_size(uint64_t bytes);
+
+typedef struct PcTable PcTable;
+PcTable *pc_table_new(const char *first_header, ...) G_GNUC_NULL_TERMINATED;
+void pc_table_add(PcTable *table, const char *first_cell, ...) G_GNUC_NULL_TERMINATED;
+/* Prints as virsh's vshTable and frees. */
+void pc_table_print(PcTable *table);
+
+/* ---- the command groups ---- */
+
+extern const PcCmd pc_pool_cmds[];
+extern const PcCmd pc_vol_cmds[];
+extern const PcCmd pc_job_cmds[];
+
+G_END_DECLS

@@ -395,6 +395,14 @@ static bool find_free(PdImage *img, uint64_t n, uint64_t *ret, GError **error)
             } else {
                 run = 0;
                 start = ci + 1;
+                if (ci > s->alloc_end + (1ULL << 20)) {
+                    qcow2_cache_put(s->refcount_cache, &block);
+                    qcow2_signal_corruption(img, error,
+                                            "refcounts claim clusters far past the end of the "
+                                            "image (cluster 0x%" G_GINT64_MODIFIER "x)",
+                                            ci);
+                    return false;
+                }
             }
         }
         qcow2_cache_put(s->refcount_cache, &block);

@@ -476,9 +476,17 @@ static bool finish_create(const PdPool *pool, const char *name, const char *form
     return true;
 }
 
-/* Refuses a name that is taken by anything in the directory. */
+/* Refuses a name that is taken by anything in the directory, and (the daemon checks it first;
+ * this is defence in depth, as the daemon may run as root) a name that is not a plain file name
+ * or is a hidden partial name. */
 static bool check_name_free(const PdPool *pool, const char *name, const char *path, GError **error)
 {
+    if (!pd_xml_name_valid(name) || pd_pool_util_is_partial_name(name)) {
+        pd_pool_util_error(error, pool, name, PD_ERROR_INVALID_ARGUMENT,
+                           "not a valid volume name (no '/', not '.' or '..', no hidden "
+                           "'.NAME.partial' name, at most 255 bytes)");
+        return false;
+    }
     struct stat st;
     if (lstat(path, &st) == 0) {
         pd_pool_util_error(error, pool, name, PD_ERROR_EXISTS, "'%s' already exists", path);

@@ -399,6 +399,16 @@ static void test_create_errors(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(error->message, "vmdk"));
     g_clear_error(&error);
 
+    const char *bad_names[] = {"../escape", "a/b", "..", ".x.partial-1-2"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_names); i++) {
+        g_autoptr(PdVolDef) bad = vol_def(bad_names[i], "raw", MiB, 0);
+        g_assert_false(pd_pool_backend_vol_create(f->be, f->pool, bad, 0, NULL, &vol, &error));
+        g_assert_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT);
+        g_clear_error(&error);
+    }
+    g_autofree char *escaped = g_build_filename(f->tmp, "escape", NULL);
+    g_assert_false(g_file_test(escaped, G_FILE_TEST_EXISTS));
+
     /* cancelled before it starts */
     g_autoptr(GCancellable) cancel = g_cancellable_new();
     g_cancellable_cancel(cancel);

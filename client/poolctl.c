@@ -332,6 +332,8 @@ int main(int argc, char **argv)
             ctl.socket_path = a + strlen("--connect=");
         else if (g_str_equal(a, "--json"))
             ctl.json = true;
+        else if (g_str_equal(a, "--async"))
+            ctl.async = true;
         else if (g_str_equal(a, "-q") || g_str_equal(a, "--quiet"))
             ctl.quiet = true;
         else if (g_str_equal(a, "-h") || g_str_equal(a, "--help")) {

@@ -327,6 +327,13 @@ void pd_dispatch_client_gone(PdDaemon *daemon, PdClient *client)
     }
 }
 
+void pd_dispatch_client_eof(PdDaemon *daemon, PdClient *client)
+{
+    PdCall *call = running_calls ? g_hash_table_lookup(running_calls, client) : NULL;
+    if (call && call->more)
+        pd_dispatch_client_gone(daemon, client);
+}
+
 bool pd_call_abandoned(PdCall *call)
 {
     return pd_client_closed(call->client);

@@ -68,6 +68,10 @@ bool pd_dispatch_check(const PdMethod *method, JsonObject *params, bool read_onl
  * connection. Errors of a well-formed call are answered on the call. */
 bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len);
 
+/* The peer shut its side down: a streaming call ("more") running on @client is abandoned;
+ * others still get their answer. */
+void pd_dispatch_client_eof(PdDaemon *daemon, PdClient *client);
+
 /* Tells the call running on @client (if any) that the client is gone. */
 void pd_dispatch_client_gone(PdDaemon *daemon, PdClient *client);
 

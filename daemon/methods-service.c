@@ -6,6 +6,7 @@
 #include "daemon/methods.h"
 #include "daemon/model.h"
 #include "daemon/store.h"
+#include "poold-resources.h" /* generated: the IDL files */
 
 #include <gio/gio.h>
 #include <unistd.h>
@@ -36,8 +37,9 @@ PD_HANDLER(pd_method_get_interface_description)
     const char *name = pd_param_string(params, "interface");
     bool known = g_strv_contains(interfaces, name);
     g_autofree char *path = g_strconcat(IDL_PREFIX, name, ".varlink", NULL);
-    g_autoptr(GBytes) idl =
-        known ? g_resources_lookup_data(path, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL) : NULL;
+    g_autoptr(GBytes) idl = known ? g_resource_lookup_data(poold_varlink_get_resource(), path,
+                                                           G_RESOURCE_LOOKUP_FLAGS_NONE, NULL)
+                                  : NULL;
     if (!idl) {
         JsonObject *eparams = json_object_new();
         json_object_set_string_member(eparams, "interface", name);

@@ -293,10 +293,12 @@ static gboolean client_readable(int fd, GIOCondition cond, gpointer data)
     if (n == 0) {
         client->watch_in = 0;
         client->eof = true;
-        if (client->inbuf->len > 0)
+        if (client->inbuf->len > 0) {
             pd_client_close(client, "truncated message at end of stream");
-        else
+        } else {
+            pd_dispatch_client_eof(client->server->daemon, client);
             client_schedule(client);
+        }
         return G_SOURCE_REMOVE;
     }
     g_byte_array_append(client->inbuf, buf, (guint)n);

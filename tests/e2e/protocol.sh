@@ -1,0 +1,35 @@
+#!/bin/bash
+# The varlink protocol with a raw client: service interface, central checks, malformed and
+# oversized messages (only that connection closes), limits, the read-only socket, events.
+. "$(dirname "$0")/lib.sh"
+RAW="python3 $(dirname "$0")/varlink-raw.py"
+
+cat >"$E2E_DIR/poold.conf" <<CONF
+[daemon]
+max_message_size = 8192
+max_clients = 4
+CONF
+POOLD_ARGS="--config $E2E_DIR/poold.conf"
+start_poold
+
+for scenario in service malformed oversized readonly events; do
+    sock=$SOCK
+    [ $scenario = readonly ] && sock=$SOCK_RO
+    if out=$($RAW "$sock" $scenario 2>&1); then ok "raw varlink: $scenario"; else
+        not_ok "raw varlink: $scenario"; printf '%s\n' "$out" | grep -v '^ok' | sed 's/^/#   /'
+    fi
+done
+if out=$($RAW "$SOCK" max_clients 2>&1); then ok "raw varlink: max_clients"; else
+    not_ok "raw varlink: max_clients"; printf '%s\n' "$out" | grep -v '^ok' | sed 's/^/#   /'
+fi
+kill -0 "$POOLD_PID" && ok "poold survived every bad client" || not_ok "poold survived"
+
+# socket permissions
+check "read-write socket mode" "600" "$(stat -c %a "$SOCK")"
+check "read-only socket mode" "666" "$(stat -c %a "$SOCK_RO")"
+
+# poolctl on the read-only socket: reads work, changes are refused
+run_ok "read-only pool-list" pc_ro pool-list --all
+run_fails "read-only refuses pool-define-as" "read-only" pc_ro pool-define-as rop dir --target "$E2E_DIR/rop"
+check "nothing defined through the read-only socket" "" "$(pc pool-list --all --name | xargs)"
+finish

@@ -585,7 +585,7 @@ static bool qcow2_measure(const PdCreateOptions *opts, PdImage *source, PdMeasur
     l1_entries = (l1_entries + cs / 8 - 1) / (cs / 8) * (cs / 8);
     uint64_t meta = cs + l2_entries * entry + l1_entries * 8;
     meta += refcount_metadata_clusters((meta + size) / cs, cs, o.refcount_bits) * cs;
-    uint64_t data = size;
+    uint64_t data = 0; /* without a source nothing is written yet */
     if (source) {
         data = 0;
         for (uint64_t off = 0; off < pd_image_size(source);) {

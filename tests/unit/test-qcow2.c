@@ -554,6 +554,60 @@ static void test_malformed(void)
     pd_image_close(bad);
 }
 
+/* Walks the header extensions of cluster 0; returns the offset of the end marker and
+ * whether an extension of @type is there. */
+static size_t find_ext(const uint8_t *c0, uint32_t type, bool *ret_found)
+{
+    size_t pos = GUINT32_FROM_BE(*(const uint32_t *)(c0 + 100));
+    *ret_found = false;
+    for (;;) {
+        uint32_t t = GUINT32_FROM_BE(*(const uint32_t *)(c0 + pos));
+        uint32_t l = GUINT32_FROM_BE(*(const uint32_t *)(c0 + pos + 4));
+        if (t == 0)
+            return pos;
+        if (t == type)
+            *ret_found = true;
+        pos += 8 + ((l + 7) & ~7U);
+    }
+}
+
+static void test_unknown_extension_and_features(void)
+{
+    g_autofree char *p = path_in("ext.qcow2");
+    PdCreateOptions o = {.format = PD_FORMAT_QCOW2, .size = 8 << 20};
+    g_autoptr(GError) error = NULL;
+    g_assert_true(pd_image_create(p, &o, true, &error));
+    size_t len;
+    g_autofree uint8_t *img = it_read_file(p, &len);
+    bool found;
+    size_t end = find_ext(img, 0x12345678, &found);
+    g_assert_false(found);
+    put32(img + end, 0x12345678);
+    put32(img + end + 4, 5);
+    memcpy(img + end + 8, "hello\0\0\0", 8);
+    memset(img + end + 16, 0, 8);
+    it_write_file(p, img, len);
+    /* rewriting the header keeps the extension */
+    PdImage *pi = pd_image_open(p, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
+    g_assert_no_error(error);
+    g_assert_true(pd_image_set_backing(pi, NULL, PD_FORMAT_UNKNOWN, &error));
+    g_assert_no_error(error);
+    pd_image_close(pi);
+    g_free(img);
+    img = it_read_file(p, &len);
+    (void)find_ext(img, 0x12345678, &found);
+    g_assert_true(found);
+    assert_qemu_check(p);
+    /* an unknown incompatible bit is refused, naming the bit */
+    put64(img + 72, 1ULL << 40);
+    it_write_file(p, img, len);
+    pi = pd_image_open(p, PD_FORMAT_QCOW2, PD_OPEN_RDONLY, &error);
+    g_assert_null(pi);
+    g_assert_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(error->message, "bit 40"));
+    g_assert_nonnull(strstr(error->message, p));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -568,6 +622,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/prealloc-resize", test_prealloc_and_resize);
     g_test_add_func("/qcow2/amend", test_amend);
     g_test_add_func("/qcow2/malformed", test_malformed);
+    g_test_add_func("/qcow2/unknown-extension", test_unknown_extension_and_features);
     int r = g_test_run();
     it_rmtree(tmpdir);
     g_free(tmpdir);

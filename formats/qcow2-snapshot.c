@@ -77,6 +77,19 @@ static bool corrupt(PdImage *img, GError **error, const char *fmt, ...)
     return false;
 }
 
+/* Corruption found while changing the image: marks it corrupt (read-only until repaired),
+ * as the core does for what it finds. Returns false. */
+static bool signal_corrupt(PdImage *img, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static bool signal_corrupt(PdImage *img, GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qcow2_signal_corruption(img, error, "%s", msg);
+    return false;
+}
+
 /* Host byte range of a compressed cluster descriptor: [*ret_offset, +*ret_len). */
 static void compressed_range(const Qcow2State *s, uint64_t entry, uint64_t *ret_offset,
                              uint64_t *ret_len)
@@ -418,10 +431,10 @@ static bool walk_l2(PdImage *img, RefRun *run, uint64_t l2_offset, uint64_t file
             uint64_t first = qcow2_start_of_cluster(s, coff);
             uint64_t end = qcow2_start_of_cluster(s, coff + clen - 1) + s->cluster_size;
             if (end > file_size + s->cluster_size)
-                return corrupt(img, error,
-                               "compressed cluster at %#" G_GINT64_MODIFIER "x (L2 table at "
-                               "%#" G_GINT64_MODIFIER "x) lies past the end of the file",
-                               coff, l2_offset);
+                return signal_corrupt(img, error,
+                                      "compressed cluster at %#" G_GINT64_MODIFIER "x (L2 table at "
+                                      "%#" G_GINT64_MODIFIER "x) lies past the end of the file",
+                                      coff, l2_offset);
             if (!run_add(run, first, end - first, error))
                 return false;
             continue;
@@ -430,10 +443,10 @@ static bool walk_l2(PdImage *img, RefRun *run, uint64_t l2_offset, uint64_t file
         if (offset == 0)
             continue;
         if (!cluster_in_file(s, offset, file_size + s->cluster_size - 1))
-            return corrupt(img, error,
-                           "L2 entry %#" G_GINT64_MODIFIER "x (table at %#" G_GINT64_MODIFIER
-                           "x) is misaligned or points past the end of the file",
-                           e, l2_offset);
+            return signal_corrupt(img, error,
+                                  "L2 entry %#" G_GINT64_MODIFIER "x (table at %#" G_GINT64_MODIFIER
+                                  "x) is misaligned or points past the end of the file",
+                                  e, l2_offset);
         if (!run_add(run, offset, s->cluster_size, error))
             return false;
         if (clear_copied && (e & QCOW2_OFLAG_COPIED)) {
@@ -459,10 +472,10 @@ static bool walk_l1(PdImage *img, const uint64_t *l1, uint32_t l1_size, int64_t 
     for (uint32_t i = 0; i < l1_size; i++) {
         uint64_t l2 = l1[i] & QCOW2_L1E_OFFSET_MASK;
         if (l2 && !cluster_in_file(s, l2, file_size))
-            return corrupt(img, error,
-                           "L1 entry %u points to %#" G_GINT64_MODIFIER
-                           "x, misaligned or past the end of the file",
-                           i, l2);
+            return signal_corrupt(img, error,
+                                  "L1 entry %u points to %#" G_GINT64_MODIFIER
+                                  "x, misaligned or past the end of the file",
+                                  i, l2);
     }
     g_autofree uint8_t *table = g_malloc(s->cluster_size);
     RefRun run = {.img = img, .delta = delta};

@@ -794,6 +794,8 @@ static bool reload_core(Check *c, GError **error)
         return false;
     qcow2_refcount_close(c->img);
     s->free_cluster_index = 0;
+    s->free_byte_offset = 0;     /* compressed packing starts a fresh cluster */
+    s->cluster_cache_offset = 0; /* no decompressed cluster is trusted */
     return qcow2_refcount_init(c->img, error);
 }
 

@@ -495,6 +495,19 @@ static bool check_name_free(const PdPool *pool, const char *name, const char *pa
     return true;
 }
 
+/* Renames the complete partial file @tmp to @path (never over an existing file) and makes that
+ * durable before the daemon's reply says done. On failure the name is free again and @tmp is
+ * the caller's to remove. */
+static bool commit_partial(const PdPool *pool, const char *tmp, const char *path, GError **error)
+{
+    if (!pd_pool_util_rename_noreplace(tmp, path, error))
+        return false;
+    if (pd_pool_util_sync_dir(pool->def->target_path, error))
+        return true;
+    (void)unlink(path);
+    return false;
+}
+
 /* Creates a volume per @plan: partial file with permissions, image, rename into place. */
 static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const CreatePlan *plan,
                              const PdBackendJob *job, PdVol **ret_vol, GError **error)
@@ -511,7 +524,7 @@ static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const Crea
     }
     bool ok = write_new_image(tmp, path, plan, error) &&
               pd_pool_util_check_cancel(job, pool, def->name, error) &&
-              pd_pool_util_rename_noreplace(tmp, path, error);
+              commit_partial(pool, tmp, path, error);
     if (!ok) {
         (void)unlink(tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
@@ -716,7 +729,7 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
     }
     bool ok = clone_into(pool, def, src_vol, src, tmp, &plan, flags, job, error) &&
               pd_pool_util_check_cancel(job, pool, def->name, error) &&
-              pd_pool_util_rename_noreplace(tmp, path, error);
+              commit_partial(pool, tmp, path, error);
     if (!ok) {
         (void)unlink(tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
@@ -730,8 +743,12 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
 bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error)
 {
     g_autofree char *path = vol_path(pool, vol->name);
-    if (unlink(path) == 0)
+    if (unlink(path) == 0) {
+        /* best effort: the volume is gone either way; a crash may bring the name back, and the
+         * next refresh then lists it again */
+        (void)pd_pool_util_sync_dir(pool->def->target_path, NULL);
         return true;
+    }
     if (errno == ENOENT)
         pd_pool_util_error(error, pool, vol->name, PD_ERROR_NO_SUCH_VOLUME,
                            "'%s' does not exist anymore (refresh the pool)", path);

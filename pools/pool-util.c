@@ -171,6 +171,19 @@ bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **er
     return false;
 }
 
+bool pd_pool_util_sync_dir(const char *dir, GError **error)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        pd_error_set_errno(error, errno, "Could not flush directory '%s'", dir);
+        if (fd >= 0)
+            (void)close(fd);
+        return false;
+    }
+    (void)close(fd);
+    return true;
+}
+
 /* ---- permissions and sizes --------------------------------------------------------------- */
 
 bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t default_mode,

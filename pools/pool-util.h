@@ -57,6 +57,9 @@ bool pd_pool_util_partial_create(const char *tmp_path, const PdPerms *perms, mod
  * (renameat2 RENAME_NOREPLACE; link+unlink where the filesystem lacks it). */
 bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **error);
 
+/* fsync of a directory, making a rename or unlink in it durable. */
+bool pd_pool_util_sync_dir(const char *dir, GError **error);
+
 /* ---- permissions and sizes --------------------------------------------------------------- */
 
 /* chmod (when @perms->mode is set, else to @default_mode unless it is (mode_t)-1) and chown

@@ -1,0 +1,151 @@
+/* The dispatch table and its central checks: every method is described in the IDL the daemon
+ * serves, and pd_dispatch_check refuses what a handler must never see. */
+#include "daemon/dispatch.h"
+#include "poold-resources.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+static JsonObject *parse_object(const char *json)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, json, -1, NULL));
+    return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* Runs the check; returns the error name or NULL, and the offending parameter. */
+static char *check(const char *method, const char *params_json, bool read_only, bool more,
+                   unsigned n_fds, char **ret_param)
+{
+    const PdMethod *m = pd_method_lookup(method);
+    g_assert_nonnull(m);
+    g_autoptr(JsonObject) params = params_json ? parse_object(params_json) : NULL;
+    char *error = NULL;
+    JsonObject *eparams = NULL;
+    if (pd_dispatch_check(m, params, read_only, more, n_fds, &error, &eparams))
+        return NULL;
+    if (ret_param)
+        *ret_param = json_object_has_member(eparams, "parameter")
+                         ? g_strdup(json_object_get_string_member(eparams, "parameter"))
+                         : NULL;
+    json_object_unref(eparams);
+    return error;
+}
+
+static void test_table_matches_idl(void)
+{
+    GResource *res = poold_varlink_get_resource();
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (const PdMethod *m = pd_method_table(); m->name; m++) {
+        g_assert_nonnull(m->handler);
+        g_assert_true(g_hash_table_add(seen, (gpointer)m->name)); /* names unique */
+        const char *dot = strrchr(m->name, '.');
+        g_autofree char *iface = g_strndup(m->name, (gsize)(dot - m->name));
+        g_autofree char *path = g_strconcat("/io/poold/varlink/", iface, ".varlink", NULL);
+        g_autoptr(GBytes) idl = g_resource_lookup_data(res, path, 0, NULL);
+        g_assert_nonnull(idl);
+        g_autofree char *text = g_strndup(g_bytes_get_data(idl, NULL), g_bytes_get_size(idl));
+        g_autofree char *decl = g_strdup_printf("method %s(", dot + 1);
+        const char *at = strstr(text, decl);
+        if (!at)
+            g_error("%s is in the dispatch table but not in %s", m->name, path);
+        /* every parameter of the schema appears in the IDL declaration */
+        const char *end = strstr(at, ") ->");
+        g_assert_nonnull(end);
+        g_autofree char *sig = g_strndup(at, (gsize)(end - at));
+        for (const PdParamSpec *p = m->params; p && p->name; p++) {
+            g_autofree char *needle = g_strdup_printf("%s: %s", p->name, p->required ? "" : "?");
+            if (!strstr(sig, needle))
+                g_error("%s: parameter '%s' does not match the IDL: %s", m->name, p->name, sig);
+        }
+    }
+}
+
+static void test_read_only(void)
+{
+    g_autofree char *e =
+        check("io.poold.Pool.Define", "{\"xml\":\"<pool/>\"}", true, false, 0, NULL);
+    g_assert_cmpstr(e, ==, "org.varlink.service.PermissionDenied");
+    g_assert_null(check("io.poold.Pool.List", NULL, true, false, 0, NULL));
+    /* every changing method is refused on the read-only socket */
+    for (const PdMethod *m = pd_method_table(); m->name; m++) {
+        if (!(m->flags & PD_METHOD_WRITE))
+            continue;
+        g_autofree char *err = NULL;
+        JsonObject *eparams = NULL;
+        g_assert_false(pd_dispatch_check(m, NULL, true, false, 0, &err, &eparams));
+        g_assert_cmpstr(err, ==, "org.varlink.service.PermissionDenied");
+        json_object_unref(eparams);
+    }
+}
+
+static void test_types(void)
+{
+    struct {
+        const char *method, *params, *error_param;
+    } cases[] = {
+        {"io.poold.Pool.Info", "{\"pool\":\"p\"}", NULL},
+        {"io.poold.Pool.Info", "{\"pool\":1}", "pool"},
+        {"io.poold.Pool.Info", "{\"pool\":null}", "pool"},
+        {"io.poold.Pool.Info", "{}", "pool"},
+        {"io.poold.Pool.Info", "{\"pool\":\"p\",\"x\":1}", "x"},
+        {"io.poold.Pool.Info", "{\"pool\":[\"p\"]}", "pool"},
+        {"io.poold.Volume.Resize", "{\"volume\":\"v\",\"capacity\":5}", NULL},
+        {"io.poold.Volume.Resize", "{\"volume\":\"v\",\"capacity\":-5}", "capacity"},
+        {"io.poold.Volume.Resize", "{\"volume\":\"v\",\"capacity\":1.5}", "capacity"},
+        {"io.poold.Volume.Resize", "{\"volume\":\"v\",\"capacity\":\"5G\"}", "capacity"},
+        {"io.poold.Volume.Resize", "{\"volume\":\"v\",\"capacity\":5,\"shrink\":1}", "shrink"},
+        {"io.poold.Volume.Resize", "{\"volume\":\"v\",\"capacity\":5,\"pool\":null}", NULL},
+        {"io.poold.Pool.SetAutostart", "{\"pool\":\"p\",\"autostart\":true}", NULL},
+        {"io.poold.Pool.SetAutostart", "{\"pool\":\"p\"}", "autostart"},
+        {"io.poold.Volume.Create", "{\"pool\":\"p\",\"xml\":\"x\",\"async\":true}", NULL},
+        {"io.poold.Pool.List", "{\"async\":true}", "async"},
+    };
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *param = NULL;
+        g_autofree char *e = check(cases[i].method, cases[i].params, false, false, 0, &param);
+        if (!cases[i].error_param) {
+            g_assert_null(e);
+            continue;
+        }
+        g_assert_cmpstr(e, ==, "org.varlink.service.InvalidParameter");
+        g_assert_cmpstr(param, ==, cases[i].error_param);
+    }
+}
+
+static void test_more_and_fds(void)
+{
+    g_autofree char *e1 = check("io.poold.Event.Subscribe", NULL, false, false, 0, NULL);
+    g_assert_cmpstr(e1, ==, "org.varlink.service.ExpectedMore");
+    g_assert_null(check("io.poold.Event.Subscribe", NULL, false, true, 0, NULL));
+    g_autofree char *param = NULL;
+    g_autofree char *e2 =
+        check("io.poold.Volume.Upload", "{\"volume\":\"v\"}", false, false, 0, &param);
+    g_assert_cmpstr(e2, ==, "org.varlink.service.InvalidParameter");
+    g_assert_cmpstr(param, ==, "fd");
+    g_assert_null(check("io.poold.Volume.Upload", "{\"volume\":\"v\"}", false, false, 1, NULL));
+    g_autofree char *e3 =
+        check("io.poold.Volume.Upload", "{\"volume\":\"v\"}", false, false, 2, NULL);
+    g_assert_cmpstr(e3, ==, "org.varlink.service.InvalidParameter");
+}
+
+static void test_string_limit(void)
+{
+    g_autofree char *big = g_strnfill(PD_PARAM_STRING_MAX + 1, 'x');
+    g_autofree char *json = g_strdup_printf("{\"xml\":\"%s\"}", big);
+    g_autofree char *param = NULL;
+    g_autofree char *e = check("io.poold.Pool.Define", json, false, false, 0, &param);
+    g_assert_cmpstr(e, ==, "org.varlink.service.InvalidParameter");
+    g_assert_cmpstr(param, ==, "xml");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/dispatch/table-matches-idl", test_table_matches_idl);
+    g_test_add_func("/dispatch/read-only", test_read_only);
+    g_test_add_func("/dispatch/types", test_types);
+    g_test_add_func("/dispatch/more-and-fds", test_more_and_fds);
+    g_test_add_func("/dispatch/string-limit", test_string_limit);
+    return g_test_run();
+}

@@ -97,6 +97,12 @@ int pi_cmd_measure(int argc, char **argv)
     PdMeasure m;
     if (!pd_image_measure(&o.create, src, &m, &error))
         return pi_fail(error, 1);
+    /* qemu-img counts a raw target as fully required even when the source is sparse (the
+     * engine answers what a sparse copy needs; qemu-img's answer is what users compare). */
+    if (o.create.format == PD_FORMAT_RAW) {
+        m.fully_allocated = (m.fully_allocated + 511) / 512 * 512; /* whole sectors */
+        m.required = m.fully_allocated;
+    }
     /* qemu-img shows the bitmaps line when source and target can both hold bitmaps. */
     bool show_bitmaps = m.bitmaps || (src && pd_image_format(src) == PD_FORMAT_QCOW2 &&
                                       o.create.format == PD_FORMAT_QCOW2);

@@ -21,6 +21,7 @@
  * each distinct L2 table once (shared tables are counted with their multiplicity); no
  * per-cluster I/O. */
 #include "formats/qcow2.h"
+#include "formats/qcow2-snapshot-table.h"
 #include "common/pd-error.h"
 
 #include <stdarg.h>
@@ -64,6 +65,7 @@ typedef struct {
     struct FixRun *run;
     GError *write_err;
     uint64_t messages_dropped;
+    uint32_t incomplete_snapshots; /* v3 entries without disk_size in their extra data */
 } Check;
 
 static uint64_t get_be64(const uint8_t *p)
@@ -316,6 +318,11 @@ static void scan_snapshots(Check *c)
         const Qcow2Snapshot *sn = &s->snapshots[i];
         uint64_t len = 40 + (uint64_t)sn->extra_data_size + strlen(sn->id_str) + strlen(sn->name);
         table_bytes += (len + 7) & ~7ULL;
+        if (s->header.version >= 3 && sn->extra_data_size < 16) {
+            report(c, "ERROR snapshot table entry %u is incomplete", i);
+            c->res->corruptions++;
+            c->incomplete_snapshots++;
+        }
         uint64_t l1_bytes = (uint64_t)sn->l1_size * 8;
         if (sn->l1_size > QCOW2_MAX_L1_SIZE / 8 || !qcow2_is_aligned(s, sn->l1_table_offset) ||
             (l1_bytes && !in_file(c, sn->l1_table_offset, l1_bytes))) {
@@ -951,6 +958,23 @@ static bool repair_refcounts(Check *c, CompareState *cs, GError **error)
     return true;
 }
 
+/* v3 snapshot entries without the disk size: with FIX_ERRORS, once nothing else is wrong,
+ * the table is rewritten with full extra data (the size taken is the image's current one,
+ * as qemu assumes when reading such an entry). */
+static bool fix_snapshot_table(Check *c, GError **error)
+{
+    PdCheckResult *res = c->res;
+    if (!c->incomplete_snapshots || !(c->fix & PD_CHECK_FIX_ERRORS) ||
+        res->corruptions != c->incomplete_snapshots || res->check_errors)
+        return true;
+    report(c, "Repairing snapshot table: %u incomplete entries", c->incomplete_snapshots);
+    if (!qcow2_rewrite_snapshot_table(c->img, error))
+        return false;
+    res->corruptions -= c->incomplete_snapshots;
+    res->corruptions_fixed += c->incomplete_snapshots;
+    return true;
+}
+
 /* After a repair that left nothing wrong: clears the dirty bit (lazy refcounts) and the
  * corrupt bit, as qemu-img check -r does. */
 static bool mark_consistent(Check *c, GError **error)
@@ -1008,8 +1032,12 @@ bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **erro
         goto out;
     if (!check_copied(&c, error))
         goto out;
-    if (fix && (cs.corruptions_to_fix || cs.leaks_to_fix || ret->corruptions_fixed || cs.rebuild) &&
+    if (fix &&
+        (cs.corruptions_to_fix || cs.leaks_to_fix || ret->corruptions_fixed || cs.rebuild ||
+         c.incomplete_snapshots) &&
         !reload_core(&c, error))
+        goto out;
+    if (!fix_snapshot_table(&c, error))
         goto out;
     if (fix && !mark_consistent(&c, error))
         goto out;

@@ -20,6 +20,7 @@
  * durable before the table names it; a deleted snapshot leaves the table before its
  * references are dropped. A failure half-way leaks clusters, never shares one. */
 #include "formats/qcow2.h"
+#include "formats/qcow2-snapshot-table.h"
 #include "common/pd-error.h"
 
 #include <string.h>
@@ -370,6 +371,12 @@ static bool write_snapshot_table(PdImage *img, uint64_t old_offset, uint64_t old
                              error))
         return false;
     return true;
+}
+
+bool qcow2_rewrite_snapshot_table(PdImage *img, GError **error)
+{
+    Qcow2State *s = qcow2_state(img);
+    return write_snapshot_table(img, s->header.snapshots_offset, table_size(s), error);
 }
 
 /* ---- walking an L1 table ---------------------------------------------------------- */

@@ -461,6 +461,51 @@ static void test_dirty_and_corrupt_bits(void)
     unlink(raw);
 }
 
+/* A v3 snapshot entry without the disk size in its extra data: a corruption for qemu-img
+ * ("is incomplete"), repaired by rewriting the table. */
+static void test_incomplete_snapshot_entry(void)
+{
+    g_autofree char *path = path_in_tmp("incomplete.qcow2");
+    g_autofree char *raw = path_in_tmp("incomplete.raw");
+    static const Kind snap = {"v3-snap", "cluster_size=65536", false, true, false};
+    make_image(&snap, path, raw);
+    uint64_t table = file_be(path, 64, 8);
+    size_t len;
+    g_autofree uint8_t *file = it_read_file(path, &len);
+    uint8_t *e = file + table;
+    uint32_t extra = (uint32_t)file_be(path, table + 36, 4);
+    uint16_t id_len = (uint16_t)(e[12] << 8 | e[13]), name_len = (uint16_t)(e[14] << 8 | e[15]);
+    uint64_t old_size = (40 + extra + id_len + name_len + 7) & ~7ULL;
+    /* first entry without extra data, the rest of the table moved up behind it */
+    g_autoptr(GByteArray) t = g_byte_array_new();
+    g_byte_array_append(t, e, 36);
+    g_byte_array_append(t, (const guint8 *)"\0\0\0\0", 4);
+    g_byte_array_append(t, e + 40 + extra, id_len + name_len);
+    while (t->len % 8)
+        g_byte_array_append(t, (const guint8 *)"", 1);
+    g_byte_array_append(t, e + old_size, 4096);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    g_assert_cmpint(pwrite(fd, t->data, t->len, table), ==, (ssize_t)t->len);
+    close(fd);
+
+    assert_same_as_qemu(path, true);
+    PdCheckResult r = our_check(path, PD_CHECK_NO_FIX);
+    g_assert_cmpuint(r.corruptions, ==, 1);
+    pd_check_result_clear(&r);
+    r = our_check(path, PD_CHECK_FIX_LEAKS | PD_CHECK_FIX_ERRORS);
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.corruptions_fixed, ==, 1);
+    pd_check_result_clear(&r);
+    assert_qemu_clean(path);
+    assert_same_data(path, raw);
+    g_autofree char *list = NULL;
+    g_assert_cmpint(it_runv(&list, NULL, "qemu-img", "snapshot", "-l", path, NULL), ==, 0);
+    g_assert_nonnull(strstr(list, "s1"));
+    g_assert_nonnull(strstr(list, "s2"));
+    unlink(path);
+    unlink(raw);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -477,6 +522,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/qcow2-check/garbage-refcount-table", test_garbage_refcount_table);
     g_test_add_func("/qcow2-check/dirty-and-corrupt-bits", test_dirty_and_corrupt_bits);
+    g_test_add_func("/qcow2-check/incomplete-snapshot-entry", test_incomplete_snapshot_entry);
     int rc = g_test_run();
     it_rmtree(tmpdir);
     return rc;

@@ -202,6 +202,17 @@ bool pd_pool_backend_refresh(const PdPoolBackend *be, const PdPool *pool, const 
     return be->refresh(pool, previous, ret, error);
 }
 
+bool pd_pool_backend_cleanup_partial(const PdPoolBackend *be, const PdPool *pool,
+                                     unsigned *ret_removed, GError **error)
+{
+    if (!be->cleanup_partial) {
+        if (ret_removed)
+            *ret_removed = 0;
+        return true;
+    }
+    return be->cleanup_partial(pool, ret_removed, error);
+}
+
 bool pd_pool_backend_vol_refresh(const PdPoolBackend *be, const PdPool *pool, const PdVol *vol,
                                  PdVol **ret_vol, GError **error)
 {

@@ -30,8 +30,8 @@
  *
  * Undo: every create (vol_create, vol_create_from, build) undoes its own work on failure or
  * cancellation: nothing half-made is visible under the volume's name afterwards (a crash may
- * leave a hidden ".NAME.partial*" file; the daemon's start-up reconciliation removes those,
- * see pd_pool_util_is_partial_name). Operations that change an existing volume in place
+ * leave a hidden ".NAME.partial*" file; the daemon's start-up reconciliation removes those
+ * through the cleanup_partial callback). Operations that change an existing volume in place
  * (resize, wipe, upload, snapshot revert) cannot always be undone; each says what state a
  * failure leaves. */
 #pragma once
@@ -219,6 +219,13 @@ typedef struct {
     bool (*refresh)(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
                     GError **error);
 
+    /* Removes what interrupted creates left behind: hidden partial files of other processes
+     * (a crashed poold), never those of a create running in this one, so it is safe at any
+     * time; the daemon calls it when it reconciles at start-up and after starting a pool.
+     * Pool active. *ret_removed (may be NULL): how many were removed. Optional (NULL: nothing
+     * to clean, success). */
+    bool (*cleanup_partial)(const PdPool *pool, unsigned *ret_removed, GError **error);
+
     /* Re-reads one volume (after a change made through the daemon: create, resize, wipe,
      * upload, snapshot) with its recorded format. Pool active. Required for pools with
      * volumes. *ret_vol: the new state. */
@@ -332,6 +339,8 @@ bool pd_pool_backend_stop(const PdPoolBackend *be, PdPool *pool, GError **error)
 bool pd_pool_backend_delete(const PdPoolBackend *be, PdPool *pool, unsigned flags, GError **error);
 bool pd_pool_backend_refresh(const PdPoolBackend *be, const PdPool *pool, const GPtrArray *previous,
                              PdPoolRefresh *ret, GError **error);
+bool pd_pool_backend_cleanup_partial(const PdPoolBackend *be, const PdPool *pool,
+                                     unsigned *ret_removed, GError **error);
 bool pd_pool_backend_vol_refresh(const PdPoolBackend *be, const PdPool *pool, const PdVol *vol,
                                  PdVol **ret_vol, GError **error);
 PdImage *pd_pool_backend_vol_open(const PdPoolBackend *be, const PdPool *pool, const PdVol *vol,
@@ -373,7 +382,7 @@ bool pd_pool_backend_vol_snapshot_delete(const PdPoolBackend *be, const PdPool *
 PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol);
 
 /* True for the hidden names under which volumes are built (".NAME.partial*"): refresh skips
- * them and the daemon's start-up reconciliation removes them. */
+ * them, cleanup_partial removes them, and the daemon refuses them as volume names. */
 bool pd_pool_util_is_partial_name(const char *name);
 
 G_END_DECLS

@@ -170,8 +170,10 @@ typedef struct {
 
 /* The volume for file @name with @st. Reuses @prev (may be NULL) without opening the file when
  * its identity and recorded format say nothing changed and !@force; else opens the image with
- * the recorded format (probing only without one). A file the engine cannot open is listed with
- * what stat says (as libvirt lists what it cannot read). Never NULL. */
+ * the recorded format (probing only without one; a file replaced under the same name keeps the
+ * recorded format too). Block devices are always re-read: their size changes without their
+ * inode or mtime changing. A file the engine cannot open is listed with what stat says (as
+ * libvirt lists what it cannot read). Never NULL. */
 static PdVol *scan_volume(const PdPool *pool, const char *name, const struct stat *st,
                           const PdVol *prev, bool force, ScanStats *stats)
 {
@@ -195,6 +197,12 @@ static PdVol *scan_volume(const PdPool *pool, const char *name, const struct sta
         int64_t size = pd_pool_util_block_size(vol->path);
         vol->capacity = vol->physical = size > 0 ? (uint64_t)size : 0;
     }
+    /* what the image said last time is stale now */
+    g_clear_pointer(&vol->backing_path, g_free);
+    g_clear_pointer(&vol->backing_format, g_free);
+    g_clear_pointer(&vol->compat, g_free);
+    vol->cluster_size = 0;
+    vol->lazy_refcounts = false;
     bool readable;
     PdFormat format = engine_format(vol->format, &readable);
     stats->reopened++;
@@ -270,6 +278,40 @@ bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRe
     r.n_reopened = stats.reopened;
     r.n_probed = stats.probed;
     *ret = r;
+    return true;
+}
+
+bool pd_pool_dir_cleanup_partial(const PdPool *pool, unsigned *ret_removed, GError **error)
+{
+    const char *path = pool->def->target_path;
+    DIR *dir = opendir(path);
+    if (!dir) {
+        pd_pool_util_error_errno(error, pool, NULL, errno, "cannot read target directory '%s'",
+                                 path);
+        return false;
+    }
+    unsigned removed = 0;
+    int failed = 0;
+    g_autofree char *failed_name = NULL;
+    struct dirent *ent;
+    while ((ent = readdir(dir))) {
+        if (!pd_pool_util_is_partial_name(ent->d_name) || pd_pool_util_partial_is_ours(ent->d_name))
+            continue;
+        if (unlinkat(dirfd(dir), ent->d_name, 0) == 0) {
+            removed++;
+        } else if (errno != ENOENT && !failed) {
+            failed = errno;
+            failed_name = g_strdup(ent->d_name);
+        }
+    }
+    (void)closedir(dir);
+    if (failed) {
+        pd_pool_util_error_errno(error, pool, NULL, failed, "cannot remove leftover '%s/%s'", path,
+                                 failed_name);
+        return false;
+    }
+    if (ret_removed)
+        *ret_removed = removed;
     return true;
 }
 
@@ -1054,6 +1096,7 @@ const PdPoolBackend pd_pool_backend_dir = {
     .stop = NULL, /* nothing to undo */
     .delete = pd_pool_dir_delete,
     .refresh = pd_pool_dir_refresh,
+    .cleanup_partial = pd_pool_dir_cleanup_partial,
     .vol_refresh = pd_pool_dir_vol_refresh,
     .vol_open = NULL, /* volumes are files: opened by path */
     .vol_create = pd_pool_dir_vol_create,

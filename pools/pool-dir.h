@@ -13,6 +13,7 @@ bool pd_pool_dir_start(PdPool *pool, GError **error);
 bool pd_pool_dir_delete(PdPool *pool, unsigned flags, GError **error);
 bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
                          GError **error);
+bool pd_pool_dir_cleanup_partial(const PdPool *pool, unsigned *ret_removed, GError **error);
 bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_vol, GError **error);
 bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,
                             const PdBackendJob *job, PdVol **ret_vol, GError **error);

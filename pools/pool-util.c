@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/statvfs.h>
@@ -113,6 +114,18 @@ char *pd_pool_util_partial_path(const char *dir, const char *name)
     /* ".NAME.partial-PID-N": 1 + 9 + 10 + 1 + 10 bytes besides NAME, so at most 220 of it */
     int keep = (int)MIN(strlen(name), 220);
     return g_strdup_printf("%s/.%.*s.partial-%d-%u", dir, keep, name, (int)getpid(), n);
+}
+
+bool pd_pool_util_partial_is_ours(const char *name)
+{
+    /* ".NAME.partial-PID" (the engine's) or ".NAME.partial-PID-N" (ours); NAME may hold
+     * ".partial-" itself, so take the last one */
+    const char *p = g_strrstr(name, ".partial-");
+    if (!p)
+        return false;
+    char *end = NULL;
+    long pid = strtol(p + strlen(".partial-"), &end, 10);
+    return end && (*end == '\0' || *end == '-') && pid == (long)getpid();
 }
 
 /* Sets FS_NOCOW_FL (btrfs) on an empty file; best effort, as libvirt. */

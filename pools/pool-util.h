@@ -47,6 +47,10 @@ void pd_cancel_bridge_clear(PdCancelBridge *bridge);
  * this process. Caller frees. */
 char *pd_pool_util_partial_path(const char *dir, const char *name);
 
+/* True when partial name @name was made by this process (its "-PID" part is getpid()): a
+ * create in progress, not a leftover. Names without a PID (older engines) are not ours. */
+bool pd_pool_util_partial_is_ours(const char *name);
+
 /* Creates the empty partial file @tmp_path (O_EXCL) with @perms applied (mode default
  * @default_mode; owner/group when set) and the nocow attribute when asked (ignored where the
  * filesystem has none). On failure nothing is left. */

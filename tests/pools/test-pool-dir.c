@@ -921,6 +921,11 @@ static void test_refresh(Fixture *f, gconstpointer data)
     g_autofree char *sub = g_build_filename(f->pool->def->target_path, "subdir", NULL);
     g_assert_cmpint(mkdir(sub, 0700), ==, 0);
 
+    /* a partial file of this process (a create in progress) survives the cleanup */
+    g_autofree char *ours_name = g_strdup_printf(".v98.partial-%d-7", (int)getpid());
+    g_autofree char *ours = g_build_filename(f->pool->def->target_path, ours_name, NULL);
+    it_write_file(ours, "x", 1);
+
     /* first refresh without a catalog: everything opened and probed */
     PdPoolRefresh r = {0};
     refresh(f, NULL, &r);
@@ -937,6 +942,15 @@ static void test_refresh(Fixture *f, gconstpointer data)
     g_assert_cmpuint(x->capacity, ==, 5);
     g_assert_null(pd_pool_find_vol(f->pool, ".v99.partial-1-0"));
     g_assert_null(pd_pool_find_vol(f->pool, "subdir"));
+
+    /* leftovers of a crashed poold go, a create in progress here stays */
+    unsigned removed = 0;
+    g_assert_true(pd_pool_backend_cleanup_partial(f->be, f->pool, &removed, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(removed, ==, 1);
+    g_assert_false(g_file_test(partial, G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(ours, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(unlink(ours), ==, 0);
     g_assert_cmpstr(pd_pool_find_vol(f->pool, "v07.qcow2")->format, ==, "qcow2");
 
     /* with the catalog: nothing reopened */

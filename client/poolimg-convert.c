@@ -122,7 +122,9 @@ static int convert_existing(PdImage *src, const char *out, PdFormat out_format,
     g_autoptr(PdImage) dst = pi_open(out, out_format, PD_OPEN_RDWR);
     if (!dst)
         return 1;
-    copts->target_has_backing = pd_image_backing(dst) != NULL;
+    /* Whatever the target's backing file holds, every byte of the source is written (zero
+     * ranges as zeroes), as qemu-img does without -B. */
+    copts->target_has_backing = false;
     if (copts->compress && pd_image_cluster_size(dst) == 0) {
         pi_error("Compression not supported for this file format");
         return 1;

@@ -78,6 +78,13 @@ qemu-img create -q -f qcow2 ex2.qcow2 64M
 pi 0 convert -n --target-is-zero data.raw ex2.qcow2
 same_data data.raw ex2.qcow2
 
+# -n into an overlay: every byte of the source lands, whatever the overlay's backing holds
+qemu-img create -q -f raw junk.raw 64M
+qemu-io -f raw -c 'write -P 9 0 64M' junk.raw >/dev/null
+qemu-img create -q -f qcow2 -b junk.raw -F raw ov-target.qcow2
+pi 0 convert -n -O qcow2 data.raw ov-target.qcow2
+same_data data.raw ov-target.qcow2
+
 # -B: a new overlay holding only what the source's top layer holds
 qemu-img create -q -f raw base.raw 64M
 qemu-io -f raw -c 'write -P 1 0 64M' base.raw >/dev/null

@@ -242,7 +242,11 @@ typedef struct {
      * as libvirt: raw reserves def->allocation bytes (all of it when the XML gave none);
      * qcow2 maps metadata with prealloc_metadata, or reserves everything when allocation
      * equals capacity as well. A backing store makes an overlay whose capacity defaults to
-     * the backing file's. Optional (NULL: unsupported, e.g. iSCSI LUNs).
+     * the backing file's. The backing file's format is def->backing->format when
+     * format_given is true, else the backing file is probed (libvirt's behaviour): so when
+     * the daemon fills the format from its catalog it must set format_given = true, or a
+     * raw volume holding a guest-written qcow2 header would be taken for qcow2. Optional
+     * (NULL: unsupported, e.g. iSCSI LUNs).
      * Undo: built under a hidden partial name and renamed into place only when complete;
      * on failure or cancellation nothing is left. *ret_vol: the new volume. */
     bool (*vol_create)(const PdPool *pool, const PdVolDef *def, unsigned flags,

@@ -308,6 +308,49 @@ static bool run_command(PcCtl *ctl, int argc, char **argv)
     return cmd->run(ctl, cmd, &args, (int)rest->len, (char **)rest->pdata);
 }
 
+/* The interactive shell (no command given): one command per line on stdin, run on one
+ * connection; "quit" or end of input leaves. Returns true if every command succeeded. */
+static bool run_shell(PcCtl *ctl)
+{
+    bool tty = isatty(STDIN_FILENO);
+    bool all_ok = true, json0 = ctl->json;
+    if (tty)
+        printf("Welcome to poolctl, the poold interactive terminal.\n\n"
+               "Type:  'help' for help with commands\n       'quit' to quit\n\n");
+    char line[65536];
+    for (;;) {
+        if (tty) {
+            printf("poolctl # ");
+            fflush(stdout);
+        }
+        if (!fgets(line, sizeof(line), stdin))
+            break;
+        g_strstrip(line);
+        if (!*line || *line == '#')
+            continue;
+        if (g_str_equal(line, "quit") || g_str_equal(line, "exit"))
+            break;
+        g_auto(GStrv) argv = NULL;
+        int argc = 0;
+        g_autoptr(GError) error = NULL;
+        if (!g_shell_parse_argv(line, &argc, &argv, &error)) {
+            pc_error("%s", error->message);
+            all_ok = false;
+            continue;
+        }
+        ctl->json = json0;
+        ctl->async = false;
+        if (!run_command(ctl, argc, argv))
+            all_ok = false;
+        if (!ctl->quiet && !ctl->json)
+            printf("\n");
+        fflush(stdout);
+    }
+    if (tty)
+        printf("\n");
+    return all_ok;
+}
+
 /* The socket: -c, $POOLD_SOCKET, the read-write default, or the read-only one when the
  * read-write socket is not accessible (virsh's read-only fallback). */
 static const char *default_socket(void)
@@ -350,8 +393,9 @@ int main(int argc, char **argv)
     if (!ctl.socket_path)
         ctl.socket_path = default_socket();
     if (i >= argc) {
-        print_usage();
-        return 1;
+        bool shell_ok = run_shell(&ctl);
+        pc_conn_free(ctl.conn);
+        return shell_ok ? 0 : 1;
     }
     bool ok = run_command(&ctl, argc - i, argv + i);
     if (!ctl.quiet && !ctl.json)

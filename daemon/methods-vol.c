@@ -91,12 +91,32 @@ static const PdBackendJob *backend_job(VolOp *op, PdJob *job, GCancellable *canc
     return &op->bjob;
 }
 
-/* Applies op->result (or removes op->vol when NULL and @remove) and logs op->event. */
+/* Keeps the pool's allocation and available space current between refreshes (as libvirt
+ * does after creating, deleting or resizing a volume). */
+static void account(PdPoolObj *obj, uint64_t old_alloc, uint64_t new_alloc)
+{
+    PdPool *pool = obj->pool;
+    if (new_alloc >= old_alloc) {
+        uint64_t d = new_alloc - old_alloc;
+        pool->allocation += d;
+        pool->available = pool->available > d ? pool->available - d : 0;
+    } else {
+        uint64_t d = old_alloc - new_alloc;
+        pool->allocation = pool->allocation > d ? pool->allocation - d : 0;
+        pool->available += d;
+    }
+}
+
+/* Applies op->result (or removes op->vol for a delete) and logs op->event. */
 static JsonObject *apply_volume(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
 {
     VolOp *op = data;
     const char *name = op->result ? op->result->name : op->vol->name;
     g_autofree char *vol_name = g_strdup(name);
+    uint64_t old_alloc = op->vol ? op->vol->allocation : 0;
+    uint64_t new_alloc = op->result ? op->result->allocation : old_alloc;
+    if (g_str_equal(op->event, "vol-deleted"))
+        new_alloc = 0;
     JsonObject *reply = json_object_new();
     if (op->result) {
         JsonObject *info = pd_model_volume_json(daemon, op->obj, op->result);
@@ -111,6 +131,7 @@ static JsonObject *apply_volume(PdDaemon *daemon, PdJob *job, gpointer data, GEr
     if (!pd_events_emit(daemon->events, op->event, pd_pool_obj_name(op->obj), vol_name,
                         op->snapshot, error))
         goto fail;
+    account(op->obj, old_alloc, new_alloc);
     return reply;
 fail:
     json_object_unref(reply);

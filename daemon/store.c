@@ -433,7 +433,13 @@ bool pd_store_job_insert(PdStore *store, int64_t id, const char *kind, const cha
     bind_text(st, 4, volume);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)bytes_total);
     sqlite3_bind_int64(st, 6, g_get_real_time() / G_USEC_PER_SEC);
-    return step_done(store, st, "journaling a job", error);
+    /* Not synced on its own: the job's own commit (its result, or failed) syncs the WAL with
+     * this row in it. A crash before that may lose the row; reconciliation still removes the
+     * job's partial file, it only cannot report the job. */
+    (void)sqlite3_exec(store->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    bool ok = step_done(store, st, "journaling a job", error);
+    (void)sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    return ok;
 }
 
 int64_t pd_store_job_max_id(PdStore *store)

@@ -59,11 +59,15 @@ static bool create_unsafe(const char *filename, PiCreateOpts *o, GError **error)
     return true;
 }
 
-int pi_cmd_create(int argc, char **argv)
+typedef struct {
+    const char *fmt, *backing, *backing_fmt;
+    bool quiet, unsafe;
+    GString *options; /* every -o, joined by commas */
+} CreateArgs;
+
+/* Parses the options. Returns -1 to go on, else the exit status. */
+static int parse_create_args(CreateArgs *a, int argc, char **argv)
 {
-    const char *fmt = "raw", *backing = NULL, *backing_fmt = NULL;
-    bool quiet = false, unsafe = false;
-    g_autoptr(GString) optstr = g_string_new(NULL);
     /* A negative size ("-5G") would otherwise read as an unknown option. */
     if (argc >= 3 && argv[argc - 1][0] == '-' && g_ascii_isdigit(argv[argc - 1][1])) {
         pi_error("Invalid image size '%s': the size must not be negative", argv[argc - 1]);
@@ -74,22 +78,22 @@ int pi_cmd_create(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", create_long, NULL)) != -1) {
         switch (c) {
         case 'f':
-            fmt = optarg;
+            a->fmt = optarg;
             break;
         case 'b':
-            backing = optarg;
+            a->backing = optarg;
             break;
         case 'F':
-            backing_fmt = optarg;
+            a->backing_fmt = optarg;
             break;
         case 'o':
-            g_string_append_printf(optstr, "%s%s", optstr->len ? "," : "", optarg);
+            g_string_append_printf(a->options, "%s%s", a->options->len ? "," : "", optarg);
             break;
         case 'q':
-            quiet = true;
+            a->quiet = true;
             break;
         case 'u':
-            unsafe = true;
+            a->unsafe = true;
             break;
         case 'h':
             pi_help();
@@ -100,16 +104,59 @@ int pi_cmd_create(int argc, char **argv)
             return pi_bad_option(c, argv);
         }
     }
+    return -1;
+}
+
+/* Prints "poolimg: FILE: message", frees @error, returns 1. */
+static int create_fail(const char *filename, GError *error)
+{
+    pi_error("%s: %s", filename, error->message);
+    g_error_free(error);
+    return 1;
+}
+
+/* -b/-F on top of -o backing_file/backing_fmt. False (message printed) on a bad format. */
+static bool apply_backing_args(const CreateArgs *a, PiCreateOpts *o)
+{
+    if (a->backing) {
+        g_free(o->backing_file);
+        o->backing_file = g_strdup(a->backing);
+        o->create.backing_file = o->backing_file;
+    }
+    if (a->backing_fmt) {
+        if (!pi_parse_format(a->backing_fmt, &o->create.backing_format))
+            return false;
+        o->set |= PI_SET_BACKING_FMT;
+    }
+    return true;
+}
+
+/* Prints qemu-img's "Formatting ..." line, with the size as the user gave it. */
+static void print_formatting(PiCreateOpts *o, const char *filename, uint64_t given_size)
+{
+    uint64_t real_size = o->create.size;
+    if (real_size - given_size < 512)
+        o->create.size = given_size;
+    g_autofree char *line = pi_create_opts_describe(o, filename);
+    o->create.size = real_size;
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+int pi_cmd_create(int argc, char **argv)
+{
+    g_autoptr(GString) options = g_string_new(NULL);
+    CreateArgs a = {.fmt = "raw", .options = options};
+    int r = parse_create_args(&a, argc, argv);
+    if (r >= 0)
+        return r;
     g_auto(PiCreateOpts) o = {0};
-    if (!pi_parse_format(fmt, &o.create.format))
+    if (!pi_parse_format(a.fmt, &o.create.format))
         return 1;
     GError *error = NULL;
     const char *filename = optind < argc ? argv[optind] : "";
-    if (!pi_create_opts_parse(&o, optstr->str, false, &error)) {
-        pi_error("%s: %s", filename, error->message);
-        g_error_free(error);
-        return 1;
-    }
+    if (!pi_create_opts_parse(&o, options->str, false, &error))
+        return create_fail(filename, error);
     if (o.help) {
         pi_create_opts_help(o.create.format, false);
         return 0;
@@ -118,16 +165,8 @@ int pi_cmd_create(int argc, char **argv)
         return pi_usage_error("Expecting image file name");
     if (argc - optind > 2)
         return pi_usage_error("Unexpected argument: %s", argv[optind + 2]);
-    if (backing) {
-        g_free(o.backing_file);
-        o.backing_file = g_strdup(backing);
-        o.create.backing_file = o.backing_file;
-    }
-    if (backing_fmt) {
-        if (!pi_parse_format(backing_fmt, &o.create.backing_format))
-            return 1;
-        o.set |= PI_SET_BACKING_FMT;
-    }
+    if (!apply_backing_args(&a, &o))
+        return 1;
     if (o.backing_file && o.create.format == PD_FORMAT_RAW) {
         pi_error("%s: Backing file not supported for file format 'raw'", filename);
         return 1;
@@ -135,7 +174,7 @@ int pi_cmd_create(int argc, char **argv)
     if (argc - optind == 2 && !pi_parse_image_size(argv[optind + 1], &o.create.size))
         return 1;
     bool have_size = argc - optind == 2 || (o.set & PI_SET_SIZE);
-    if (!have_size && (!o.backing_file || unsafe)) {
+    if (!have_size && (!o.backing_file || a.unsafe)) {
         pi_error("%s: Image creation needs a size parameter", filename);
         return 1;
     }
@@ -143,30 +182,15 @@ int pi_cmd_create(int argc, char **argv)
     uint64_t given_size = o.create.size;
     if (o.create.format == PD_FORMAT_QCOW2 && o.create.size % 512)
         o.create.size += 512 - o.create.size % 512;
-    if (!pi_create_opts_validate(&o, &error)) {
-        pi_error("%s: %s", filename, error->message);
-        g_error_free(error);
+    if (!pi_create_opts_validate(&o, &error))
+        return create_fail(filename, error);
+    if (o.backing_file && !a.unsafe && !inspect_backing(filename, &o, !have_size))
         return 1;
-    }
-    if (o.backing_file && !unsafe && !inspect_backing(filename, &o, !have_size))
-        return 1;
-    if (!quiet) {
-        uint64_t real_size = o.create.size;
-        if (real_size - given_size < 512)
-            o.create.size = given_size;
-        g_autofree char *line = pi_create_opts_describe(&o, filename);
-        o.create.size = real_size;
-        printf("%s\n", line);
-        fflush(stdout);
-    }
-    bool ok = unsafe && o.backing_file ? create_unsafe(filename, &o, &error)
-                                       : pd_image_create(filename, &o.create, true, &error);
-    if (!ok) {
-        pi_error("%s: %s", filename, error->message);
-        g_error_free(error);
-        return 1;
-    }
-    return 0;
+    if (!a.quiet)
+        print_formatting(&o, filename, given_size);
+    bool ok = a.unsafe && o.backing_file ? create_unsafe(filename, &o, &error)
+                                         : pd_image_create(filename, &o.create, true, &error);
+    return ok ? 0 : create_fail(filename, error);
 }
 
 static const struct option amend_long[] = {

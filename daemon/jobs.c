@@ -278,7 +278,9 @@ static gboolean progress_tick(gpointer data)
             continue;
         for (GList *l = job->calls; l; l = l->next) {
             PdCall *call = l->data;
-            if (!call->more)
+            bool streams = (call->method->flags & PD_METHOD_JOB) ||
+                           g_str_equal(call->method_name, "io.poold.Job.Wait");
+            if (!call->more || !streams)
                 continue;
             JsonObject *params = json_object_new();
             json_object_set_object_member(params, "progress", pd_job_to_json(job));

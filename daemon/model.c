@@ -84,7 +84,7 @@ PdPoolObj *pd_model_active_pool(PdDaemon *daemon, const char *name_or_uuid, GErr
                     pd_pool_obj_name(obj), pd_pool_obj_name(obj));
         return NULL;
     }
-    if (obj->operation && g_str_equal(obj->operation, "pool-start")) {
+    if (obj->operation && !g_str_equal(obj->operation, "pool-refresh")) {
         pd_model_check_idle(obj, error);
         return NULL;
     }

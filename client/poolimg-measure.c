@@ -17,6 +17,26 @@ static const struct option measure_long[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Prints the result as qemu-img does, human or JSON. */
+static void print_measure(const PdMeasure *m, bool json, bool show_bitmaps)
+{
+    if (json) {
+        JsonObject *obj = json_object_new();
+        if (show_bitmaps)
+            json_object_set_int_member(obj, "bitmaps", (gint64)m->bitmaps);
+        json_object_set_int_member(obj, "required", (gint64)m->required);
+        json_object_set_int_member(obj, "fully-allocated", (gint64)m->fully_allocated);
+        JsonNode *root = json_node_new(JSON_NODE_OBJECT);
+        json_node_take_object(root, obj);
+        pi_json_print(root);
+    } else {
+        printf("required size: %" G_GUINT64_FORMAT "\n", m->required);
+        printf("fully allocated size: %" G_GUINT64_FORMAT "\n", m->fully_allocated);
+        if (show_bitmaps)
+            printf("bitmaps size: %" G_GUINT64_FORMAT "\n", m->bitmaps);
+    }
+}
+
 int pi_cmd_measure(int argc, char **argv)
 {
     const char *fmt = NULL, *out_fmt = "raw", *size_text = NULL;
@@ -106,20 +126,6 @@ int pi_cmd_measure(int argc, char **argv)
     /* qemu-img shows the bitmaps line when source and target can both hold bitmaps. */
     bool show_bitmaps = m.bitmaps || (src && pd_image_format(src) == PD_FORMAT_QCOW2 &&
                                       o.create.format == PD_FORMAT_QCOW2);
-    if (json) {
-        JsonObject *obj = json_object_new();
-        if (show_bitmaps)
-            json_object_set_int_member(obj, "bitmaps", (gint64)m.bitmaps);
-        json_object_set_int_member(obj, "required", (gint64)m.required);
-        json_object_set_int_member(obj, "fully-allocated", (gint64)m.fully_allocated);
-        JsonNode *root = json_node_new(JSON_NODE_OBJECT);
-        json_node_take_object(root, obj);
-        pi_json_print(root);
-    } else {
-        printf("required size: %" G_GUINT64_FORMAT "\n", m.required);
-        printf("fully allocated size: %" G_GUINT64_FORMAT "\n", m.fully_allocated);
-        if (show_bitmaps)
-            printf("bitmaps size: %" G_GUINT64_FORMAT "\n", m.bitmaps);
-    }
+    print_measure(&m, json, show_bitmaps);
     return 0;
 }

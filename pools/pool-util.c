@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define TRANSFER_BUFFER (1024 * 1024)
+#define SPARSE_BLOCK    4096 /* granularity of holes in sparse uploads */
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -506,24 +507,53 @@ static uint64_t upload_total(int fd, uint64_t length)
     return pos >= 0 && st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
 }
 
-/* Stores one piece of an upload at @pos: written, or with @sparse and all zeroes a hole
- * (punched inside the file, nothing past its end). */
-static bool upload_piece(int vfd, const void *buf, size_t n, uint64_t pos, bool sparse,
-                         uint64_t *file_size)
+/* Stores one run of an upload at @pos: written, or with @zero a hole (punched inside the file,
+ * nothing past its end; written where the filesystem cannot punch). */
+static bool upload_run(int vfd, const char *buf, size_t n, uint64_t pos, bool zero,
+                       uint64_t *file_size)
 {
-    if (sparse && pd_pool_util_is_zero(buf, n)) {
+    if (zero) {
+        /* what lies past the end needs nothing: the file is extended at the end */
         if (pos >= *file_size)
             return true;
-        uint64_t len = MIN((uint64_t)n, *file_size - pos);
-        if (fallocate(vfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)len) == 0)
+        uint64_t inside = MIN((uint64_t)n, *file_size - pos);
+        int r =
+            fallocate(vfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)inside);
+        if (r == 0)
             return true;
         if (errno != EOPNOTSUPP && errno != ENOTSUP && errno != EINVAL)
             return false;
+        /* no hole punching here: write the zeroes */
     }
     if (!pwrite_all(vfd, buf, n, pos))
         return false;
     *file_size = MAX(*file_size, pos + n);
     return true;
+}
+
+/* Stores one piece of an upload at @pos. With @sparse it is cut at the 4 KiB boundaries of the
+ * volume (so that the pieces a pipe happens to deliver do not matter) into runs of all-zero
+ * blocks, which become holes, and of data, which is written. */
+static bool upload_piece(int vfd, const char *buf, size_t n, uint64_t pos, bool sparse,
+                         uint64_t *file_size)
+{
+    if (!sparse)
+        return upload_run(vfd, buf, n, pos, false, file_size);
+    size_t run_start = 0;
+    bool run_zero = false;
+    for (size_t off = 0; off < n;) {
+        size_t blk = (size_t)MIN((uint64_t)(n - off), SPARSE_BLOCK - (pos + off) % SPARSE_BLOCK);
+        bool zero = pd_pool_util_is_zero(buf + off, blk);
+        if (off > run_start && zero != run_zero) {
+            if (!upload_run(vfd, buf + run_start, off - run_start, pos + run_start, run_zero,
+                            file_size))
+                return false;
+            run_start = off;
+        }
+        run_zero = zero;
+        off += blk;
+    }
+    return upload_run(vfd, buf + run_start, n - run_start, pos + run_start, run_zero, file_size);
 }
 
 bool pd_pool_util_upload_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,

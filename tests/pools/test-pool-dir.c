@@ -186,6 +186,46 @@ static void test_lookup(void)
     g_assert_cmpint(pd_wipe_algorithm_from_name("dod"), ==, -1);
 }
 
+/* A backend without a callback: the wrappers answer Unsupported naming the pool type, or
+ * succeed where NULL means nothing to do. */
+static void test_unsupported(void)
+{
+    g_autoptr(GError) error = NULL;
+    static const PdPoolBackend empty = {.type = PD_POOL_LOGICAL};
+    PdPoolDef *def = pd_pool_def_new(PD_POOL_LOGICAL);
+    def->name = g_strdup("vg1");
+    g_autoptr(PdPool) pool = pd_pool_new(def);
+    g_autoptr(PdVol) vol = pd_vol_new();
+    vol->name = g_strdup("lv1");
+    unsigned removed = 7;
+
+    g_assert_true(pd_pool_backend_build(&empty, pool, 0, &error));
+    g_assert_true(pd_pool_backend_start(&empty, pool, &error));
+    g_assert_true(pd_pool_backend_stop(&empty, pool, &error));
+    g_assert_true(pd_pool_backend_cleanup_partial(&empty, pool, &removed, &error));
+    g_assert_cmpuint(removed, ==, 0);
+    g_assert_no_error(error);
+
+    g_assert_false(pd_pool_backend_vol_resize(&empty, pool, vol, 1, 0, NULL, NULL, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED);
+    g_assert_cmpstr(error->message, ==,
+                    "pool 'vg1': pool type 'logical' does not support volume resize");
+    g_clear_error(&error);
+    g_assert_false(pd_pool_backend_delete(&empty, pool, 0, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    GArray *snaps = NULL;
+    g_assert_false(pd_pool_backend_vol_snapshot_list(&empty, pool, vol, &snaps, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    /* a volume without a path and no vol_open cannot be read */
+    g_assert_null(pd_pool_backend_vol_open(&empty, pool, vol, PD_OPEN_RDONLY, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    g_assert_false(pd_pool_backend_vol_wipe(&empty, pool, vol, PD_WIPE_COUNT, 0, NULL, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT);
+}
+
 static void test_build(void)
 {
     g_autoptr(GError) error = NULL;
@@ -803,6 +843,8 @@ static void test_upload_download(Fixture *f, gconstpointer data)
     /* upload through a pipe at offset 1 MiB */
     int p[2];
     g_assert_cmpint(pipe(p), ==, 0);
+    /* the daemon may get a non-blocking descriptor: the backend waits on it */
+    g_assert_cmpint(fcntl(p[0], F_SETFL, O_NONBLOCK), ==, 0);
     Feeder feeder = {p[1], payload, len};
     GThread *t = g_thread_new("feed", feed_pipe, &feeder);
     g_assert_true(pd_pool_backend_vol_upload(f->be, f->pool, v, p[0], MiB, 0, PD_VOL_XFER_SPARSE,
@@ -814,6 +856,7 @@ static void test_upload_download(Fixture *f, gconstpointer data)
 
     /* download the same range through a pipe: identical */
     g_assert_cmpint(pipe(p), ==, 0);
+    g_assert_cmpint(fcntl(p[1], F_SETFL, O_NONBLOCK), ==, 0);
     t = g_thread_new("drain", drain_pipe, GINT_TO_POINTER(p[0]));
     g_assert_true(pd_pool_backend_vol_download(f->be, f->pool, v, p[1], MiB, len,
                                                PD_VOL_XFER_SPARSE, NULL, &error));
@@ -1019,6 +1062,7 @@ int main(int argc, char **argv)
     /* first: it sets an environment variable, which is safe only before any thread exists */
     g_test_add_func("/pools/dir/reflink", test_reflink);
     g_test_add_func("/pools/dir/lookup", test_lookup);
+    g_test_add_func("/pools/dir/unsupported", test_unsupported);
     g_test_add_func("/pools/dir/build", test_build);
     g_test_add_func("/pools/dir/build-undo", test_build_undo);
 #define ADD(path, fn)                                                                              \

@@ -65,6 +65,43 @@ static void print_json(const PdCheckResult *r, const char *filename, PdFormat fo
     pi_json_print(root);
 }
 
+/* Checks (and repairs, then checks again, as qemu-img) into @r. Returns -1 when the check
+ * ran, else the exit status (message printed). @report: print the repair summary. */
+static int run_check(PdImage *img, PdCheckFix fix, bool report, PdCheckResult *r)
+{
+    GError *error = NULL;
+    if (!pd_image_check(img, fix, r, &error)) {
+        if (g_error_matches(error, PD_ERROR, PD_ERROR_UNSUPPORTED)) {
+            g_error_free(error);
+            pi_error("This image format does not support checks");
+            return 63;
+        }
+        pi_error("Check failed: %s", error->message);
+        g_error_free(error);
+        return 1;
+    }
+    for (guint i = 0; r->messages && i < r->messages->len; i++)
+        fprintf(stderr, "%s\n", (const char *)r->messages->pdata[i]);
+    if (fix && (r->corruptions_fixed || r->leaks_fixed)) {
+        uint64_t leaks_fixed = r->leaks_fixed, corruptions_fixed = r->corruptions_fixed;
+        if (report)
+            printf("The following inconsistencies were found and repaired:\n\n"
+                   "    %" G_GUINT64_FORMAT " leaked clusters\n"
+                   "    %" G_GUINT64_FORMAT " corruptions\n\n"
+                   "Double checking the fixed image now...\n",
+                   leaks_fixed, corruptions_fixed);
+        pd_check_result_clear(r);
+        if (!pd_image_check(img, PD_CHECK_NO_FIX, r, &error)) {
+            pi_error("Check failed: %s", error->message);
+            g_error_free(error);
+            return 1;
+        }
+        r->leaks_fixed = leaks_fixed;
+        r->corruptions_fixed = corruptions_fixed;
+    }
+    return -1;
+}
+
 static const struct option check_long[] = {
     {"help", no_argument, NULL, 'h'},
     {"output", required_argument, NULL, PI_OPT_OUTPUT},
@@ -130,37 +167,10 @@ int pi_cmd_check(int argc, char **argv)
         pi_error("This image format does not support checks");
         return 63;
     }
-    GError *error = NULL;
     PdCheckResult r = {0};
-    if (!pd_image_check(img, fix, &r, &error)) {
-        if (g_error_matches(error, PD_ERROR, PD_ERROR_UNSUPPORTED)) {
-            g_error_free(error);
-            pi_error("This image format does not support checks");
-            return 63;
-        }
-        pi_error("Check failed: %s", error->message);
-        g_error_free(error);
-        return 1;
-    }
-    for (guint i = 0; r.messages && i < r.messages->len; i++)
-        fprintf(stderr, "%s\n", (const char *)r.messages->pdata[i]);
-    if (fix && (r.corruptions_fixed || r.leaks_fixed)) {
-        uint64_t leaks_fixed = r.leaks_fixed, corruptions_fixed = r.corruptions_fixed;
-        if (!json && !quiet)
-            printf("The following inconsistencies were found and repaired:\n\n"
-                   "    %" G_GUINT64_FORMAT " leaked clusters\n"
-                   "    %" G_GUINT64_FORMAT " corruptions\n\n"
-                   "Double checking the fixed image now...\n",
-                   leaks_fixed, corruptions_fixed);
-        pd_check_result_clear(&r);
-        if (!pd_image_check(img, PD_CHECK_NO_FIX, &r, &error)) {
-            pi_error("Check failed: %s", error->message);
-            g_error_free(error);
-            return 1;
-        }
-        r.leaks_fixed = leaks_fixed;
-        r.corruptions_fixed = corruptions_fixed;
-    }
+    int failed = run_check(img, fix, !json && !quiet, &r);
+    if (failed >= 0)
+        return failed;
     if (json)
         print_json(&r, filename, format, fix);
     else if (!quiet)

@@ -660,6 +660,38 @@ static bool download_hole(int fd, uint64_t len, bool seekable, const PdBackendJo
     return true;
 }
 
+/* Writes one piece of a download (volume offset @pos) to @fd. On a @seekable output it is cut
+ * at the volume's 4 KiB boundaries into runs of all-zero blocks, skipped with lseek, and runs
+ * of data, written. */
+static bool download_piece(int fd, const char *buf, size_t n, uint64_t pos, bool seekable,
+                           const PdBackendJob *job, const PdPool *pool, const PdVol *vol,
+                           GError **error)
+{
+    if (!seekable)
+        return write_stream(fd, buf, n, job, pool, vol, error);
+    size_t run_start = 0;
+    bool run_zero = false;
+    for (size_t off = 0; off <= n;) {
+        size_t blk =
+            off < n ? (size_t)MIN((uint64_t)(n - off), SPARSE_BLOCK - (pos + off) % SPARSE_BLOCK)
+                    : 0;
+        bool zero = off < n && pd_pool_util_is_zero(buf + off, blk);
+        if (off > run_start && (off == n || zero != run_zero)) {
+            size_t len = off - run_start;
+            bool ok = run_zero ? download_hole(fd, len, true, job, pool, vol, error)
+                               : write_stream(fd, buf + run_start, len, job, pool, vol, error);
+            if (!ok)
+                return false;
+            run_start = off;
+        }
+        run_zero = zero;
+        if (off == n)
+            break;
+        off += blk;
+    }
+    return true;
+}
+
 /* The output of a sparse download was skipped past its end: extend it to the current
  * position. */
 static bool download_finish(int fd, bool seekable, const PdPool *pool, const PdVol *vol,
@@ -718,12 +750,8 @@ bool pd_pool_util_download_path(const PdPool *pool, const PdVol *vol, const char
             pd_pool_util_error_errno(error, pool, vol->name, errno, "could not read '%s'", path);
             goto out;
         }
-        if (seekable && pd_pool_util_is_zero(buf, n)) {
-            if (!download_hole(fd, n, true, job, pool, vol, error))
-                goto out;
-        } else if (!write_stream(fd, buf, n, job, pool, vol, error)) {
+        if (!download_piece(fd, buf, n, pos, seekable, job, pool, vol, error))
             goto out;
-        }
         pos += n;
         pd_pool_util_progress(job, pos - offset, end - offset);
     }

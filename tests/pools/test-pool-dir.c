@@ -839,6 +839,8 @@ static void test_upload_download(Fixture *f, gconstpointer data)
     for (size_t i = 0; i < len; i++)
         payload[i] = (unsigned char)(i * 7 + 1);
     memset(payload + MiB, 0, MiB); /* a zero run: a hole with --sparse */
+    /* and an unaligned one inside data: its whole 4 KiB blocks become a hole too */
+    memset(payload + 2 * MiB + 65536 + 100, 0, 128 * 1024);
 
     /* upload through a pipe at offset 1 MiB */
     int p[2];
@@ -852,7 +854,7 @@ static void test_upload_download(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_thread_join(t);
     close(p[0]);
-    g_assert_cmpuint(allocated_bytes(v->path), <=, 2 * MiB + 8192);
+    g_assert_cmpuint(allocated_bytes(v->path), <=, 2 * MiB + 8192 - 120 * 1024);
 
     /* download the same range through a pipe: identical */
     g_assert_cmpint(pipe(p), ==, 0);

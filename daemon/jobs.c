@@ -92,7 +92,7 @@ void pd_jobs_free(PdJobs *jobs)
     g_hash_table_iter_init(&it, jobs->by_id);
     while (g_hash_table_iter_next(&it, NULL, &value))
         g_cancellable_cancel(((PdJob *)value)->cancellable);
-    g_thread_pool_free(jobs->threads, false, true);
+    g_thread_pool_free(jobs->threads, true, true); /* queued jobs do not start */
     /* Completions queued by the workers run no more: the jobs stay "running" in the
      * journal and start-up marks them failed, as after a crash. */
     if (jobs->timer)

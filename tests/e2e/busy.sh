@@ -30,6 +30,31 @@ exec 3>&-
 check "job-wait" "Job $job done" "$(pc job-wait "$job")"
 run_ok "vol-delete once the job ended" pc vol-delete disk --pool p1
 
+# job-cancel: the upload stops at its next piece and ends cancelled
+run_ok "vol-create-as for cancel" pc vol-create-as p1 disk3 1M
+exec 3<>"$E2E_DIR/fifo"
+out=$(pc --async vol-upload disk3 "$E2E_DIR/fifo" --pool p1)
+job=$(printf '%s\n' "$out" | sed -n 's/^Job \([0-9]*\) started$/\1/p')
+check "job-cancel" "Job $job cancelled" "$(pc job-cancel "$job")"
+head -c 4194304 /dev/zero >&3 &
+writer=$!
+run_fails "job-wait on a cancelled job fails" "cancel" pc job-wait "$job"
+exec 3>&-
+kill $writer 2>/dev/null; wait $writer 2>/dev/null
+check "cancelled job state" "State:          cancelled" "$(pc job-info "$job" | grep '^State:')"
+run_fails "job-cancel of a finished job" "finished" pc job-cancel "$job"
+run_fails "job-info of an unknown job" "no job with id 999" pc job-info 999
+
+# event: a subscriber sees a change made by another client
+pc event --timeout 10 >"$E2E_DIR/event.out" 2>&1 &
+evpid=$!
+sleep 0.3
+run_ok "vol-create-as for the event" pc vol-create-as p1 evvol 1M
+wait $evpid
+grep -q "event 'vol-created' for storage pool p1 volume evvol" "$E2E_DIR/event.out" &&
+    ok "event printed" || { not_ok "event printed"; sed 's/^/#   /' "$E2E_DIR/event.out"; }
+run_ok "vol-delete evvol" pc vol-delete evvol --pool p1
+
 # kill -9 during a job: after the restart the job is failed, the pool active, nothing half-made
 run_ok "vol-create-as raw" pc vol-create-as p1 disk2 1M
 exec 3<>"$E2E_DIR/fifo"
@@ -41,7 +66,7 @@ start_poold
 check "interrupted job is failed" "State:          failed" "$(pc job-info "$job" | grep '^State:')"
 pc job-info "$job" | grep -q "interrupted" && ok "its error says interrupted" || not_ok "interrupted"
 check "pool active after the crash" " p1     active   no" "$(pc pool-list | tail -n +3)"
-check "volume still listed" "disk2" "$(pc vol-list p1 | awk 'NR > 2 {print $1}' | xargs)"
+check "volumes still listed" "disk2 disk3" "$(pc vol-list p1 | awk 'NR > 2 {print $1}' | xargs)"
 check "no hidden partial file" "" "$(ls -A "$POOL_DIR" | grep partial)"
 
 # names and duplicates

@@ -81,9 +81,16 @@ esac
 # 77: this machine cannot run the benchmark (meson's "skipped")
 qemu_img=$(command -v qemu-img) || { echo "run.sh: qemu-img is not installed" >&2; exit 77; }
 [ -x /usr/bin/time ] || { echo "run.sh: GNU time (/usr/bin/time) is not installed" >&2; exit 77; }
-# --nice: both tools run at this niceness (negative needs root), against other load
+# --nice N: each timed command runs in a session of its own (setsid), so in a scheduler
+# autogroup of its own, whose nice is set to N, and at nice N itself. With autogroups
+# (kernel.sched_autogroup_enabled=1) a plain nice only ranks threads inside one session; the
+# CPU is shared between sessions first. On a machine shared with other sessions' builds and
+# tests this is what shields the measured command from them, the same way for both tools.
 prio=()
-[ -n "$nice_level" ] && prio=(nice -n "$nice_level")
+if [ -n "$nice_level" ]; then
+    case $nice_level in -[0-9]* | [0-9]*) ;; *) echo "run.sh: --nice needs a number" >&2; exit 2 ;; esac
+    prio=(setsid -w bash -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' "$nice_level")
+fi
 
 # ---------------------------------------------------------------- build
 gen=

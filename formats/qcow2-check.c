@@ -55,8 +55,9 @@ typedef struct {
     uint64_t buf_size;
     /* refcount structure as found on disk */
     uint64_t reftable_entries;
-    uint64_t *refblocks; /* per reftable entry: offset of a usable block, 0 otherwise */
-    uint64_t rb_entries; /* refcounts per block */
+    uint64_t *refblocks;      /* per reftable entry: offset of a usable block, 0 otherwise */
+    bool *refblock_uncounted; /* per reftable entry: usable but not a counted reference */
+    uint64_t rb_entries;      /* refcounts per block */
     bool refstruct_broken;
     bool reftable_counted;          /* the refcount table's own clusters are in refs */
     uint64_t refstruct_corruptions; /* of them, fixed by a rebuild */
@@ -537,11 +538,18 @@ static void scan_refcount_table(Check *c)
     }
     c->reftable_entries = bytes / 8;
     c->refblocks = g_new0(uint64_t, MAX(c->reftable_entries, 1u));
+    c->refblock_uncounted = g_new0(bool, MAX(c->reftable_entries, 1u));
     for (uint64_t i = 0; i < c->reftable_entries; i++) {
         uint64_t entry = get_be64(table + i * 8), block = entry & QCOW2_REFT_OFFSET_MASK;
         if (entry & ~QCOW2_REFT_OFFSET_MASK) {
+            /* as qemu-img: not counted as a reference, but its refcounts are read */
             report(c, "ERROR refcount table entry %" G_GUINT64_FORMAT " has reserved bits set", i);
             refstruct_error(c);
+            if (block && qcow2_is_aligned(s, block) && in_file(c, block, s->cluster_size)) {
+                c->refblocks[i] = block;
+                c->refblock_uncounted[i] = true;
+            }
+            continue;
         }
         if (!block)
             continue;
@@ -735,7 +743,8 @@ static bool rebuild_refcounts(Check *c, uint64_t *ret_end, GError **error)
                 c->refs[k]--;
     }
     for (uint64_t b = 0; b < c->reftable_entries; b++)
-        if (c->refblocks[b] && c->refs[c->refblocks[b] >> s->cluster_bits])
+        if (c->refblocks[b] && !c->refblock_uncounted[b] &&
+            c->refs[c->refblocks[b] >> s->cluster_bits])
             c->refs[c->refblocks[b] >> s->cluster_bits]--;
 
     uint64_t start = c->nb_clusters, nrb = 0, nrt = 0;
@@ -932,6 +941,7 @@ static void check_clear(Check *c)
     g_free(c->refs);
     g_free(c->buf);
     g_free(c->refblocks);
+    g_free(c->refblock_uncounted);
     if (c->l2)
         g_array_unref(c->l2);
 }

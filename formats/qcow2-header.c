@@ -378,7 +378,8 @@ static bool add_ext(uint8_t *buf, size_t *pos, size_t limit, uint32_t type, cons
         return false;
     put_be32(buf + *pos, type);
     put_be32(buf + *pos + 4, len);
-    memcpy(buf + *pos + 8, data, len);
+    if (len)
+        memcpy(buf + *pos + 8, data, len);
     memset(buf + *pos + 8 + len, 0, padded - len);
     *pos += 8 + padded;
     return true;

@@ -139,7 +139,9 @@ static bool qcow2_open(PdImage *img, GError **error)
             h->autoclear_features &= ~clear;
             ok = qcow2_update_header(img, error);
         }
-        if (ok && (h->incompatible_features & QCOW2_INCOMPAT_DIRTY) && !s->corrupt)
+        /* check/repair opens see the image as it is (qemu-img check does the same) */
+        if (ok && (h->incompatible_features & QCOW2_INCOMPAT_DIRTY) && !s->corrupt &&
+            !(img->flags & PD_OPEN_CHECK_ONLY))
             ok = repair_dirty(img, error);
     }
     if (!ok) {

@@ -785,6 +785,18 @@ static void test_wipe(Fixture *f, gconstpointer data)
                 assert_qemu_check(v->path);
         }
     }
+    /* cancelled: fails as such, and the image stays valid */
+    PdVol *c = create_simple(f, "cancel.qcow2", "qcow2", 8 * MiB);
+    write_guest(c, 0, MiB, 0x99);
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+    g_cancellable_cancel(cancel);
+    PdBackendJob cjob = {.cancellable = cancel};
+    g_assert_false(pd_pool_backend_vol_wipe(f->be, f->pool, c, PD_WIPE_RANDOM, 0, &cjob, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_CANCELLED);
+    g_assert_nonnull(strstr(error->message, "volume 'cancel.qcow2'"));
+    g_clear_error(&error);
+    assert_qemu_check(c->path);
+
     /* an overlay wiped with zeroes reads zeroes, not its backing file */
     PdVol *base = f->pool->volumes->pdata[0];
     write_guest(base, 0, MiB, 0x42);
@@ -1036,6 +1048,55 @@ static void test_refresh(Fixture *f, gconstpointer data)
     g_assert_null(pd_pool_find_vol(f->pool, "v10.qcow2"));
 }
 
+/* Block devices in a dir pool (a symbolic link to a loop device): listed with the device's
+ * size, re-read at every refresh, downloadable. Root only. */
+static void test_block_device(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *losetup = g_find_program_in_path("losetup");
+    if (geteuid() != 0 || !losetup) {
+        g_test_skip("needs root and losetup");
+        return;
+    }
+    g_autofree char *backing = g_build_filename(f->tmp, "lo.img", NULL);
+    g_autofree uint8_t *pattern = g_malloc(4 * MiB);
+    memset(pattern, 0x3c, 4 * MiB);
+    it_write_file(backing, pattern, 4 * MiB);
+    g_autofree char *dev = NULL;
+    if (it_runv(&dev, NULL, "losetup", "-f", "--show", backing, NULL) != 0) {
+        g_test_skip("no free loop device");
+        return;
+    }
+    g_strstrip(dev);
+    g_autofree char *link = g_build_filename(f->pool->def->target_path, "lun0", NULL);
+    g_assert_cmpint(symlink(dev, link), ==, 0);
+
+    PdPoolRefresh r = {0};
+    bool ok = pd_pool_backend_refresh(f->be, f->pool, NULL, &r, &error);
+    pd_pool_refresh_apply(f->pool, &r);
+    PdVol *v = ok ? pd_pool_find_vol(f->pool, "lun0") : NULL;
+    bool listed = v && v->type == PD_VOL_BLOCK && v->capacity == 4 * MiB;
+    bool reread = false, downloaded = false;
+    if (listed) {
+        refresh(f, f->pool->volumes, &r);
+        reread = r.n_reopened == 1; /* devices are always re-read */
+        pd_pool_refresh_apply(f->pool, &r);
+        v = pd_pool_find_vol(f->pool, "lun0");
+        g_autofree char *out = g_build_filename(f->tmp, "lun0.out", NULL);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        downloaded = pd_pool_backend_vol_download(f->be, f->pool, v, fd, MiB, MiB, 0, NULL, &error);
+        close(fd);
+        size_t len = 0;
+        g_autofree uint8_t *got = downloaded ? it_read_file(out, &len) : NULL;
+        downloaded = downloaded && len == MiB && memcmp(got, pattern, MiB) == 0;
+    }
+    (void)it_runv(NULL, NULL, "losetup", "-d", dev, NULL);
+    g_assert_no_error(error);
+    g_assert_true(listed);
+    g_assert_true(reread);
+    g_assert_true(downloaded);
+}
+
 /* ---- delete ---------------------------------------------------------------------------------------- */
 
 static void test_delete(Fixture *f, gconstpointer data)
@@ -1081,6 +1142,7 @@ int main(int argc, char **argv)
     ADD("upload-download", test_upload_download);
     ADD("snapshots", test_snapshots);
     ADD("refresh", test_refresh);
+    ADD("block-device", test_block_device);
     ADD("delete", test_delete);
 #undef ADD
     return g_test_run();

@@ -244,7 +244,7 @@ static bool write_skeleton(PdImage *img, GError **error)
     Qcow2Header *h = &s->header;
     uint64_t cs = s->cluster_size;
     uint64_t l1_entries = qcow2_l1_entries_for(s, h->size);
-    uint64_t l = MAX(1, (l1_entries * 8 + cs - 1) / cs), t = 1, b = 1;
+    uint64_t l = (l1_entries * 8 + cs - 1) / cs, t = 1, b = 1; /* size 0: no L1 at all */
     for (int i = 0; i < 64; i++) {
         uint64_t n = 1 + t + b + l;
         uint64_t nb = (n + s->refcount_block_size - 1) / s->refcount_block_size;
@@ -257,7 +257,7 @@ static bool write_skeleton(PdImage *img, GError **error)
     uint64_t n = 1 + t + b + l;
     h->refcount_table_offset = cs;
     h->refcount_table_clusters = (uint32_t)t;
-    h->l1_table_offset = (1 + t + b) * cs;
+    h->l1_table_offset = l ? (1 + t + b) * cs : 0;
     h->l1_size = (uint32_t)l1_entries;
     if (!qcow2_write_new_header(img, error))
         return false;

@@ -293,8 +293,10 @@ static bool cmd_pool_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
 
 static bool cmd_pool_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
-    g_autoptr(JsonObject) reply =
-        pc_ctl_call(ctl, "io.poold.Pool.DumpXML", pool_param(pc_arg(args, "pool")), NULL);
+    JsonObject *p = pool_param(pc_arg(args, "pool"));
+    if (pc_flag(args, "inactive"))
+        json_object_set_boolean_member(p, "inactive", true);
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.DumpXML", p, NULL);
     if (!reply)
         return false;
     printf("%s", json_object_get_string_member(reply, "xml"));

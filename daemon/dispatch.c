@@ -41,6 +41,7 @@
 static const PdParamSpec p_interface[] = {S("interface"), END};
 static const PdParamSpec p_pool[] = {S("pool"), END};
 static const PdParamSpec p_xml[] = {S("xml"), END};
+static const PdParamSpec p_pool_dumpxml[] = {S("pool"), BO("inactive"), END};
 static const PdParamSpec p_pool_create[] = {S("xml"), BO("build"), BO("overwrite"), END};
 static const PdParamSpec p_pool_build[] = {S("pool"), BO("overwrite"), BO("no_overwrite"), END};
 static const PdParamSpec p_pool_start[] = {S("pool"), BO("build"), END};
@@ -76,7 +77,7 @@ static const PdMethod methods[] = {
 
     {"io.poold.Pool.List", pd_method_pool_list, NULL, 0},
     {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
-    {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool, 0},
+    {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool_dumpxml, 0},
     {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, 0},
     {"io.poold.Pool.Define", pd_method_pool_define, p_xml, W},
     {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, W},

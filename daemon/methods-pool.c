@@ -513,8 +513,10 @@ PD_HANDLER(pd_method_pool_dumpxml)
         pd_call_fail(call, error);
         return;
     }
-    g_autoptr(PdPoolDef) def = pd_pool_def_copy(obj->pool->def);
-    if (obj->active) {
+    bool inactive = pd_param_bool(params, "inactive", false);
+    const PdPoolDef *src = inactive && obj->next_def ? obj->next_def : obj->pool->def;
+    g_autoptr(PdPoolDef) def = pd_pool_def_copy(src);
+    if (obj->active && src == obj->pool->def) {
         def->capacity = obj->pool->capacity;
         def->allocation = obj->pool->allocation;
         def->available = obj->pool->available;

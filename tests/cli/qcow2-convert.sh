@@ -63,6 +63,20 @@ for opts in "compat=0.10" "cluster_size=4k" "cluster_size=2M" "preallocation=met
 done
 pi 0 convert -S 0 -O qcow2 data.raw full.qcow2
 same_data data.raw full.qcow2
+# zeroes written as data in the source (20M..24M) are not allocated by default, are with -S 0
+allocated_at() { # IMG OFFSET: is the cluster at OFFSET allocated as data in IMG's own layer?
+    qemu-img map --output=json "$1" | python3 -c '
+import json, sys
+off = int(sys.argv[1])
+for e in json.load(sys.stdin):
+    if e["start"] <= off < e["start"] + e["length"]:
+        sys.exit(0 if e["data"] and e["depth"] == 0 else 1)
+sys.exit(1)' "$2"
+}
+allocated_at a.qcow2 $((21 * 1048576)) && fail "zero data was allocated with the default -S"
+allocated_at full.qcow2 $((21 * 1048576)) || fail "-S 0 did not allocate zero data"
+allocated_at full.qcow2 $((40 * 1048576 + 12345)) || fail "-S 0 did not allocate a hole"
+ok
 pi 0 convert -O qcow2 -S 64k data.raw s.qcow2
 same_data data.raw s.qcow2
 

@@ -247,6 +247,10 @@ int pi_cmd_amend(int argc, char **argv)
         format = PD_FORMAT_QCOW2;
     }
     o.create.format = format;
+    if (format == PD_FORMAT_RAW) {
+        pi_error("Format driver 'raw' does not support option amendment");
+        return 1;
+    }
     GError *error = NULL;
     if (!pi_create_opts_parse(&o, optstr->str, true, &error))
         return pi_fail(error, 1);

@@ -629,9 +629,14 @@ static const PdIOOps defer_ops = {
 static PdImage *create_target(const char *tmp, const char *path, const PdCreateOptions *create,
                               PdIO **ret_store, GError **error)
 {
-    PdIO *file = pd_io_file_open(tmp, PD_IO_RDWR | PD_IO_CREATE | PD_IO_EXCL, 0644, error);
+    GError *local = NULL;
+    PdIO *file = pd_io_file_open(tmp, PD_IO_RDWR | PD_IO_CREATE | PD_IO_EXCL, 0644, &local);
     if (!file) {
-        g_prefix_error(error, "Could not create '%s': ", path);
+        /* Name the file the user asked for, not the temporary one. */
+        const char *cause = strstr(local->message, "': ");
+        g_set_error(error, PD_ERROR, local->code, "Could not create '%s': %s", path,
+                    cause ? cause + 3 : local->message);
+        g_error_free(local);
         return NULL;
     }
     DeferIO *d = g_new0(DeferIO, 1);

@@ -214,6 +214,13 @@ static bool entry_state(PdImage *img, const void *table, uint64_t i, uint64_t sc
     uint64_t e = qcow2_l2_get(s, table, i);
     Qcow2ClusterType kind = qcow2_l2_entry_type(s, e);
     uint64_t off = qcow2_l2_entry_offset(s, e);
+    if ((kind == QCOW2_CLUSTER_ZERO_PLAIN || kind == QCOW2_CLUSTER_ZERO_ALLOC) &&
+        s->header.version < 3) {
+        qcow2_signal_corruption(
+            img, error,
+            "zero cluster entry in a compat=0.10 image (L2 index %" G_GUINT64_FORMAT ")", i);
+        return false;
+    }
     if (kind != QCOW2_CLUSTER_COMPRESSED && off && !qcow2_is_aligned(s, off)) {
         qcow2_signal_corruption(img, error, "cluster offset 0x%" G_GINT64_MODIFIER "x unaligned",
                                 off);

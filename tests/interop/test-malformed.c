@@ -12,6 +12,10 @@
  * When poolimg works (it answers `info` on a valid image), `poolimg info` and `poolimg
  * check` must also exit non-zero with a message on stderr for the bad images.
  *
+ * Cases listed in malformed/known-bugs.txt (NAME REASON) are engine bugs reported and not
+ * fixed yet: they run and print "not ok ... # TODO", but do not fail the test unless
+ * POOLD_TEST_STRICT is set (and print a note once they pass, to be removed from the list).
+ *
  * Usage: test-malformed [CORPUS_DIR] [NAME...]   (default: $POOLD_TEST_DATA/malformed) */
 #include "formats/image.h"
 #include "../fuzz/exercise.h"
@@ -139,8 +143,9 @@ static bool run_engine(const Case *c, const char *path)
     return ok;
 }
 
-/* poolimg must fail with a message: info for images that do not open, check (or convert,
- * for damage that only a read finds) for the others; valid images must pass. */
+/* poolimg must fail with a message: info for images that do not open, check for the others,
+ * and where those pass (a bad backing chain: info does not open it; damage only a read
+ * finds), convert -O raw; valid images must pass info/check. */
 static bool run_poolimg(const Case *c, const char *path, const char *dir)
 {
     if (!poolimg || strcmp(c->stage, "rdwr") == 0)
@@ -156,7 +161,9 @@ static bool run_poolimg(const Case *c, const char *path, const char *dir)
             printf("#   poolimg %s of a valid image: exit %d: %s\n", sub, rc, err);
         return rc == 0;
     }
-    if (rc == 0 && strcmp(sub, "check") == 0) {
+    /* info does not open the backing chain (as qemu-img info), and check may find damage
+     * that only reading shows: then converting the image must fail. */
+    if (rc == 0) {
         g_autofree char *raw = g_build_filename(dir, "out.raw", NULL);
         g_free(err);
         err = NULL;
@@ -227,6 +234,25 @@ static GPtrArray *load_cases(const char *src_dir)
     return cases;
 }
 
+/* NAME -> reason, from known-bugs.txt (missing file: none). */
+static GHashTable *load_known_bugs(const char *src_dir)
+{
+    GHashTable *known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autofree char *path = g_build_filename(src_dir, "known-bugs.txt", NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return known;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        char *line = g_strstrip(*l);
+        if (!*line || *line == '#')
+            continue;
+        g_auto(GStrv) f = g_strsplit_set(line, " \t", 2);
+        g_hash_table_replace(known, g_strdup(f[0]), g_strdup(f[1] ? f[1] : "known bug"));
+    }
+    return known;
+}
+
 /* poolimg is usable once it answers `info` on a valid image. */
 static void detect_poolimg(const char *dir)
 {
@@ -261,7 +287,9 @@ int main(int argc, char **argv)
     detect_poolimg(tmp);
 
     g_autoptr(GPtrArray) cases = load_cases(src_dir);
-    int failed = 0, ran = 0;
+    g_autoptr(GHashTable) known = load_known_bugs(src_dir);
+    bool strict = g_getenv("POOLD_TEST_STRICT") != NULL;
+    int failed = 0, ran = 0, todo = 0;
     for (guint i = 0; i < cases->len; i++) {
         Case *c = cases->pdata[i];
         bool selected = argc <= 2;
@@ -272,11 +300,19 @@ int main(int argc, char **argv)
         ran++;
         printf("# %s (%s)\n", c->name, c->stage);
         bool ok = run_case(c, tmp);
+        const char *bug = g_hash_table_lookup(known, c->name);
+        if (bug && !strict) {
+            printf("%s %d - %s # TODO known bug: %s%s\n", ok ? "ok" : "not ok", ran, c->name, bug,
+                   ok ? " (passes now: remove it from known-bugs.txt)" : "");
+            todo += !ok;
+            continue;
+        }
         printf("%s %d - %s\n", ok ? "ok" : "not ok", ran, c->name);
         if (!ok)
             failed++;
     }
-    printf("1..%d\n# %d of %d malformed-image cases failed\n", ran, failed, ran);
+    printf("1..%d\n# %d of %d malformed-image cases failed, %d known bugs\n", ran, failed, ran,
+           todo);
     it_rmtree(tmp);
     return failed ? 1 : 0;
 }

@@ -140,7 +140,7 @@ static void set_reply_error(const char *name, JsonObject *params, GError **error
 static char *read_message(PcConn *conn, GError **error)
 {
     for (;;) {
-        guint8 *nul = memchr(conn->buf->data, 0, conn->buf->len);
+        guint8 *nul = conn->buf->len ? memchr(conn->buf->data, 0, conn->buf->len) : NULL;
         if (nul) {
             size_t len = (size_t)(nul - conn->buf->data);
             char *text = g_strndup((const char *)conn->buf->data, len);

@@ -97,6 +97,12 @@ void pd_jobs_free(PdJobs *jobs)
      * journal and start-up marks them failed, as after a crash. */
     if (jobs->timer)
         g_source_remove(jobs->timer);
+    g_hash_table_iter_init(&it, jobs->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        PdJob *job = value;
+        job->data_free = NULL; /* a running job's data stays: its completion never ran */
+        job_free(job);
+    }
     g_hash_table_unref(jobs->busy);
     g_hash_table_unref(jobs->by_id);
     g_queue_clear(&jobs->finished);

@@ -231,7 +231,8 @@ static bool client_split(PdClient *client)
 {
     size_t max = client->server->limits.max_message;
     for (;;) {
-        guint8 *nul = memchr(client->inbuf->data, 0, client->inbuf->len);
+        guint8 *nul =
+            client->inbuf->len ? memchr(client->inbuf->data, 0, client->inbuf->len) : NULL;
         if (!nul)
             return client->inbuf->len <= max;
         size_t len = (size_t)(nul - client->inbuf->data);
@@ -264,9 +265,9 @@ static bool client_take_rights(PdClient *client, struct msghdr *msg)
     return ok && !(msg->msg_flags & MSG_CTRUNC);
 }
 
-static gboolean client_readable(int fd, GIOCondition cond, gpointer data)
+/* Reads what the peer sent. Returns false when the watch must go (it was cleared). */
+static bool client_read(PdClient *client, int fd)
 {
-    PdClient *client = data;
     guint8 buf[READ_CHUNK];
     union {
         struct cmsghdr align;
@@ -279,42 +280,44 @@ static gboolean client_readable(int fd, GIOCondition cond, gpointer data)
                          .msg_controllen = sizeof(control)};
     ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return G_SOURCE_CONTINUE;
-    if (n < 0) {
-        client->watch_in = 0;
-        pd_client_close(client, g_strerror(errno));
-        return G_SOURCE_REMOVE;
-    }
-    if (!client_take_rights(client, &msg)) {
-        client->watch_in = 0;
-        pd_client_close(client, "too many file descriptors");
-        return G_SOURCE_REMOVE;
-    }
-    if (n == 0) {
-        client->watch_in = 0;
-        client->eof = true;
-        if (client->inbuf->len > 0) {
-            pd_client_close(client, "truncated message at end of stream");
-        } else {
-            pd_dispatch_client_eof(client->server->daemon, client);
-            client_schedule(client);
+        return true;
+    const char *why = NULL;
+    if (n < 0)
+        why = g_strerror(errno);
+    else if (!client_take_rights(client, &msg))
+        why = "too many file descriptors";
+    else if (n == 0 && client->inbuf->len > 0)
+        why = "truncated message at end of stream";
+    if (why || n == 0) {
+        client->watch_in = 0; /* the caller returns G_SOURCE_REMOVE */
+        if (why) {
+            pd_client_close(client, why);
+            return false;
         }
-        return G_SOURCE_REMOVE;
+        client->eof = true;
+        pd_dispatch_client_eof(client->server->daemon, client);
+        client_schedule(client);
+        return false;
     }
     g_byte_array_append(client->inbuf, buf, (guint)n);
     if (!client_split(client)) {
         client->watch_in = 0;
         pd_client_close(client, "message too large");
-        return G_SOURCE_REMOVE;
+        return false;
     }
     if (g_queue_get_length(&client->messages) >= client->server->limits.max_pending) {
         client->watch_in = 0;
         client_schedule(client);
-        return G_SOURCE_REMOVE;
+        return false;
     }
-    pd_client_ref(client);
     client_process(client);
-    bool keep = !client->closed && client->watch_in != 0;
+    return !client->closed && client->watch_in != 0;
+}
+
+static gboolean client_readable(int fd, GIOCondition cond, gpointer data)
+{
+    PdClient *client = pd_client_ref(data); /* answers may close and free it meanwhile */
+    bool keep = client_read(client, fd);
     pd_client_unref(client);
     return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }

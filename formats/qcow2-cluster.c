@@ -385,18 +385,29 @@ static bool free_replaced(PdImage *img, GArray *old, bool punch, GError **error)
         return true;
     if (!qcow2_cache_flush(s->l2_cache, error))
         return false;
+    uint64_t run_start = 0, run_len = 0; /* host range to punch, merged */
     for (guint i = 0; i < old->len; i++) {
         uint64_t e = g_array_index(old, uint64_t, i);
         if (!qcow2_free_l2_entry(img, e, error))
             return false;
         Qcow2ClusterType t = qcow2_l2_entry_type(s, e);
-        if (punch && (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC)) {
-            uint64_t off = qcow2_l2_entry_offset(s, e), rc;
-            if (qcow2_get_refcount(img, off >> s->cluster_bits, &rc, NULL) && rc == 0 &&
-                img->io->ops->discard)
-                (void)img->io->ops->discard(img->io, off, s->cluster_size);
+        if (!punch || !img->io->ops->discard ||
+            (t != QCOW2_CLUSTER_NORMAL && t != QCOW2_CLUSTER_ZERO_ALLOC))
+            continue;
+        uint64_t off = qcow2_l2_entry_offset(s, e), rc;
+        if (!qcow2_get_refcount(img, off >> s->cluster_bits, &rc, NULL) || rc != 0)
+            continue;
+        if (run_len && off == run_start + run_len) {
+            run_len += s->cluster_size;
+            continue;
         }
+        if (run_len)
+            (void)img->io->ops->discard(img->io, run_start, run_len);
+        run_start = off;
+        run_len = s->cluster_size;
     }
+    if (run_len)
+        (void)img->io->ops->discard(img->io, run_start, run_len);
     g_array_set_size(old, 0);
     return true;
 }
@@ -560,10 +571,47 @@ static uint64_t slice_len(const Qcow2State *s, uint64_t offset, uint64_t len)
 static bool write_extended(PdImage *img, uint64_t offset, const uint8_t *buf, uint64_t len,
                            GArray *replaced, GError **error);
 
+/* Allocates the missing L2 tables of [offset, offset+len) together: one run of clusters,
+ * refcounts flushed, zeroed tables written with one write and flushed, then the L1
+ * entries (one write) and a flush — instead of three flushes per table. */
+static bool alloc_l2_tables(PdImage *img, uint64_t offset, uint64_t len, GError **error)
+{
+    Qcow2State *s = qcow2_state(img);
+    uint64_t first = qcow2_offset_to_l1_index(s, offset);
+    uint64_t last = qcow2_offset_to_l1_index(s, offset + len - 1);
+    uint64_t a = UINT64_MAX, b = 0, n = 0;
+    for (uint64_t i = first; i <= last && i < s->l1_size; i++) {
+        if (s->l1_table[i] & QCOW2_L1E_OFFSET_MASK)
+            continue;
+        a = MIN(a, i);
+        b = i;
+        n++;
+    }
+    if (n < 2)
+        return true; /* none, or one: l2_for_write does it */
+    uint64_t cs = s->cluster_size, base;
+    if (!qcow2_alloc_clusters(img, n, &base, error) || !qcow2_cache_flush(s->refcount_cache, error))
+        return false;
+    g_autofree uint8_t *zero = g_malloc0(n * cs);
+    if (!pd_io_pwrite_full(img->io, zero, n * cs, base, error) || !pd_io_flush(img->io, error))
+        return false;
+    uint64_t k = 0;
+    for (uint64_t i = a; i <= b; i++) {
+        if (s->l1_table[i] & QCOW2_L1E_OFFSET_MASK)
+            continue;
+        qcow2_cache_discard(s->l2_cache, base + k * cs);
+        s->l1_table[i] = (base + k * cs) | QCOW2_OFLAG_COPIED;
+        k++;
+    }
+    return qcow2_write_l1_entries(img, a, b - a + 1, error);
+}
+
 bool qcow2_co_write(PdImage *img, uint64_t offset, const void *buf, size_t len, GError **error)
 {
     Qcow2State *s = qcow2_state(img);
     if (!qcow2_mark_bitmaps_in_use(img, error))
+        return false;
+    if (!alloc_l2_tables(img, offset, len, error))
         return false;
     g_autoptr(GArray) replaced = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     const uint8_t *p = buf;

@@ -26,6 +26,7 @@ static void pool_op_free(gpointer data)
 {
     PoolOp *op = data;
     op->obj->operation = NULL;
+    op->obj->operation_job = NULL;
     if (op->obj->touched && g_str_equal(op->op, "pool-refresh")) {
         g_hash_table_unref(op->obj->touched);
         op->obj->touched = NULL;
@@ -65,8 +66,12 @@ static void pool_op_start(PdDaemon *daemon, PdCall *call, PoolOp *op, PdJobRunFu
         .data_free = pool_op_free,
     };
     g_autoptr(GError) error = NULL;
-    if (!pd_jobs_start(daemon->jobs, &spec, call, false, &error))
+    PdPoolObj *obj = op->obj;
+    PdJob *job = pd_jobs_start(daemon->jobs, &spec, call, false, &error);
+    if (!job)
         pd_call_fail(call, error);
+    else if (obj->operation) /* not already finished and freed */
+        obj->operation_job = job;
 }
 
 /* Worker: [build,] start and refresh an inactive pool. */
@@ -412,6 +417,10 @@ PD_HANDLER(pd_method_pool_refresh)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_active_pool(daemon, pd_param_string(params, "pool"), &error);
+    if (obj && obj->operation_job && g_strcmp0(obj->operation, "pool-refresh") == 0) {
+        pd_job_wait(obj->operation_job, call); /* joins the refresh that runs */
+        return;
+    }
     if (!obj || !pd_model_check_idle(obj, &error)) {
         pd_call_fail(call, error);
         return;

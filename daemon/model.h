@@ -19,7 +19,8 @@ typedef struct {
     bool active;
     bool autostart;
     bool persistent;
-    const char *operation; /* a pool-level operation running on a worker, or NULL */
+    const char *operation;       /* a pool-level operation running on a worker, or NULL */
+    struct PdJob *operation_job; /* its job */
     /* While a refresh runs on a worker: names of volumes the daemon changed meanwhile
      * (created, deleted, resized); applying the refresh keeps the daemon's state of those. */
     GHashTable *touched;

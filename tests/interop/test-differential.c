@@ -11,7 +11,9 @@
  *   - a full read through the engine after reopening must equal the reference,
  *   - every range block_status calls ZERO must be zero in the reference,
  *   - pd_image_check must agree that there are no corruptions and no leaks,
- *   - with a snapshot: applying it must bring back the guest view at the time it was taken.
+ *   - with a snapshot: `qemu-img snapshot -l` lists it; applied by qemu-img (on a copy) and by
+ *     the engine it must bring back the guest view at the time it was taken; deleted by the
+ *     engine, qemu-img check must find no leak.
  *
  * Discard is a hint (image.h): after it each piece of the range (partial head, each whole
  * cluster, partial tail) must read either as before, as zeroes, or as the backing file; the
@@ -419,6 +421,27 @@ static bool verify_snapshot(Run *run)
     int rc = it_runv(&out, NULL, "qemu-img", "snapshot", "-l", run->img_path, NULL);
     if (rc != 0 || !strstr(out, "mid"))
         return fail(run, "qemu-img snapshot -l does not list our snapshot (exit %d):\n%s", rc, out);
+    /* qemu-img applies our snapshot on a copy: the guest view at the snapshot comes back. */
+    g_autofree char *copy = g_build_filename(run->dir, "qemu-applied.qcow2", NULL);
+    g_autofree char *snap_raw = g_build_filename(run->dir, "snap.raw", NULL);
+    g_autofree char *err = NULL;
+    it_write_file(snap_raw, run->snap_ref, run->size);
+    rc = it_runv(NULL, &err, "cp", "--sparse=always", run->img_path, copy, NULL);
+    g_assert_cmpint(rc, ==, 0);
+    g_free(err);
+    err = NULL;
+    rc = it_runv(NULL, &err, "qemu-img", "snapshot", "-a", "mid", copy, NULL);
+    if (rc != 0)
+        return fail(run, "qemu-img snapshot -a of our snapshot failed (exit %d): %s", rc, err);
+    g_autofree char *cmp = NULL;
+    rc = it_qemu_img_compare(copy, "qcow2", snap_raw, "raw", &cmp);
+    if (rc != 0)
+        return fail(run, "after qemu-img applied our snapshot, compare exit %d:\n%s", rc, cmp);
+    g_free(out);
+    out = NULL;
+    rc = it_qemu_img_check(copy, &out);
+    if (rc != 0)
+        return fail(run, "after qemu-img applied our snapshot, check exit %d:\n%s", rc, out);
     if (!open_image(run, PD_OPEN_RDWR))
         return false;
     g_snprintf(run->last_op, sizeof run->last_op, "snapshot apply");
@@ -435,10 +458,10 @@ static bool verify_snapshot(Run *run)
     run->img = NULL;
     memcpy(run->ref, run->snap_ref, run->size);
     it_write_file(run->ref_path, run->ref, run->size);
-    g_autofree char *cmp = NULL;
-    rc = it_qemu_img_compare(run->img_path, "qcow2", run->ref_path, "raw", &cmp);
+    g_autofree char *cmp2 = NULL;
+    rc = it_qemu_img_compare(run->img_path, "qcow2", run->ref_path, "raw", &cmp2);
     if (rc != 0)
-        return fail(run, "after snapshot apply+delete, qemu-img compare exit %d:\n%s", rc, cmp);
+        return fail(run, "after snapshot apply+delete, qemu-img compare exit %d:\n%s", rc, cmp2);
     return qemu_img_check_clean(run, "after snapshot apply+delete");
 }
 

@@ -267,6 +267,22 @@ static bool parse_envelope(JsonNode *root, const char **ret_method, JsonObject *
     return true;
 }
 
+/* True if the JSON text escapes a NUL ("\\u0000" not itself escaped): such a string would be
+ * cut short in C (a name "a\\u0000b" must not become "a"). */
+static bool has_nul_escape(const char *data, size_t len)
+{
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if (data[i] != '\\' || g_ascii_strncasecmp(data + i + 1, "u0000", 5) != 0)
+            continue;
+        size_t n = 0; /* backslashes ending at i */
+        while (n <= i && data[i - n] == '\\')
+            n++;
+        if (n % 2 == 1)
+            return true;
+    }
+    return false;
+}
+
 bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len)
 {
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -280,6 +296,12 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
         return false;
     }
     const PdMethod *method = pd_method_lookup(name);
+    if (method && has_nul_escape(data, len - 1)) {
+        drop_fds(client);
+        answer_early(client, oneway, "org.varlink.service.InvalidParameter",
+                     error_param("parameter", "(a string holding a NUL character)"));
+        return true;
+    }
     if (!method) {
         drop_fds(client);
         g_autofree char *iface = interface_of(name);

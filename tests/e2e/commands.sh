@@ -60,6 +60,16 @@ run_ok "vol-download after wipe" pc vol-download data "$D/wiped.bin" --pool xp
 cmp -s <(head -c 1048576 /dev/zero) "$D/wiped.bin" && ok "wiped to zeroes" || not_ok "wiped"
 run_fails "unknown wipe algorithm" "algorithm" pc vol-wipe data --pool xp --algorithm nope
 
+# a shrink that would cut data is refused; one that cuts only zeroes works
+run_ok "vol-create-as 2M" pc vol-create-as xp cut 2M --format raw
+run_ok "data in the second MiB" pc vol-upload cut "$D/in.bin" --pool xp --offset 1M
+run_fails "shrink cutting data" "." pc vol-resize cut 1M --pool xp --shrink
+check "capacity unchanged" "Capacity:       2.00 MiB" "$(pc vol-info cut --pool xp | grep Capacity)"
+run_ok "grow" pc vol-resize cut 3M --pool xp
+run_ok "shrink over zeroes" pc vol-resize cut -1M --pool xp --shrink
+check "capacity after shrink" "Capacity:       2.00 MiB" "$(pc vol-info cut --pool xp | grep Capacity)"
+run_ok "vol-delete cut" pc vol-delete cut --pool xp
+
 # snapshots: revert brings the data back
 run_ok "vol-create-as qcow2" pc vol-create-as xp snap 1M --format qcow2
 run_ok "vol-snapshot-create" pc vol-snapshot-create snap s1 --pool xp

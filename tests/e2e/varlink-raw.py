@@ -82,6 +82,8 @@ def scenario_service(path):
            and r["parameters"]["parameter"] == "extra", "unknown parameter")
     r = call(s, "io.poold.Volume.Resize", {"volume": "v", "capacity": -5})
     expect(r.get("error") == "org.varlink.service.InvalidParameter", "negative size")
+    r = call(s, "io.poold.Pool.Info", {"pool": "a\x00b"})
+    expect(r.get("error") == "org.varlink.service.InvalidParameter", "a NUL in a string")
     r = call(s, "io.poold.Event.Subscribe")
     expect(r.get("error") == "org.varlink.service.ExpectedMore", "subscribe without more")
     r = call(s, "io.poold.Pool.Info", {"pool": "nope"})

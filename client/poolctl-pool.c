@@ -299,7 +299,10 @@ static bool cmd_pool_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int arg
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.DumpXML", p, NULL);
     if (!reply)
         return false;
-    printf("%s", json_object_get_string_member(reply, "xml"));
+    if (ctl->json)
+        pc_print_json_object(reply);
+    else
+        printf("%s", json_object_get_string_member(reply, "xml"));
     return true;
 }
 
@@ -308,7 +311,10 @@ static bool cmd_pool_capabilities(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Capabilities", NULL, NULL);
     if (!reply)
         return false;
-    printf("%s", json_object_get_string_member(reply, "xml"));
+    if (ctl->json)
+        pc_print_json_object(reply);
+    else
+        printf("%s", json_object_get_string_member(reply, "xml"));
     return true;
 }
 
@@ -317,6 +323,10 @@ static bool cmd_pool_name_uuid(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int a
     g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
     if (!p)
         return false;
+    if (ctl->json) {
+        pc_print_json_object(p);
+        return true;
+    }
     bool name = g_str_equal(cmd->name, "pool-name");
     printf("%s\n", json_object_get_string_member(p, name ? "name" : "uuid"));
     return true;

@@ -271,7 +271,10 @@ static bool cmd_vol_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
         pc_ctl_call(ctl, "io.poold.Volume.DumpXML", vol_params(args), NULL);
     if (!reply)
         return false;
-    printf("%s", json_object_get_string_member(reply, "xml"));
+    if (ctl->json)
+        pc_print_json_object(reply);
+    else
+        printf("%s", json_object_get_string_member(reply, "xml"));
     return true;
 }
 
@@ -281,6 +284,10 @@ static bool cmd_vol_field(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     g_autoptr(JsonObject) v = get_vol(ctl, args);
     if (!v)
         return false;
+    if (ctl->json) {
+        pc_print_json_object(v);
+        return true;
+    }
     const char *field = cmd->name + strlen("vol-");
     if (g_str_equal(field, "pool") && pc_flag(args, "uuid")) {
         JsonObject *p = json_object_new();

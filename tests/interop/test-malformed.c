@@ -209,12 +209,21 @@ static bool run_case(const Case *c, const char *dir)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+static void case_free(gpointer p)
+{
+    Case *c = p;
+    g_free(c->name);
+    g_free(c->stage);
+    g_strfreev(c->subs);
+    g_free(c);
+}
+
 static GPtrArray *load_cases(const char *src_dir)
 {
     g_autofree char *list = g_build_filename(src_dir, "expected.txt", NULL);
     size_t len;
     g_autofree char *text = (char *)it_read_file(list, &len);
-    GPtrArray *cases = g_ptr_array_new();
+    GPtrArray *cases = g_ptr_array_new_with_free_func(case_free);
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l; l++) {
         char *line = g_strstrip(*l);

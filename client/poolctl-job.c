@@ -247,6 +247,15 @@ static bool cmd_daemon_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
     return true;
 }
 
+static bool cmd_metrics(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Daemon.Metrics", NULL, NULL);
+    if (!reply)
+        return false;
+    printf("%s", json_object_get_string_member(reply, "text"));
+    return true;
+}
+
 static const PcOpt o_job[] = {{"job", PC_OPT_DATA, "job id"}, {NULL}};
 static const PcOpt o_job_list[] = {{"all", PC_OPT_BOOL, "list every journaled job"}, {NULL}};
 static const PcOpt o_event[] = {{"loop", PC_OPT_BOOL, "loop until timeout or interrupt"},
@@ -262,5 +271,6 @@ const PcCmd pc_job_cmds[] = {
     {"job-info", cmd_job_info, o_job, "job information"},
     {"job-list", cmd_job_list, o_job_list, "list jobs"},
     {"job-wait", cmd_job_wait, o_job, "wait for a job to end, showing progress"},
+    {"metrics", cmd_metrics, o_none, "poold's metrics in Prometheus text format"},
     {NULL},
 };

@@ -4,6 +4,7 @@
 #include "common/pd-error.h"
 #include "daemon/daemon.h"
 #include "daemon/methods.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 
 #include <string.h>
@@ -74,6 +75,7 @@ static const PdMethod methods[] = {
     {"org.varlink.service.GetInterfaceDescription", pd_method_get_interface_description,
      p_interface, 0},
     {"io.poold.Daemon.Info", pd_method_daemon_info, NULL, 0},
+    {"io.poold.Daemon.Metrics", pd_method_daemon_metrics, NULL, 0},
 
     {"io.poold.Pool.List", pd_method_pool_list, NULL, 0},
     {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
@@ -318,6 +320,7 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
     if (!pd_dispatch_check(method, params, pd_client_read_only(client), more,
                            pd_client_n_fds(client), &err, &eparams)) {
         g_info("%s from %s refused: %s", name, pd_client_describe(client), err);
+        pd_metrics_call(method->name, true, 0);
         drop_fds(client);
         answer_early(client, oneway, err, eparams);
         return true;
@@ -329,6 +332,7 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
     call->method_name = g_strdup(name);
     call->more = more;
     call->oneway = oneway;
+    call->start_us = g_get_monotonic_time();
     call->fd = (method->flags & PD_METHOD_TAKES_FD) ? pd_client_take_fd(client) : -1;
     drop_fds(client);
     if (!running_calls)
@@ -364,6 +368,8 @@ bool pd_call_abandoned(PdCall *call)
 
 static void call_finish(PdCall *call, JsonObject *msg)
 {
+    pd_metrics_call(call->method->name, json_object_has_member(msg, "error"),
+                    g_get_monotonic_time() - call->start_us);
     if (!call->oneway)
         pd_client_send(call->client, msg);
     if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)

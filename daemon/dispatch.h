@@ -83,7 +83,8 @@ struct PdCall {
     char *method_name;
     bool more;
     bool oneway;
-    int fd; /* the descriptor passed with the call, or -1 */
+    int fd;           /* the descriptor passed with the call, or -1 */
+    int64_t start_us; /* monotonic time the call arrived (metrics) */
     /* For streaming calls: called once if the client goes away before the final answer. */
     void (*on_abandon)(PdCall *call, gpointer data);
     gpointer abandon_data;

@@ -4,6 +4,7 @@
 #include "common/pd-error.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/metrics.h"
 #include "daemon/store.h"
 
 #define KEEP_FINISHED     64  /* finished jobs kept in memory for job-info / job-wait */
@@ -477,6 +478,7 @@ static gboolean job_complete(gpointer data)
     if (job->src_key && g_hash_table_lookup(jobs->busy, job->src_key) == job)
         g_hash_table_remove(jobs->busy, job->src_key);
     jobs->n_running--;
+    pd_metrics_job(job->kind, state_name(job->state), g_get_monotonic_time() - job->started_mono);
     answer_calls(job, reply, error);
     if (job->data_free)
         job->data_free(job->data);

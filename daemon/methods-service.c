@@ -4,6 +4,7 @@
 #include "daemon/daemon.h"
 #include "daemon/jobs.h"
 #include "daemon/methods.h"
+#include "daemon/metrics.h"
 #include "daemon/model.h"
 #include "daemon/store.h"
 #include "poold-resources.h" /* generated: the IDL files */
@@ -77,5 +78,13 @@ PD_HANDLER(pd_method_daemon_info)
     json_object_set_int_member(info, "schema_version", pd_store_schema_version(daemon->store));
     JsonObject *reply = json_object_new();
     json_object_set_object_member(reply, "info", info);
+    pd_call_reply(call, reply);
+}
+
+PD_HANDLER(pd_method_daemon_metrics)
+{
+    g_autofree char *text = pd_metrics_format(daemon);
+    JsonObject *reply = json_object_new();
+    json_object_set_string_member(reply, "text", text);
     pd_call_reply(call, reply);
 }

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 PD_HANDLER(pd_method_get_info);
 PD_HANDLER(pd_method_get_interface_description);
 PD_HANDLER(pd_method_daemon_info);
+PD_HANDLER(pd_method_daemon_metrics);
 
 /* methods-pool.c */
 PD_HANDLER(pd_method_pool_list);

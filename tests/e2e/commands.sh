@@ -82,6 +82,17 @@ check "vol-snapshot-delete" "Snapshot s1 of vol snap deleted" \
 check "no snapshots left" "[]" "$(pc --json vol-snapshot-list snap --pool xp | tr -d ' \n')"
 run_fails "snapshot of a raw volume" "." pc vol-snapshot-create data s --pool xp
 
+# metrics
+m=$(pc metrics)
+printf '%s\n' "$m" | grep -q '^poold_pool_active{pool="xp"} 1$' && ok "metrics: pool" || not_ok "metrics: pool"
+printf '%s\n' "$m" | grep -q '^poold_volume_capacity_bytes{pool="xp",volume="xv"} 8388608$' &&
+    ok "metrics: volume" || not_ok "metrics: volume"
+printf '%s\n' "$m" | grep -qE '^poold_jobs_total\{kind="vol-create",state="done"\} [1-9]' &&
+    ok "metrics: jobs" || not_ok "metrics: jobs"
+printf '%s\n' "$m" | grep -qE '^poold_rpc_calls_total\{method="io.poold.Pool.List"\}' ||
+    printf '%s\n' "$m" | grep -qE '^poold_rpc_calls_total\{method="io.poold.Pool.Info"\} [1-9]' &&
+    ok "metrics: calls" || not_ok "metrics: calls"
+
 # --json and the shell
 pc --json pool-info xp | python3 -c 'import json,sys; p=json.load(sys.stdin); assert p["name"]=="xp" and p["active"]' &&
     ok "pool-info --json" || not_ok "pool-info --json"

@@ -158,11 +158,13 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
     daemon->events = pd_events_new(daemon);
     daemon->jobs = pd_jobs_new(daemon, config->workers);
-    if (!pd_model_load(daemon, error))
+    /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
+     * the same runtime directory stops here, before touching any pool. */
+    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    if (!daemon->server || !pd_model_load(daemon, error))
         return false;
     pd_model_reconcile(daemon);
-    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
-    return daemon->server != NULL;
+    return true;
 }
 
 int main(int argc, char **argv)

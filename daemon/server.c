@@ -389,12 +389,25 @@ static int listen_at(const char *path, mode_t mode, GError **error)
         return -1;
     }
     strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         pd_error_set_errno(error, errno, "socket for %s", path);
         return -1;
     }
-    (void)unlink(path);
+    /* A socket file someone still listens on belongs to another poold: leave it alone. */
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+        g_set_error(error, PD_ERROR, PD_ERROR_BUSY,
+                    "another poold listens on %s: stop it or use another --runtime-dir", path);
+        (void)close(fd);
+        return -1;
+    }
+    (void)close(fd);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        pd_error_set_errno(error, errno, "socket for %s", path);
+        return -1;
+    }
+    (void)unlink(path); /* a stale socket of a poold that died */
     mode_t old = umask(0777 & ~mode);
     int r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old);

@@ -24,6 +24,13 @@ if out=$($RAW "$SOCK" max_clients 2>&1); then ok "raw varlink: max_clients"; els
 fi
 kill -0 "$POOLD_PID" && ok "poold survived every bad client" || not_ok "poold survived"
 
+# a second poold on the same runtime or state directory refuses to start, touching nothing
+run_fails "second poold, same runtime dir" "another poold listens" \
+    "$POOLD" --runtime-dir "$RUN_DIR" --state-dir "$E2E_DIR/state2"
+run_fails "second poold, same state dir" "another poold uses the state directory" \
+    "$POOLD" --runtime-dir "$E2E_DIR/run2" --state-dir "$STATE_DIR"
+run_ok "the first one still answers" pc daemon-info
+
 # socket permissions
 check "read-write socket mode" "600" "$(stat -c %a "$SOCK")"
 check "read-only socket mode" "666" "$(stat -c %a "$SOCK_RO")"

@@ -225,12 +225,12 @@ static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
     return true;
 }
 
-static const PcCmd *const groups[] = {pc_pool_cmds, pc_vol_cmds, pc_job_cmds};
+const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds, pc_vol_cmds, pc_job_cmds, NULL};
 
-static const PcCmd *find_cmd(const char *name)
+const PcCmd *pc_find_cmd(const char *name)
 {
-    for (unsigned g = 0; g < G_N_ELEMENTS(groups); g++)
-        for (const PcCmd *c = groups[g]; c->name; c++)
+    for (unsigned g = 0; pc_cmd_groups[g]; g++)
+        for (const PcCmd *c = pc_cmd_groups[g]; c->name; c++)
             if (g_str_equal(c->name, name))
                 return c;
     return NULL;
@@ -245,8 +245,8 @@ static void print_usage(void)
            "  --async               start a long operation as a job and print its id\n\n"
            "Commands:\n",
            DEFAULT_SOCKET, DEFAULT_SOCKET_RO);
-    for (unsigned g = 0; g < G_N_ELEMENTS(groups); g++)
-        for (const PcCmd *c = groups[g]; c->name; c++)
+    for (unsigned g = 0; pc_cmd_groups[g]; g++)
+        for (const PcCmd *c = pc_cmd_groups[g]; c->name; c++)
             printf("    %-22s %s\n", c->name, c->help);
 }
 
@@ -268,17 +268,17 @@ static void print_cmd_help(const PcCmd *cmd)
 }
 
 /* Runs one command line (argv[0] is the command). Returns true on success. */
-static bool run_command(PcCtl *ctl, int argc, char **argv)
+bool pc_run_command(PcCtl *ctl, int argc, char **argv)
 {
     if (g_str_equal(argv[0], "help")) {
-        const PcCmd *cmd = argc > 1 ? find_cmd(argv[1]) : NULL;
+        const PcCmd *cmd = argc > 1 ? pc_find_cmd(argv[1]) : NULL;
         if (cmd)
             print_cmd_help(cmd);
         else
             print_usage();
         return true;
     }
-    const PcCmd *cmd = find_cmd(argv[0]);
+    const PcCmd *cmd = pc_find_cmd(argv[0]);
     if (!cmd) {
         pc_error("unknown command: '%s'", argv[0]);
         return false;
@@ -306,49 +306,6 @@ static bool run_command(PcCtl *ctl, int argc, char **argv)
     if (cmd->opts && !parse_args(cmd, (int)rest->len, (char **)rest->pdata, &args))
         return false;
     return cmd->run(ctl, cmd, &args, (int)rest->len, (char **)rest->pdata);
-}
-
-/* The interactive shell (no command given): one command per line on stdin, run on one
- * connection; "quit" or end of input leaves. Returns true if every command succeeded. */
-static bool run_shell(PcCtl *ctl)
-{
-    bool tty = isatty(STDIN_FILENO);
-    bool all_ok = true, json0 = ctl->json;
-    if (tty)
-        printf("Welcome to poolctl, the poold interactive terminal.\n\n"
-               "Type:  'help' for help with commands\n       'quit' to quit\n\n");
-    char line[65536];
-    for (;;) {
-        if (tty) {
-            printf("poolctl # ");
-            fflush(stdout);
-        }
-        if (!fgets(line, sizeof(line), stdin))
-            break;
-        g_strstrip(line);
-        if (!*line || *line == '#')
-            continue;
-        if (g_str_equal(line, "quit") || g_str_equal(line, "exit"))
-            break;
-        g_auto(GStrv) argv = NULL;
-        int argc = 0;
-        g_autoptr(GError) error = NULL;
-        if (!g_shell_parse_argv(line, &argc, &argv, &error)) {
-            pc_error("%s", error->message);
-            all_ok = false;
-            continue;
-        }
-        ctl->json = json0;
-        ctl->async = false;
-        if (!run_command(ctl, argc, argv))
-            all_ok = false;
-        if (!ctl->quiet && !ctl->json)
-            printf("\n");
-        fflush(stdout);
-    }
-    if (tty)
-        printf("\n");
-    return all_ok;
 }
 
 /* The socket: -c, $POOLD_SOCKET, the read-write default, or the read-only one when the
@@ -393,11 +350,11 @@ int main(int argc, char **argv)
     if (!ctl.socket_path)
         ctl.socket_path = default_socket();
     if (i >= argc) {
-        bool shell_ok = run_shell(&ctl);
+        bool shell_ok = pc_shell(&ctl);
         pc_conn_free(ctl.conn);
         return shell_ok ? 0 : 1;
     }
-    bool ok = run_command(&ctl, argc - i, argv + i);
+    bool ok = pc_run_command(&ctl, argc - i, argv + i);
     if (!ctl.quiet && !ctl.json)
         printf("\n"); /* virsh ends every command's output with an empty line */
     pc_conn_free(ctl.conn);

@@ -85,6 +85,19 @@ void pc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void pc_print_json(JsonNode *node);
 void pc_print_json_object(JsonObject *object);
 
+/* The command groups, NULL-terminated; a command by name (NULL if none). */
+extern const PcCmd *const pc_cmd_groups[];
+const PcCmd *pc_find_cmd(const char *name);
+/* Runs one command line (argv[0] is the command); prints its errors. */
+bool pc_run_command(PcCtl *ctl, int argc, char **argv);
+
+/* ---- poolctl-shell.c: the interactive shell ---- */
+
+/* One command per line from stdin on one connection (readline with completion of commands
+ * and options on a terminal when built with it); "quit" or end of input leaves. Returns true
+ * if every command succeeded. */
+bool pc_shell(PcCtl *ctl);
+
 /* ---- poolctl-print.c ---- */
 
 /* virsh's vshPrettyCapacity: "20.00 GiB". Caller frees. */

@@ -48,7 +48,11 @@ run_fails "job-info of an unknown job" "no job with id 999" pc job-info 999
 # event: a subscriber sees a change made by another client
 pc event --timeout 10 >"$E2E_DIR/event.out" 2>&1 &
 evpid=$!
-sleep 0.3
+for _ in $(seq 1 100); do # until the subscriber is connected (it and this daemon-info)
+    [ "$(pc --json daemon-info | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" -ge 2 ] && break
+    sleep 0.05
+done
+sleep 0.1
 run_ok "vol-create-as for the event" pc vol-create-as p1 evvol 1M
 wait $evpid
 grep -q "event 'vol-created' for storage pool p1 volume evvol" "$E2E_DIR/event.out" &&

@@ -575,8 +575,11 @@ static GArray *long_configs(void)
             for (int lazy = 0; lazy <= (compat == 3); lazy++)
                 for (size_t w = 0; w < G_N_ELEMENTS(widths); w++)
                     for (int b = BACKING_NONE; b <= BACKING_QCOW2; b++) {
-                        Config c = {sizes[s], compat,         widths[w],
-                                    lazy,     (BackingKind)b, (n++ % 2) == 1};
+                        if (compat == 2 && widths[w] != 16)
+                            continue; /* v2 has 16-bit refcounts only */
+                        /* snapshots on every other one, never with 1-bit refcounts */
+                        bool snap = (n++ % 2) == 1 && widths[w] > 1;
+                        Config c = {sizes[s], compat, widths[w], lazy, (BackingKind)b, snap};
                         g_array_append_val(a, c);
                     }
     return a;

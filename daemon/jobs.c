@@ -266,11 +266,8 @@ JsonArray *pd_jobs_list_json(PdJobs *jobs)
 
 JsonObject *pd_jobs_journal_lookup(PdJobs *jobs, int64_t id)
 {
-    g_autoptr(GPtrArray) journal = pd_store_job_list(jobs->daemon->store, 1000, NULL);
-    for (guint i = 0; journal && i < journal->len; i++)
-        if (((PdStoreJob *)journal->pdata[i])->id == id)
-            return journal_to_json(journal->pdata[i]);
-    return NULL;
+    g_autoptr(PdStoreJob) row = pd_store_job_get(jobs->daemon->store, id);
+    return row ? journal_to_json(row) : NULL;
 }
 
 static gboolean progress_tick(gpointer data)

@@ -507,6 +507,19 @@ GPtrArray *pd_store_job_list(PdStore *store, unsigned limit, GError **error)
     return job_rows(store, st, error);
 }
 
+PdStoreJob *pd_store_job_get(PdStore *store, int64_t id)
+{
+    g_autoptr(sqlite3_stmt) st =
+        prepare(store, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", NULL);
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, id);
+    g_autoptr(GPtrArray) rows = job_rows(store, st, NULL);
+    if (!rows || rows->len == 0)
+        return NULL;
+    return g_ptr_array_steal_index(rows, 0);
+}
+
 GPtrArray *pd_store_job_fail_interrupted(PdStore *store, GError **error)
 {
     g_autoptr(sqlite3_stmt) st = prepare(

@@ -86,6 +86,8 @@ bool pd_store_job_insert(PdStore *store, int64_t id, const char *kind, const cha
 int64_t pd_store_job_max_id(PdStore *store);
 bool pd_store_job_finish(PdStore *store, int64_t id, const char *state, uint64_t bytes_done,
                          uint64_t bytes_total, const char *error_text, GError **error);
+/* Job @id from the journal, or NULL (also on error). */
+PdStoreJob *pd_store_job_get(PdStore *store, int64_t id);
 /* The last @limit jobs, newest first. */
 GPtrArray *pd_store_job_list(PdStore *store, unsigned limit, GError **error);
 /* Marks every job still "running" failed (start-up); returns them (PdStoreJob *, as they

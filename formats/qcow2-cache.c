@@ -17,7 +17,7 @@ typedef struct {
     void *table;     /* cluster_size bytes inside the arena */
     int pins;
     bool dirty;
-    uint64_t lru;
+    uint64_t lru; /* nonzero: used since the clock hand last passed */
 } CacheSlot;
 
 struct Qcow2Cache {
@@ -28,7 +28,7 @@ struct Qcow2Cache {
     CacheSlot *slots;
     GHashTable *index; /* uint64_t offset -> slot number + 1 */
     uint8_t *arena;    /* n_slots tables; pages are touched only when used */
-    uint64_t lru_clock;
+    int hand;          /* clock hand for eviction */
     int n_dirty;
 };
 
@@ -143,17 +143,26 @@ void qcow2_cache_discard(Qcow2Cache *cache, uint64_t offset)
     slot->offset = 0;
 }
 
-/* Finds a slot for a new table: a free one, else the least recently used unpinned one
- * (written back first if dirty). Returns -1 with @error when every slot is pinned. */
+/* Finds a slot for a new table: a free one, else an unpinned one not used recently (the
+ * clock algorithm: the hand clears "recently used" marks until it finds a slot without
+ * one), written back first if dirty. Returns -1 with @error when every slot is pinned. */
 static int evict(Qcow2Cache *c, GError **error)
 {
     int best = -1;
-    for (int i = 0; i < c->n_slots; i++) {
+    for (int step = 0; step < 2 * c->n_slots + 1; step++) {
+        int i = c->hand;
+        c->hand = (c->hand + 1) % c->n_slots;
         CacheSlot *slot = &c->slots[i];
         if (slot->offset == 0)
             return i;
-        if (slot->pins == 0 && (best < 0 || slot->lru < c->slots[best].lru))
-            best = i;
+        if (slot->pins)
+            continue;
+        if (slot->lru) { /* used since the hand last passed: second chance */
+            slot->lru = 0;
+            continue;
+        }
+        best = i;
+        break;
     }
     if (best < 0) {
         g_set_error(error, PD_ERROR, PD_ERROR_FAILED,
@@ -194,7 +203,7 @@ static bool get_table(Qcow2Cache *c, uint64_t offset, bool read, void **ret_tabl
     }
     CacheSlot *slot = &c->slots[i];
     slot->pins++;
-    slot->lru = ++c->lru_clock;
+    slot->lru = 1;
     *ret_table = slot->table;
     return true;
 }

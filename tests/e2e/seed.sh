@@ -33,10 +33,10 @@ printf '%s\n' "$info" | grep -qE '^Capacity: +[0-9.]+ [KMGTPE]?i?B$' && ok "pool
     not_ok "pool-info capacity"
 check "pool-name" "mypool" "$(pc pool-name "$uuid")"
 
-# 20G as in the seed when the filesystem has room for a reserved raw file, else 20M
+# 20G as in the seed when the filesystem has plenty of room for a reserved raw file, else 20M
 size=20G
 avail=$(pc pool-info mypool --bytes | awk '/^Available:/ {print $2}')
-[ "$avail" -gt $((25 * 1024 * 1024 * 1024)) ] || size=20M
+[ "$avail" -gt $((200 * 1024 * 1024 * 1024)) ] || size=20M # a shared disk keeps its room
 check "vol-create-as" "Vol vm1-disk created" "$(pc vol-create-as mypool vm1-disk $size)"
 path=$POOL_DIR/vm1-disk
 check_exact "vol-list" " Name       Path

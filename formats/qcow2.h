@@ -207,8 +207,8 @@ typedef struct {
     bool bitmaps_marked;       /* persistent bitmaps flagged in-use before our first write */
     uint8_t *unknown_header;   /* header bytes past those we know (header_length > 112) */
     uint32_t unknown_header_len;
-    GPtrArray *feature_names;  /* Qcow2FeatureName *: the image's feature name table */
-    uint32_t bitmap_count;     /* nb_bitmaps of the bitmaps extension (0 if none) */
+    GPtrArray *feature_names; /* Qcow2FeatureName *: the image's feature name table */
+    uint32_t bitmap_count;    /* nb_bitmaps of the bitmaps extension (0 if none) */
     uint64_t bitmap_dir_offset;
     uint64_t bitmap_dir_size;
 } Qcow2State;
@@ -386,8 +386,7 @@ static inline uint64_t qcow2_l2_bitmap(const Qcow2State *s, const void *table, u
         return 0;
     return GUINT64_FROM_BE(((const uint64_t *)table)[index * 2 + 1]);
 }
-static inline void qcow2_l2_set_bitmap(const Qcow2State *s, void *table, uint64_t index,
-                                       uint64_t v)
+static inline void qcow2_l2_set_bitmap(const Qcow2State *s, void *table, uint64_t index, uint64_t v)
 {
     if (s->extended_l2)
         ((uint64_t *)table)[index * 2 + 1] = GUINT64_TO_BE(v);

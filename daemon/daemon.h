@@ -21,7 +21,8 @@ typedef struct {
     char *config_path;
     bool verbose;
     PdServerLimits limits;
-    unsigned workers; /* job threads */
+    unsigned workers;     /* job threads */
+    char *metrics_listen; /* "host:port" of the HTTP metrics listener, or NULL */
 } PdDaemonConfig;
 
 struct PdDaemon {

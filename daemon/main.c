@@ -4,6 +4,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
+#include "daemon/metrics.h"
 #include "daemon/model.h"
 
 #include <errno.h>
@@ -65,6 +66,7 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->runtime_dir = g_key_file_get_string(kf, "daemon", "runtime_dir", NULL);
     if (!config->state_dir)
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
+    config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
     if (!config_uint(kf, "max_message_size", 1024, 1u << 30, &msg, error) ||
@@ -163,6 +165,9 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
     daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
     if (!daemon->server || !pd_model_load(daemon, error))
         return false;
+    if (config->metrics_listen && *config->metrics_listen &&
+        !pd_metrics_http_start(daemon, config->metrics_listen, error))
+        return false;
     pd_model_reconcile(daemon);
     return true;
 }
@@ -196,6 +201,7 @@ int main(int argc, char **argv)
               daemon.config.runtime_dir, daemon.config.state_dir);
     g_main_loop_run(daemon.loop);
 
+    pd_metrics_http_stop();
     pd_server_free(daemon.server);
     pd_jobs_free(daemon.jobs);
     pd_events_free(daemon.events);
@@ -206,5 +212,6 @@ int main(int argc, char **argv)
     g_free(daemon.config.runtime_dir);
     g_free(daemon.config.state_dir);
     g_free(daemon.config.config_path);
+    g_free(daemon.config.metrics_listen);
     return 0;
 }

@@ -18,4 +18,10 @@ void pd_metrics_job(const char *kind, const char *state, int64_t usec);
 /* The exposition text. Caller frees. */
 char *pd_metrics_format(PdDaemon *daemon);
 
+/* An HTTP listener on @address ("127.0.0.1:9750") answering every GET with the metrics
+ * (Prometheus scrapes it), asynchronously on the main loop. Returns false with an error
+ * naming the address. Stopped by pd_metrics_http_stop. */
+bool pd_metrics_http_start(PdDaemon *daemon, const char *address, GError **error);
+void pd_metrics_http_stop(void);
+
 G_END_DECLS

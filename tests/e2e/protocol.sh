@@ -4,10 +4,12 @@
 . "$(dirname "$0")/lib.sh"
 RAW="python3 $(dirname "$0")/varlink-raw.py"
 
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$E2E_DIR/poold.conf" <<CONF
 [daemon]
 max_message_size = 8192
 max_clients = 4
+metrics_listen = 127.0.0.1:$PORT
 CONF
 POOLD_ARGS="--config $E2E_DIR/poold.conf"
 start_poold
@@ -30,6 +32,10 @@ run_fails "second poold, same runtime dir" "another poold listens" \
 run_fails "second poold, same state dir" "another poold uses the state directory" \
     "$POOLD" --runtime-dir "$E2E_DIR/run2" --state-dir "$STATE_DIR"
 run_ok "the first one still answers" pc daemon-info
+
+# the HTTP metrics listener
+python3 -c "import urllib.request,sys; t=urllib.request.urlopen('http://127.0.0.1:$PORT/metrics').read().decode(); sys.exit(0 if 'poold_clients' in t else 1)" &&
+    ok "metrics over HTTP" || not_ok "metrics over HTTP"
 
 # socket permissions
 check "read-write socket mode" "600" "$(stat -c %a "$SOCK")"

@@ -7,6 +7,8 @@
 #include "daemon/metrics.h"
 #include "daemon/store.h"
 
+#include <unistd.h>
+
 #define KEEP_FINISHED     64  /* finished jobs kept in memory for job-info / job-wait */
 #define PROGRESS_INTERVAL 500 /* ms between progress replies */
 
@@ -40,6 +42,7 @@ struct PdJobs {
     GQueue finished;   /* PdJob *, oldest first */
     int64_t last_id;
     unsigned n_running;
+    gint active_workers; /* run functions executing now (atomic) */
     guint timer;
 };
 
@@ -68,8 +71,11 @@ static gboolean job_complete(gpointer data);
 static void worker(gpointer data, gpointer user_data)
 {
     PdJob *job = data;
+    PdJobs *jobs = user_data;
+    g_atomic_int_inc(&jobs->active_workers);
     job->ok = job->run(job, job->cancellable, job->data, &job->error);
     g_main_context_invoke(NULL, job_complete, job);
+    (void)g_atomic_int_dec_and_test(&jobs->active_workers);
 }
 
 PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers)
@@ -93,7 +99,18 @@ void pd_jobs_free(PdJobs *jobs)
     g_hash_table_iter_init(&it, jobs->by_id);
     while (g_hash_table_iter_next(&it, NULL, &value))
         g_cancellable_cancel(((PdJob *)value)->cancellable);
-    g_thread_pool_free(jobs->threads, true, true); /* queued jobs do not start */
+    /* Jobs see the cancel at their next piece; one blocked on a client's pipe may not: after
+     * a while poold leaves without it, as after a crash (start-up marks it failed). */
+    g_thread_pool_set_max_threads(jobs->threads, 0, NULL); /* queued jobs do not start */
+    for (int i = 0; i < 200 && g_atomic_int_get(&jobs->active_workers) > 0; i++)
+        g_usleep(50 * 1000);
+    if (g_atomic_int_get(&jobs->active_workers) > 0) {
+        g_warning("%d job(s) did not stop within 10 s; leaving them: they are journaled and "
+                  "start-up marks them failed",
+                  g_atomic_int_get(&jobs->active_workers));
+        _exit(0);
+    }
+    g_thread_pool_free(jobs->threads, true, true);
     /* Completions queued by the workers run no more: the jobs stay "running" in the
      * journal and start-up marks them failed, as after a crash. */
     if (jobs->timer)

@@ -3,6 +3,7 @@
  * (L1/L2 and guest I/O), qcow2-refcount.c, qcow2-cache.c, qcow2-compress.c,
  * qcow2-snapshot.c and qcow2-check.c. */
 #include "formats/qcow2.h"
+#include "formats/qcow2-snapshot-table.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 
@@ -514,6 +515,12 @@ static bool qcow2_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields
             h->version = 2;
             return false;
         }
+        /* compat 1.1 wants at least 16 bytes of extra data per snapshot (disk size) */
+        bool short_extra = false;
+        for (uint32_t i = 0; i < s->nb_snapshots; i++)
+            short_extra |= s->snapshots[i].extra_data_size < 16;
+        if (short_extra && !qcow2_rewrite_snapshot_table(img, error))
+            return false;
     }
     if (lazy && !s->lazy_refcounts) {
         h->compatible_features |= QCOW2_COMPAT_LAZY_REFCOUNTS;

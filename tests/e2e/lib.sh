@@ -89,6 +89,10 @@ run_fails() {
 }
 
 finish() {
+    if [ -n "$POOLD_PID" ]; then stop_poold TERM; fi
+    if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$E2E_DIR/poold.log" 2>/dev/null; then
+        not_ok "poold ran clean under the sanitizers"
+    fi
     echo "1..$TESTS"
     if [ $FAILS -ne 0 ]; then
         echo "# $FAILS failed; poold log:"; sed 's/^/#   /' "$E2E_DIR/poold.log" | tail -40

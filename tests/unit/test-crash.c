@@ -697,10 +697,20 @@ static MemStore *fresh_store(const Workload *w)
 
 /* Runs the workload crashing at write @crash_at (0: never); returns the store and the
  * model at the crash. */
+static uint32_t header_u32(MemStore *st, size_t offset)
+{
+    g_assert_cmpuint(st->current->len, >=, offset + 4);
+    return GUINT32_FROM_BE(*(uint32_t *)(st->current->data + offset));
+}
+
 static uint32_t refcount_table_clusters(MemStore *st)
 {
-    g_assert_cmpuint(st->current->len, >=, 60);
-    return GUINT32_FROM_BE(*(uint32_t *)(st->current->data + 56));
+    return header_u32(st, 56);
+}
+
+static uint64_t l1_table_offset(MemStore *st)
+{
+    return ((uint64_t)header_u32(st, 40) << 32) | header_u32(st, 44);
 }
 
 static MemStore *run_until(const Workload *w, int64_t crash_at, Model *m, bool *ret_completed)
@@ -713,6 +723,7 @@ static MemStore *run_until(const Workload *w, int64_t crash_at, Model *m, bool *
     g_autoptr(GRand) rand = g_rand_new_with_seed(42);
     Ctx c = {img, m, w, rand, st, crash_at == 0 && g_getenv("POOLD_CRASH_TRACE") != NULL};
     uint32_t reftable_before = 0;
+    uint64_t l1_before = l1_table_offset(st);
     if (w->big) {
         /* Fill the file to just under what one refcount table cluster covers, without
          * crash points (they would only repeat the allocation cases of the workload). */
@@ -724,8 +735,11 @@ static MemStore *run_until(const Workload *w, int64_t crash_at, Model *m, bool *
     }
     st->crash_at = crash_at;
     *ret_completed = run_workload(&c);
-    if (w->big && crash_at == 0)
+    if (w->big && crash_at == 0) {
+        /* the workload really grows the refcount table and moves the L1 table */
         g_assert_cmpuint(refcount_table_clusters(st), >, reftable_before);
+        g_assert_cmpuint(l1_table_offset(st), !=, l1_before);
+    }
     /* Closing after a crash may try to write: it fails, the store is crashed. */
     st->crashed = true;
     pd_image_close(img);
@@ -861,7 +875,9 @@ static void test_crash(gconstpointer data)
 }
 
 static const Workload workloads[] = {
-    {"v3-512-refcount64", 3, 512, 64, false, 3 << 20, (3 << 20) + 65536, true},
+    /* the resize to 4.5 MiB needs 144 L1 entries: more than the 2 clusters the L1 table of
+     * 3 MiB (96 entries) has, so the L1 table moves */
+    {"v3-512-refcount64", 3, 512, 64, false, 3 << 20, (4 << 20) + (512 << 10), true},
     {"v3-4k-refcount8", 3, 4096, 8, false, 1 << 20, 2 << 20, false},
     {"v2-64k", 2, 65536, 16, false, 2 << 20, 3 << 20, false},
     {"v3-4k-lazy", 3, 4096, 16, true, 1 << 20, 2 << 20, false},

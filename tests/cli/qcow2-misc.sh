@@ -55,4 +55,12 @@ for o in "" "--output=json" "--output=json --start-offset=1M --max-length=9M"; d
     qemu-img map $o m.qcow2 >q.map
     cmp out q.map || fail "map $o differs: $(diff out q.map | head)"
 done
+# compressed clusters: JSON without offsets, human output refused, as qemu-img
+base64 -w0 /dev/urandom | head -c 4194304 >text.raw
+qemu-img convert -c -O qcow2 text.raw comp.qcow2
+pi 0 map --output=json comp.qcow2
+qemu-img map --output=json comp.qcow2 >q.map
+cmp out q.map || fail "map of a compressed image differs"
+pi 1 map comp.qcow2
+expect_err "File contains external, encrypted or compressed clusters."
 done_ok

@@ -757,7 +757,9 @@ static bool clear_range(PdImage *img, uint64_t offset, uint64_t len, ClearOp op,
 {
     Qcow2State *s = qcow2_state(img);
     g_autoptr(GArray) replaced = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    bool ok = true;
+    /* zero flags over a backing file need L2 tables everywhere: allocate them together */
+    bool ok =
+        !(img->backing_name && s->header.version >= 3) || alloc_l2_tables(img, offset, len, error);
     while (ok && len > 0) {
         uint64_t n = slice_len(s, offset, len);
         ok = clear_slice(img, offset, n, op, replaced, error);

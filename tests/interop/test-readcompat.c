@@ -15,7 +15,10 @@
  *     `qemu-img convert -l snapshot.name=N`, and the engine must list the same snapshots;
  *   - a dirty lazy-refcounts image opened read-write by the engine is repaired: qemu-img
  *     check then finds nothing, and the data is unchanged;
- *   - once poolimg works, `poolimg convert -O raw` must give the same bytes.
+ *   - once poolimg works, `poolimg convert -O raw` must give the same bytes;
+ *   - some images are then written by the engine (over compressed clusters, clusters shared
+ *     with a snapshot, next to persistent bitmaps): qemu-img check stays clean, qemu-img
+ *     reads what the engine wrote, and the bitmaps are still there.
  *
  * Usage: test-readcompat [CASE...]  (POOLD_TEST_KEEP=1 keeps the directory) */
 #include "formats/image.h"
@@ -41,6 +44,7 @@ typedef struct {
     const char *snapshots;   /* space-separated names to check, or NULL */
     bool dirty;              /* lazy refcounts left dirty: the dirty bit must be set */
     const char *needs;       /* an extra tool the case needs (qemu-io) */
+    bool engine_writes;      /* then written by the engine: still valid for qemu-img */
 } Case;
 
 #define CMDS(...)    ((const char *const[]){__VA_ARGS__, NULL})
@@ -123,6 +127,16 @@ static const Case cases[] = {
           "cd a && qemu-io -f qcow2 -c 'write -P 0x71 100k 10k' -c 'write -z 4M 512k' "
           "-c 'write -P 0x72 9M 1M' top.qcow2 >/dev/null"),
      NULL, false, "qemu-io"},
+    {"bitmaps-kept", "img.qcow2",
+     CMDS(CREATE("cluster_size=4k"), WRITES, "qemu-img bitmap --add img.qcow2 b0",
+          "qemu-img bitmap --add -g 512k img.qcow2 b1"),
+     NULL, false, "qemu-io", true},
+    {"compressed-engine-writes", "img.qcow2",
+     CMDS("qemu-img convert -q -c -f raw -O qcow2 -o cluster_size=4k ../src.raw img.qcow2"), NULL,
+     false, NULL, true},
+    {"snapshots-engine-writes", "img.qcow2",
+     CMDS(CREATE("compat=0.10,cluster_size=4k"), WRITES, "qemu-img snapshot -c s1 img.qcow2"), NULL,
+     false, "qemu-io", true},
     {"backing-qcow2-v3-zero-over", "top.qcow2",
      CMDS("qemu-img convert -q -f raw -O qcow2 ../src.raw base.qcow2",
           "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2",
@@ -363,6 +377,82 @@ static bool check_repair(const Case *c, const char *dir, const uint8_t *want, si
     return true;
 }
 
+/* The engine writes into an image qemu made (over compressed clusters, shared clusters,
+ * next to bitmaps): qemu-img check must stay clean, the bitmaps must still be there, and
+ * qemu-img must read what the engine wrote. */
+static bool check_engine_writes(const Case *c, const char *dir, const uint8_t *before, size_t len)
+{
+    g_autofree char *path = g_build_filename(dir, c->image, NULL);
+    g_autofree char *info_before = NULL;
+    g_autofree char *cmd = g_strdup_printf("qemu-img info --output=json %s", c->image);
+    g_assert_cmpint(run_sh(dir, cmd, NULL), ==, 0);
+    int bitmaps_before = 0;
+    {
+        const char *argv[] = {"sh", "-c", cmd, NULL};
+        g_assert_true(g_spawn_sync(dir, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                   &info_before, NULL, NULL, NULL));
+        for (const char *p = info_before; (p = strstr(p, "\"granularity\"")); p++)
+            bitmaps_before++;
+    }
+    if (g_str_has_prefix(c->name, "bitmaps") && bitmaps_before == 0)
+        return fail(c, "qemu-img info shows no bitmap: the case does not test what it claims");
+    g_autofree uint8_t *want = g_memdup2(before, len);
+    {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(PdImage) img = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
+        if (!img)
+            return fail(c, "read-write open: %s", error->message);
+        ItRand r;
+        it_rand_seed(&r, 77);
+        /* partial clusters, whole clusters, zeroes, a discard, all over written data */
+        static const struct {
+            uint64_t off, len;
+            int kind; /* 0 write, 1 zero, 2 zero+unmap */
+        } ops[] = {{100, 5000, 0},       {65536, 65536, 0},  {200000, 3000, 1},
+                   {1 << 20, 300000, 2}, {2200000, 7000, 0}, {8388000, 608, 0}};
+        for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
+            uint64_t off = ops[i].off, n = MIN(ops[i].len, len - MIN(off, len));
+            if (n == 0)
+                continue;
+            bool ok;
+            if (ops[i].kind == 0) {
+                g_autofree uint8_t *buf = g_malloc(n);
+                it_rand_fill(&r, buf, n);
+                ok = pd_image_write(img, off, buf, n, &error);
+                memcpy(want + off, buf, n);
+            } else {
+                ok = pd_image_write_zeroes(img, off, n, ops[i].kind == 2 ? PD_ZERO_MAY_UNMAP : 0,
+                                           &error);
+                memset(want + off, 0, n);
+            }
+            if (!ok)
+                return fail(c, "engine write at %" G_GUINT64_FORMAT ": %s", off, error->message);
+        }
+        if (!pd_image_flush(img, &error))
+            return fail(c, "flush: %s", error->message);
+    }
+    g_autofree char *out = NULL;
+    int rc = it_qemu_img_check(path, &out);
+    if (rc != 0)
+        return fail(c, "after the engine wrote, qemu-img check exits %d:\n%s", rc, out);
+    size_t got_len;
+    g_autofree uint8_t *got = qemu_read_all(c, dir, NULL, &got_len);
+    if (!got ||
+        !compare_bytes(c, "qemu-img reading what the engine wrote", want, len, got, got_len))
+        return false;
+    g_autofree char *info_after = NULL;
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    g_assert_true(g_spawn_sync(dir, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &info_after, NULL, NULL, NULL));
+    int bitmaps_after = 0;
+    for (const char *p = info_after; (p = strstr(p, "\"granularity\"")); p++)
+        bitmaps_after++;
+    if (bitmaps_after != bitmaps_before)
+        return fail(c, "%d bitmaps before the engine wrote, %d after", bitmaps_before,
+                    bitmaps_after);
+    return true;
+}
+
 /* ---- one case -------------------------------------------------------------------------- */
 
 static const char *poolimg; /* set when it converts a valid image */
@@ -418,6 +508,7 @@ static bool run_case(const Case *c, const char *root)
     ok = ok && check_poolimg(c, dir, want, want_len);
     ok = ok && (!c->snapshots || check_snapshots(c, dir));
     ok = ok && (!c->dirty || check_repair(c, dir, want, want_len));
+    ok = ok && (!c->engine_writes || check_engine_writes(c, dir, want, want_len));
     if (ok)
         printf("ok - %s (%.2f s)\n", c->name, (double)(g_get_monotonic_time() - t0) / 1e6);
     return ok;

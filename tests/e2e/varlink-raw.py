@@ -122,14 +122,22 @@ def scenario_oversized(path):
 
 
 def scenario_max_clients(path):
-    conns = [connect(path) for _ in range(4)]
+    import time
+    probe = connect(path)
+    for _ in range(100):  # until the clients of earlier scenarios are gone
+        if call(probe, "io.poold.Daemon.Info")["parameters"]["info"]["clients"] == 1:
+            break
+        time.sleep(0.05)
+    conns = [probe] + [connect(path) for _ in range(3)]
     for c in conns:
         expect("parameters" in call(c, "io.poold.Daemon.Info"), "client within the limit")
     extra = connect(path)
     expect(closed(extra), "a client past max_clients is refused")
-    conns[0].close()
-    import time
-    time.sleep(0.2)
+    conns[1].close()
+    for _ in range(100):  # until poold has seen it go
+        if call(conns[0], "io.poold.Daemon.Info")["parameters"]["info"]["clients"] == 3:
+            break
+        time.sleep(0.05)
     again = connect(path)
     expect("parameters" in call(again, "io.poold.Daemon.Info"), "a slot frees when a client leaves")
 

@@ -44,6 +44,7 @@ typedef struct {
     bool lazy;
     BackingKind backing;
     bool snapshot;
+    PdPrealloc prealloc; /* of the new image (qemu: only without a backing file) */
 } Config;
 
 /* The default set: every value of every dimension at least once, and crossed with the
@@ -66,6 +67,10 @@ static const Config short_configs[] = {
     {512, 3, 16, true, BACKING_QCOW2, true},     /* everything small */
     {65536, 2, 16, false, BACKING_QCOW2, true},  /* v2 snapshot over qcow2 */
     {512, 3, 1, true, BACKING_RAW, false},       /* lazy 1-bit */
+    {65536, 3, 16, false, BACKING_NONE, false, PD_PREALLOC_METADATA},
+    {4096, 2, 16, false, BACKING_NONE, true, PD_PREALLOC_METADATA},
+    {4096, 3, 64, false, BACKING_NONE, true, PD_PREALLOC_FULL},
+    {512, 3, 16, true, BACKING_NONE, false, PD_PREALLOC_FALLOC},
 };
 
 typedef struct {
@@ -106,10 +111,10 @@ static bool fail(Run *run, const char *fmt, ...)
     va_end(ap);
     const Config *c = run->cfg;
     printf("not ok - cluster_size=%u compat=%s refcount_bits=%d lazy_refcounts=%s backing=%s "
-           "snapshot=%s seed=%" G_GUINT64_FORMAT "\n",
+           "snapshot=%s preallocation=%s seed=%" G_GUINT64_FORMAT "\n",
            c->cluster_size, c->compat == 2 ? "0.10" : "1.1", c->refcount_bits,
            c->lazy ? "on" : "off", backing_names[c->backing], c->snapshot ? "yes" : "no",
-           run->seed);
+           pd_prealloc_name(c->prealloc), run->seed);
     printf("#   after op %d (%s): %s\n", run->op_index, run->last_op, msg);
     printf("#   replay: POOLD_TEST_KEEP=1 test-differential --seed %" G_GUINT64_FORMAT
            " --config %d --ops %d%s\n",
@@ -194,6 +199,7 @@ static bool create_image(Run *run)
         .cluster_size = c->cluster_size,
         .refcount_bits = c->refcount_bits,
         .lazy_refcounts = c->lazy,
+        .prealloc = c->prealloc,
     };
     if (c->backing == BACKING_RAW) {
         opts.backing_file = "base.raw";
@@ -630,10 +636,11 @@ static bool run_config(const Config *cfg, int index, uint64_t base_seed, int n_o
     ok = ok && final_checks(&run);
     if (ok)
         printf("ok - cluster_size=%u compat=%s refcount_bits=%d lazy_refcounts=%s backing=%s "
-               "snapshot=%s seed=%" G_GUINT64_FORMAT " ops=%d (%.1f s)\n",
+               "snapshot=%s preallocation=%s seed=%" G_GUINT64_FORMAT " ops=%d (%.1f s)\n",
                cfg->cluster_size, cfg->compat == 2 ? "0.10" : "1.1", cfg->refcount_bits,
                cfg->lazy ? "on" : "off", backing_names[cfg->backing], cfg->snapshot ? "yes" : "no",
-               seed, run.n_ops, (double)(g_get_monotonic_time() - t0) / 1e6);
+               pd_prealloc_name(cfg->prealloc), seed, run.n_ops,
+               (double)(g_get_monotonic_time() - t0) / 1e6);
     fflush(stdout);
     pd_image_close(run.img);
     if (ok)

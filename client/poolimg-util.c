@@ -136,13 +136,129 @@ char *pi_size_str(uint64_t bytes)
     return pd_format_size(bytes);
 }
 
+/* Writes @s as a JSON string literal. */
+static void json_write_string(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            g_string_append(out, "\\\"");
+            break;
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        default:
+            if (*p < 0x20)
+                g_string_append_printf(out, "\\u%04x", *p);
+            else
+                g_string_append_c(out, (char)*p);
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+/* The bucket qemu's QDict puts a key in (its tdb_hash modulo 512 buckets). qemu-img prints
+ * the members of an object bucket by bucket, and within a bucket the latest added first. */
+static unsigned qdict_bucket(const char *key)
+{
+    size_t len = strlen(key);
+    uint32_t value = 0x238F13AFu * (uint32_t)len;
+    for (size_t i = 0; i < len; i++)
+        value += (uint32_t)(unsigned char)key[i] << (i * 5 % 24);
+    return (1103515243u * value + 12345u) % 512;
+}
+
+typedef struct {
+    const char *key;
+    unsigned bucket;
+    unsigned index;
+} JsonMember;
+
+static int json_member_cmp(const void *a, const void *b)
+{
+    const JsonMember *x = a, *y = b;
+    if (x->bucket != y->bucket)
+        return x->bucket < y->bucket ? -1 : 1;
+    return x->index > y->index ? -1 : 1;
+}
+
+/* Pretty JSON laid out as qemu-img prints it ('"key": value', 4-space indent), so scripts
+ * written against qemu-img's text keep working. */
+static void json_write(GString *out, JsonNode *node, int level)
+{
+    switch (json_node_get_node_type(node)) {
+    case JSON_NODE_OBJECT: {
+        JsonObject *obj = json_node_get_object(node);
+        g_autoptr(GList) members = json_object_get_members(obj);
+        if (!members) {
+            g_string_append(out, "{}");
+            break;
+        }
+        guint n = g_list_length(members);
+        g_autofree JsonMember *order = g_new(JsonMember, n);
+        guint i = 0;
+        for (GList *m = members; m; m = m->next, i++)
+            order[i] = (JsonMember){m->data, qdict_bucket(m->data), i};
+        qsort(order, n, sizeof *order, json_member_cmp);
+        g_string_append(out, "{\n");
+        for (i = 0; i < n; i++) {
+            g_string_append_printf(out, "%*s", (level + 1) * 4, "");
+            json_write_string(out, order[i].key);
+            g_string_append(out, ": ");
+            json_write(out, json_object_get_member(obj, order[i].key), level + 1);
+            g_string_append(out, i + 1 < n ? ",\n" : "\n");
+        }
+        g_string_append_printf(out, "%*s}", level * 4, "");
+        break;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *arr = json_node_get_array(node);
+        guint n = json_array_get_length(arr);
+        if (n == 0) {
+            g_string_append(out, "[]");
+            break;
+        }
+        g_string_append(out, "[\n");
+        for (guint i = 0; i < n; i++) {
+            g_string_append_printf(out, "%*s", (level + 1) * 4, "");
+            json_write(out, json_array_get_element(arr, i), level + 1);
+            g_string_append(out, i + 1 < n ? ",\n" : "\n");
+        }
+        g_string_append_printf(out, "%*s]", level * 4, "");
+        break;
+    }
+    case JSON_NODE_NULL:
+        g_string_append(out, "null");
+        break;
+    case JSON_NODE_VALUE:
+        switch (json_node_get_value_type(node)) {
+        case G_TYPE_BOOLEAN:
+            g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
+            break;
+        case G_TYPE_DOUBLE:
+            g_string_append_printf(out, "%.17g", json_node_get_double(node));
+            break;
+        case G_TYPE_STRING:
+            json_write_string(out, json_node_get_string(node));
+            break;
+        default:
+            g_string_append_printf(out, "%" G_GINT64_FORMAT, json_node_get_int(node));
+        }
+        break;
+    }
+}
+
 void pi_json_print(JsonNode *root)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_indent(gen, 4);
-    json_generator_set_root(gen, root);
-    g_autofree char *text = json_generator_to_data(gen, NULL);
-    printf("%s\n", text);
+    g_autoptr(GString) out = g_string_new(NULL);
+    json_write(out, root, 0);
+    printf("%s\n", out->str);
     json_node_unref(root);
 }

@@ -32,10 +32,10 @@ need_python() {
     command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
 }
 
-# Skips when the engine cannot create qcow2 yet (the core may land later than the CLI).
+# The engine must create qcow2: a failure here is a failure, never a skip.
 need_qcow2() {
     if ! "$POOLIMG" create -q -f qcow2 "$T/.probe.qcow2" 1M >/dev/null 2>&1; then
-        skip "the engine cannot create qcow2 images yet"
+        fail "poolimg cannot create a qcow2 image"
     fi
     rm -f "$T/.probe.qcow2"
 }

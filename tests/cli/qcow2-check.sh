@@ -39,6 +39,8 @@ same_check() {
     qemu-img check --output=json "$2" >q.json 2>/dev/null
     json_same p.json q.json image-end-offset total-clusters check-errors allocated-clusters \
         leaks corruptions filename format
+    diff p.json q.json >d.txt || fail "check --output=json text differs from qemu-img: $(cat d.txt)"
+    ok
 }
 
 pi 0 create -q -f qcow2 clean.qcow2 64M

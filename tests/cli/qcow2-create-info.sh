@@ -21,6 +21,9 @@ same_info() {
     qemu-img info -U --output=json "$1" >q.json
     json_same p.json q.json $INFO_KEYS
     json_equal p.json q.json
+    # The text too: scripts grep qemu-img's '"key": value' layout.
+    diff p.json q.json >d.txt || fail "info --output=json text of $1 differs from qemu-img: $(cat d.txt)"
+    ok
 }
 
 qemu_check_clean() {

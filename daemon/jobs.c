@@ -332,7 +332,7 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
 {
     int64_t id = jobs->last_id + 1;
     if (spec->journal && !pd_store_job_insert(jobs->daemon->store, id, spec->kind, spec->pool,
-                                              spec->volume, 0, error)) {
+                                              spec->volume, spec->bytes_total, error)) {
         if (spec->data_free)
             spec->data_free(spec->data);
         return NULL;
@@ -347,6 +347,7 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->volume = g_strdup(spec->volume);
     job->journal = spec->journal;
     job->state = PD_JOB_RUNNING;
+    job->total = spec->bytes_total;
     job->started = g_get_real_time() / G_USEC_PER_SEC;
     job->started_mono = g_get_monotonic_time();
     job->cancellable = g_cancellable_new();

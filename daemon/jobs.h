@@ -40,6 +40,7 @@ typedef struct {
     const char *volume;                /* the volume made busy; NULL for pool-level work */
     const char *src_pool, *src_volume; /* a second volume made busy (a copy's source) */
     bool journal;                      /* keep a row in the store's job table */
+    uint64_t bytes_total;              /* known size of the work (0: the job reports it) */
     PdJobRunFunc run;
     PdJobApplyFunc apply; /* NULL: reply {} */
     gpointer data;

@@ -71,6 +71,10 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .src_pool = op->src_obj ? pd_pool_obj_name(op->src_obj) : NULL,
         .src_volume = op->src_vol ? op->src_vol->name : NULL,
         .journal = journal,
+        .bytes_total = op->src_vol ? op->src_vol->capacity
+                       : op->vol   ? op->vol->capacity
+                       : op->def   ? op->def->capacity
+                                   : 0,
         .run = run,
         .apply = apply,
         .data = op,

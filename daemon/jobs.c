@@ -464,6 +464,8 @@ static gboolean job_complete(gpointer data)
     PdDaemon *daemon = jobs->daemon;
     g_autoptr(GError) error = g_steal_pointer(&job->error);
     g_autoptr(JsonObject) reply = NULL;
+    if (job->ok && job->done < job->total)
+        job->done = job->total; /* finished: all of it, whatever the last report said */
     if (job->ok)
         reply = job_apply(jobs, job, &error);
     else if (!error)

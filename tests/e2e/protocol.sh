@@ -22,6 +22,8 @@ for scenario in service malformed oversized readonly events; do
     fi
 done
 kill -0 "$POOLD_PID" && ok "poold survived every bad client" || not_ok "poold survived"
+grep -qE "client [0-9]+ \(pid [0-9]+ uid [0-9]+ gid [0-9]+, read-write\) closed: malformed message" \
+    "$E2E_DIR/poold.log" && ok "peer credentials logged" || not_ok "peer credentials logged"
 
 # a second poold on the same runtime or state directory refuses to start, touching nothing
 run_fails "second poold, same runtime dir" "another poold listens" \

@@ -94,6 +94,15 @@ def scenario_service(path):
                        for m in ["io.poold.Daemon.Info", "io.poold.Pool.List", "io.poold.Job.List"]))
     order = [sorted(recv(s)["parameters"].keys())[0] for _ in range(3)]
     expect(order == ["info", "pools", "jobs"], "pipelined calls answered in order")
+    # far more calls than max_calls_per_client at once: poold reads them as it answers
+    n = 200
+    s.sendall(b"".join(json.dumps({"method": "io.poold.Pool.Info",
+                                   "parameters": {"pool": "p%d" % i}}).encode() + b"\0"
+                       for i in range(n)))
+    got = [recv(s) for _ in range(n)]
+    expect(all(g and g.get("error") == "io.poold.Error.NoSuchPool"
+               and ("'p%d'" % i) in g["parameters"]["message"] for i, g in enumerate(got)),
+           "%d pipelined calls all answered, in order" % n)
 
 
 def scenario_malformed(path):

@@ -48,10 +48,40 @@ struct PdClient {
     guint watch_in, watch_out, idle;
     GByteArray *inbuf;
     GByteArray *outbuf;
-    GQueue messages; /* GBytes*: complete messages not yet dispatched */
-    GQueue fds;      /* GINT_TO_POINTER(fd + 1) */
+    GQueue messages;     /* PdMessage *: complete messages not yet dispatched */
+    GQueue fds;          /* PdPendingFd *: received, the message they came with incomplete */
+    uint64_t in_offset;  /* stream offset of inbuf's first byte */
+    GArray *current_fds; /* int: descriptors of the message being dispatched */
     char *description;
 };
+
+/* A descriptor and the stream offset of the first byte it came with: it belongs to the
+ * message holding that byte (clients send it with their call's first byte). */
+typedef struct {
+    uint64_t offset;
+    int fd;
+} PdPendingFd;
+
+typedef struct {
+    GBytes *data; /* with its NUL */
+    GArray *fds;  /* int */
+} PdMessage;
+
+static void close_fds(GArray *fds)
+{
+    for (guint i = 0; fds && i < fds->len; i++)
+        (void)close(g_array_index(fds, int, i));
+    if (fds)
+        g_array_set_size(fds, 0);
+}
+
+static void message_free(PdMessage *msg)
+{
+    g_bytes_unref(msg->data);
+    close_fds(msg->fds);
+    g_array_unref(msg->fds);
+    g_free(msg);
+}
 
 static void client_watch_in(PdClient *client, bool on);
 static void client_schedule(PdClient *client);
@@ -68,10 +98,12 @@ void pd_client_unref(PdClient *client)
         return;
     g_byte_array_unref(client->inbuf);
     g_byte_array_unref(client->outbuf);
-    g_queue_clear_full(&client->messages, (GDestroyNotify)g_bytes_unref);
+    g_queue_clear_full(&client->messages, (GDestroyNotify)message_free);
     for (GList *l = client->fds.head; l; l = l->next)
-        (void)close(GPOINTER_TO_INT(l->data) - 1);
-    g_queue_clear(&client->fds);
+        (void)close(((PdPendingFd *)l->data)->fd);
+    g_queue_clear_full(&client->fds, g_free);
+    close_fds(client->current_fds);
+    g_array_unref(client->current_fds);
     g_free(client->description);
     g_free(client);
 }
@@ -98,14 +130,16 @@ unsigned pd_server_n_clients(PdServer *server)
 
 int pd_client_take_fd(PdClient *client)
 {
-    if (g_queue_is_empty(&client->fds))
+    if (client->current_fds->len == 0)
         return -1;
-    return GPOINTER_TO_INT(g_queue_pop_head(&client->fds)) - 1;
+    int fd = g_array_index(client->current_fds, int, 0);
+    g_array_remove_index(client->current_fds, 0);
+    return fd;
 }
 
 unsigned pd_client_n_fds(PdClient *client)
 {
-    return g_queue_get_length(&client->fds);
+    return client->current_fds->len;
 }
 
 void pd_client_close(PdClient *client, const char *why)
@@ -187,11 +221,16 @@ static void client_process(PdClient *client)
 {
     pd_client_ref(client);
     while (!client->closed && !client->busy && !g_queue_is_empty(&client->messages)) {
-        g_autoptr(GBytes) msg = g_queue_pop_head(&client->messages);
+        PdMessage *msg = g_queue_pop_head(&client->messages);
         gsize len = 0;
-        const char *data = g_bytes_get_data(msg, &len);
+        const char *data = g_bytes_get_data(msg->data, &len);
         client->busy = true;
-        if (!pd_dispatch(client->server->daemon, client, data, len))
+        g_array_append_vals(client->current_fds, msg->fds->data, msg->fds->len);
+        g_array_set_size(msg->fds, 0);
+        bool ok = pd_dispatch(client->server->daemon, client, data, len);
+        close_fds(client->current_fds); /* what the call did not take */
+        message_free(msg);
+        if (!ok)
             pd_client_close(client, "malformed message");
     }
     if (!client->closed) {
@@ -238,13 +277,24 @@ static bool client_split(PdClient *client)
         size_t len = (size_t)(nul - client->inbuf->data);
         if (len > max)
             return false;
-        g_queue_push_tail(&client->messages, g_bytes_new(client->inbuf->data, len + 1));
+        PdMessage *msg = g_new0(PdMessage, 1);
+        msg->data = g_bytes_new(client->inbuf->data, len + 1);
+        msg->fds = g_array_new(false, false, sizeof(int));
+        uint64_t end = client->in_offset + len; /* the NUL */
+        while (!g_queue_is_empty(&client->fds) &&
+               ((PdPendingFd *)g_queue_peek_head(&client->fds))->offset <= end) {
+            g_autofree PdPendingFd *p = g_queue_pop_head(&client->fds);
+            g_array_append_val(msg->fds, p->fd);
+        }
+        g_queue_push_tail(&client->messages, msg);
         g_byte_array_remove_range(client->inbuf, 0, (guint)len + 1);
+        client->in_offset += len + 1;
     }
 }
 
-/* Keeps the descriptors of SCM_RIGHTS messages. Returns false when there are too many. */
-static bool client_take_rights(PdClient *client, struct msghdr *msg)
+/* Keeps the descriptors of SCM_RIGHTS messages with the stream offset @offset of the bytes
+ * they came with. Returns false when there are too many. */
+static bool client_take_rights(PdClient *client, struct msghdr *msg, uint64_t offset)
 {
     bool ok = true;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
@@ -259,7 +309,10 @@ static bool client_take_rights(PdClient *client, struct msghdr *msg)
                 ok = false;
                 continue;
             }
-            g_queue_push_tail(&client->fds, GINT_TO_POINTER(fds[i] + 1));
+            PdPendingFd *p = g_new(PdPendingFd, 1);
+            p->offset = offset;
+            p->fd = fds[i];
+            g_queue_push_tail(&client->fds, p);
         }
     }
     return ok && !(msg->msg_flags & MSG_CTRUNC);
@@ -284,7 +337,7 @@ static bool client_read(PdClient *client, int fd)
     const char *why = NULL;
     if (n < 0)
         why = g_strerror(errno);
-    else if (!client_take_rights(client, &msg))
+    else if (!client_take_rights(client, &msg, client->in_offset + client->inbuf->len))
         why = "too many file descriptors";
     else if (n == 0 && client->inbuf->len > 0)
         why = "truncated message at end of stream";
@@ -372,6 +425,7 @@ static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
     client->description = g_steal_pointer(&peer);
     g_queue_init(&client->messages);
     g_queue_init(&client->fds);
+    client->current_fds = g_array_new(false, false, sizeof(int));
     server->clients = g_list_prepend(server->clients, client);
     server->n_clients++;
     g_info("client %" G_GUINT64_FORMAT " connected: %s", client->id, client->description);

@@ -55,6 +55,11 @@ run_ok "vol-download --offset --length" pc vol-download data "$D/part.bin" --poo
 check "partial download size" "8192" "$(stat -c %s "$D/part.bin")"
 cmp -s <(tail -c +4097 "$D/in.bin" | head -c 8192) "$D/part.bin" && ok "partial bytes" ||
     not_ok "partial bytes"
+if out=$(python3 "$(dirname "$0")/varlink-raw.py" "$SOCK" fds 2>&1); then
+    ok "raw varlink: descriptors of pipelined calls"
+else
+    not_ok "raw varlink: descriptors of pipelined calls"; printf '%s\n' "$out" | sed 's/^/#   /'
+fi
 check "vol-wipe" "Vol data wiped" "$(pc vol-wipe data --pool xp)"
 run_ok "vol-download after wipe" pc vol-download data "$D/wiped.bin" --pool xp
 cmp -s <(head -c 1048576 /dev/zero) "$D/wiped.bin" && ok "wiped to zeroes" || not_ok "wiped"

@@ -187,6 +187,35 @@ def scenario_events(path):
     expect(ev and ev["parameters"]["event"]["kind"] == "pool-undefined", "second event")
 
 
+def send_fd(s, method, params, fd):
+    data = json.dumps({"method": method, "parameters": params}).encode() + b"\0"
+    socket.send_fds(s, [data], [fd])
+
+
+def scenario_fds(path):
+    """Pipelined Upload and Download on one connection, each with its own descriptor (pool
+    xp, raw volume data of 1 MiB): each call gets the descriptor sent with it."""
+    import os
+    import tempfile
+    src = tempfile.TemporaryFile()
+    payload = os.urandom(1 << 20)
+    src.write(payload)
+    src.seek(0)
+    dst = tempfile.TemporaryFile()
+    s = connect(path)
+    send_fd(s, "io.poold.Volume.Upload", {"pool": "xp", "volume": "data"}, src.fileno())
+    send_fd(s, "io.poold.Volume.Download", {"pool": "xp", "volume": "data"}, dst.fileno())
+    r1, r2 = recv(s), recv(s)
+    expect("parameters" in r1 and "parameters" in r2, "both transfers answered: %r %r" % (r1, r2))
+    dst.seek(0)
+    expect(dst.read() == payload, "each call used its own descriptor")
+    r = call(s, "io.poold.Volume.Upload", {"pool": "xp", "volume": "data"})
+    expect(r.get("error") == "org.varlink.service.InvalidParameter", "upload without a descriptor")
+    send_fd(s, "io.poold.Pool.List", {}, src.fileno())
+    r = recv(s)
+    expect("parameters" in r, "a stray descriptor is closed, the call answered")
+
+
 if __name__ == "__main__":
     globals()["scenario_" + sys.argv[2]](sys.argv[1])
     sys.exit(1 if FAILS else 0)

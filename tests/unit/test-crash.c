@@ -6,6 +6,8 @@
  * one too, and the image left behind is
  *   - worst case: only what the last completed flush made durable;
  *   - all:        that plus every write since (the process died, the page cache survived);
+ *   - newest:     that plus only the newest write since (the adversary of any code that
+ *                 counts on write order without a flush in between);
  *   - subset:     that plus a random subset of the writes since, in order.
  * For every N from 1 to the number of writes the workload does, each variant must pass
  * `qemu-img check` with at most leaks (exit 0 or 3) and every byte the guest wrote before
@@ -773,6 +775,13 @@ static unsigned crash_points(const Workload *w, Judge *j, int64_t total, int64_t
             failures += !judge_image(j, w, &m, all);
         }
         if (np > 1) {
+            /* only the newest write: breaks any code that counts on an earlier write of
+             * the same flush window reaching the disk first */
+            j->variant = "newest-only";
+            for (guint i = 0; i < np; i++)
+                keep[i] = i + 1 == np;
+            g_autoptr(GByteArray) newest = crash_image(st, keep);
+            failures += !judge_image(j, w, &m, newest);
             j->variant = "random-subset";
             for (guint i = 0; i < np; i++)
                 keep[i] = g_rand_boolean(subset_rand);

@@ -59,6 +59,36 @@ bool qcow2_check_data_overlap(PdImage *img, uint64_t offset, uint64_t len, GErro
     return true;
 }
 
+/* Whether [offset, offset+len) holds a refcount block or an active L2 table (checked before
+ * rewriting clusters in place, whose offsets came from the image: a damaged L2 entry must
+ * not make us overwrite metadata). Signals corruption if it does. */
+static bool check_table_overlap(PdImage *img, uint64_t offset, uint64_t len, GError **error)
+{
+    Qcow2State *s = qcow2_state(img);
+    /* a linear scan: skipped for tables so big that it would cost more than the write */
+    if (s->refcount_table_size + s->l1_size > 262144)
+        return true;
+    for (uint64_t i = 0; i < s->refcount_table_size; i++) {
+        uint64_t b = s->refcount_table[i];
+        if (b && b < offset + len && offset < b + s->cluster_size) {
+            qcow2_signal_corruption(
+                img, error,
+                "data write at 0x%" G_GINT64_MODIFIER "x would overwrite a refcount block", offset);
+            return false;
+        }
+    }
+    for (uint64_t i = 0; i < s->l1_size; i++) {
+        uint64_t t = s->l1_table[i] & QCOW2_L1E_OFFSET_MASK;
+        if (t && t < offset + len && offset < t + s->cluster_size) {
+            qcow2_signal_corruption(
+                img, error, "data write at 0x%" G_GINT64_MODIFIER "x would overwrite an L2 table",
+                offset);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- L1 ---------------------------------------------------------------------------- */
 
 bool qcow2_write_l1_entries(PdImage *img, uint64_t first, uint64_t count, GError **error)
@@ -543,7 +573,11 @@ static bool write_slice(PdImage *img, uint64_t offset, const uint8_t *buf, uint6
         uint64_t j = 1;
         while (k + j < sl.nc && host[k + j] == host[k] + j * cs)
             j++;
-        ok = write_group(img, &sl, k, j, &bounce, error);
+        bool in_place = false;
+        for (uint64_t i = k; i < k + j; i++)
+            in_place |= act[i] != ACT_ALLOC;
+        ok = (!in_place || check_table_overlap(img, host[k], j * cs, error)) &&
+             write_group(img, &sl, k, j, &bounce, error);
         k += j;
     }
     /* pass 3: L2 entries (in the cache; on disk after the refcounts) */
@@ -649,7 +683,8 @@ static bool write_extended(PdImage *img, uint64_t offset, const uint8_t *buf, ui
         if (qcow2_l2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW2_OFLAG_COPIED) &&
             qcow2_is_aligned(s, qcow2_l2_entry_offset(s, e))) {
             host = qcow2_l2_entry_offset(s, e);
-            ok = qcow2_check_data_overlap(img, host, cs, error);
+            ok = qcow2_check_data_overlap(img, host, cs, error) &&
+                 check_table_overlap(img, host, cs, error);
         } else {
             ok = qcow2_alloc_clusters(img, 1, &host, error);
             if (ok && holds_cluster(s, e))

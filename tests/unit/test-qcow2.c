@@ -552,6 +552,15 @@ static void test_malformed(void)
     bad = pd_image_open(p, PD_FORMAT_QCOW2, PD_OPEN_RDONLY, &error);
     g_assert_no_error(error);
     pd_image_close(bad);
+    /* ... and at a refcount block (cluster 2 of a new image) */
+    put64(img + l2, 0x8000000000000000ULL | (2 * 65536));
+    it_write_file(p, img, len);
+    bad = pd_image_open(p, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
+    g_assert_no_error(error);
+    g_assert_false(pd_image_write(bad, 0, buf, sizeof buf, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_CORRUPT);
+    g_clear_error(&error);
+    pd_image_close(bad);
 }
 
 /* Walks the header extensions of cluster 0; returns the offset of the end marker and

@@ -560,6 +560,81 @@ static void detect_poolimg(const char *root)
     }
 }
 
+/* Random cases: qemu-io applies a seeded random mix of writes (byte-granular), zero writes
+ * (with and without unmap) and discards to images of several layouts -- extended L2 above
+ * all, where subclusters make partial states -- and the engine must read what qemu reads. */
+static const char *const random_layouts[] = {
+    "extended_l2=on",  "extended_l2=on,cluster_size=32k", "extended_l2=on,cluster_size=256k",
+    "cluster_size=4k", "compat=0.10,cluster_size=512",
+};
+
+static char *random_qemu_io(uint64_t seed)
+{
+    ItRand r;
+    it_rand_seed(&r, seed);
+    GString *cmd = g_string_new("qemu-io -f qcow2");
+    const uint64_t size = 8 << 20;
+    for (int i = 0; i < 80; i++) {
+        uint64_t len = 1 + it_rand_below(&r, it_rand_below(&r, 8) ? 20000 : 400000);
+        uint64_t off = it_rand_below(&r, size - 1);
+        if (it_rand_below(&r, 2))
+            off &= ~(uint64_t)511; /* zero writes and discards want sectors */
+        len = MIN(len, size - off);
+        switch (it_rand_below(&r, 5)) {
+        case 0:
+        case 1:
+            g_string_append_printf(
+                cmd, " -c 'write -P 0x%02x %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "'",
+                (unsigned)(1 + it_rand_below(&r, 254)), off, len);
+            break;
+        case 2:
+            g_string_append_printf(cmd,
+                                   " -c 'write -z %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "'",
+                                   off & ~(uint64_t)511, (len + 511) & ~(uint64_t)511);
+            break;
+        case 3:
+            g_string_append_printf(cmd,
+                                   " -c 'write -z -u %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "'",
+                                   off & ~(uint64_t)511, (len + 511) & ~(uint64_t)511);
+            break;
+        default:
+            g_string_append_printf(cmd, " -c 'discard %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "'",
+                                   off & ~(uint64_t)511, (len + 511) & ~(uint64_t)511);
+        }
+    }
+    g_string_append(cmd, " img.qcow2 >/dev/null");
+    return g_string_free(cmd, FALSE);
+}
+
+static int run_random_cases(const char *root, uint64_t base_seed, int per_layout)
+{
+    int failed = 0;
+    g_autofree char *qemu_io = g_find_program_in_path("qemu-io");
+    if (!qemu_io) {
+        printf("ok - random cases # SKIP qemu-io not found\n");
+        return 0;
+    }
+    for (size_t l = 0; l < G_N_ELEMENTS(random_layouts); l++) {
+        for (int k = 0; k < per_layout; k++) {
+            uint64_t seed = base_seed + l * 1000 + (uint64_t)k;
+            g_autofree char *name =
+                g_strdup_printf("random-%s-seed%" G_GUINT64_FORMAT, random_layouts[l], seed);
+            g_autofree char *create = g_strdup_printf(
+                "qemu-img create -q -f qcow2 -o %s img.qcow2 8M", random_layouts[l]);
+            g_autofree char *writes = random_qemu_io(seed);
+            const char *cmds[] = {create, writes, NULL};
+            Case c = {.name = name, .image = "img.qcow2", .cmds = cmds};
+            if (!run_case(&c, root)) {
+                printf("not ok - %s (replay: POOLD_TEST_SEED=%" G_GUINT64_FORMAT ")\n", name,
+                       base_seed);
+                failed++;
+            }
+            fflush(stdout);
+        }
+    }
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     it_require_tool("qemu-img", "qemu-img writes the images this test reads "
@@ -580,6 +655,12 @@ int main(int argc, char **argv)
             failed++;
         }
         fflush(stdout);
+    }
+    if (argc <= 1) {
+        uint64_t seed = it_pick_seed(20261130);
+        printf("# random cases, seed %" G_GUINT64_FORMAT "\n", seed);
+        failed += run_random_cases(root, seed, 3);
+        ran += 3 * (int)G_N_ELEMENTS(random_layouts);
     }
     printf("# %d of %d cases failed\n", failed, ran);
     if (failed)

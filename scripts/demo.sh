@@ -1,6 +1,7 @@
 #!/bin/bash
-# The main job, for now: install what is missing, build, and run a short poolimg session
-# that creates, writes, snapshots, checks and converts an image, saying what it does.
+# The main job: install what is missing, build, run a short poolimg session that creates,
+# writes, snapshots, checks and converts an image, then a poold + poolctl session
+# (scripts/poold-demo.sh), saying what each step does.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -37,3 +38,7 @@ step "$poolimg" info --output=json disk.qcow2
 echo
 ls -ls "$work"
 echo "== done: every step above ran on poold's own image engine"
+rm -rf "$work"
+trap - EXIT
+echo
+exec "$root/scripts/poold-demo.sh"

@@ -27,8 +27,36 @@ static void free_inflate(gpointer p)
     inflateEnd(p);
     g_free(p);
 }
+static void free_cctx(gpointer p)
+{
+    ZSTD_freeCCtx(p);
+}
+static void free_dctx(gpointer p)
+{
+    ZSTD_freeDCtx(p);
+}
 static GPrivate deflate_key = G_PRIVATE_INIT(free_deflate);
 static GPrivate inflate_key = G_PRIVATE_INIT(free_inflate);
+static GPrivate cctx_key = G_PRIVATE_INIT(free_cctx);
+static GPrivate dctx_key = G_PRIVATE_INIT(free_dctx);
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+    ZSTD_CCtx *c = g_private_get(&cctx_key);
+    if (!c && (c = ZSTD_createCCtx()))
+        g_private_set(&cctx_key, c);
+    return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    ZSTD_DCtx *d = g_private_get(&dctx_key);
+    if (!d && (d = ZSTD_createDCtx()))
+        g_private_set(&dctx_key, d);
+    else if (d)
+        ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+    return d;
+}
 
 static z_stream *thread_deflate(void)
 {
@@ -73,7 +101,10 @@ static ssize_t compress_zlib(const void *in, size_t in_len, void *out, size_t ou
 
 static ssize_t compress_zstd(const void *in, size_t in_len, void *out, size_t out_len)
 {
-    size_t r = ZSTD_compress(out, out_len, in, in_len, ZSTD_CLEVEL_DEFAULT);
+    ZSTD_CCtx *c = thread_cctx();
+    if (!c)
+        return -1;
+    size_t r = ZSTD_compressCCtx(c, out, out_len, in, in_len, ZSTD_CLEVEL_DEFAULT);
     if (ZSTD_isError(r))
         return ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall ? 0 : -1;
     return (ssize_t)r;
@@ -110,7 +141,7 @@ static bool decompress_zlib(const uint8_t *in, size_t in_len, uint8_t *out, size
 
 static bool decompress_zstd(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len)
 {
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    ZSTD_DCtx *dctx = thread_dctx();
     if (!dctx)
         return false;
     ZSTD_inBuffer ib = {in, in_len, 0};
@@ -126,7 +157,6 @@ static bool decompress_zstd(const uint8_t *in, size_t in_len, uint8_t *out, size
         if (r != 0 && ib.pos == ib.size)
             break;
     }
-    ZSTD_freeDCtx(dctx);
     return ok && ob.pos == ob.size;
 }
 

@@ -422,6 +422,15 @@ static bool qcow2_resize(PdImage *img, uint64_t new_size, PdPrealloc prealloc, G
     }
     if (new_size == old)
         return true;
+    /* A compat=0.10 snapshot entry records no disk size, so a snapshot taken before a resize
+     * would come back with the wrong size: qemu refuses this too. */
+    if (s->nb_snapshots && s->header.version < 3) {
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "Image '%s' is compat=0.10 and has internal snapshots, so it cannot be "
+                    "resized; amend it to compat=1.1 first",
+                    img->io->name);
+        return false;
+    }
     if (new_size < old)
         return shrink(img, new_size, error);
     uint64_t span_bits = s->cluster_bits + s->l2_bits;

@@ -202,7 +202,8 @@ int main(void)
                     ==, 0);
     test_creates();
     test_converts();
-    if (g_find_program_in_path("qemu-io"))
+    g_autofree char *qemu_io = g_find_program_in_path("qemu-io");
+    if (qemu_io)
         test_snapshot_resize();
     printf("1..%d\n# %d of %d failed\n", ran, failed, ran);
     if (failed)

@@ -95,7 +95,6 @@ typedef struct {
     char last_op[160];
     int op_index;
     bool long_mode;
-    bool v2_resized_with_snapshot; /* known bug: qemu-img cannot apply the snapshot */
 } Run;
 
 #define GROW (3 * 65536 + 512) /* bytes added by the resize, 3/4 into the workload */
@@ -347,11 +346,7 @@ static bool op_grow(Run *run)
          * snapshots"); else qemu-img cannot apply those snapshots any more. */
         if (!ok)
             return true;
-        if (g_getenv("POOLD_TEST_STRICT"))
-            return fail(run, "resizing a compat=0.10 image with snapshots must be refused");
-        printf("# TODO known bug: resizing a compat=0.10 image with snapshots works (qemu "
-               "refuses it); POOLD_TEST_STRICT=1 makes this fail\n");
-        run->v2_resized_with_snapshot = true;
+        return fail(run, "resizing a compat=0.10 image with snapshots must be refused");
     } else if (!ok) {
         return engine_failed(run, "pd_image_resize", error);
     }
@@ -520,7 +515,7 @@ static bool verify_snapshot(Run *run)
     int rc = it_runv(&out, NULL, "qemu-img", "snapshot", "-l", run->img_path, NULL);
     if (rc != 0 || !strstr(out, "mid"))
         return fail(run, "qemu-img snapshot -l does not list our snapshot (exit %d):\n%s", rc, out);
-    if (!run->v2_resized_with_snapshot && !qemu_applies_snapshot(run))
+    if (!qemu_applies_snapshot(run))
         return false;
     if (!open_image(run, PD_OPEN_RDWR))
         return false;

@@ -3,11 +3,11 @@
 #
 # Usage: bench/run.sh [--quick|--tiny] [--dir DIR] [--reps N] [--cache cold|warm]
 #                     [--rows LIST] [--poolimg PATH] [--no-build] [--keep] [--no-sync]
-#                     [--nice N] [--rev REV]
+#                     [--nice N] [--rev REV] [--gen PATH]
 #
 # Exit status: 0 when every row ran and every output verified (whether or not the targets were
 # met: this is a measurement, not a test), 1 when a tool failed or an output was wrong, 2 on
-# bad usage or a machine that cannot run the benchmark.
+# bad usage or too little space, 77 without qemu-img or GNU time.
 set -u -o pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

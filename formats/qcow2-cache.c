@@ -23,6 +23,7 @@ typedef struct {
 struct Qcow2Cache {
     PdImage *img;
     Qcow2Cache *dependency;
+    bool flush_store_first; /* flush the store before writing any dirty table */
     size_t table_size;
     int n_slots;
     CacheSlot *slots;
@@ -61,6 +62,20 @@ void qcow2_cache_set_dependency(Qcow2Cache *cache, Qcow2Cache *dependency)
     cache->dependency = dependency;
 }
 
+void qcow2_cache_set_flush_store_first(Qcow2Cache *cache, bool flush_first)
+{
+    cache->flush_store_first = flush_first;
+}
+
+/* What must be on disk before a dirty table of @c is written: its dependency cache, or
+ * with flush_store_first everything written to the store so far. */
+static bool write_prerequisites(Qcow2Cache *c, GError **error)
+{
+    if (c->dependency && c->dependency->n_dirty > 0 && !qcow2_cache_flush(c->dependency, error))
+        return false;
+    return !c->flush_store_first || pd_io_flush(c->img->io, error);
+}
+
 static int slot_of_table(Qcow2Cache *c, const void *table)
 {
     size_t at = (size_t)((const uint8_t *)table - c->arena);
@@ -68,12 +83,12 @@ static int slot_of_table(Qcow2Cache *c, const void *table)
     return (int)(at / c->table_size);
 }
 
-/* Writes one dirty slot (its dependency first). */
-static bool write_slot(Qcow2Cache *c, CacheSlot *slot, GError **error)
+/* Writes one dirty slot (its prerequisites first, unless the caller did that). */
+static bool write_slot(Qcow2Cache *c, CacheSlot *slot, bool prerequisites_done, GError **error)
 {
     if (!slot->dirty)
         return true;
-    if (c->dependency && c->dependency->n_dirty > 0 && !qcow2_cache_flush(c->dependency, error))
+    if (!prerequisites_done && !write_prerequisites(c, error))
         return false;
     if (!pd_io_pwrite_full(c->img->io, slot->table, c->table_size, slot->offset, error))
         return false;
@@ -92,8 +107,7 @@ bool qcow2_cache_write(Qcow2Cache *cache, GError **error)
 {
     if (cache->n_dirty == 0)
         return true;
-    if (cache->dependency && cache->dependency->n_dirty > 0 &&
-        !qcow2_cache_flush(cache->dependency, error))
+    if (!write_prerequisites(cache, error))
         return false;
     /* In offset order: sequential writes for the store. */
     g_autofree CacheSlot **dirty = g_new(CacheSlot *, cache->n_slots);
@@ -103,7 +117,7 @@ bool qcow2_cache_write(Qcow2Cache *cache, GError **error)
             dirty[n++] = &cache->slots[i];
     qsort(dirty, (size_t)n, sizeof *dirty, cmp_slot_offset);
     for (int i = 0; i < n; i++)
-        if (!write_slot(cache, dirty[i], error))
+        if (!write_slot(cache, dirty[i], true, error))
             return false;
     return true;
 }
@@ -170,7 +184,7 @@ static int evict(Qcow2Cache *c, GError **error)
         return -1;
     }
     CacheSlot *slot = &c->slots[best];
-    if (!write_slot(c, slot, error))
+    if (!write_slot(c, slot, false, error))
         return -1;
     g_hash_table_remove(c->index, &slot->offset);
     slot->offset = 0;

@@ -27,6 +27,7 @@ static void set_dependency(Qcow2State *s)
     /* With lazy refcounts, L2 tables may reach the disk before the refcounts (the dirty bit
      * says the refcounts must be rebuilt). */
     qcow2_cache_set_dependency(s->l2_cache, s->lazy_refcounts ? NULL : s->refcount_cache);
+    qcow2_cache_set_flush_store_first(s->l2_cache, s->lazy_refcounts);
 }
 
 static void free_state(PdImage *img)

@@ -140,6 +140,10 @@ typedef struct Qcow2Cache Qcow2Cache;
 Qcow2Cache *qcow2_cache_new(PdImage *img, int n_tables);
 void qcow2_cache_free(Qcow2Cache *cache);
 void qcow2_cache_set_dependency(Qcow2Cache *cache, Qcow2Cache *dependency);
+/* With lazy refcounts the L2 cache has no dependency, yet the data clusters its tables name
+ * must be on disk before the tables are (else a crash leaves L2 entries pointing past the
+ * end of the file, which no refcount rebuild repairs): the store is flushed first. */
+void qcow2_cache_set_flush_store_first(Qcow2Cache *cache, bool flush_first);
 /* Loads (or finds) the table at @offset; *ret_table stays valid until put. */
 bool qcow2_cache_get(Qcow2Cache *cache, uint64_t offset, void **ret_table, GError **error);
 /* Same for a newly allocated table: no read, contents zeroed. */

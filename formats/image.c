@@ -116,10 +116,21 @@ static bool open_backing(PdImage *img, GError **error)
     b->depth = img->depth + 1;
     b->flags = flags;
     b->driver = driver_for(fmt);
-    if (!b->driver->open(b, &local) || (b->backing_name && !open_backing(b, &local))) {
+    if (!b->driver->open(b, &local)) {
         pd_image_close(b);
         g_set_error(error, PD_ERROR, local->code, "Could not open backing file of '%s': %s",
                     img->io->name, local->message);
+        return false;
+    }
+    /* Deeper failures already name the image whose backing file failed; only the top of
+     * the chain adds its own name, so a loop gives one line, not one per level. */
+    if (b->backing_name && !open_backing(b, &local)) {
+        pd_image_close(b);
+        if (img->depth == 0)
+            g_set_error(error, PD_ERROR, local->code, "Backing chain of '%s': %s", img->io->name,
+                        local->message);
+        else
+            g_propagate_error(error, g_steal_pointer(&local));
         return false;
     }
     img->backing = b;

@@ -319,22 +319,24 @@ verify_lists()
     check_listed check poolctl "$want"
 }
 
-# Every file named NAMES in both pools is qcow2 (magic QFI\xfb), and a few pass qemu-img check
-# with a virtual size of 1 GiB.
+# Every file matching GLOB in both pools is qcow2 (magic QFI\xfb), and the first and the last
+# pass qemu-img check with a virtual size of 1 GiB.
 verify_qcow2()
 {
-    local glob=$1 f m n=0 p
+    local glob=$1 f m p files LC_ALL=C
     for p in "$lvpool" "$pdpool"; do
-        for f in "$p"/$glob; do
-            [ -f "$f" ] || continue
-            LC_ALL=C read -r -N 4 m <"$f" || true
+        # shellcheck disable=SC2206
+        files=("$p"/$glob)
+        for f in "${files[@]}"; do
+            [ -f "$f" ] || { bad "$f: no such volume file"; return; }
+            m=
+            read -r -N 4 m <"$f" || true
             [ "$m" = $'QFI\xfb' ] || { bad "$f is not qcow2"; return; }
-            n=$((n + 1))
         done
-        for f in $(ls "$p" | grep -- "^${glob%\*}" | sed -n '1p;$p'); do
-            qemu-img check -q "$p/$f" || bad "qemu-img check $p/$f"
-            [ "$(qemu-img info --output=json "$p/$f" | awk -F'[:,]' '/"virtual-size"/ {gsub(/ /, "", $2); print $2}')" = 1073741824 ] ||
-                bad "$p/$f: virtual size is not 1 GiB"
+        for f in "${files[0]}" "${files[-1]}"; do
+            qemu-img check -q "$f" || bad "qemu-img check $f"
+            [ "$(qemu-img info --output=json "$f" | awk -F'[:,]' '/"virtual-size"/ {gsub(/ /, "", $2); print $2}')" = 1073741824 ] ||
+                bad "$f: virtual size is not 1 GiB"
         done
     done
 }

@@ -191,6 +191,27 @@ static gint vol_cmp_name(gconstpointer a, gconstpointer b)
     return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
 }
 
+/* Binary search of @name in @vols (sorted by name): true with *@at its index, or false with
+ * *@at where it would be inserted. */
+static bool vol_index(GPtrArray *vols, const char *name, guint *at)
+{
+    guint lo = 0, hi = vols->len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        int c = strcmp(((PdVol *)vols->pdata[mid])->name, name);
+        if (c == 0) {
+            *at = mid;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return false;
+}
+
 bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **error)
 {
     g_autoptr(PdVol) owned = vol;
@@ -199,21 +220,13 @@ bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **
     if (obj->touched)
         g_hash_table_add(obj->touched, g_strdup(vol->name));
     GPtrArray *vols = obj->pool->volumes;
-    guint lo = 0, hi = vols->len;
-    while (lo < hi) {
-        guint mid = lo + (hi - lo) / 2;
-        int c = strcmp(((PdVol *)vols->pdata[mid])->name, vol->name);
-        if (c == 0) {
-            pd_vol_free(vols->pdata[mid]);
-            vols->pdata[mid] = g_steal_pointer(&owned);
-            return true;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    guint at;
+    if (vol_index(vols, vol->name, &at)) {
+        pd_vol_free(vols->pdata[at]);
+        vols->pdata[at] = g_steal_pointer(&owned);
+    } else {
+        g_ptr_array_insert(vols, (gint)at, g_steal_pointer(&owned));
     }
-    g_ptr_array_insert(vols, (gint)lo, g_steal_pointer(&owned));
     return true;
 }
 
@@ -223,12 +236,9 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
         return false;
     if (obj->touched)
         g_hash_table_add(obj->touched, g_strdup(name));
-    GPtrArray *vols = obj->pool->volumes;
-    for (guint i = 0; i < vols->len; i++)
-        if (g_str_equal(((PdVol *)vols->pdata[i])->name, name)) {
-            g_ptr_array_remove_index(vols, i);
-            break;
-        }
+    guint at;
+    if (vol_index(obj->pool->volumes, name, &at))
+        g_ptr_array_remove_index(obj->pool->volumes, at);
     return true;
 }
 
@@ -257,10 +267,17 @@ bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *ref
                             GError **error)
 {
     keep_touched(obj, refresh);
-    if (!pd_store_volume_replace(daemon->store, pd_pool_obj_name(obj), refresh->volumes, error))
+    if (!refresh->volumes) { /* nothing listed: the catalog stays (pd_pool_refresh_apply) */
+        pd_pool_refresh_apply(obj->pool, refresh);
+        return true;
+    }
+    g_ptr_array_sort(refresh->volumes, vol_cmp_name);
+    /* obj->pool->volumes is what the store holds for this pool (every change writes the store
+     * first, then the model): write only the differences, not the whole catalog. */
+    if (!pd_store_volume_sync(daemon->store, pd_pool_obj_name(obj), obj->pool->volumes,
+                              refresh->volumes, error))
         return false;
     pd_pool_refresh_apply(obj->pool, refresh);
-    g_ptr_array_sort(obj->pool->volumes, vol_cmp_name);
     return true;
 }
 

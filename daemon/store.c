@@ -4,10 +4,19 @@
 #include "common/pd-error.h"
 
 #include <sqlite3.h>
+#include <string.h>
 
 struct PdStore {
     sqlite3 *db;
     char *path;
+    /* The volume row statements, prepared once (SQLITE_PREPARE_PERSISTENT) on first use and
+     * reset after each use: a refresh or a burst of creates/deletes does not parse SQL per row.
+     * Finalized by pd_store_free. */
+    sqlite3_stmt *vol_put;
+    sqlite3_stmt *vol_delete;
+    /* A transaction was rolled back: the daemon's in-memory catalog may hold changes the store
+     * lost, so pd_store_volume_sync compares with the rows themselves from then on. */
+    bool rolled_back;
 };
 
 /* One step per schema version: migrations[v - 1] brings a database from v - 1 to v.
@@ -166,6 +175,8 @@ void pd_store_free(PdStore *store)
 {
     if (!store)
         return;
+    sqlite3_finalize(store->vol_put);
+    sqlite3_finalize(store->vol_delete);
     if (store->db)
         (void)sqlite3_close(store->db);
     g_free(store->path);
@@ -187,8 +198,10 @@ bool pd_store_commit(PdStore *store, GError **error)
 
 void pd_store_rollback(PdStore *store)
 {
-    if (!sqlite3_get_autocommit(store->db))
+    if (!sqlite3_get_autocommit(store->db)) {
         (void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+        store->rolled_back = true;
+    }
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -303,13 +316,34 @@ GPtrArray *pd_store_pool_list(PdStore *store, GError **error)
     "backing_format, compat, cluster_size, lazy_refcounts, mode, uid, gid, stat_size, "            \
     "stat_mtime_ns, stat_inode"
 
+/* The cached statement *@slot for @sql, prepared on first use. */
+static sqlite3_stmt *cached(PdStore *store, sqlite3_stmt **slot, const char *sql, GError **error)
+{
+    if (!*slot && sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) !=
+                      SQLITE_OK) {
+        store_fail(store, error, "preparing a statement");
+        *slot = NULL;
+        return NULL;
+    }
+    return *slot;
+}
+
+/* Steps a cached statement that returns no rows, then resets it for the next use. */
+static bool step_cached(PdStore *store, sqlite3_stmt *st, const char *what, GError **error)
+{
+    bool ok = step_done(store, st, what, error);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ok;
+}
+
 bool pd_store_volume_put(PdStore *store, const char *pool, const PdVol *vol, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(
-        store,
-        "INSERT OR REPLACE INTO volumes(pool, " VOL_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-        error);
+    sqlite3_stmt *st = cached(store, &store->vol_put,
+                              "INSERT OR REPLACE INTO volumes(pool, " VOL_COLUMNS
+                              ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+                              "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                              error);
     if (!st)
         return false;
     bind_text(st, 1, pool);
@@ -332,32 +366,85 @@ bool pd_store_volume_put(PdStore *store, const char *pool, const PdVol *vol, GEr
     sqlite3_bind_int64(st, 18, (sqlite3_int64)vol->stat_size);
     sqlite3_bind_int64(st, 19, vol->stat_mtime_ns);
     sqlite3_bind_int64(st, 20, (sqlite3_int64)vol->stat_inode);
-    return step_done(store, st, "saving a volume", error);
+    return step_cached(store, st, "saving a volume", error);
 }
 
 bool pd_store_volume_delete(PdStore *store, const char *pool, const char *name, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
-        prepare(store, "DELETE FROM volumes WHERE pool = ?1 AND name = ?2", error);
+    sqlite3_stmt *st = cached(store, &store->vol_delete,
+                              "DELETE FROM volumes WHERE pool = ?1 AND name = ?2", error);
     if (!st)
         return false;
     bind_text(st, 1, pool);
     bind_text(st, 2, name);
-    return step_done(store, st, "removing a volume", error);
+    return step_cached(store, st, "removing a volume", error);
 }
 
-bool pd_store_volume_replace(PdStore *store, const char *pool, GPtrArray *vols, GError **error)
+/* Whether @a and @b have the same row: every stored column (not the timestamps). */
+static bool vol_row_equal(const PdVol *a, const PdVol *b)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store, "DELETE FROM volumes WHERE pool = ?1", error);
-    if (!st)
-        return false;
-    bind_text(st, 1, pool);
-    if (!step_done(store, st, "clearing a catalog", error))
-        return false;
-    for (guint i = 0; i < vols->len; i++)
-        if (!pd_store_volume_put(store, pool, vols->pdata[i], error))
+    return g_strcmp0(a->name, b->name) == 0 &&
+           g_strcmp0(a->key ? a->key : a->name, b->key ? b->key : b->name) == 0 &&
+           g_strcmp0(a->path, b->path) == 0 && a->type == b->type &&
+           g_strcmp0(a->format, b->format) == 0 && a->capacity == b->capacity &&
+           a->allocation == b->allocation && a->physical == b->physical &&
+           g_strcmp0(a->backing_path, b->backing_path) == 0 &&
+           g_strcmp0(a->backing_format, b->backing_format) == 0 &&
+           g_strcmp0(a->compat, b->compat) == 0 && a->cluster_size == b->cluster_size &&
+           a->lazy_refcounts == b->lazy_refcounts && a->mode == b->mode && a->uid == b->uid &&
+           a->gid == b->gid && a->stat_size == b->stat_size &&
+           a->stat_mtime_ns == b->stat_mtime_ns && a->stat_inode == b->stat_inode;
+}
+
+bool pd_store_volume_sync(PdStore *store, const char *pool, GPtrArray *old_vols,
+                          GPtrArray *new_vols, GError **error)
+{
+    /* A merge of the two sorted lists: rows of unchanged volumes are not touched. */
+    g_autoptr(GPtrArray) rows = NULL;
+    if (store->rolled_back) {
+        rows = pd_store_volume_list(store, pool, error);
+        if (!rows)
             return false;
-    return true;
+        old_vols = rows;
+    }
+    bool own_txn = false;
+    guint i = 0, j = 0;
+    while (i < old_vols->len || j < new_vols->len) {
+        const PdVol *o = i < old_vols->len ? old_vols->pdata[i] : NULL;
+        const PdVol *n = j < new_vols->len ? new_vols->pdata[j] : NULL;
+        int c = !o ? 1 : !n ? -1 : strcmp(o->name, n->name);
+        if (c == 0 && vol_row_equal(o, n)) {
+            i++, j++;
+            continue;
+        }
+        /* The first write: outside a caller's transaction, open one for all of them. */
+        if (!own_txn && sqlite3_get_autocommit(store->db)) {
+            if (!pd_store_begin(store, error))
+                return false;
+            own_txn = true;
+        }
+        bool ok;
+        if (c < 0) { /* gone */
+            ok = pd_store_volume_delete(store, pool, o->name, error);
+            i++;
+        } else { /* new (c > 0) or changed (c == 0) */
+            ok = pd_store_volume_put(store, pool, n, error);
+            j++;
+            if (c == 0)
+                i++;
+        }
+        if (!ok) {
+            if (own_txn)
+                pd_store_rollback(store);
+            return false;
+        }
+    }
+    return !own_txn || pd_store_commit(store, error);
+}
+
+int pd_store_total_changes(PdStore *store)
+{
+    return sqlite3_total_changes(store->db);
 }
 
 static PdVol *volume_from_row(sqlite3_stmt *st)

@@ -60,8 +60,15 @@ GPtrArray *pd_store_pool_list(PdStore *store, GError **error);
  * timestamps. */
 bool pd_store_volume_put(PdStore *store, const char *pool, const PdVol *vol, GError **error);
 bool pd_store_volume_delete(PdStore *store, const char *pool, const char *name, GError **error);
-/* Replaces the whole catalog of @pool with @vols (PdVol *). */
-bool pd_store_volume_replace(PdStore *store, const char *pool, GPtrArray *vols, GError **error);
+/* Makes the catalog of @pool, which holds @old_vols, hold @new_vols (both PdVol *, sorted by
+ * name with strcmp): inserts, replaces or deletes only the rows of volumes added, changed (any
+ * stored field) or removed; nothing is written when nothing changed. The writes are in one
+ * transaction: the caller's, or one of its own when called outside a transaction. */
+bool pd_store_volume_sync(PdStore *store, const char *pool, GPtrArray *old_vols,
+                          GPtrArray *new_vols, GError **error);
+/* Rows changed (inserted, updated, deleted) through this store since it was opened
+ * (sqlite3_total_changes): lets tests check that a refresh wrote nothing. */
+int pd_store_total_changes(PdStore *store);
 /* The catalog of @pool (PdVol *), by name. */
 GPtrArray *pd_store_volume_list(PdStore *store, const char *pool, GError **error);
 

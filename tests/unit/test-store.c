@@ -153,6 +153,103 @@ static void test_rows(void)
     remove_db(path);
 }
 
+static PdVol *sync_vol(const char *name, uint64_t capacity)
+{
+    PdVol *v = pd_vol_new();
+    v->name = g_strdup(name);
+    v->key = g_strconcat("/p/", name, NULL);
+    v->path = g_strdup(v->key);
+    v->format = g_strdup("qcow2");
+    v->capacity = capacity;
+    v->stat_inode = 42;
+    return v;
+}
+
+static GPtrArray *sync_list(const char *const *names, const uint64_t *capacities)
+{
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)pd_vol_free);
+    for (unsigned i = 0; names[i]; i++)
+        g_ptr_array_add(list, sync_vol(names[i], capacities[i]));
+    return list;
+}
+
+/* The rowids and capacities of pool p's rows, "name:rowid:capacity ..." by name. */
+static char *sync_rows(const char *path)
+{
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(db,
+                                       "SELECT name, rowid, capacity FROM volumes WHERE pool = "
+                                       "'p' ORDER BY name",
+                                       -1, &st, NULL),
+                    ==, SQLITE_OK);
+    GString *out = g_string_new(NULL);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_string_append_printf(out, "%s:%lld:%lld ", sqlite3_column_text(st, 0),
+                               sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return g_string_free(out, false);
+}
+
+/* A refresh writes only what changed: an unchanged catalog is not written at all (no change
+ * counted, rowids kept); a change, an addition and a removal are three row changes; after a
+ * rolled back transaction the rows themselves are compared, not the caller's stale list. */
+static void test_volume_sync(void)
+{
+    g_autofree char *path = db_path();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PdStore) store = pd_store_open(path, &error);
+    PdStorePool pool = {
+        .name = "p", .uuid = "u", .type = "dir", .xml = "<pool/>", .persistent = true};
+    g_assert_true(pd_store_pool_put(store, &pool, &error));
+    const char *const abc[] = {"a", "b", "c", NULL};
+    const uint64_t caps1[] = {1, 2, 3};
+    g_autoptr(GPtrArray) empty = g_ptr_array_new();
+    g_autoptr(GPtrArray) v1 = sync_list(abc, caps1);
+    g_assert_true(pd_store_volume_sync(store, "p", empty, v1, &error));
+    g_assert_no_error(error);
+    g_autofree char *rows1 = sync_rows(path);
+    int changes = pd_store_total_changes(store);
+
+    g_autoptr(GPtrArray) same = sync_list(abc, caps1); /* equal copies */
+    g_assert_true(pd_store_volume_sync(store, "p", v1, same, &error));
+    g_assert_cmpint(pd_store_total_changes(store), ==, changes);
+    g_autofree char *rows2 = sync_rows(path);
+    g_assert_cmpstr(rows2, ==, rows1);
+
+    const char *const abd[] = {"a", "b", "d", NULL};
+    const uint64_t caps2[] = {1, 20, 4};
+    g_autoptr(GPtrArray) v2 = sync_list(abd, caps2);
+    g_assert_true(pd_store_volume_sync(store, "p", same, v2, &error));
+    g_assert_cmpint(pd_store_total_changes(store), ==, changes + 3);
+    g_autoptr(GPtrArray) got = pd_store_volume_list(store, "p", &error);
+    g_assert_cmpuint(got->len, ==, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        g_assert_cmpstr(((PdVol *)got->pdata[i])->name, ==, abd[i]);
+        g_assert_cmpuint(((PdVol *)got->pdata[i])->capacity, ==, caps2[i]);
+        g_assert_cmpstr(((PdVol *)got->pdata[i])->key, ==, ((PdVol *)v2->pdata[i])->key);
+    }
+    g_autofree char *rows3 = sync_rows(path);
+    g_auto(GStrv) first = g_strsplit(rows1, " ", 2);
+    g_assert_true(g_str_has_prefix(rows3, first[0])); /* a, unchanged, kept its row */
+
+    /* the caller's list goes stale when its transaction is rolled back */
+    const char *const abde[] = {"a", "b", "d", "e", NULL};
+    const uint64_t caps3[] = {1, 20, 4, 5};
+    g_autoptr(GPtrArray) v3 = sync_list(abde, caps3);
+    g_assert_true(pd_store_begin(store, &error));
+    g_assert_true(pd_store_volume_sync(store, "p", v2, v3, &error));
+    pd_store_rollback(store);
+    g_assert_true(pd_store_volume_sync(store, "p", v3, v3, &error)); /* v3 is stale */
+    g_autoptr(GPtrArray) got3 = pd_store_volume_list(store, "p", &error);
+    g_assert_cmpuint(got3->len, ==, 4);
+    g_assert_cmpstr(((PdVol *)got3->pdata[3])->name, ==, "e");
+    pd_store_free(g_steal_pointer(&store));
+    remove_db(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -160,5 +257,6 @@ int main(int argc, char **argv)
     g_test_add_func("/store/migrate-v1", test_migrate_v1);
     g_test_add_func("/store/newer-refused", test_newer_refused);
     g_test_add_func("/store/rows", test_rows);
+    g_test_add_func("/store/volume-sync", test_volume_sync);
     return g_test_run();
 }

@@ -9,6 +9,9 @@
 
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define S(n)                                                                                       \
     {                                                                                              \
@@ -366,12 +369,14 @@ bool pd_call_abandoned(PdCall *call)
     return pd_client_closed(call->client);
 }
 
-static void call_finish(PdCall *call, JsonObject *msg)
+/* Returns the size of the reply sent (0 for a oneway call). */
+static gsize call_finish(PdCall *call, JsonObject *msg)
 {
+    gsize sent = 0;
     pd_metrics_call(call->method->name, json_object_has_member(msg, "error"),
                     g_get_monotonic_time() - call->start_us);
     if (!call->oneway)
-        pd_client_send(call->client, msg);
+        sent = pd_client_send(call->client, msg);
     if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
         g_hash_table_remove(running_calls, call->client);
     if (call->fd >= 0)
@@ -380,13 +385,28 @@ static void call_finish(PdCall *call, JsonObject *msg)
     pd_client_unref(call->client);
     g_free(call->method_name);
     g_free(call);
+    return sent;
 }
+
+/* A reply above this size (a vol-list of thousands of volumes) leaves free memory behind. */
+#define TRIM_AFTER_REPLY_BYTES (1024 * 1024)
 
 void pd_call_reply(PdCall *call, JsonObject *params)
 {
-    g_autoptr(JsonObject) msg = json_object_new();
+    JsonObject *msg = json_object_new();
     json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
-    call_finish(call, msg);
+    gsize sent = call_finish(call, msg);
+    json_object_unref(msg);
+    /* A large reply is built as a json-glib tree (a JsonObject, GHashTable and GList per
+     * volume) and serialized into a growing string: ~30 MB of small blocks for 10,000 volumes,
+     * now freed. glibc keeps freed heap memory in its arenas, and poold's resident memory stayed
+     * at that peak for good; hand it back to the kernel once the tree and the text are gone. */
+#ifdef __GLIBC__
+    if (sent > TRIM_AFTER_REPLY_BYTES)
+        (void)malloc_trim(0);
+#else
+    (void)sent;
+#endif
 }
 
 void pd_call_progress(PdCall *call, JsonObject *params)

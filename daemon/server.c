@@ -197,10 +197,10 @@ static gboolean client_writable(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void pd_client_send(PdClient *client, JsonObject *message)
+gsize pd_client_send(PdClient *client, JsonObject *message)
 {
     if (client->closed)
-        return;
+        return 0;
     g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
     json_node_set_object(node, message);
     gsize len = 0;
@@ -209,11 +209,12 @@ void pd_client_send(PdClient *client, JsonObject *message)
     g_byte_array_append(client->outbuf, (const guint8 *)text, (guint)len + 1);
     if (client->outbuf->len > client->server->limits.max_outbuf) {
         pd_client_close(client, "too many unread answers");
-        return;
+        return len;
     }
     if (!client_flush(client) || client->outbuf->len == 0 || client->watch_out)
-        return;
+        return len;
     client->watch_out = g_unix_fd_add(client->fd, G_IO_OUT, client_writable, client);
+    return len;
 }
 
 /* Dispatches queued messages while no call is running. */

@@ -43,8 +43,9 @@ PdClient *pd_client_ref(PdClient *client);
 void pd_client_unref(PdClient *client);
 bool pd_client_closed(PdClient *client);
 bool pd_client_read_only(PdClient *client);
-/* Queues one message (the NUL is added). Dropped if the client is closed. */
-void pd_client_send(PdClient *client, JsonObject *message);
+/* Queues one message (the NUL is added). Dropped if the client is closed. Returns its size
+ * in bytes (0 when dropped). */
+gsize pd_client_send(PdClient *client, JsonObject *message);
 /* The oldest descriptor received and not yet taken, or -1. Caller owns it. */
 int pd_client_take_fd(PdClient *client);
 /* Number of descriptors received and not yet taken. */

@@ -12,6 +12,11 @@
 /* A data run is handed on in pieces once it grows past this (bounds the look-ahead). */
 #define MAX_PENDING_DATA (64ULL * 1024 * 1024)
 #define PLAIN_SLOTS      4
+/* Sources whose store can be reopened: data segments that lie in one piece in the store are
+ * read by this many threads at once, each with its own handle (the writer still takes them
+ * in order), so the disk has several reads in flight, as with qemu-img's 8 coroutines. */
+#define READ_THREADS 4
+#define READ_SLOTS   (2 * READ_THREADS)
 
 typedef enum {
     SEG_DATA, /* buf holds the source's bytes */
@@ -31,6 +36,7 @@ typedef struct {
     ssize_t *clen;  /* compression, per cluster: >0 compressed bytes, 0 plain, -1 zero */
     bool done;      /* under Convert.lock */
     uint64_t count; /* SEG_END: how many segments came before it */
+    uint64_t host;  /* parallel read: where the bytes lie in the source's store */
     GError *error;
 } Seg;
 
@@ -50,6 +56,9 @@ typedef struct {
     GAsyncQueue *order_queue; /* Seg *, in source order, for the writer */
     GAsyncQueue *ready_queue; /* -W with compression: Seg * as they finish */
     GThreadPool *pool;
+    GThreadPool *read_pool; /* parallel reads (no compression, no -W), else NULL */
+    GAsyncQueue *read_ios;  /* PdIO *: the read threads' handles on the source's store */
+    PdIO *read_io_list[READ_THREADS];
     GMutex lock;
     GCond cond;
     gint stop; /* atomic: the writer gave up; the reader and workers end early */
@@ -128,6 +137,58 @@ static void compress_segment(gpointer data, gpointer user_data)
     seg_mark_done(c, seg);
 }
 
+/* Where [offset, offset + len) of the source lies in one piece in its own store, plain (not
+ * compressed, not zero, not in a backing file): true with *ret_host. Raw: always, at the
+ * same offset. On false (or an error, which the normal read then reports) the reader thread
+ * reads the segment itself. */
+static bool source_host_range(Convert *c, uint64_t offset, uint64_t len, uint64_t *ret_host)
+{
+    if (pd_image_format(c->src) == PD_FORMAT_RAW) {
+        *ret_host = offset;
+        return true;
+    }
+    PdBlockStatus st;
+    unsigned want = PD_BLOCK_ALLOCATED | PD_BLOCK_DATA | PD_BLOCK_OFFSET_VALID;
+    unsigned look = want | PD_BLOCK_ZERO | PD_BLOCK_COMPRESSED;
+    if (!pd_image_block_status_layer(c->src, offset, len, &st, NULL) || (st.flags & look) != want ||
+        st.length < len)
+        return false;
+    *ret_host = st.host_offset;
+    return true;
+}
+
+/* Read pool task: one data segment, read at seg->host through a handle of its own. */
+static void read_segment(gpointer data, gpointer user_data)
+{
+    Seg *seg = data;
+    Convert *c = user_data;
+    PdIO *io = g_async_queue_pop(c->read_ios);
+    if (!g_atomic_int_get(&c->stop))
+        (void)pd_io_pread_full(io, seg->buf, (size_t)seg->len, seg->host, &seg->error);
+    g_async_queue_push(c->read_ios, io);
+    seg_mark_done(c, seg);
+}
+
+/* Sets up parallel reads if the source is raw or qcow2 and its store can be reopened;
+ * without them the reader thread reads (also when this fails: it only costs speed). */
+static void read_pool_init(Convert *c)
+{
+    PdIO *io = pd_image_io(c->src);
+    PdFormat f = pd_image_format(c->src);
+    if (c->compress || c->opts->out_of_order || (f != PD_FORMAT_RAW && f != PD_FORMAT_QCOW2) ||
+        !io->ops->reopen)
+        return;
+    for (int i = 0; i < READ_THREADS; i++) {
+        c->read_io_list[i] = io->ops->reopen(io, NULL);
+        if (!c->read_io_list[i])
+            return;
+    }
+    c->read_ios = g_async_queue_new();
+    for (int i = 0; i < READ_THREADS; i++)
+        g_async_queue_push(c->read_ios, c->read_io_list[i]);
+    c->read_pool = g_thread_pool_new(read_segment, c, READ_THREADS, FALSE, NULL);
+}
+
 /* ---- reader ----------------------------------------------------------------------- */
 
 /* Hands one segment on. Returns false (with @error) if the conversion is stopping. */
@@ -141,6 +202,13 @@ static bool push_segment(Convert *c, SegKind kind, uint64_t offset, uint64_t len
     if (cancelled(c)) {
         g_async_queue_push(c->free_queue, seg);
         return set_cancelled(error);
+    }
+    if (kind == SEG_DATA && c->read_pool && source_host_range(c, offset, len, &seg->host)) {
+        seg->done = false;
+        c->emitted++;
+        g_async_queue_push(c->order_queue, seg);
+        g_thread_pool_push(c->read_pool, seg, NULL);
+        return true;
     }
     if (kind == SEG_DATA) {
         if (!pd_image_read(c->src, offset, seg->buf, (size_t)len, error)) {
@@ -450,7 +518,8 @@ static bool convert_init(Convert *c, PdImage *src, PdImage *dst, const PdConvert
         bs = (size_t)align_up(MAX(bs, cluster), cluster);
     c->buffer_size = bs;
     unsigned threads = opts->threads ? opts->threads : g_get_num_processors();
-    c->n_slots = c->compress ? 2 * threads + 2 : PLAIN_SLOTS;
+    read_pool_init(c);
+    c->n_slots = c->compress ? 2 * threads + 2 : c->read_pool ? READ_SLOTS : PLAIN_SLOTS;
     c->slots = g_new0(Seg, c->n_slots);
     c->free_queue = g_async_queue_new();
     c->order_queue = g_async_queue_new();
@@ -478,6 +547,12 @@ static void convert_clear(Convert *c)
 {
     if (c->pool)
         g_thread_pool_free(c->pool, FALSE, TRUE);
+    if (c->read_pool)
+        g_thread_pool_free(c->read_pool, FALSE, TRUE);
+    if (c->read_ios)
+        g_async_queue_unref(c->read_ios);
+    for (int i = 0; i < READ_THREADS; i++)
+        pd_io_close(c->read_io_list[i]);
     for (unsigned i = 0; c->slots && i < c->n_slots; i++) {
         g_free(c->slots[i].buf);
         g_free(c->slots[i].cbuf);

@@ -126,6 +126,22 @@ static PdIO *file_open_relative(PdIO *io, const char *name, PdIOFlags flags, GEr
     return pd_io_file_open(path, flags, 0644, error);
 }
 
+/* The same open file (not the same name: a rename in between changes nothing). */
+static PdIO *file_reopen(PdIO *io, GError **error)
+{
+    FileIO *f = (FileIO *)io;
+    g_autofree char *proc = g_strdup_printf("/proc/self/fd/%d", f->fd);
+    PdIO *r = pd_io_file_open(proc, PD_IO_RDONLY, 0, error);
+    if (!r)
+        return NULL;
+    FileIO *rf = (FileIO *)r;
+    g_free(rf->base.name);
+    rf->base.name = g_strdup(io->name);
+    g_free(rf->dir);
+    rf->dir = g_strdup(f->dir);
+    return r;
+}
+
 static void file_close(PdIO *io)
 {
     FileIO *f = (FileIO *)io;
@@ -147,6 +163,7 @@ static const PdIOOps file_ops = {
     .allocate = file_allocate,
     .data_status = file_data_status,
     .open_relative = file_open_relative,
+    .reopen = file_reopen,
     .close = file_close,
 };
 

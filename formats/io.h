@@ -51,6 +51,9 @@ typedef struct {
     /* Opens another store named relative to this one (a backing file): same backend, same
      * credentials; NULL with @error set on failure. Optional. */
     PdIO *(*open_relative)(PdIO *io, const char *name, PdIOFlags flags, GError **error);
+    /* Another read-only handle on this same store, for another thread to use at the same
+     * time (a PdIO has one user at a time); NULL with @error if it cannot. Optional. */
+    PdIO *(*reopen)(PdIO *io, GError **error);
     /* Releases everything. Never fails; errors of a final flush are the caller's to check
      * before. */
     void (*close)(PdIO *io);

@@ -2,6 +2,7 @@
 #include "interop-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,50 @@ int it_runv(char **ret_out, char **ret_err, const char *first, ...)
     va_end(ap);
     g_ptr_array_add(argv, NULL);
     return it_run(ret_out, ret_err, (const char *const *)argv->pdata);
+}
+
+void it_run_ok(const char *first, ...)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *))
+        g_ptr_array_add(argv, (gpointer)a);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    g_autofree char *out = NULL, *err = NULL;
+    int r = it_run(&out, &err, (const char *const *)argv->pdata);
+    if (r != 0) {
+        g_autofree char *cmd = g_strjoinv(" ", (char **)argv->pdata);
+        g_printerr("%s -> %d\n%s%s\n", cmd, r, out ? out : "", err ? err : "");
+    }
+    g_assert_cmpint(r, ==, 0);
+}
+
+uint64_t it_file_get_be(const char *path, uint64_t offset, int bytes)
+{
+    g_assert(bytes >= 1 && bytes <= 8);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    uint8_t b[8] = {0};
+    g_assert_cmpint(pread(fd, b, (size_t)bytes, (off_t)offset), ==, bytes);
+    close(fd);
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+void it_file_put_be(const char *path, uint64_t offset, int bytes, uint64_t value)
+{
+    g_assert(bytes >= 1 && bytes <= 8);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    uint8_t b[8];
+    for (int i = bytes - 1; i >= 0; i--, value >>= 8)
+        b[i] = (uint8_t)value;
+    g_assert_cmpint(pwrite(fd, b, (size_t)bytes, (off_t)offset), ==, bytes);
+    close(fd);
 }
 
 int it_qemu_img_check(const char *path, char **ret_out)

@@ -27,6 +27,13 @@ void it_rmtree(const char *dir);
 int it_run(char **ret_out, char **ret_err, const char *const *argv);
 /* Same with a printf-built argv list: it_runv(&out, &err, "qemu-img", "check", path, NULL). */
 int it_runv(char **ret_out, char **ret_err, const char *first, ...) G_GNUC_NULL_TERMINATED;
+/* Same, asserting exit status 0; on failure prints the command and its output first. */
+void it_run_ok(const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+/* A big-endian integer of @bytes (1..8) at @offset of a file; abort on I/O failure. For
+ * tests that damage image metadata on purpose. */
+uint64_t it_file_get_be(const char *path, uint64_t offset, int bytes);
+void it_file_put_be(const char *path, uint64_t offset, int bytes, uint64_t value);
 
 /* `qemu-img check -f qcow2 PATH`; returns its exit status and its output in *ret_out. */
 int it_qemu_img_check(const char *path, char **ret_out);

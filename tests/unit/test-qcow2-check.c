@@ -23,47 +23,6 @@ static char *path_in_tmp(const char *name)
     return g_build_filename(tmpdir, name, NULL);
 }
 
-static uint64_t file_be(const char *path, uint64_t offset, int bytes)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    uint8_t b[8] = {0};
-    g_assert_cmpint(pread(fd, b, bytes, offset), ==, bytes);
-    close(fd);
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static void file_put_be(const char *path, uint64_t offset, int bytes, uint64_t v)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    uint8_t b[8];
-    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-        b[i] = (uint8_t)v;
-    g_assert_cmpint(pwrite(fd, b, bytes, offset), ==, bytes);
-    close(fd);
-}
-
-static void run_ok(const char *first, ...) G_GNUC_NULL_TERMINATED;
-static void run_ok(const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)a);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    g_autofree char *out = NULL, *err = NULL;
-    int rc = it_run(&out, &err, (const char *const *)argv->pdata);
-    if (rc != 0)
-        g_error("%s %s failed (%d): %s%s", first, (char *)argv->pdata[1], rc, out ? out : "",
-                err ? err : "");
-}
-
 /* ---- qemu-img check --output=json, the fields we compare ------------------------- */
 
 typedef struct {
@@ -185,19 +144,22 @@ static void make_image(const Kind *k, const char *path, const char *raw)
             it_rand_fill(&r, data + off, MiB / 2);
     }
     it_write_file(raw, data, 16 * MiB);
-    run_ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", k->options,
-           k->compressed ? "-c" : "-q", raw, path, NULL);
+    it_run_ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", k->options,
+              k->compressed ? "-c" : "-q", raw, path, NULL);
     if (k->snapshot) {
-        run_ok("qemu-img", "snapshot", "-c", "s1", path, NULL);
-        run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x5a 1M 2M", path, NULL);
-        run_ok("qemu-img", "snapshot", "-c", "s2", path, NULL);
-        run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x6b 3M 64k", path, NULL);
-        run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
+        it_run_ok("qemu-img", "snapshot", "-c", "s1", path, NULL);
+        it_run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x5a 1M 2M", path,
+                  NULL);
+        it_run_ok("qemu-img", "snapshot", "-c", "s2", path, NULL);
+        it_run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x6b 3M 64k", path,
+                  NULL);
+        it_run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
     }
     if (k->bitmap) {
-        run_ok("qemu-img", "bitmap", "--add", path, "b0", NULL);
-        run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x7c 9M 3M", path, NULL);
-        run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
+        it_run_ok("qemu-img", "bitmap", "--add", path, "b0", NULL);
+        it_run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", "write -P 0x7c 9M 3M", path,
+                  NULL);
+        it_run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
     }
 }
 
@@ -236,11 +198,11 @@ typedef struct {
 static Geo geo_of(const char *path)
 {
     Geo g;
-    g.cluster_bits = (uint32_t)file_be(path, 20, 4);
+    g.cluster_bits = (uint32_t)it_file_get_be(path, 20, 4);
     g.cluster_size = 1ULL << g.cluster_bits;
-    g.l1_offset = file_be(path, 40, 8);
-    g.reftable_offset = file_be(path, 48, 8);
-    g.refcount_order = file_be(path, 4, 4) >= 3 ? (uint32_t)file_be(path, 96, 4) : 4;
+    g.l1_offset = it_file_get_be(path, 40, 8);
+    g.reftable_offset = it_file_get_be(path, 48, 8);
+    g.refcount_order = it_file_get_be(path, 4, 4) >= 3 ? (uint32_t)it_file_get_be(path, 96, 4) : 4;
     return g;
 }
 
@@ -249,7 +211,7 @@ static uint64_t refcount_pos(const char *path, const Geo *g, uint64_t index)
 {
     g_assert_cmpuint(g->refcount_order, ==, 4);
     uint64_t per_block = g->cluster_size / 2;
-    uint64_t block = file_be(path, g->reftable_offset + (index / per_block) * 8, 8);
+    uint64_t block = it_file_get_be(path, g->reftable_offset + (index / per_block) * 8, 8);
     g_assert_cmpuint(block, !=, 0);
     return block + (index % per_block) * 2;
 }
@@ -258,10 +220,10 @@ static uint64_t refcount_pos(const char *path, const Geo *g, uint64_t index)
  * file offset. */
 static uint64_t first_data_cluster(const char *path, const Geo *g, uint64_t *ret_l2e_pos)
 {
-    uint64_t l2 = file_be(path, g->l1_offset, 8) & 0x00fffffffffffe00ULL;
+    uint64_t l2 = it_file_get_be(path, g->l1_offset, 8) & 0x00fffffffffffe00ULL;
     g_assert_cmpuint(l2, !=, 0);
     for (uint64_t i = 0; i < g->cluster_size / 8; i++) {
-        uint64_t e = file_be(path, l2 + i * 8, 8);
+        uint64_t e = it_file_get_be(path, l2 + i * 8, 8);
         if (!(e & (1ULL << 62)) && (e & 0x00fffffffffffe00ULL)) {
             if (ret_l2e_pos)
                 *ret_l2e_pos = l2 + i * 8;
@@ -310,7 +272,7 @@ static void apply_damage(const DamageCase *d, const char *path)
     switch (d->damage) {
     case DAMAGE_RAISE_REFCOUNT: {
         uint64_t pos = refcount_pos(path, &g, data >> g.cluster_bits);
-        file_put_be(path, pos, 2, file_be(path, pos, 2) + 1);
+        it_file_put_be(path, pos, 2, it_file_get_be(path, pos, 2) + 1);
         break;
     }
     case DAMAGE_UNUSED_REFCOUNT: {
@@ -321,33 +283,33 @@ static void apply_damage(const DamageCase *d, const char *path)
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         g_assert_cmpint(ftruncate(fd, (off_t)(end + g.cluster_size)), ==, 0);
         close(fd);
-        file_put_be(path, refcount_pos(path, &g, end >> g.cluster_bits), 2, 1);
+        it_file_put_be(path, refcount_pos(path, &g, end >> g.cluster_bits), 2, 1);
         break;
     }
     case DAMAGE_ZERO_REFCOUNT:
-        file_put_be(path, refcount_pos(path, &g, data >> g.cluster_bits), 2, 0);
+        it_file_put_be(path, refcount_pos(path, &g, data >> g.cluster_bits), 2, 0);
         break;
     case DAMAGE_CLEAR_COPIED:
-        file_put_be(path, l2e_pos, 8, file_be(path, l2e_pos, 8) & ~(1ULL << 63));
+        it_file_put_be(path, l2e_pos, 8, it_file_get_be(path, l2e_pos, 8) & ~(1ULL << 63));
         break;
     case DAMAGE_SET_COPIED_SHARED: {
         /* a data cluster shared with a snapshot (COPIED clear) gets the flag */
-        uint64_t l2 = file_be(path, g.l1_offset, 8) & 0x00fffffffffffe00ULL;
+        uint64_t l2 = it_file_get_be(path, g.l1_offset, 8) & 0x00fffffffffffe00ULL;
         uint64_t i = 0, e = 0;
         for (; i < g.cluster_size / 8; i++) {
-            e = file_be(path, l2 + i * 8, 8);
+            e = it_file_get_be(path, l2 + i * 8, 8);
             if ((e & 0x00fffffffffffe00ULL) && !(e & (3ULL << 62)))
                 break;
         }
         g_assert_cmpuint(i, <, g.cluster_size / 8);
-        file_put_be(path, l2 + i * 8, 8, e | (1ULL << 63));
+        it_file_put_be(path, l2 + i * 8, 8, e | (1ULL << 63));
         break;
     }
     case DAMAGE_LOSE_REFBLOCK:
-        file_put_be(path, g.reftable_offset, 8, 0);
+        it_file_put_be(path, g.reftable_offset, 8, 0);
         break;
     case DAMAGE_L2_PAST_EOF:
-        file_put_be(path, l2e_pos, 8, (1ULL << 63) | (1ULL << 40));
+        it_file_put_be(path, l2e_pos, 8, (1ULL << 63) | (1ULL << 40));
         break;
     }
 }
@@ -371,7 +333,7 @@ static void test_damage(gconstpointer data)
 
     /* leaks only: leaks go, corruptions stay */
     g_autofree char *copy = path_in_tmp("damaged-leaks.qcow2");
-    run_ok("cp", path, copy, NULL);
+    it_run_ok("cp", path, copy, NULL);
     r = our_check(copy, PD_CHECK_FIX_LEAKS);
     g_assert_cmpuint(r.leaks, ==, 0);
     g_assert_cmpuint(r.leaks_fixed, ==, leaks);
@@ -412,8 +374,8 @@ static void test_garbage_refcount_table(void)
     g_autofree char *raw = path_in_tmp("garbage.raw");
     make_image(&kinds[0], path, raw);
     Geo g = geo_of(path);
-    file_put_be(path, g.reftable_offset + 8, 8, 0x7fffffff0000ULL); /* block 1: outside */
-    file_put_be(path, g.reftable_offset + 16, 8, 0x10200);          /* block 2: misaligned */
+    it_file_put_be(path, g.reftable_offset + 8, 8, 0x7fffffff0000ULL); /* block 1: outside */
+    it_file_put_be(path, g.reftable_offset + 16, 8, 0x10200);          /* block 2: misaligned */
     PdCheckResult r = our_check(path, PD_CHECK_NO_FIX);
     g_assert_cmpuint(r.corruptions, >=, 2);
     pd_check_result_clear(&r);
@@ -437,24 +399,24 @@ static void test_dirty_and_corrupt_bits(void)
     make_image(&lazy, path, raw);
     Geo g = geo_of(path);
     uint64_t data = first_data_cluster(path, &g, NULL);
-    file_put_be(path, refcount_pos(path, &g, data >> g.cluster_bits), 2, 0);
-    file_put_be(path, 72, 8, file_be(path, 72, 8) | 1); /* dirty */
+    it_file_put_be(path, refcount_pos(path, &g, data >> g.cluster_bits), 2, 0);
+    it_file_put_be(path, 72, 8, it_file_get_be(path, 72, 8) | 1); /* dirty */
     PdImage *img = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
     g_assert_no_error(error);
     pd_image_close(img);
-    g_assert_cmpuint(file_be(path, 72, 8) & 1, ==, 0);
+    g_assert_cmpuint(it_file_get_be(path, 72, 8) & 1, ==, 0);
     assert_qemu_clean(path);
     assert_same_data(path, raw);
 
     /* corrupt bit + a leak: check -r all clears both */
     uint64_t pos = refcount_pos(path, &g, data >> g.cluster_bits);
-    file_put_be(path, pos, 2, file_be(path, pos, 2) + 1);
-    file_put_be(path, 72, 8, file_be(path, 72, 8) | 2); /* corrupt */
+    it_file_put_be(path, pos, 2, it_file_get_be(path, pos, 2) + 1);
+    it_file_put_be(path, 72, 8, it_file_get_be(path, 72, 8) | 2); /* corrupt */
     PdCheckResult r = our_check(path, PD_CHECK_FIX_LEAKS | PD_CHECK_FIX_ERRORS);
     g_assert_cmpuint(r.leaks_fixed, ==, 1);
     g_assert_cmpuint(r.corruptions + r.leaks, ==, 0);
     pd_check_result_clear(&r);
-    g_assert_cmpuint(file_be(path, 72, 8) & 3, ==, 0);
+    g_assert_cmpuint(it_file_get_be(path, 72, 8) & 3, ==, 0);
     assert_qemu_clean(path);
     assert_same_data(path, raw);
     unlink(path);
@@ -469,11 +431,11 @@ static void test_incomplete_snapshot_entry(void)
     g_autofree char *raw = path_in_tmp("incomplete.raw");
     static const Kind snap = {"v3-snap", "cluster_size=65536", false, true, false};
     make_image(&snap, path, raw);
-    uint64_t table = file_be(path, 64, 8);
+    uint64_t table = it_file_get_be(path, 64, 8);
     size_t len;
     g_autofree uint8_t *file = it_read_file(path, &len);
     uint8_t *e = file + table;
-    uint32_t extra = (uint32_t)file_be(path, table + 36, 4);
+    uint32_t extra = (uint32_t)it_file_get_be(path, table + 36, 4);
     uint16_t id_len = (uint16_t)(e[12] << 8 | e[13]), name_len = (uint16_t)(e[14] << 8 | e[15]);
     uint64_t old_size = (40 + extra + id_len + name_len + 7) & ~7ULL;
     /* first entry without extra data, the rest of the table moved up behind it */

@@ -26,48 +26,7 @@ static char *path_in_tmp(const char *name)
 
 /* ---- raw file patching ---------------------------------------------------------- */
 
-static uint64_t file_be(const char *path, uint64_t offset, int bytes)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    uint8_t b[8] = {0};
-    g_assert_cmpint(pread(fd, b, bytes, offset), ==, bytes);
-    close(fd);
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static void file_put_be(const char *path, uint64_t offset, int bytes, uint64_t v)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    uint8_t b[8];
-    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-        b[i] = (uint8_t)v;
-    g_assert_cmpint(pwrite(fd, b, bytes, offset), ==, bytes);
-    close(fd);
-}
-
 /* ---- helpers -------------------------------------------------------------------- */
-
-static void qemu_ok(const char *first, ...) G_GNUC_NULL_TERMINATED;
-static void qemu_ok(const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)a);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    g_autofree char *out = NULL, *err = NULL;
-    int rc = it_run(&out, &err, (const char *const *)argv->pdata);
-    if (rc != 0)
-        g_error("%s %s failed (%d): %s%s", first, (char *)argv->pdata[1], rc, out ? out : "",
-                err ? err : "");
-}
 
 static void assert_qemu_check_clean(const char *path)
 {
@@ -84,9 +43,9 @@ static uint8_t *qemu_contents(const char *path, const char *snapshot, size_t *re
     g_autofree char *raw = path_in_tmp("contents.raw");
     if (snapshot) {
         g_autofree char *opt = g_strdup_printf("snapshot.name=%s", snapshot);
-        qemu_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-l", opt, path, raw, NULL);
+        it_run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-l", opt, path, raw, NULL);
     } else {
-        qemu_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
+        it_run_ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL);
     }
     uint8_t *data = it_read_file(raw, ret_len);
     unlink(raw);
@@ -194,8 +153,8 @@ static void test_ours_to_qemu(gconstpointer data)
 
     /* qemu applies ours (on a copy) */
     g_autofree char *copy = path_in_tmp("ours-copy.qcow2");
-    qemu_ok("cp", path, copy, NULL);
-    qemu_ok("qemu-img", "snapshot", "-a", "first", copy, NULL);
+    it_run_ok("cp", path, copy, NULL);
+    it_run_ok("qemu-img", "snapshot", "-a", "first", copy, NULL);
     assert_qemu_contents(copy, NULL, first, IMG_SIZE);
     assert_qemu_check_clean(copy);
     unlink(copy);
@@ -253,7 +212,7 @@ static void test_ours_to_qemu(gconstpointer data)
 static void qemu_io_write(const char *path, int pattern, const char *offset, const char *len)
 {
     g_autofree char *cmd = g_strdup_printf("write -P %d %s %s", pattern, offset, len);
-    qemu_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", cmd, path, NULL);
+    it_run_ok("qemu-io", "-t", "unsafe", "-f", "qcow2", "-c", cmd, path, NULL);
 }
 
 static void test_qemu_to_ours(gconstpointer data)
@@ -263,13 +222,13 @@ static void test_qemu_to_ours(gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autofree char *opts = g_strdup_printf("compat=%s,cluster_size=%u",
                                             g->compat == 2 ? "0.10" : "1.1", g->cluster_size);
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, path, "8M", NULL);
+    it_run_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, path, "8M", NULL);
     qemu_io_write(path, 0x11, "0", "3M");
-    qemu_ok("qemu-img", "snapshot", "-c", "alpha", path, NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "alpha", path, NULL);
     size_t len;
     g_autofree uint8_t *alpha = qemu_contents(path, NULL, &len);
     qemu_io_write(path, 0x22, "1M", "3M");
-    qemu_ok("qemu-img", "snapshot", "-c", "beta", path, NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "beta", path, NULL);
     g_autofree uint8_t *beta = qemu_contents(path, NULL, &len);
     qemu_io_write(path, 0x33, "6M", "1M");
     g_autofree uint8_t *now = qemu_contents(path, NULL, &len);
@@ -305,7 +264,7 @@ static void test_qemu_to_ours(gconstpointer data)
     g_assert_nonnull(strstr(list, "\n3 ")); /* new ids continue after the largest */
 
     /* qemu deletes ours, we delete theirs */
-    qemu_ok("qemu-img", "snapshot", "-d", "gamma", path, NULL);
+    it_run_ok("qemu-img", "snapshot", "-d", "gamma", path, NULL);
     img = open_rw(path);
     g_assert_true(pd_image_snapshot_delete(img, "beta", &error));
     g_assert_no_error(error);
@@ -325,8 +284,8 @@ static void test_compressed(void)
     for (size_t i = 0; i < 6 * MiB; i++)
         data[i] = (uint8_t)((i / 1000) * 7 + (i % 13)); /* compressible */
     it_write_file(raw, data, IMG_SIZE);
-    qemu_ok("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", raw,
-            path, NULL);
+    it_run_ok("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096",
+              raw, path, NULL);
     PdImage *img = open_rw(path);
     g_assert_true(pd_image_snapshot_create(img, "c1", &error));
     g_assert_no_error(error);
@@ -352,10 +311,10 @@ static void test_apply_restores_size(void)
 {
     g_autofree char *path = path_in_tmp("size.qcow2");
     g_autoptr(GError) error = NULL;
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", path, "8M", NULL);
+    it_run_ok("qemu-img", "create", "-q", "-f", "qcow2", path, "8M", NULL);
     qemu_io_write(path, 0x44, "0", "1M");
-    qemu_ok("qemu-img", "snapshot", "-c", "small", path, NULL);
-    qemu_ok("qemu-img", "resize", "-q", path, "24M", NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "small", path, NULL);
+    it_run_ok("qemu-img", "resize", "-q", path, "24M", NULL);
     qemu_io_write(path, 0x55, "20M", "1M");
     PdImage *img = open_rw(path);
     g_assert_cmpuint(pd_image_size(img), ==, 24 * MiB);
@@ -375,11 +334,11 @@ static void test_unknown_extra_kept(void)
 {
     g_autofree char *path = path_in_tmp("extra.qcow2");
     g_autoptr(GError) error = NULL;
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", path, "8M", NULL);
-    qemu_ok("qemu-img", "snapshot", "-c", "x", path, NULL);
+    it_run_ok("qemu-img", "create", "-q", "-f", "qcow2", path, "8M", NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "x", path, NULL);
     /* rewrite the single entry in place with 8 more bytes of extra data */
-    uint64_t table = file_be(path, 64, 8);
-    uint32_t extra = (uint32_t)file_be(path, table + 36, 4);
+    uint64_t table = it_file_get_be(path, 64, 8);
+    uint32_t extra = (uint32_t)it_file_get_be(path, table + 36, 4);
     g_assert_cmpuint(extra, >=, 16);
     size_t len;
     g_autofree uint8_t *file = it_read_file(path, &len);
@@ -399,9 +358,9 @@ static void test_unknown_extra_kept(void)
     g_assert_no_error(error);
     pd_image_close(img);
     assert_qemu_check_clean(path);
-    table = file_be(path, 64, 8);
-    g_assert_cmpuint(file_be(path, table + 36, 4), ==, extra + 8);
-    g_assert_cmphex(file_be(path, table + 40 + extra, 8), ==, 0xdeadbeef01020304ULL);
+    table = it_file_get_be(path, 64, 8);
+    g_assert_cmpuint(it_file_get_be(path, table + 36, 4), ==, extra + 8);
+    g_assert_cmphex(it_file_get_be(path, table + 40 + extra, 8), ==, 0xdeadbeef01020304ULL);
     unlink(path);
 }
 
@@ -435,12 +394,12 @@ static void test_bad_table(gconstpointer data)
     const BadTable *b = data;
     g_autofree char *path = path_in_tmp("bad.qcow2");
     g_autoptr(GError) error = NULL;
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", path, "8M", NULL);
-    qemu_ok("qemu-img", "snapshot", "-c", "x", path, NULL);
-    uint64_t table = file_be(path, 64, 8);
+    it_run_ok("qemu-img", "create", "-q", "-f", "qcow2", path, "8M", NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "x", path, NULL);
+    uint64_t table = it_file_get_be(path, 64, 8);
     uint64_t where =
         b->field_offset < 0 ? (uint64_t)(-b->field_offset - 1) : table + (uint64_t)b->field_offset;
-    file_put_be(path, where, b->bytes, b->value);
+    it_file_put_be(path, where, b->bytes, b->value);
     PdImage *img = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDONLY, &error);
     if (img) {
         /* some damage only shows when the snapshot is used */
@@ -551,9 +510,10 @@ static void test_crash_points(void)
 {
     g_autofree char *base = path_in_tmp("crash-base.qcow2");
     g_autofree char *path = path_in_tmp("crash.qcow2");
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", base, "8M", NULL);
+    it_run_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", base, "8M",
+              NULL);
     qemu_io_write(base, 0x21, "0", "2M");
-    qemu_ok("qemu-img", "snapshot", "-c", "q1", base, NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "q1", base, NULL);
     size_t len;
     g_autofree uint8_t *at_q1 = qemu_contents(base, NULL, &len);
     qemu_io_write(base, 0x43, "1M", "2M");
@@ -562,7 +522,7 @@ static void test_crash_points(void)
     for (size_t o = 0; o < G_N_ELEMENTS(ops); o++) {
         bool done = false;
         for (long n = 0; !done && n < 200; n++) {
-            qemu_ok("cp", base, path, NULL);
+            it_run_ok("cp", base, path, NULL);
             done = run_cut(path, ops[o][0], ops[o][1], n);
             g_autofree char *out = NULL;
             (void)it_qemu_img_check(path, &out);

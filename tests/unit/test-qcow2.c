@@ -31,30 +31,11 @@ static void assert_qemu_check(const char *path)
     g_assert_cmpint(r, ==, 0);
 }
 
-static void run_ok(const char *first, ...) G_GNUC_NULL_TERMINATED;
-static void run_ok(const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)a);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    g_autofree char *out = NULL, *err = NULL;
-    int r = it_run(&out, &err, (const char *const *)argv->pdata);
-    if (r != 0) {
-        g_autofree char *cmd = g_strjoinv(" ", (char **)argv->pdata);
-        g_printerr("%s -> %d\n%s%s\n", cmd, r, out ? out : "", err ? err : "");
-    }
-    g_assert_cmpint(r, ==, 0);
-}
-
 /* Reads the whole image through the engine and compares with qemu-img's raw conversion. */
 static void assert_reads_like_qemu(const char *path)
 {
     g_autofree char *raw = g_strdup_printf("%s.ref.raw", path);
-    run_ok("qemu-img", "convert", "-O", "raw", path, raw, NULL);
+    it_run_ok("qemu-img", "convert", "-O", "raw", path, raw, NULL);
     size_t len;
     g_autofree uint8_t *want = it_read_file(raw, &len);
     g_autoptr(GError) error = NULL;
@@ -131,14 +112,15 @@ static void test_read_qemu_images(void)
     for (size_t i = 0; i < G_N_ELEMENTS(options); i++) {
         g_autofree char *name = g_strdup_printf("q%zu.qcow2", i);
         g_autofree char *p = path_in(name);
-        run_ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", options[i], src, p, NULL);
+        it_run_ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", options[i], src, p,
+                  NULL);
         assert_reads_like_qemu(p);
         /* compressed */
         if (strstr(options[i], "prealloc") || (i % 2 && !strstr(options[i], "zstd")))
             continue;
         g_autofree char *pc = g_strdup_printf("%s.c.qcow2", p);
-        run_ok("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o", options[i], src, pc,
-               NULL);
+        it_run_ok("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o", options[i], src,
+                  pc, NULL);
         assert_reads_like_qemu(pc);
     }
 }
@@ -148,13 +130,13 @@ static void test_read_subclusters(void)
 {
     g_autofree char *base = path_in("sub-base.qcow2");
     g_autofree char *top = path_in("sub-top.qcow2");
-    run_ok("qemu-img", "create", "-f", "qcow2", base, "8M", NULL);
-    run_ok("qemu-io", "-c", "write -P 0x11 0 8M", base, NULL);
-    run_ok("qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", "-b", base, "-F", "qcow2",
-           top, NULL);
-    run_ok("qemu-io", "-c", "write -P 0x22 4k 4k", "-c", "write -P 0x33 70k 9k", "-c",
-           "write -z 200k 8k", "-c", "write -z 1M 128k", "-c", "discard 2M 64k", "-c",
-           "write -c -P 0x44 3M 64k", top, NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", base, "8M", NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x11 0 8M", base, NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", "-b", base, "-F",
+              "qcow2", top, NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x22 4k 4k", "-c", "write -P 0x33 70k 9k", "-c",
+              "write -z 200k 8k", "-c", "write -z 1M 128k", "-c", "discard 2M 64k", "-c",
+              "write -c -P 0x44 3M 64k", top, NULL);
     assert_reads_like_qemu(top);
     /* and our writes on it (whole-cluster read-modify-write) */
     g_autoptr(GError) error = NULL;
@@ -175,15 +157,15 @@ static void test_read_qemu_snapshots_and_v2(void)
 {
     g_autofree char *p = path_in("snap.qcow2");
     g_autofree char *p2 = path_in("snap2.qcow2");
-    run_ok("qemu-img", "create", "-f", "qcow2", "-o", "compat=0.10", p, "4M", NULL);
-    run_ok("qemu-io", "-c", "write -P 0x61 0 1M", p, NULL);
-    run_ok("qemu-img", "snapshot", "-c", "s1", p, NULL);
-    run_ok("qemu-io", "-c", "write -P 0x62 512k 1M", "-c", "write -z 3M 64k", p, NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", "-o", "compat=0.10", p, "4M", NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x61 0 1M", p, NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "s1", p, NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x62 512k 1M", "-c", "write -z 3M 64k", p, NULL);
     assert_reads_like_qemu(p);
-    run_ok("qemu-img", "create", "-f", "qcow2", p2, "4M", NULL);
-    run_ok("qemu-io", "-c", "write -P 0x61 0 1M", p2, NULL);
-    run_ok("qemu-img", "snapshot", "-c", "s1", p2, NULL);
-    run_ok("qemu-io", "-c", "write -P 0x62 512k 1M", "-c", "write -z 64k 64k", p2, NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", p2, "4M", NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x61 0 1M", p2, NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "s1", p2, NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x62 512k 1M", "-c", "write -z 64k 64k", p2, NULL);
     assert_reads_like_qemu(p2);
     /* writing over clusters shared with the snapshot copies them */
     g_autoptr(GError) error = NULL;
@@ -203,7 +185,7 @@ static void test_read_qemu_snapshots_and_v2(void)
 static void test_dirty_lazy(void)
 {
     g_autofree char *p = path_in("dirty.qcow2");
-    run_ok("qemu-img", "create", "-f", "qcow2", "-o", "lazy_refcounts=on", p, "16M", NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", "-o", "lazy_refcounts=on", p, "16M", NULL);
     g_autofree char *out = NULL, *err = NULL;
     (void)it_runv(&out, &err, "qemu-io", "-c", "write -P 0x42 0 3M", "-c", "abort", p, NULL);
     g_autoptr(GError) error = NULL;
@@ -425,13 +407,13 @@ static void test_amend(void)
 {
     g_autofree char *p = path_in("amend.qcow2");
     g_autofree char *b = path_in("amend-base.qcow2");
-    run_ok("qemu-img", "create", "-f", "qcow2", b, "8M", NULL);
-    run_ok("qemu-io", "-c", "write -P 0x31 0 8M", b, NULL);
-    run_ok("qemu-img", "create", "-f", "qcow2", "-b", b, "-F", "qcow2", p, "8M", NULL);
-    run_ok("qemu-io", "-c", "write -P 0x32 0 1M", "-c", "write -z 2M 1M", "-c",
-           "write -z -u 4M 64k", p, NULL);
-    run_ok("qemu-img", "snapshot", "-c", "s", p, NULL);
-    run_ok("qemu-io", "-c", "write -z 512k 64k", p, NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", b, "8M", NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x31 0 8M", b, NULL);
+    it_run_ok("qemu-img", "create", "-f", "qcow2", "-b", b, "-F", "qcow2", p, "8M", NULL);
+    it_run_ok("qemu-io", "-c", "write -P 0x32 0 1M", "-c", "write -z 2M 1M", "-c",
+              "write -z -u 4M 64k", p, NULL);
+    it_run_ok("qemu-img", "snapshot", "-c", "s", p, NULL);
+    it_run_ok("qemu-io", "-c", "write -z 512k 64k", p, NULL);
     g_autoptr(GError) error = NULL;
     PdImage *img = pd_image_open(p, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
     g_assert_no_error(error);
@@ -442,7 +424,7 @@ static void test_amend(void)
     assert_qemu_check(p);
     assert_reads_like_qemu(p);
     g_autofree char *out = NULL;
-    run_ok("qemu-img", "info", p, NULL);
+    it_run_ok("qemu-img", "info", p, NULL);
     img = pd_image_open(p, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
     o = (PdCreateOptions){.compat = 3, .lazy_refcounts = true};
     g_assert_true(pd_image_amend(img, &o, PD_AMEND_COMPAT | PD_AMEND_LAZY_REFCOUNTS, &error));

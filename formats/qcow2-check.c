@@ -69,30 +69,6 @@ typedef struct {
     uint32_t incomplete_snapshots; /* v3 entries without disk_size in their extra data */
 } Check;
 
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
-}
-static uint32_t get_be32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-static uint16_t get_be16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return GUINT16_FROM_BE(v);
-}
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
-
 static void report(Check *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void report(Check *c, const char *fmt, ...)
 {
@@ -261,7 +237,7 @@ static void count_l2_table(Check *c, const Item *item, uint8_t *table)
     PdCheckResult *res = c->res;
     uint64_t next_contiguous = 0;
     for (uint64_t j = 0; j < s->l2_size; j++) {
-        uint64_t e = get_be64(table + j * (uint64_t)s->l2_entry_size);
+        uint64_t e = qcow2_get_be64(table + j * (uint64_t)s->l2_entry_size);
         if (e & QCOW2_OFLAG_COMPRESSED) {
             if (e & QCOW2_OFLAG_COPIED) {
                 report(c,
@@ -385,7 +361,7 @@ static void count_bitmap_table(Check *c, uint64_t offset, uint32_t entries, cons
         return;
     }
     for (uint32_t i = 0; i < entries; i++) {
-        uint64_t data = get_be64(table + (uint64_t)i * 8) & BITMAP_TABLE_OFFSET_MASK;
+        uint64_t data = qcow2_get_be64(table + (uint64_t)i * 8) & BITMAP_TABLE_OFFSET_MASK;
         if (!data)
             continue;
         if (!qcow2_is_aligned(s, data)) {
@@ -407,9 +383,9 @@ static void count_bitmaps(Check *c)
     const Qcow2Extension *ext = find_extension(s, QCOW2_EXT_BITMAPS);
     if (!ext || ext->len < 24 || !(s->header.autoclear_features & QCOW2_AUTOCLEAR_BITMAPS))
         return;
-    uint32_t nb = get_be32(ext->data);
-    uint64_t dir_size = get_be64(ext->data + 8);
-    uint64_t dir_offset = get_be64(ext->data + 16);
+    uint32_t nb = qcow2_get_be32(ext->data);
+    uint64_t dir_size = qcow2_get_be64(ext->data + 8);
+    uint64_t dir_offset = qcow2_get_be64(ext->data + 16);
     if (dir_size > MAX_BITMAP_DIRECTORY_SIZE || !qcow2_is_aligned(s, dir_offset) ||
         !in_file(c, dir_offset, dir_size)) {
         report(c,
@@ -431,13 +407,13 @@ static void count_bitmaps(Check *c)
         if (pos + 24 > dir_size)
             goto bad;
         const uint8_t *e = dir + pos;
-        uint16_t name_size = get_be16(e + 18);
-        uint32_t extra = get_be32(e + 20);
+        uint16_t name_size = qcow2_get_be16(e + 18);
+        uint32_t extra = qcow2_get_be32(e + 20);
         uint64_t len = 24 + (uint64_t)extra + name_size;
         if (len > dir_size - pos)
             goto bad;
         g_autofree char *name = g_strndup((const char *)e + 24 + extra, name_size);
-        count_bitmap_table(c, get_be64(e), get_be32(e + 8), name);
+        count_bitmap_table(c, qcow2_get_be64(e), qcow2_get_be32(e + 8), name);
         pos += (len + 7) & ~7ULL;
     }
     return;
@@ -463,11 +439,11 @@ static uint64_t refcount_get(const uint8_t *block, uint64_t index, uint32_t orde
     case 3:
         return block[index];
     case 4:
-        return get_be16(block + index * 2);
+        return qcow2_get_be16(block + index * 2);
     case 5:
-        return get_be32(block + index * 4);
+        return qcow2_get_be32(block + index * 4);
     default:
-        return get_be64(block + index * 8);
+        return qcow2_get_be64(block + index * 8);
     }
 }
 
@@ -499,7 +475,7 @@ static void refcount_set(uint8_t *block, uint64_t index, uint32_t order, uint64_
         break;
     }
     default:
-        put_be64(block + index * 8, value);
+        qcow2_put_be64(block + index * 8, value);
     }
 }
 
@@ -540,7 +516,7 @@ static void scan_refcount_table(Check *c)
     c->refblocks = g_new0(uint64_t, MAX(c->reftable_entries, 1u));
     c->refblock_uncounted = g_new0(bool, MAX(c->reftable_entries, 1u));
     for (uint64_t i = 0; i < c->reftable_entries; i++) {
-        uint64_t entry = get_be64(table + i * 8), block = entry & QCOW2_REFT_OFFSET_MASK;
+        uint64_t entry = qcow2_get_be64(table + i * 8), block = entry & QCOW2_REFT_OFFSET_MASK;
         if (entry & ~QCOW2_REFT_OFFSET_MASK) {
             /* as qemu-img: not counted as a reference, but its refcounts are read */
             report(c, "ERROR refcount table entry %" G_GUINT64_FORMAT " has reserved bits set", i);
@@ -784,7 +760,7 @@ static bool rebuild_refcounts(Check *c, uint64_t *ret_end, GError **error)
     }
     g_autofree uint8_t *table = g_malloc0(nrt * cs);
     for (uint64_t b = 0; b < nrb; b++)
-        put_be64(table + b * 8, rb_offset + b * cs);
+        qcow2_put_be64(table + b * 8, rb_offset + b * cs);
     if (!pd_io_pwrite_full(c->img->io, table, nrt * cs, rt_offset, error) ||
         !pd_io_flush(c->img->io, error))
         return false;
@@ -836,7 +812,7 @@ static void check_l2_copied(Check *c, const Item *item, uint8_t *table)
     bool dirty = false;
     for (uint64_t j = 0; j < s->l2_size; j++) {
         uint8_t *p = table + j * (uint64_t)s->l2_entry_size;
-        uint64_t e = get_be64(p);
+        uint64_t e = qcow2_get_be64(p);
         uint64_t offset = e & QCOW2_L2E_OFFSET_MASK;
         if ((e & QCOW2_OFLAG_COMPRESSED) || offset == 0 || !qcow2_is_aligned(s, offset))
             continue;
@@ -848,7 +824,7 @@ static void check_l2_copied(Check *c, const Item *item, uint8_t *table)
                "x refcount=%" G_GUINT64_FORMAT,
                repair ? "Repairing" : "ERROR", e, final_refcount(c, offset));
         if (repair) {
-            put_be64(p, want ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED);
+            qcow2_put_be64(p, want ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED);
             dirty = true;
             c->res->corruptions_fixed++;
         } else {

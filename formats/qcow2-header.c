@@ -13,44 +13,23 @@
 #include <stdarg.h>
 #include <string.h>
 
-static uint32_t be32_at(const uint8_t *p)
-{
-    return GUINT32_FROM_BE(*(const uint32_t *)p);
-}
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
-static uint64_t be64_at(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
-}
-
 void qcow2_header_from_disk(Qcow2Header *h, const uint8_t *buf, size_t len)
 {
     uint8_t b[112] = {0};
     memcpy(b, buf, MIN(len, sizeof b));
-    h->magic = be32_at(b + 0);
-    h->version = be32_at(b + 4);
-    h->backing_file_offset = be64_at(b + 8);
-    h->backing_file_size = be32_at(b + 16);
-    h->cluster_bits = be32_at(b + 20);
-    h->size = be64_at(b + 24);
-    h->crypt_method = be32_at(b + 32);
-    h->l1_size = be32_at(b + 36);
-    h->l1_table_offset = be64_at(b + 40);
-    h->refcount_table_offset = be64_at(b + 48);
-    h->refcount_table_clusters = be32_at(b + 56);
-    h->nb_snapshots = be32_at(b + 60);
-    h->snapshots_offset = be64_at(b + 64);
+    h->magic = qcow2_get_be32(b + 0);
+    h->version = qcow2_get_be32(b + 4);
+    h->backing_file_offset = qcow2_get_be64(b + 8);
+    h->backing_file_size = qcow2_get_be32(b + 16);
+    h->cluster_bits = qcow2_get_be32(b + 20);
+    h->size = qcow2_get_be64(b + 24);
+    h->crypt_method = qcow2_get_be32(b + 32);
+    h->l1_size = qcow2_get_be32(b + 36);
+    h->l1_table_offset = qcow2_get_be64(b + 40);
+    h->refcount_table_offset = qcow2_get_be64(b + 48);
+    h->refcount_table_clusters = qcow2_get_be32(b + 56);
+    h->nb_snapshots = qcow2_get_be32(b + 60);
+    h->snapshots_offset = qcow2_get_be64(b + 64);
     if (h->version < 3) {
         h->incompatible_features = h->compatible_features = h->autoclear_features = 0;
         h->refcount_order = 4;
@@ -58,37 +37,37 @@ void qcow2_header_from_disk(Qcow2Header *h, const uint8_t *buf, size_t len)
         h->compression_type = 0;
         return;
     }
-    h->incompatible_features = be64_at(b + 72);
-    h->compatible_features = be64_at(b + 80);
-    h->autoclear_features = be64_at(b + 88);
-    h->refcount_order = be32_at(b + 96);
-    h->header_length = be32_at(b + 100);
+    h->incompatible_features = qcow2_get_be64(b + 72);
+    h->compatible_features = qcow2_get_be64(b + 80);
+    h->autoclear_features = qcow2_get_be64(b + 88);
+    h->refcount_order = qcow2_get_be32(b + 96);
+    h->header_length = qcow2_get_be32(b + 100);
     h->compression_type = h->header_length > QCOW2_V3_HEADER_SIZE ? b[104] : 0;
 }
 
 void qcow2_header_to_disk(const Qcow2Header *h, uint8_t *buf)
 {
     memset(buf, 0, h->version >= 3 ? MIN(h->header_length, 112U) : QCOW2_V2_HEADER_SIZE);
-    put_be32(buf + 0, h->magic);
-    put_be32(buf + 4, h->version);
-    put_be64(buf + 8, h->backing_file_offset);
-    put_be32(buf + 16, h->backing_file_size);
-    put_be32(buf + 20, h->cluster_bits);
-    put_be64(buf + 24, h->size);
-    put_be32(buf + 32, h->crypt_method);
-    put_be32(buf + 36, h->l1_size);
-    put_be64(buf + 40, h->l1_table_offset);
-    put_be64(buf + 48, h->refcount_table_offset);
-    put_be32(buf + 56, h->refcount_table_clusters);
-    put_be32(buf + 60, h->nb_snapshots);
-    put_be64(buf + 64, h->snapshots_offset);
+    qcow2_put_be32(buf + 0, h->magic);
+    qcow2_put_be32(buf + 4, h->version);
+    qcow2_put_be64(buf + 8, h->backing_file_offset);
+    qcow2_put_be32(buf + 16, h->backing_file_size);
+    qcow2_put_be32(buf + 20, h->cluster_bits);
+    qcow2_put_be64(buf + 24, h->size);
+    qcow2_put_be32(buf + 32, h->crypt_method);
+    qcow2_put_be32(buf + 36, h->l1_size);
+    qcow2_put_be64(buf + 40, h->l1_table_offset);
+    qcow2_put_be64(buf + 48, h->refcount_table_offset);
+    qcow2_put_be32(buf + 56, h->refcount_table_clusters);
+    qcow2_put_be32(buf + 60, h->nb_snapshots);
+    qcow2_put_be64(buf + 64, h->snapshots_offset);
     if (h->version < 3)
         return;
-    put_be64(buf + 72, h->incompatible_features);
-    put_be64(buf + 80, h->compatible_features);
-    put_be64(buf + 88, h->autoclear_features);
-    put_be32(buf + 96, h->refcount_order);
-    put_be32(buf + 100, h->header_length);
+    qcow2_put_be64(buf + 72, h->incompatible_features);
+    qcow2_put_be64(buf + 80, h->compatible_features);
+    qcow2_put_be64(buf + 88, h->autoclear_features);
+    qcow2_put_be32(buf + 96, h->refcount_order);
+    qcow2_put_be32(buf + 100, h->header_length);
     if (h->header_length > QCOW2_V3_HEADER_SIZE)
         buf[104] = h->compression_type;
 }
@@ -130,8 +109,8 @@ static bool read_extensions(PdImage *img, const uint8_t *c0, uint64_t start, uin
     Qcow2State *s = qcow2_state(img);
     uint64_t pos = start;
     while (pos + 8 <= end) {
-        uint32_t type = be32_at(c0 + pos);
-        uint32_t len = be32_at(c0 + pos + 4);
+        uint32_t type = qcow2_get_be32(c0 + pos);
+        uint32_t len = qcow2_get_be32(c0 + pos + 4);
         pos += 8;
         if (type == QCOW2_EXT_END)
             return true;
@@ -164,9 +143,9 @@ static bool read_extensions(PdImage *img, const uint8_t *c0, uint64_t start, uin
             if (type == QCOW2_EXT_BITMAPS) {
                 if (len < 24)
                     return corrupt(img, error, "bitmaps extension too short (%u bytes)", len);
-                s->bitmap_count = be32_at(data);
-                s->bitmap_dir_size = be64_at(data + 8);
-                s->bitmap_dir_offset = be64_at(data + 16);
+                s->bitmap_count = qcow2_get_be32(data);
+                s->bitmap_dir_size = qcow2_get_be64(data + 8);
+                s->bitmap_dir_offset = qcow2_get_be64(data + 16);
             }
             Qcow2Extension *ext = g_new0(Qcow2Extension, 1);
             ext->type = type;
@@ -376,8 +355,8 @@ static bool add_ext(uint8_t *buf, size_t *pos, size_t limit, uint32_t type, cons
     size_t padded = ((size_t)len + 7) & ~(size_t)7;
     if (*pos + 8 + padded > limit)
         return false;
-    put_be32(buf + *pos, type);
-    put_be32(buf + *pos + 4, len);
+    qcow2_put_be32(buf + *pos, type);
+    qcow2_put_be32(buf + *pos + 4, len);
     if (len)
         memcpy(buf + *pos + 8, data, len);
     memset(buf + *pos + 8 + len, 0, padded - len);
@@ -547,10 +526,10 @@ bool qcow2_mark_bitmaps_in_use(PdImage *img, GError **error)
         return false;
     uint64_t pos = 0;
     for (uint32_t i = 0; i < s->bitmap_count && pos + 24 <= s->bitmap_dir_size; i++) {
-        uint32_t flags = be32_at(dir + pos + 12);
-        put_be32(dir + pos + 12, flags | 1); /* in_use */
+        uint32_t flags = qcow2_get_be32(dir + pos + 12);
+        qcow2_put_be32(dir + pos + 12, flags | 1); /* in_use */
         uint64_t name_size = GUINT16_FROM_BE(*(uint16_t *)(dir + pos + 18));
-        uint64_t extra = be32_at(dir + pos + 20);
+        uint64_t extra = qcow2_get_be32(dir + pos + 20);
         pos += (24 + extra + name_size + 7) & ~7ULL;
     }
     return pd_io_pwrite_full(img->io, dir, s->bitmap_dir_size, s->bitmap_dir_offset, error) &&

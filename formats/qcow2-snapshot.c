@@ -33,40 +33,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    v = GUINT16_TO_BE(v);
-    memcpy(p, &v, 2);
-}
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
-static uint16_t get_be16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return GUINT16_FROM_BE(v);
-}
-static uint32_t get_be32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
-}
-
 static bool corrupt(PdImage *img, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static bool corrupt(PdImage *img, GError **error, const char *fmt, ...)
 {
@@ -195,15 +161,15 @@ static bool read_one_snapshot(TableReader *r, uint64_t pos, uint64_t file_size, 
     if (!reader_need(r, pos, SN_HEADER_SIZE, error))
         return false;
     const uint8_t *h = r->buf + pos;
-    sn->l1_table_offset = get_be64(h);
-    sn->l1_size = get_be32(h + 8);
-    uint16_t id_len = get_be16(h + 12);
-    uint16_t name_len = get_be16(h + 14);
-    sn->date_sec = get_be32(h + 16);
-    sn->date_nsec = get_be32(h + 20);
-    sn->vm_clock_nsec = get_be64(h + 24);
-    sn->vm_state_size = get_be32(h + 32);
-    sn->extra_data_size = get_be32(h + 36);
+    sn->l1_table_offset = qcow2_get_be64(h);
+    sn->l1_size = qcow2_get_be32(h + 8);
+    uint16_t id_len = qcow2_get_be16(h + 12);
+    uint16_t name_len = qcow2_get_be16(h + 14);
+    sn->date_sec = qcow2_get_be32(h + 16);
+    sn->date_nsec = qcow2_get_be32(h + 20);
+    sn->vm_clock_nsec = qcow2_get_be64(h + 24);
+    sn->vm_state_size = qcow2_get_be32(h + 32);
+    sn->extra_data_size = qcow2_get_be32(h + 36);
     if (sn->extra_data_size > QCOW2_MAX_SNAPSHOT_EXTRA)
         return corrupt(img, error,
                        "snapshot entry at table offset %" G_GUINT64_FORMAT
@@ -214,9 +180,9 @@ static bool read_one_snapshot(TableReader *r, uint64_t pos, uint64_t file_size, 
         return false;
     const uint8_t *extra = r->buf + pos + SN_HEADER_SIZE;
     uint32_t esize = sn->extra_data_size;
-    sn->vm_state_size_large = esize >= 8 ? get_be64(extra) : sn->vm_state_size;
-    sn->disk_size = esize >= SN_EXTRA_DISK_SIZE_END ? get_be64(extra + 8) : UINT64_MAX;
-    sn->icount = esize >= SN_EXTRA_KNOWN ? get_be64(extra + 16) : UINT64_MAX;
+    sn->vm_state_size_large = esize >= 8 ? qcow2_get_be64(extra) : sn->vm_state_size;
+    sn->disk_size = esize >= SN_EXTRA_DISK_SIZE_END ? qcow2_get_be64(extra + 8) : UINT64_MAX;
+    sn->icount = esize >= SN_EXTRA_KNOWN ? qcow2_get_be64(extra + 16) : UINT64_MAX;
     if (esize > SN_EXTRA_KNOWN)
         sn->unknown_extra = g_memdup2(extra + SN_EXTRA_KNOWN, esize - SN_EXTRA_KNOWN);
     sn->id_str = g_strndup((const char *)extra + esize, id_len);
@@ -290,19 +256,19 @@ static void serialize_table(const Qcow2State *s, uint8_t *buf)
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         const Qcow2Snapshot *sn = &s->snapshots[i];
         size_t id_len = strlen(sn->id_str), name_len = strlen(sn->name);
-        put_be64(p, sn->l1_table_offset);
-        put_be32(p + 8, sn->l1_size);
-        put_be16(p + 12, (uint16_t)id_len);
-        put_be16(p + 14, (uint16_t)name_len);
-        put_be32(p + 16, sn->date_sec);
-        put_be32(p + 20, sn->date_nsec);
-        put_be64(p + 24, sn->vm_clock_nsec);
-        put_be32(p + 32, (uint32_t)MIN(sn->vm_state_size_large, (uint64_t)UINT32_MAX));
-        put_be32(p + 36, sn->extra_data_size);
+        qcow2_put_be64(p, sn->l1_table_offset);
+        qcow2_put_be32(p + 8, sn->l1_size);
+        qcow2_put_be16(p + 12, (uint16_t)id_len);
+        qcow2_put_be16(p + 14, (uint16_t)name_len);
+        qcow2_put_be32(p + 16, sn->date_sec);
+        qcow2_put_be32(p + 20, sn->date_nsec);
+        qcow2_put_be64(p + 24, sn->vm_clock_nsec);
+        qcow2_put_be32(p + 32, (uint32_t)MIN(sn->vm_state_size_large, (uint64_t)UINT32_MAX));
+        qcow2_put_be32(p + 36, sn->extra_data_size);
         uint8_t *extra = p + SN_HEADER_SIZE;
-        put_be64(extra, sn->vm_state_size_large);
-        put_be64(extra + 8, sn->disk_size);
-        put_be64(extra + 16, sn->icount);
+        qcow2_put_be64(extra, sn->vm_state_size_large);
+        qcow2_put_be64(extra + 8, sn->disk_size);
+        qcow2_put_be64(extra + 16, sn->icount);
         if (sn->extra_data_size > SN_EXTRA_KNOWN)
             memcpy(extra + SN_EXTRA_KNOWN, sn->unknown_extra, sn->extra_data_size - SN_EXTRA_KNOWN);
         memcpy(extra + sn->extra_data_size, sn->id_str, id_len);
@@ -431,7 +397,7 @@ static bool walk_l2(PdImage *img, RefRun *run, uint64_t l2_offset, uint64_t file
     bool dirty = false;
     for (uint64_t j = 0; j < s->l2_size; j++) {
         uint8_t *p = table + j * (uint64_t)s->l2_entry_size;
-        uint64_t e = get_be64(p);
+        uint64_t e = qcow2_get_be64(p);
         if (e & QCOW2_OFLAG_COMPRESSED) {
             uint64_t coff, clen;
             compressed_range(s, e, &coff, &clen);
@@ -457,7 +423,7 @@ static bool walk_l2(PdImage *img, RefRun *run, uint64_t l2_offset, uint64_t file
         if (!run_add(run, offset, s->cluster_size, error))
             return false;
         if (clear_copied && (e & QCOW2_OFLAG_COPIED)) {
-            put_be64(p, e & ~QCOW2_OFLAG_COPIED);
+            qcow2_put_be64(p, e & ~QCOW2_OFLAG_COPIED);
             dirty = true;
         }
     }
@@ -538,7 +504,7 @@ static bool fix_copied_flags(PdImage *img, GError **error)
         bool dirty = false;
         for (uint64_t j = 0; j < s->l2_size; j++) {
             uint8_t *p = table + j * (uint64_t)s->l2_entry_size;
-            uint64_t e = get_be64(p);
+            uint64_t e = qcow2_get_be64(p);
             uint64_t offset = e & QCOW2_L2E_OFFSET_MASK;
             if ((e & QCOW2_OFLAG_COMPRESSED) || offset == 0)
                 continue;
@@ -546,7 +512,7 @@ static bool fix_copied_flags(PdImage *img, GError **error)
                 return false;
             uint64_t e2 = rc == 1 ? (e | QCOW2_OFLAG_COPIED) : (e & ~QCOW2_OFLAG_COPIED);
             if (e2 != e) {
-                put_be64(p, e2);
+                qcow2_put_be64(p, e2);
                 dirty = true;
             }
         }

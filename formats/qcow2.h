@@ -31,6 +31,7 @@
 #include "formats/image-driver.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* ---- on-disk header --------------------------------------------------------------- */
 
@@ -259,9 +260,39 @@ static inline bool qcow2_is_aligned(const Qcow2State *s, uint64_t offset)
 
 void qcow2_header_from_disk(Qcow2Header *h, const uint8_t *buf, size_t len);
 void qcow2_header_to_disk(const Qcow2Header *h, uint8_t *buf); /* header_length bytes */
-static inline uint64_t qcow2_be64(const void *p)
+/* Big-endian fields at any (possibly unaligned) address of an on-disk buffer. */
+static inline uint16_t qcow2_get_be16(const uint8_t *p)
 {
-    return GUINT64_FROM_BE(*(const uint64_t *)p);
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return GUINT16_FROM_BE(v);
+}
+static inline uint32_t qcow2_get_be32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return GUINT32_FROM_BE(v);
+}
+static inline uint64_t qcow2_get_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return GUINT64_FROM_BE(v);
+}
+static inline void qcow2_put_be16(uint8_t *p, uint16_t v)
+{
+    v = GUINT16_TO_BE(v);
+    memcpy(p, &v, sizeof v);
+}
+static inline void qcow2_put_be32(uint8_t *p, uint32_t v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, sizeof v);
+}
+static inline void qcow2_put_be64(uint8_t *p, uint64_t v)
+{
+    v = GUINT64_TO_BE(v);
+    memcpy(p, &v, sizeof v);
 }
 
 /* ---- qcow2.c: header -------------------------------------------------------------- */

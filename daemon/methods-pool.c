@@ -130,7 +130,7 @@ static void start_pool(PdDaemon *daemon, PdCall *call, PdPoolObj *obj, bool buil
 static PdPoolDef *parse_pool_xml(const char *xml, GError **error)
 {
     g_autoptr(PdPoolDef) def = pd_pool_def_parse(xml, error);
-    if (!def || !pd_pool_backend_for_type(def->type, error))
+    if (!def || !pd_pool_backend_for_def(def, error))
         return NULL;
     return g_steal_pointer(&def);
 }

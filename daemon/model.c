@@ -300,7 +300,7 @@ bool pd_model_save_pool(PdDaemon *daemon, PdPoolObj *obj, GError **error)
 PdPoolObj *pd_model_add_pool(PdDaemon *daemon, PdPoolDef *def, bool persistent, GError **error)
 {
     g_autoptr(PdPoolDef) owned = def;
-    const PdPoolBackend *backend = pd_pool_backend_for_type(def->type, error);
+    const PdPoolBackend *backend = pd_pool_backend_for_def(def, error);
     if (!backend)
         return NULL;
     PdPoolObj *obj = g_new0(PdPoolObj, 1);

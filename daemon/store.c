@@ -74,6 +74,29 @@ static const char *const migrations[] = {
      * start-up finds running jobs without a scan */
     "ALTER TABLE pools ADD COLUMN persistent INTEGER NOT NULL DEFAULT 1;"
     "CREATE INDEX jobs_state ON jobs(state);",
+    /* 3: secrets (CHAP passwords of iSCSI pools; value NULL until set) and the disks attached
+     * to libvirt domains (one row per domain, target, and libvirt URI) */
+    "CREATE TABLE secrets ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  usage_type TEXT NOT NULL,"
+    "  usage_id TEXT NOT NULL,"
+    "  description TEXT,"
+    "  ephemeral INTEGER NOT NULL DEFAULT 0,"
+    "  private INTEGER NOT NULL DEFAULT 0,"
+    "  value BLOB,"
+    "  UNIQUE (usage_type, usage_id));"
+    "CREATE TABLE attachments ("
+    "  uri TEXT NOT NULL,"
+    "  domain TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  pool TEXT NOT NULL,"
+    "  volume TEXT NOT NULL,"
+    "  mode TEXT,"
+    "  live INTEGER NOT NULL DEFAULT 0,"
+    "  config INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (uri, domain, target));"
+    "CREATE INDEX attachments_volume ON attachments(pool, volume);",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == PD_STORE_SCHEMA_VERSION);
 

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 typedef struct PdStore PdStore;
 
 /* The schema version this poold writes. */
-#define PD_STORE_SCHEMA_VERSION 2
+#define PD_STORE_SCHEMA_VERSION 3
 
 /* Opens (creating) @path and migrates it to PD_STORE_SCHEMA_VERSION. */
 PdStore *pd_store_open(const char *path, GError **error);

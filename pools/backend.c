@@ -58,7 +58,25 @@ void pd_pool_free(PdPool *pool)
         return;
     pd_pool_def_free(pool->def);
     g_ptr_array_unref(pool->volumes);
+    if (pool->auth_secret) {
+        explicit_bzero(pool->auth_secret, strlen(pool->auth_secret));
+        g_free(pool->auth_secret);
+    }
     g_free(pool);
+}
+
+void pd_disk_source_free(PdDiskSource *source)
+{
+    if (!source)
+        return;
+    g_free(source->path);
+    g_free(source->protocol);
+    g_free(source->name);
+    g_free(source->host_name);
+    g_free(source->auth_username);
+    g_free(source->auth_secret_usage);
+    g_free(source->auth_secret_uuid);
+    g_free(source);
 }
 
 PdVol *pd_pool_find_vol(const PdPool *pool, const char *name)
@@ -137,6 +155,40 @@ const PdPoolBackend *pd_pool_backend_for_type(PdPoolType type, GError **error)
         g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
                     "Pool type '%s' is not supported by this poold (supported: dir)",
                     pool_type_name(type));
+        return NULL;
+    }
+}
+
+/* True when the running kernel has an NFS client (nfs listed in /proc/filesystems). */
+static bool kernel_has_nfs(void)
+{
+    g_autofree char *list = NULL;
+    if (!g_file_get_contents("/proc/filesystems", &list, NULL, NULL))
+        return false;
+    g_auto(GStrv) lines = g_strsplit(list, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *fs = strrchr(*l, '\t');
+        if (fs && strcmp(fs + 1, "nfs") == 0)
+            return true;
+    }
+    return false;
+}
+
+const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **error)
+{
+    if (def->type != PD_POOL_NETFS)
+        return pd_pool_backend_for_type(def->type, error);
+    PdNetfsMode mode = def->netfs_mode;
+    if (mode == PD_NETFS_MODE_AUTO)
+        mode = kernel_has_nfs() ? PD_NETFS_MODE_MOUNT : PD_NETFS_MODE_USERSPACE;
+    switch (mode) {
+    /* The netfs backends register here as they land:
+     * case PD_NETFS_MODE_MOUNT: return &pd_pool_backend_netfs_mount;
+     * case PD_NETFS_MODE_USERSPACE: return &pd_pool_backend_netfs_nfs; */
+    default:
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "pool '%s': netfs pools in %s mode are not supported by this poold yet",
+                    def->name, mode == PD_NETFS_MODE_MOUNT ? "mount" : "userspace");
         return NULL;
     }
 }
@@ -368,4 +420,22 @@ bool pd_pool_backend_vol_snapshot_delete(const PdPoolBackend *be, const PdPool *
         return false;
     }
     return be->vol_snapshot_delete(pool, vol, name, error);
+}
+
+bool pd_pool_backend_vol_disk_source(const PdPoolBackend *be, const PdPool *pool, const PdVol *vol,
+                                     PdDiskSource **ret_source, GError **error)
+{
+    if (be->vol_disk_source)
+        return be->vol_disk_source(pool, vol, ret_source, error);
+    if (!vol->path || (vol->type != PD_VOL_FILE && vol->type != PD_VOL_BLOCK)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "pool '%s': volume '%s' has no path a domain could use", pool->def->name,
+                    vol->name);
+        return false;
+    }
+    PdDiskSource *source = g_new0(PdDiskSource, 1);
+    source->type = vol->type == PD_VOL_BLOCK ? PD_DISK_SOURCE_BLOCK : PD_DISK_SOURCE_FILE;
+    source->path = g_strdup(vol->path);
+    *ret_source = source;
+    return true;
 }

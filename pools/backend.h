@@ -95,6 +95,11 @@ typedef struct {
     /* Backend state between start and stop (a mount, a libnfs or libiscsi context). Set only
      * by start, cleared by stop; NULL for dir pools. */
     void *backend_data;
+    /* The secret of the pool's <source><auth> (CHAP password), resolved by the daemon from its
+     * secret store and set before start; NULL without auth. NUL-terminated; a backend copies
+     * what it needs into backend_data at start and never logs or returns it. pd_pool_free
+     * wipes it. */
+    char *auth_secret;
 } PdPool;
 
 /* A pool for @def (taken over), no volumes, zero sizes. Never NULL. */
@@ -134,6 +139,31 @@ typedef struct {
     void *progress_data;
     GCancellable *cancellable;
 } PdBackendJob;
+
+/* ---- how a domain reaches a volume ------------------------------------------------------- */
+
+typedef enum {
+    PD_DISK_SOURCE_FILE,    /* <disk type='file'><source file=path> */
+    PD_DISK_SOURCE_BLOCK,   /* <disk type='block'><source dev=path> */
+    PD_DISK_SOURCE_NETWORK, /* <disk type='network'><source protocol= name=><host name= port=> */
+} PdDiskSourceType;
+
+/* What the daemon needs to build a libvirt <disk> for a volume. All strings owned. */
+typedef struct {
+    PdDiskSourceType type;
+    char *path;         /* FILE and BLOCK */
+    char *protocol;     /* NETWORK: "nfs" or "iscsi" */
+    char *name;         /* NETWORK: nfs: "/export/dir/vol"; iscsi: "IQN/LUN" */
+    char *host_name;    /* NETWORK */
+    unsigned host_port; /* NETWORK; 0 = the protocol's default */
+    /* NETWORK with CHAP: the pool's <auth> (username and secret usage/uuid), else NULL */
+    char *auth_username;
+    char *auth_secret_usage;
+    char *auth_secret_uuid;
+} PdDiskSource;
+
+void pd_disk_source_free(PdDiskSource *source); /* NULL is fine */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdDiskSource, pd_disk_source_free)
 
 /* ---- flags ------------------------------------------------------------------------------ */
 
@@ -318,13 +348,27 @@ typedef struct {
                                 GError **error);
     bool (*vol_snapshot_delete)(const PdPool *pool, const PdVol *vol, const char *name,
                                 GError **error);
+
+    /* How a domain reaches the volume (attach-disk). Pool active. Optional (NULL: a FILE
+     * source at vol->path for PD_VOL_FILE volumes, a BLOCK source for PD_VOL_BLOCK ones, see
+     * pd_pool_backend_vol_disk_source). Network pools answer a NETWORK source. */
+    bool (*vol_disk_source)(const PdPool *pool, const PdVol *vol, PdDiskSource **ret_source,
+                            GError **error);
 } PdPoolBackend;
 
 /* The backend for @type, or NULL with PD_ERROR_UNSUPPORTED naming the type when poold has
- * none (yet). Static data, not freed. */
+ * none (yet). Static data, not freed. For netfs this is the userspace backend; the daemon
+ * uses pd_pool_backend_for_def, which also honours the definition's netfs mode. */
 const PdPoolBackend *pd_pool_backend_for_type(PdPoolType type, GError **error);
 
-/* The backends that exist, one per type. */
+/* The backend a pool of definition @def runs on: per type, and for netfs per netfs_mode
+ * (AUTO: mount when the kernel lists nfs in /proc/filesystems, else userspace). The daemon
+ * chooses it again at every start (a changed definition may change the mode). */
+const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **error);
+
+/* The backends, one file each in pools/ (a NULL-free table of designated initializers).
+ * netfs has two: mount (the kernel's NFS client, then the dir pool's code) and userspace
+ * (libnfs). */
 extern const PdPoolBackend pd_pool_backend_dir;
 
 /* Sets PD_ERROR_UNSUPPORTED: "pool 'NAME': pool type 'TYPE' does not support OPERATION". */
@@ -378,6 +422,8 @@ bool pd_pool_backend_vol_snapshot_revert(const PdPoolBackend *be, const PdPool *
                                          const PdVol *vol, const char *name, GError **error);
 bool pd_pool_backend_vol_snapshot_delete(const PdPoolBackend *be, const PdPool *pool,
                                          const PdVol *vol, const char *name, GError **error);
+bool pd_pool_backend_vol_disk_source(const PdPoolBackend *be, const PdPool *pool, const PdVol *vol,
+                                     PdDiskSource **ret_source, GError **error);
 
 /* The volume XML of @vol in @pool (vol-dumpxml), as a definition the daemon formats with
  * pd_vol_def_format, laid out as libvirtd shows the same file (no compat/clusterSize of an

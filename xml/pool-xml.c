@@ -30,6 +30,7 @@ PdPoolDef *pd_pool_def_new(PdPoolType type)
     def->type = type;
     def->uuid = g_uuid_string_random();
     def->source.devices = g_ptr_array_new_with_free_func(g_free);
+    def->mount_opts = g_ptr_array_new_with_free_func(g_free);
     pd_perms_init(&def->target_perms);
     return def;
 }
@@ -61,6 +62,7 @@ void pd_pool_def_free(PdPoolDef *def)
     g_free(def->source.initiator_iqn);
     g_free(def->target_path);
     pd_perms_clear(&def->target_perms);
+    g_ptr_array_unref(def->mount_opts);
     g_free(def);
 }
 

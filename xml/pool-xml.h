@@ -39,6 +39,13 @@ typedef struct {
     unsigned protocol_ver; /* 0 when absent */
 } PdPoolSource;
 
+/* How a netfs pool reaches its export (poold extension; libvirt always mounts). */
+typedef enum {
+    PD_NETFS_MODE_AUTO = 0,  /* mount where the kernel has NFS, else userspace */
+    PD_NETFS_MODE_MOUNT,     /* mount -t nfs at the target path, then the dir pool's code */
+    PD_NETFS_MODE_USERSPACE, /* NFSv3 through libnfs: volumes are nfs:// files */
+} PdNetfsMode;
+
 typedef struct {
     PdPoolType type;
     char *name;
@@ -47,6 +54,11 @@ typedef struct {
     PdPoolSource source;
     char *target_path; /* NULL for types without a target */
     PdPerms target_perms;
+    /* netfs only: how to reach the export (see PdNetfsMode); written back only when not AUTO */
+    PdNetfsMode netfs_mode;
+    /* fs and netfs (mount mode): extra mount options, libvirt's
+     * <fs:mount_opts><fs:option name='...'/></fs:mount_opts>; char *, never NULL */
+    GPtrArray *mount_opts;
 } PdPoolDef;
 
 /* A definition of @type with every optional field unset and a fresh random UUID. */

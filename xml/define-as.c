@@ -48,6 +48,8 @@ static const ArgSpec pool_specs[] = {
     POOL_OPT("secret-uuid", secret_uuid),
     POOL_OPT("source-initiator", source_initiator),
     POOL_OPT("source-protocol-ver", source_protocol_ver),
+    POOL_OPT("netfs-mode", netfs_mode),
+    POOL_OPT("netfs-timeout", netfs_timeout),
     POOL_FLAG("print-xml", print_xml),
     POOL_FLAG("build", build),
     POOL_FLAG("overwrite", overwrite),
@@ -231,6 +233,35 @@ static bool pool_protocol_from_args(PdPoolDef *def, const char *text, GError **e
     return true;
 }
 
+/* --netfs-mode and --netfs-timeout (poold extensions, see pool-ns.h). */
+static bool pool_netfs_from_args(PdPoolDef *def, const PdPoolDefineArgs *args, GError **error)
+{
+    g_autofree char *mode = arg(args->netfs_mode);
+    g_autofree char *timeout = arg(args->netfs_timeout);
+    uint64_t value;
+
+    if (mode) {
+        int m = pd_netfs_mode_from_name(mode);
+        if (m < 0) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "pool '%s': --netfs-mode '%s' is unknown (auto, mount or userspace)",
+                        def->name, mode);
+            return false;
+        }
+        def->netfs_mode = (PdNetfsMode)m;
+    }
+    if (!timeout)
+        return true;
+    if (!pd_xml_parse_u64(timeout, &value) || value == 0 || value > PD_NETFS_TIMEOUT_MAX) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "pool '%s': --netfs-timeout '%s' is not a number of seconds (1-%d)", def->name,
+                    timeout, PD_NETFS_TIMEOUT_MAX);
+        return false;
+    }
+    def->netfs_timeout = (unsigned)value;
+    return true;
+}
+
 PdPoolDef *pd_pool_def_from_args(const PdPoolDefineArgs *args, GError **error)
 {
     const PdPoolTypeInfo *info;
@@ -261,7 +292,8 @@ PdPoolDef *pd_pool_def_from_args(const PdPoolDefineArgs *args, GError **error)
     def->source.initiator_iqn = arg(args->source_initiator);
     def->target_path = arg(args->target);
     if (!pool_auth_from_args(def, args, error) ||
-        !pool_protocol_from_args(def, args->source_protocol_ver, error))
+        !pool_protocol_from_args(def, args->source_protocol_ver, error) ||
+        !pool_netfs_from_args(def, args, error))
         return NULL;
     if (!pd_pool_def_validate(def, error))
         return NULL;

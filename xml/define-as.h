@@ -39,6 +39,8 @@ typedef struct {
     const char *secret_uuid;
     const char *source_initiator;
     const char *source_protocol_ver;
+    const char *netfs_mode;    /* poold extension: auto, mount, userspace */
+    const char *netfs_timeout; /* poold extension: seconds */
     bool print_xml;
     bool build; /* pool-create-as flags, kept for the caller */
     bool overwrite;

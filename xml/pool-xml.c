@@ -2,6 +2,7 @@
 #include "xml/pool-xml.h"
 
 #include "common/pd-error.h"
+#include "xml/pool-ns.h"
 #include "xml/units.h"
 #include "xml/xml-util.h"
 
@@ -390,6 +391,8 @@ PdPoolDef *pd_pool_def_parse(const char *xml, GError **error)
         return NULL;
     if (target && !parse_target(target, def, error))
         return NULL;
+    if (!pd_pool_ns_parse(root, def, error))
+        return NULL;
     if (!pd_pool_def_validate(def, error))
         return NULL;
     return g_steal_pointer(&def);
@@ -585,7 +588,7 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error)
     apply_source_defaults(def, info);
     sanitize_path_field(&def->source.dir);
     sanitize_path_field(&def->target_path);
-    if (!validate_source(def, info, error))
+    if (!validate_source(def, info, error) || !pd_pool_ns_validate(def, error))
         return false;
     return validate_target(def, info, error);
 }
@@ -643,9 +646,10 @@ char *pd_pool_def_format(const PdPoolDef *def)
 {
     const PdPoolTypeInfo *info = pd_pool_type_info(def->type);
     g_auto(PdXmlBuf) buf;
+    g_autofree char *xmlns = pd_pool_ns_declarations(def);
 
     pd_xml_buf_init(&buf);
-    pd_xml_buf_line(&buf, "<pool type='%s'>", info->name);
+    pd_xml_buf_line(&buf, "<pool type='%s'%s>", info->name, xmlns);
     buf.indent += 2;
     pd_xml_buf_text_elem(&buf, "name", def->name);
     pd_xml_buf_text_elem(&buf, "uuid", def->uuid);
@@ -661,6 +665,7 @@ char *pd_pool_def_format(const PdPoolDef *def)
         pd_perms_format(&buf, &def->target_perms);
         pd_xml_buf_close(&buf, "</target>");
     }
+    pd_pool_ns_format(&buf, def);
     pd_xml_buf_close(&buf, "</pool>");
     return pd_xml_buf_steal(&buf);
 }

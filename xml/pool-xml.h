@@ -56,6 +56,9 @@ typedef struct {
     PdPerms target_perms;
     /* netfs only: how to reach the export (see PdNetfsMode); written back only when not AUTO */
     PdNetfsMode netfs_mode;
+    /* netfs only: seconds after which an NFS call to an unresponsive server fails (userspace
+     * mode); 0 = the backend's default. <poold:netfs timeout='N'/> */
+    unsigned netfs_timeout;
     /* fs and netfs (mount mode): extra mount options, libvirt's
      * <fs:mount_opts><fs:option name='...'/></fs:mount_opts>; char *, never NULL */
     GPtrArray *mount_opts;
@@ -85,6 +88,18 @@ char *pd_pool_def_format(const PdPoolDef *def);
 
 /* A deep copy of a validated definition (through its canonical XML). Caller frees. */
 PdPoolDef *pd_pool_def_copy(const PdPoolDef *def);
+
+/* XML namespaces of the pool extensions: libvirt's fs/netfs mount options and poold's own
+ * (<poold:netfs mode= timeout=/>). Elements are matched by namespace URI, not prefix. */
+#define PD_XML_NS_FS    "http://libvirt.org/schemas/storagepool/fs/1.0"
+#define PD_XML_NS_POOLD "http://poold.io/schemas/storagepool/1.0"
+
+/* "auto", "mount", "userspace" <-> PdNetfsMode; -1 when unknown. */
+const char *pd_netfs_mode_name(PdNetfsMode mode);
+int pd_netfs_mode_from_name(const char *name);
+
+/* The longest netfs timeout poold accepts, in seconds. */
+#define PD_NETFS_TIMEOUT_MAX 3600
 
 /* True when @name is usable as a pool or volume name: not empty, no '/', not "." or "..",
  * at most 255 bytes. */

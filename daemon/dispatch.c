@@ -288,61 +288,94 @@ static bool has_nul_escape(const char *data, size_t len)
     return false;
 }
 
-bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len)
+void pd_parsed_call_clear(PdParsedCall *pc)
 {
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
-    const char *name = NULL;
-    JsonObject *params = NULL;
-    bool more = false, oneway = false;
+    g_clear_object(&pc->parser);
+    g_clear_pointer(&pc->early_error, g_free);
+    g_clear_pointer(&pc->early_params, json_object_unref);
+    pc->method = NULL;
+    pc->params = NULL;
+    pc->name = NULL;
+}
+
+static void parsed_early(PdParsedCall *pc, const char *error, JsonObject *params)
+{
+    pc->method = NULL;
+    pc->early_error = g_strdup(error);
+    pc->early_params = params;
+}
+
+bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_fds,
+                       PdParsedCall *pc)
+{
+    memset(pc, 0, sizeof(*pc));
+    if (len == 0 || data[len - 1] != '\0')
+        return false;
+    pc->parser = json_parser_new_immutable();
     if (!g_utf8_validate(data, (gssize)len - 1, NULL) ||
-        !json_parser_load_from_data(parser, data, (gssize)len - 1, NULL) ||
-        !parse_envelope(json_parser_get_root(parser), &name, &params, &more, &oneway)) {
-        drop_fds(client);
+        !json_parser_load_from_data(pc->parser, data, (gssize)len - 1, NULL) ||
+        !parse_envelope(json_parser_get_root(pc->parser), &pc->name, &pc->params, &pc->more,
+                        &pc->oneway)) {
+        pd_parsed_call_clear(pc);
         return false;
     }
-    const PdMethod *method = pd_method_lookup(name);
-    if (method && has_nul_escape(data, len - 1)) {
-        drop_fds(client);
-        answer_early(client, oneway, "org.varlink.service.InvalidParameter",
+    pc->method = pd_method_lookup(pc->name);
+    if (pc->method && has_nul_escape(data, len - 1)) {
+        parsed_early(pc, "org.varlink.service.InvalidParameter",
                      error_param("parameter", "(a string holding a NUL character)"));
         return true;
     }
-    if (!method) {
-        drop_fds(client);
-        g_autofree char *iface = interface_of(name);
+    if (!pc->method) {
+        g_autofree char *iface = interface_of(pc->name);
         if (iface && interface_known(iface))
-            answer_early(client, oneway, "org.varlink.service.MethodNotFound",
-                         error_param("method", name));
+            parsed_early(pc, "org.varlink.service.MethodNotFound", error_param("method", pc->name));
         else
-            answer_early(client, oneway, "org.varlink.service.InterfaceNotFound",
-                         error_param("interface", iface ? iface : name));
+            parsed_early(pc, "org.varlink.service.InterfaceNotFound",
+                         error_param("interface", iface ? iface : pc->name));
         return true;
     }
     g_autofree char *err = NULL;
     JsonObject *eparams = NULL;
-    if (!pd_dispatch_check(method, params, pd_client_read_only(client), more,
-                           pd_client_n_fds(client), &err, &eparams)) {
-        g_info("%s from %s refused: %s", name, pd_client_describe(client), err);
-        pd_metrics_call(method->name, true, 0);
+    if (!pd_dispatch_check(pc->method, pc->params, read_only, pc->more, n_fds, &err, &eparams))
+        parsed_early(pc, err, eparams);
+    return true;
+}
+
+bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len)
+{
+    PdParsedCall pc;
+    if (!pd_dispatch_parse(data, len, pd_client_read_only(client), pd_client_n_fds(client), &pc)) {
         drop_fds(client);
-        answer_early(client, oneway, err, eparams);
+        return false;
+    }
+    if (pc.early_error) {
+        const PdMethod *refused = pd_method_lookup(pc.name);
+        if (refused) {
+            g_info("%s from %s refused: %s", pc.name, pd_client_describe(client), pc.early_error);
+            pd_metrics_call(refused->name, true, 0);
+        }
+        drop_fds(client);
+        answer_early(client, pc.oneway, pc.early_error, g_steal_pointer(&pc.early_params));
+        pd_parsed_call_clear(&pc);
         return true;
     }
+    const PdMethod *method = pc.method;
     PdCall *call = g_new0(PdCall, 1);
     call->daemon = daemon;
     call->client = pd_client_ref(client);
     call->method = method;
-    call->method_name = g_strdup(name);
-    call->more = more;
-    call->oneway = oneway;
+    call->method_name = g_strdup(pc.name);
+    call->more = pc.more;
+    call->oneway = pc.oneway;
     call->start_us = g_get_monotonic_time();
     call->fd = (method->flags & PD_METHOD_TAKES_FD) ? pd_client_take_fd(client) : -1;
     drop_fds(client);
     if (!running_calls)
         running_calls = g_hash_table_new(NULL, NULL);
     g_hash_table_insert(running_calls, client, call);
-    g_debug("%s from %s", name, pd_client_describe(client));
-    g_autoptr(JsonObject) owned = params ? json_object_ref(params) : json_object_new();
+    g_debug("%s from %s", pc.name, pd_client_describe(client));
+    g_autoptr(JsonObject) owned = pc.params ? json_object_ref(pc.params) : json_object_new();
+    pd_parsed_call_clear(&pc);
     method->handler(daemon, call, owned);
     return true;
 }

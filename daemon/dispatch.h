@@ -63,6 +63,29 @@ const PdMethod *pd_method_lookup(const char *name);
 bool pd_dispatch_check(const PdMethod *method, JsonObject *params, bool read_only, bool more,
                        unsigned n_fds, char **ret_error, JsonObject **ret_error_params);
 
+/* One message read as a call, before it reaches a handler (pd_dispatch_parse). */
+typedef struct {
+    JsonParser *parser;     /* owns the parsed tree */
+    const char *name;       /* the method name as sent */
+    const PdMethod *method; /* NULL when early_error is set or the name is unknown */
+    JsonObject *params;     /* NULL when absent; owned by parser */
+    bool more, oneway;
+    /* Set when the call must be answered with an error without running a handler: the varlink
+     * error name and its parameters. */
+    char *early_error;
+    JsonObject *early_params;
+} PdParsedCall;
+
+void pd_parsed_call_clear(PdParsedCall *pc);
+
+/* Parses one NUL-terminated message of @len bytes (the NUL included) and checks it against
+ * the method table and the socket's permissions (pd_dispatch_check). Returns false when it is
+ * not a varlink call at all (the connection must close); else true with @pc filled: either
+ * method set (ready for its handler) or early_error set. No I/O, no daemon state: the
+ * protocol fuzz target drives this function. */
+bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_fds,
+                       PdParsedCall *pc);
+
 /* Parses one message, checks it and runs its handler. Returns false when the message is not
  * a varlink call at all (not JSON, not an object, no method): the caller closes the
  * connection. Errors of a well-formed call are answered on the call. */

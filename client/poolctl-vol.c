@@ -138,8 +138,10 @@ static bool cmd_vol_clone(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
 static bool cmd_vol_delete(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
     g_autofree char *failed = g_strdup_printf("Failed to delete vol %s", pc_arg(args, "vol"));
-    g_autoptr(JsonObject) reply =
-        pc_ctl_call(ctl, "io.poold.Volume.Delete", vol_params(args), failed);
+    JsonObject *p = vol_params(args);
+    if (pc_flag(args, "delete-snapshots"))
+        json_object_set_boolean_member(p, "delete_snapshots", true);
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Volume.Delete", p, failed);
     if (!reply)
         return false;
     printf("Vol %s deleted\n", pc_arg(args, "vol"));

@@ -51,6 +51,7 @@ static const PdParamSpec p_pool_build[] = {S("pool"), BO("overwrite"), BO("no_ov
 static const PdParamSpec p_pool_start[] = {S("pool"), BO("build"), END};
 static const PdParamSpec p_pool_autostart[] = {S("pool"), B("autostart"), END};
 static const PdParamSpec p_vol[] = {SO("pool"), S("volume"), END};
+static const PdParamSpec p_vol_delete[] = {SO("pool"), S("volume"), BO("delete_snapshots"), END};
 static const PdParamSpec p_vol_create[] = {S("pool"), S("xml"), BO("async"), END};
 static const PdParamSpec p_vol_create_from[] = {
     S("pool"), S("xml"), SO("source_pool"), S("source"), BO("reflink"), BO("async"), END};
@@ -100,7 +101,7 @@ static const PdMethod methods[] = {
     {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, W | J},
     {"io.poold.Volume.CreateFrom", pd_method_vol_create_from, p_vol_create_from, W | J},
     {"io.poold.Volume.Clone", pd_method_vol_clone, p_vol_clone, W | J},
-    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol, W},
+    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol_delete, W},
     {"io.poold.Volume.Resize", pd_method_vol_resize, p_vol_resize, W | J},
     {"io.poold.Volume.Wipe", pd_method_vol_wipe, p_vol_wipe, W | J},
     {"io.poold.Volume.Upload", pd_method_vol_upload, p_vol_transfer, W | J | F},

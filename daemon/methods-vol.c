@@ -312,7 +312,7 @@ PD_HANDLER(pd_method_vol_clone)
 static bool run_delete(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_delete(op->obj->backend, op->view, op->vol, 0, error);
+    return pd_pool_backend_vol_delete(op->obj->backend, op->view, op->vol, op->flags, error);
 }
 
 /* Refuses to delete a volume another known volume uses as its backing file. */
@@ -349,6 +349,7 @@ PD_HANDLER(pd_method_vol_delete)
     }
     VolOp *op = vol_op_new(obj, vol);
     op->event = "vol-deleted";
+    op->flags = pd_param_bool(params, "delete_snapshots", false) ? PD_VOL_DELETE_WITH_SNAPSHOTS : 0;
     vol_op_start(daemon, call, params, op, "vol-delete", vol->name, false, run_delete,
                  apply_volume);
 }

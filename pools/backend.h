@@ -189,6 +189,14 @@ typedef enum {
 } PdVolCreateFlags;
 
 typedef enum {
+    /* vol-delete --delete-snapshots: also remove snapshots that live outside the volume (LVM
+     * snapshots of an LV). Without it a backend refuses to delete a volume that has such
+     * snapshots, naming them (libvirt's VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS). Internal
+     * qcow2 snapshots are part of the file and go with it either way. */
+    PD_VOL_DELETE_WITH_SNAPSHOTS = 1 << 0,
+} PdVolDeleteFlags;
+
+typedef enum {
     PD_VOL_RESIZE_ALLOCATE = 1 << 0, /* reserve the new space (fallocate), vol-resize --allocate */
     PD_VOL_RESIZE_SHRINK = 1 << 1,   /* a smaller capacity is allowed (vol-resize --shrink) */
 } PdVolResizeFlags;
@@ -294,7 +302,7 @@ typedef struct {
                             PdVol **ret_vol, GError **error);
 
     /* Removes the volume. The daemon has checked it is not attached and not the backing file
-     * of another volume it knows. @flags: 0. Optional (NULL: unsupported). On failure the
+     * of another volume it knows. @flags: PdVolDeleteFlags. Optional (NULL: unsupported). On failure the
      * volume is still there. */
     bool (*vol_delete)(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error);
 

@@ -117,7 +117,11 @@ run_ok "pool-destroy transient" pc pool-destroy tp
 run_fails "transient pool gone" "failed to get pool 'tp'" pc pool-info tp
 
 # pool-delete refuses a pool holding volumes, then works once empty
-for v in xv xv2 data snap; do pc vol-delete $v --pool xp >/dev/null; done
+# a qcow2 with an internal snapshot: the snapshot goes with the file (--delete-snapshots is
+# accepted for it as for volumes with external snapshots)
+run_ok "vol-snapshot-create before delete" pc vol-snapshot-create snap s2 --pool xp
+check "vol-delete --delete-snapshots" "Vol snap deleted" "$(pc vol-delete snap --pool xp --delete-snapshots)"
+for v in xv xv2 data; do pc vol-delete $v --pool xp >/dev/null; done
 run_ok "pool-destroy" pc pool-destroy xp
 check "pool-delete" "Pool xp deleted" "$(pc pool-delete xp)"
 [ ! -e "$D/xp" ] && ok "pool-delete removed the directory" || not_ok "pool-delete removed it"

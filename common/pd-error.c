@@ -24,6 +24,8 @@ static const char *const wire_names[] = {
     [PD_ERROR_VOLUME_BUSY] = "io.poold.Error.VolumeBusy",
     [PD_ERROR_INVALID_STATE] = "io.poold.Error.InvalidState",
     [PD_ERROR_PERMISSION_DENIED] = "io.poold.Error.PermissionDenied",
+    [PD_ERROR_NO_SUCH_DOMAIN] = "io.poold.Error.NoSuchDomain",
+    [PD_ERROR_VOLUME_ATTACHED] = "io.poold.Error.VolumeAttached",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(wire_names) == PD_ERROR_N_CODES);
 

@@ -29,6 +29,8 @@ typedef enum {
     PD_ERROR_VOLUME_BUSY,       /* a job works on the volume; the message names the job */
     PD_ERROR_INVALID_STATE,     /* not valid now: pool inactive, already active, ... */
     PD_ERROR_PERMISSION_DENIED, /* a changing call on the read-only socket */
+    PD_ERROR_NO_SUCH_DOMAIN,    /* libvirt has no domain of that name at that URI */
+    PD_ERROR_VOLUME_ATTACHED,   /* the volume is a disk of a domain; the message names both */
     PD_ERROR_N_CODES
 } PdErrorCode;
 

@@ -1,0 +1,73 @@
+/* poold's libvirt connections: the libvirt event loop, errors, and a cache of connections by
+ * URI.
+ *
+ * libvirt needs an event loop implementation for keepalives, close callbacks, domain events
+ * and the embedded QEMU driver (qemu:///embed?root=DIR). poold registers libvirt's default
+ * implementation once and runs it in its own thread (pd_libvirt_init), so neither the GLib
+ * main loop nor a worker ever runs libvirt's loop, and libvirt never runs GLib's.
+ *
+ * Opening a connection and every call on one may block (a remote libvirtd, a hung QEMU
+ * monitor): the daemon makes them on worker threads only, never on the main loop. A cached
+ * connection is shared between workers (libvirt connections are thread-safe); libvirt's close
+ * callback drops a dead one from the cache, and the next call opens a new one.
+ *
+ * Errors: every failure is a PD_ERROR GError whose message names the URI and, where there is
+ * one, the domain, followed by libvirt's own message. */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+
+G_BEGIN_DECLS
+
+/* The URI when neither the call nor the configuration gives one (virsh's default as root). */
+#define PD_LIBVIRT_DEFAULT_URI "qemu:///system"
+
+/* Registers libvirt's default event loop implementation and starts the thread that runs it.
+ * Idempotent and thread-safe; the loop runs until the process exits. Returns false with an
+ * error when libvirt refuses the registration. */
+bool pd_libvirt_init(GError **error);
+
+/* Sets @error (code @code, PD_ERROR domain) to "@what: " followed by libvirt's last error of
+ * this thread (or "unknown libvirt error"). Returns false, for "return pd_libvirt_fail(...)". */
+bool pd_libvirt_fail(GError **error, int code, const char *what_fmt, ...) G_GNUC_PRINTF(3, 4);
+
+typedef struct PdLibvirtConn PdLibvirtConn;
+
+/* Called on libvirt's event loop thread when a domain of a cached connection changes in a way
+ * that may add or remove disks (a device was removed, the domain was undefined, stopped or
+ * defined). Must be quick and thread-safe: the daemon only schedules work on its main loop. */
+typedef void (*PdLibvirtDomainChangedFunc)(const char *uri, const char *domain, void *user_data);
+
+typedef struct PdLibvirtConns PdLibvirtConns;
+
+/* A cache of connections by URI. @changed (may be NULL) is registered on every connection the
+ * cache opens. */
+PdLibvirtConns *pd_libvirt_conns_new(PdLibvirtDomainChangedFunc changed, void *user_data);
+/* Closes every cached connection. The callers of pd_libvirt_conns_get must have released
+ * theirs. */
+void pd_libvirt_conns_free(PdLibvirtConns *conns);
+
+/* The connection to @uri: the cached one when it is alive, else a new one (which blocks:
+ * worker threads only). Returns a reference (release with pd_libvirt_conn_unref), or NULL
+ * with PD_ERROR_IO "cannot connect to libvirt at URI: ...". Thread-safe. */
+PdLibvirtConn *pd_libvirt_conns_get(PdLibvirtConns *conns, const char *uri, GError **error);
+
+/* Opens an uncached connection to @uri (tests; blocking). Same errors. */
+PdLibvirtConn *pd_libvirt_conn_open(const char *uri, GError **error);
+
+void pd_libvirt_conn_unref(PdLibvirtConn *conn); /* NULL is fine */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdLibvirtConn, pd_libvirt_conn_unref)
+
+/* The libvirt connection (borrowed) and its URI as given. */
+virConnectPtr pd_libvirt_conn_ptr(PdLibvirtConn *conn);
+const char *pd_libvirt_conn_uri(PdLibvirtConn *conn);
+
+/* Domain lookup by name (or UUID): a reference the caller frees with virDomainFree, or NULL
+ * with PD_ERROR_NO_SUCH_DOMAIN "Domain not found: no domain with matching name 'X' (URI)". */
+virDomainPtr pd_libvirt_domain_lookup(PdLibvirtConn *conn, const char *name, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+
+G_END_DECLS

@@ -7,7 +7,7 @@ build_pkgs="gcc clang meson ninja-build pkg-config clang-format
   libiscsi-dev libnfs-dev libvirt-dev"
 # qemu-utils is the test oracle (qemu-img), never a runtime dependency.
 test_pkgs="qemu-utils libclang-rt-14-dev llvm python3 libvirt-clients libxml2-utils xfsprogs systemd time
-  libiscsi-bin tgt nfs-ganesha nfs-ganesha-vfs rpcbind
+  libiscsi-bin tgt nfs-ganesha nfs-ganesha-vfs rpcbind iproute2
   qemu-system-x86 qemu-block-extra libvirt-daemon-system libvirt-daemon-driver-storage-iscsi-direct
   busybox-static cpio xz-utils kmod
   lvm2 thin-provisioning-tools udev e2fsprogs nfs-kernel-server nfs-common open-iscsi"

@@ -435,63 +435,33 @@ static bool write_stream(int fd, const void *buf, size_t len, const PdBackendJob
     return true;
 }
 
-static bool pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
+/* Opens a volume's file or device as a PdIO; with its size and whether that size is fixed
+ * (a block device). NULL with @error on failure. */
+static PdIO *open_volume(const PdPool *pool, const PdVol *vol, const char *path, PdIOFlags flags,
+                         bool *ret_fixed, GError **error)
 {
-    size_t put = 0;
-    while (put < len) {
-        ssize_t n = pwrite(fd, (const char *)buf + put, len - put, (off_t)(offset + put));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        put += (size_t)n;
-    }
-    return true;
-}
-
-static bool pread_all(int fd, void *buf, size_t len, uint64_t offset)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(offset + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return false;
-        if (n == 0) { /* the file shrank under us: the rest reads as zeroes */
-            memset((char *)buf + got, 0, len - got);
-            return true;
-        }
-        got += (size_t)n;
-    }
-    return true;
-}
-
-/* Opens a volume's file or device and returns its fd and size (block devices: the device
- * size). -1 with @error on failure. */
-static int open_volume(const PdPool *pool, const PdVol *vol, const char *path, int oflags,
-                       uint64_t *ret_size, bool *ret_block, GError **error)
-{
-    int fd = open(path, oflags | O_CLOEXEC | O_NOCTTY);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (stat(path, &st) < 0) {
         pd_pool_util_error_errno(error, pool, vol->name, errno, "could not open '%s'", path);
-        if (fd >= 0)
-            (void)close(fd);
-        return -1;
+        return NULL;
     }
-    *ret_block = S_ISBLK(st.st_mode);
-    *ret_size = (uint64_t)st.st_size;
-    if (*ret_block) {
-        uint64_t size = 0;
-        if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-            pd_pool_util_error_errno(error, pool, vol->name, errno, "could not size '%s'", path);
-            (void)close(fd);
-            return -1;
-        }
-        *ret_size = size;
+    PdIO *io = pd_io_file_open(path, flags, 0, error);
+    if (!io) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return NULL;
     }
-    return fd;
+    *ret_fixed = S_ISBLK(st.st_mode);
+    return io;
+}
+
+/* The size of @io, or false with @error naming the pool and volume. */
+static bool io_size(PdIO *io, const PdPool *pool, const PdVol *vol, uint64_t *ret_size,
+                    GError **error)
+{
+    if (pd_io_get_size(io, ret_size, error))
+        return true;
+    pd_pool_util_prefix_error(error, pool, vol->name);
+    return false;
 }
 
 /* Total bytes an upload from @fd will bring: @length, else what is left of a regular file,
@@ -507,137 +477,146 @@ static uint64_t upload_total(int fd, uint64_t length)
     return pos >= 0 && st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
 }
 
-/* Stores one run of an upload at @pos: written, or with @zero a hole (punched inside the file,
- * nothing past its end; written where the filesystem cannot punch). */
-static bool upload_run(int vfd, const char *buf, size_t n, uint64_t pos, bool zero,
-                       uint64_t *file_size)
+/* Stores one run of an upload at @pos: written, or with @zero a hole (discarded inside the
+ * store, nothing past its end; written where the store cannot make holes). */
+static bool upload_run(PdIO *io, const char *buf, size_t n, uint64_t pos, bool zero,
+                       uint64_t *store_size, GError **error)
 {
     if (zero) {
-        /* what lies past the end needs nothing: the file is extended at the end */
-        if (pos >= *file_size)
+        /* what lies past the end needs nothing: the store is extended at the end */
+        if (pos >= *store_size)
             return true;
-        uint64_t inside = MIN((uint64_t)n, *file_size - pos);
-        int r =
-            fallocate(vfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)inside);
+        uint64_t inside = MIN((uint64_t)n, *store_size - pos);
+        int r = io->ops->discard(io, pos, inside);
         if (r == 0)
             return true;
-        if (errno != EOPNOTSUPP && errno != ENOTSUP && errno != EINVAL)
+        if (r != -EOPNOTSUPP && r != -ENOTSUP && r != -EINVAL) {
+            pd_error_set_errno(error, -r, "Cannot make a hole in '%s'", io->name);
             return false;
-        /* no hole punching here: write the zeroes */
+        }
+        /* no holes here: write the zeroes */
     }
-    if (!pwrite_all(vfd, buf, n, pos))
+    if (!pd_io_pwrite_full(io, buf, n, pos, error))
         return false;
-    *file_size = MAX(*file_size, pos + n);
+    *store_size = MAX(*store_size, pos + n);
     return true;
 }
 
 /* Stores one piece of an upload at @pos. With @sparse it is cut at the 4 KiB boundaries of the
  * volume (so that the pieces a pipe happens to deliver do not matter) into runs of all-zero
  * blocks, which become holes, and of data, which is written. */
-static bool upload_piece(int vfd, const char *buf, size_t n, uint64_t pos, bool sparse,
-                         uint64_t *file_size)
+static bool upload_piece(PdIO *io, const char *buf, size_t n, uint64_t pos, bool sparse,
+                         uint64_t *store_size, GError **error)
 {
     if (!sparse)
-        return upload_run(vfd, buf, n, pos, false, file_size);
+        return upload_run(io, buf, n, pos, false, store_size, error);
     size_t run_start = 0;
     bool run_zero = false;
     for (size_t off = 0; off < n;) {
         size_t blk = (size_t)MIN((uint64_t)(n - off), SPARSE_BLOCK - (pos + off) % SPARSE_BLOCK);
         bool zero = pd_pool_util_is_zero(buf + off, blk);
         if (off > run_start && zero != run_zero) {
-            if (!upload_run(vfd, buf + run_start, off - run_start, pos + run_start, run_zero,
-                            file_size))
+            if (!upload_run(io, buf + run_start, off - run_start, pos + run_start, run_zero,
+                            store_size, error))
                 return false;
             run_start = off;
         }
         run_zero = zero;
         off += blk;
     }
-    return upload_run(vfd, buf + run_start, n - run_start, pos + run_start, run_zero, file_size);
+    return upload_run(io, buf + run_start, n - run_start, pos + run_start, run_zero, store_size,
+                      error);
+}
+
+/* Copies the stream into @io; *ret_done: bytes stored. */
+static bool upload_loop(const PdPool *pool, const PdVol *vol, PdIO *io, int fd, uint64_t offset,
+                        uint64_t length, bool fixed_size, bool sparse, uint64_t *size,
+                        const PdBackendJob *job, uint64_t *ret_done, GError **error)
+{
+    g_autofree char *buf = g_malloc(TRANSFER_BUFFER);
+    uint64_t total = upload_total(fd, length), done = 0;
+    while (!length || done < length) {
+        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
+            return false;
+        size_t want =
+            length ? (size_t)MIN((uint64_t)TRANSFER_BUFFER, length - done) : TRANSFER_BUFFER;
+        ssize_t n = read_stream(fd, buf, want, job, pool, vol, error);
+        if (n < 0)
+            return false;
+        if (n == 0)
+            break;
+        if (fixed_size && (uint64_t)n > *size - offset - done) {
+            pd_pool_util_error(error, pool, vol->name, PD_ERROR_NO_SPACE,
+                               "upload is larger than the device (%" G_GUINT64_FORMAT " bytes)",
+                               *size);
+            return false;
+        }
+        if (!upload_piece(io, buf, (size_t)n, offset + done, sparse, size, error)) {
+            pd_pool_util_prefix_error(error, pool, vol->name);
+            return false;
+        }
+        done += (uint64_t)n;
+        pd_pool_util_progress(job, done, MAX(total, done));
+    }
+    *ret_done = done;
+    return true;
+}
+
+bool pd_pool_util_upload_io(const PdPool *pool, const PdVol *vol, PdIO *io, bool fixed_size, int fd,
+                            uint64_t offset, uint64_t length, unsigned flags,
+                            const PdBackendJob *job, GError **error)
+{
+    uint64_t size, done = 0;
+    if (!io_size(io, pool, vol, &size, error))
+        return false;
+    if (fixed_size && (offset > size || (length && length > size - offset))) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
+                           "upload of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+                           " does not fit in the device (%" G_GUINT64_FORMAT " bytes)",
+                           length, offset, size);
+        return false;
+    }
+    bool sparse = (flags & PD_VOL_XFER_SPARSE) && !fixed_size;
+    if (!upload_loop(pool, vol, io, fd, offset, length, fixed_size, sparse, &size, job, &done,
+                     error))
+        return false;
+    if (length && done < length) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_IO,
+                           "upload stream ended after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                           " bytes",
+                           done, length);
+        return false;
+    }
+    if ((!fixed_size && offset + done > size && !pd_io_truncate(io, offset + done, error)) ||
+        !pd_io_flush(io, error)) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    return true;
 }
 
 bool pd_pool_util_upload_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
                               uint64_t offset, uint64_t length, unsigned flags,
                               const PdBackendJob *job, GError **error)
 {
-    uint64_t size;
-    bool block;
-    int vfd = open_volume(pool, vol, path, O_WRONLY, &size, &block, error);
-    if (vfd < 0)
-        return false;
-    bool sparse = (flags & PD_VOL_XFER_SPARSE) && !block;
-    bool ok = false;
-    g_autofree char *buf = g_malloc(TRANSFER_BUFFER);
-    if (block && (offset > size || (length && length > size - offset))) {
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
-                           "upload of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
-                           " does not fit in the device (%" G_GUINT64_FORMAT " bytes)",
-                           length, offset, size);
-        goto out;
-    }
-    uint64_t total = upload_total(fd, length), done = 0;
-    while (!length || done < length) {
-        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
-            goto out;
-        size_t want =
-            length ? (size_t)MIN((uint64_t)TRANSFER_BUFFER, length - done) : TRANSFER_BUFFER;
-        ssize_t n = read_stream(fd, buf, want, job, pool, vol, error);
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        if (block && (uint64_t)n > size - offset - done) {
-            pd_pool_util_error(error, pool, vol->name, PD_ERROR_NO_SPACE,
-                               "upload is larger than the device (%" G_GUINT64_FORMAT " bytes)",
-                               size);
-            goto out;
-        }
-        if (!upload_piece(vfd, buf, (size_t)n, offset + done, sparse, &size)) {
-            pd_pool_util_error_errno(error, pool, vol->name, errno, "could not write '%s'", path);
-            goto out;
-        }
-        done += (uint64_t)n;
-        pd_pool_util_progress(job, done, MAX(total, done));
-    }
-    if (length && done < length) {
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_IO,
-                           "upload stream ended after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                           " bytes",
-                           done, length);
-        goto out;
-    }
-    if (!block && offset + done > size && ftruncate(vfd, (off_t)(offset + done)) < 0) {
-        pd_pool_util_error_errno(error, pool, vol->name, errno, "could not extend '%s'", path);
-        goto out;
-    }
-    if (fdatasync(vfd) < 0) {
-        pd_pool_util_error_errno(error, pool, vol->name, errno, "could not flush '%s'", path);
-        goto out;
-    }
-    ok = true;
-out:
-    (void)close(vfd);
-    return ok;
+    bool fixed;
+    g_autoptr(PdIO) io = open_volume(pool, vol, path, PD_IO_RDWR, &fixed, error);
+    return io &&
+           pd_pool_util_upload_io(pool, vol, io, fixed, fd, offset, length, flags, job, error);
 }
 
-/* Where the data at or after @pos starts, below @end (@end when the rest is a hole; @pos when
- * the file cannot tell). */
-static uint64_t next_data(int vfd, uint64_t pos, uint64_t end)
+/* Whether @pos starts data (true) or a hole, and where that run ends (below @end). A store
+ * that cannot tell, or !@sparse: data up to @end. */
+static bool io_run(PdIO *io, uint64_t pos, uint64_t end, bool sparse, uint64_t *ret_run_end)
 {
-    off_t data = lseek(vfd, (off_t)pos, SEEK_DATA);
-    if (data < 0)
-        return errno == ENXIO ? end : pos;
-    return MIN((uint64_t)data, end);
-}
-
-/* Where the data run at @pos ends, below @end (with !@sparse or when the file cannot tell:
- * @end). */
-static uint64_t data_end(int vfd, uint64_t pos, uint64_t end, bool sparse)
-{
-    if (!sparse)
-        return end;
-    off_t hole = lseek(vfd, (off_t)pos, SEEK_HOLE);
-    return hole > (off_t)pos ? MIN((uint64_t)hole, end) : end;
+    uint64_t len = 0;
+    int r = sparse && io->ops->data_status ? io->ops->data_status(io, pos, end - pos, &len) : -1;
+    if (r < 0 || len == 0) {
+        *ret_run_end = end;
+        return true;
+    }
+    *ret_run_end = MIN(end, pos + len);
+    return r == 1;
 }
 
 /* Emits @len bytes of hole: skipped with lseek on a seekable output, else written as zeroes. */
@@ -714,49 +693,52 @@ static bool output_seekable(int fd)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) >= 0;
 }
 
-bool pd_pool_util_download_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
-                                uint64_t offset, uint64_t length, unsigned flags,
-                                const PdBackendJob *job, GError **error)
+bool pd_pool_util_download_io(const PdPool *pool, const PdVol *vol, PdIO *io, int fd,
+                              uint64_t offset, uint64_t length, unsigned flags,
+                              const PdBackendJob *job, GError **error)
 {
     uint64_t size;
-    bool block;
-    int vfd = open_volume(pool, vol, path, O_RDONLY, &size, &block, error);
-    if (vfd < 0)
+    if (!io_size(io, pool, vol, &size, error))
         return false;
-    bool ok = false;
-    g_autofree char *buf = g_malloc(TRANSFER_BUFFER);
     if (offset > size || (length && length > size - offset)) {
         pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
                            "download of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
                            " goes past the end of the volume (%" G_GUINT64_FORMAT " bytes)",
                            length, offset, size);
-        goto out;
+        return false;
     }
+    g_autofree char *buf = g_malloc(TRANSFER_BUFFER);
     bool sparse = flags & PD_VOL_XFER_SPARSE;
     bool seekable = sparse && output_seekable(fd);
     uint64_t end = length ? offset + length : size, pos = offset;
     while (pos < end) {
         if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
-            goto out;
-        uint64_t data = sparse && !block ? next_data(vfd, pos, end) : pos;
-        if (data > pos) {
-            if (!download_hole(fd, data - pos, seekable, job, pool, vol, error))
-                goto out;
-            pos = data;
+            return false;
+        uint64_t run_end;
+        if (!io_run(io, pos, end, sparse, &run_end)) {
+            if (!download_hole(fd, run_end - pos, seekable, job, pool, vol, error))
+                return false;
+            pos = run_end;
             continue;
         }
-        size_t n = (size_t)MIN((uint64_t)TRANSFER_BUFFER, data_end(vfd, pos, end, sparse) - pos);
-        if (!pread_all(vfd, buf, n, pos)) {
-            pd_pool_util_error_errno(error, pool, vol->name, errno, "could not read '%s'", path);
-            goto out;
+        size_t n = (size_t)MIN((uint64_t)TRANSFER_BUFFER, run_end - pos);
+        if (!pd_io_pread_full(io, buf, n, pos, error)) {
+            pd_pool_util_prefix_error(error, pool, vol->name);
+            return false;
         }
         if (!download_piece(fd, buf, n, pos, seekable, job, pool, vol, error))
-            goto out;
+            return false;
         pos += n;
         pd_pool_util_progress(job, pos - offset, end - offset);
     }
-    ok = download_finish(fd, seekable, pool, vol, error);
-out:
-    (void)close(vfd);
-    return ok;
+    return download_finish(fd, seekable, pool, vol, error);
+}
+
+bool pd_pool_util_download_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
+                                uint64_t offset, uint64_t length, unsigned flags,
+                                const PdBackendJob *job, GError **error)
+{
+    bool fixed;
+    g_autoptr(PdIO) io = open_volume(pool, vol, path, PD_IO_RDONLY, &fixed, error);
+    return io && pd_pool_util_download_io(pool, vol, io, fd, offset, length, flags, job, error);
 }

@@ -90,8 +90,19 @@ int64_t pd_pool_util_block_size(const char *path);
 
 /* ---- transfers --------------------------------------------------------------------------- */
 
-/* vol_upload / vol_download for volumes that are local files or block devices at @path (the
- * conventions of the callbacks in backend.h). */
+/* vol_upload / vol_download over a store: a local file, an NFS file, a LUN (the conventions of
+ * the callbacks in backend.h). @fixed_size: the store cannot grow (a block device, a LUN):
+ * uploads past its end are refused and sparse uploads write zeroes (a discard need not read
+ * back as zeroes there). Holes are made with discard and found with data_status where the
+ * store has them. @io stays the caller's. */
+bool pd_pool_util_upload_io(const PdPool *pool, const PdVol *vol, PdIO *io, bool fixed_size, int fd,
+                            uint64_t offset, uint64_t length, unsigned flags,
+                            const PdBackendJob *job, GError **error);
+bool pd_pool_util_download_io(const PdPool *pool, const PdVol *vol, PdIO *io, int fd,
+                              uint64_t offset, uint64_t length, unsigned flags,
+                              const PdBackendJob *job, GError **error);
+
+/* The same for volumes that are local files or block devices at @path. */
 bool pd_pool_util_upload_path(const PdPool *pool, const PdVol *vol, const char *path, int fd,
                               uint64_t offset, uint64_t length, unsigned flags,
                               const PdBackendJob *job, GError **error);

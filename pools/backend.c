@@ -146,17 +146,37 @@ static const char *pool_type_name(PdPoolType type)
     return info ? info->name : "?";
 }
 
-const PdPoolBackend *pd_pool_backend_for_type(PdPoolType type, GError **error)
+/* The backend of @type, or NULL when poold has none. netfs: the userspace one (see
+ * pd_pool_backend_for_def for the mount one). */
+static const PdPoolBackend *backend_of_type(PdPoolType type)
 {
     switch (type) {
     case PD_POOL_DIR:
         return &pd_pool_backend_dir;
+    case PD_POOL_FS:
+        return &pd_pool_backend_fs;
+    case PD_POOL_ISCSI:
+        return &pd_pool_backend_iscsi;
     default:
-        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
-                    "Pool type '%s' is not supported by this poold (supported: dir)",
-                    pool_type_name(type));
         return NULL;
     }
+}
+
+const PdPoolBackend *pd_pool_backend_for_type(PdPoolType type, GError **error)
+{
+    const PdPoolBackend *be = backend_of_type(type);
+    if (be)
+        return be;
+    g_autoptr(GString) supported = g_string_new(NULL);
+    for (int t = 0; t < PD_POOL_TYPE_COUNT; t++) {
+        if (backend_of_type((PdPoolType)t))
+            g_string_append_printf(supported, "%s%s", supported->len ? ", " : "",
+                                   pool_type_name((PdPoolType)t));
+    }
+    g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                "Pool type '%s' is not supported by this poold (supported: %s)",
+                pool_type_name(type), supported->str);
+    return NULL;
 }
 
 /* True when the running kernel has an NFS client (nfs listed in /proc/filesystems). */
@@ -183,8 +203,9 @@ const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **erro
         mode = kernel_has_nfs() ? PD_NETFS_MODE_MOUNT : PD_NETFS_MODE_USERSPACE;
     switch (mode) {
     /* The netfs backends register here as they land:
-     * case PD_NETFS_MODE_MOUNT: return &pd_pool_backend_netfs_mount;
      * case PD_NETFS_MODE_USERSPACE: return &pd_pool_backend_netfs_nfs; */
+    case PD_NETFS_MODE_MOUNT:
+        return &pd_pool_backend_netfs_mount;
     default:
         g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
                     "pool '%s': netfs pools in %s mode are not supported by this poold yet",

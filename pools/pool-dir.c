@@ -347,10 +347,10 @@ bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_v
     return true;
 }
 
-/* Opens volume @vol's image with its recorded format (probing only when none is recorded).
- * @flags: PdOpenFlags. NULL with an error naming the pool and volume. */
-static PdImage *open_volume_image(const PdPool *pool, const PdVol *vol, unsigned flags,
-                                  GError **error)
+/* Opens volume @vol's image at @path with its recorded format (probing only when none is
+ * recorded). @flags: PdOpenFlags. NULL with an error naming the pool and volume. */
+static PdImage *open_image_at(const PdPool *pool, const PdVol *vol, const char *path,
+                              unsigned flags, GError **error)
 {
     bool readable;
     PdFormat format = engine_format(vol->format, &readable);
@@ -360,11 +360,18 @@ static PdImage *open_volume_image(const PdPool *pool, const PdVol *vol, unsigned
                            vol->format);
         return NULL;
     }
-    g_autofree char *path = vol_path(pool, vol->name);
     PdImage *img = pd_image_open(path, format, flags, error);
     if (!img)
         pd_pool_util_prefix_error(error, pool, vol->name);
     return img;
+}
+
+/* open_image_at the volume's file in the pool directory. */
+static PdImage *open_volume_image(const PdPool *pool, const PdVol *vol, unsigned flags,
+                                  GError **error)
+{
+    g_autofree char *path = vol_path(pool, vol->name);
+    return open_image_at(pool, vol, path, flags, error);
 }
 
 /* Flushes and closes @img; false with an error naming the volume when the flush fails. */
@@ -968,7 +975,15 @@ static bool wipe_trim(PdImage *img, const PdPool *pool, const PdVol *vol, GError
 bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
                           unsigned flags, const PdBackendJob *job, GError **error)
 {
-    g_autoptr(PdImage) img = open_volume_image(pool, vol, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    g_autofree char *path = vol_path(pool, vol->name);
+    return pd_pool_dir_wipe_at(pool, vol, path, algorithm, job, error);
+}
+
+bool pd_pool_dir_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
+                         PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error)
+{
+    g_autoptr(PdImage) img =
+        open_image_at(pool, vol, path, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
     if (!img)
         return false;
     PdImageInfo info;

@@ -25,6 +25,10 @@ bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capac
                             const PdBackendJob *job, PdVol **ret_vol, GError **error);
 bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
                           unsigned flags, const PdBackendJob *job, GError **error);
+/* vol_wipe of the image at @path (a block device of a pool whose volumes are no files in the
+ * target directory: iSCSI LUNs), with the volume's recorded format. */
+bool pd_pool_dir_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
+                         PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error);
 bool pd_pool_dir_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
                             uint64_t length, unsigned flags, const PdBackendJob *job,
                             GError **error);

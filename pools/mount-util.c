@@ -194,9 +194,11 @@ int pd_mount_find(const PdPool *pool, const char *path, PdMountEntry *ret, GErro
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-bool pd_mount_run(const PdPool *pool, char *const *argv, const char *what, GError **error)
+bool pd_mount_run(const PdPool *pool, char *const *argv, const char *what, unsigned timeout_ms,
+                  GError **error)
 {
-    unsigned timeout_ms = pd_mount_timeout_ms();
+    if (timeout_ms == 0)
+        timeout_ms = pd_mount_timeout_ms();
     PdCmdResult res = {0};
     if (!pd_cmd_run((const char *const *)argv, timeout_ms, &res, error)) {
         g_prefix_error(error, "%s: ", what);
@@ -234,5 +236,5 @@ bool pd_mount_unmount_target(PdPool *pool, GError **error)
     }
     g_auto(GStrv) argv = pd_umount_argv(target);
     g_autofree char *what = g_strdup_printf("cannot unmount '%s'", target);
-    return pd_mount_run(pool, argv, what, error);
+    return pd_mount_run(pool, argv, what, 0, error);
 }

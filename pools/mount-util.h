@@ -65,10 +65,11 @@ int pd_mount_find(const PdPool *pool, const char *path, PdMountEntry *ret, GErro
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-/* Runs a mount or umount @argv with the deadline of pd_mount_timeout_ms. False with an error
+/* Runs a mount or umount @argv with a deadline of @timeout_ms (0: pd_mount_timeout_ms). False with an error
  * naming the pool, @what ("cannot mount '/dev/vdb' at '/mnt/p'") and the tool's own last
  * complaint, or the deadline that passed. A "target is busy" from umount is PD_ERROR_BUSY. */
-bool pd_mount_run(const PdPool *pool, char *const *argv, const char *what, GError **error);
+bool pd_mount_run(const PdPool *pool, char *const *argv, const char *what, unsigned timeout_ms,
+                  GError **error);
 
 /* The stop of fs and netfs pools: umount of the target when something is mounted there (a
  * target found unmounted is no error: the pool is stopped either way). On failure (busy) the

@@ -302,7 +302,7 @@ static bool fs_start(PdPool *pool, GError **error)
     g_autofree char *options = pd_mount_join_options(pool->def->mount_opts);
     g_auto(GStrv) argv = pd_mount_argv(source_format(pool), dev, target, options);
     g_autofree char *what = g_strdup_printf("cannot mount '%s' at '%s'", dev, target);
-    if (!pd_mount_run(pool, argv, what, error))
+    if (!pd_mount_run(pool, argv, what, 0, error))
         return false;
     if (mounted_state(pool, &st, error) > 0)
         return true;
@@ -310,7 +310,7 @@ static bool fs_start(PdPool *pool, GError **error)
         pd_pool_util_error(error, pool, NULL, PD_ERROR_IO,
                            "%s: mount succeeded but nothing is mounted there", what);
     g_auto(GStrv) undo = pd_umount_argv(target);
-    (void)pd_mount_run(pool, undo, "undo", NULL);
+    (void)pd_mount_run(pool, undo, "undo", 0, NULL);
     return false;
 }
 

@@ -112,6 +112,13 @@ static int mounted_state(const PdPool *pool, GError **error)
     return ours ? 1 : -1;
 }
 
+/* The pool's <poold:netfs timeout> when it has one, else the mount default: the deadline of
+ * mount and the time after which a call to an unresponsive server fails. */
+static unsigned mount_timeout_ms(const PdPoolDef *def)
+{
+    return def->netfs_timeout ? def->netfs_timeout * 1000 : pd_mount_timeout_ms();
+}
+
 static bool check_format(const PdPool *pool, GError **error)
 {
     const char *format = pool->def->source.format;
@@ -132,10 +139,11 @@ static bool netfs_start(PdPool *pool, GError **error)
         return state > 0; /* mounted already: a restarted poold finds its mount */
     const char *target = pool->def->target_path;
     g_autofree char *source = export_source(pool);
-    g_autofree char *options = pd_mount_nfs_options(pool->def, pd_mount_timeout_ms() / 1000);
+    unsigned timeout_ms = mount_timeout_ms(pool->def);
+    g_autofree char *options = pd_mount_nfs_options(pool->def, timeout_ms / 1000);
     g_auto(GStrv) argv = pd_mount_argv("nfs", source, target, options);
     g_autofree char *what = g_strdup_printf("cannot mount NFS export %s at '%s'", source, target);
-    if (!pd_mount_run(pool, argv, what, error))
+    if (!pd_mount_run(pool, argv, what, timeout_ms, error))
         return false;
     if (mounted_state(pool, error) > 0)
         return true;
@@ -143,7 +151,7 @@ static bool netfs_start(PdPool *pool, GError **error)
         pd_pool_util_error(error, pool, NULL, PD_ERROR_IO,
                            "%s: mount succeeded but nothing is mounted there", what);
     g_auto(GStrv) undo = pd_umount_argv(target);
-    (void)pd_mount_run(pool, undo, "undo", NULL);
+    (void)pd_mount_run(pool, undo, "undo", timeout_ms, NULL);
     return false;
 }
 

@@ -7,7 +7,7 @@
 #include "pools/pool-dir.h"
 
 #include "common/pd-error.h"
-#include "formats/convert.h"
+#include "pools/pool-image.h"
 #include "pools/pool-util.h"
 
 #include <dirent.h>
@@ -16,13 +16,11 @@
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_POOL_MODE 0711 /* libvirt's VIR_STORAGE_DEFAULT_POOL_PERM_MODE */
 #define DEFAULT_VOL_MODE  0600 /* libvirt's VIR_STORAGE_DEFAULT_VOL_PERM_MODE */
-#define IO_CHUNK          (1024 * 1024)
 
 static char *vol_path(const PdPool *pool, const char *name)
 {
@@ -374,122 +372,22 @@ static PdImage *open_volume_image(const PdPool *pool, const PdVol *vol, unsigned
     return open_image_at(pool, vol, path, flags, error);
 }
 
-/* Flushes and closes @img; false with an error naming the volume when the flush fails. */
-static bool close_image(PdImage *img, const PdPool *pool, const PdVol *vol, GError **error)
-{
-    bool ok = pd_image_flush(img, error);
-    pd_image_close(img);
-    if (!ok)
-        pd_pool_util_prefix_error(error, pool, vol->name);
-    return ok;
-}
-
 /* ---- creating ------------------------------------------------------------------------------ */
 
-/* What a create writes: engine options plus the raw prefix to reserve. */
-typedef struct {
-    PdCreateOptions opts;
-    uint64_t reserve; /* raw: bytes reserved with fallocate from offset 0 */
-    char *backing_file;
-} CreatePlan;
-
-static void create_plan_clear(CreatePlan *plan)
+/* Opens a backing file named by a new volume's definition (relative: to the pool directory)
+ * to probe its format. */
+static PdImage *probe_backing(const PdPool *pool, const char *path, void *data, GError **error)
 {
-    g_free(plan->backing_file);
-}
-
-/* The engine format of a new volume's format name (NULL: raw); PD_FORMAT_UNKNOWN with an
- * error for a format poold cannot create. */
-static PdFormat create_format(const PdPool *pool, const char *name, const char *format,
-                              GError **error)
-{
-    PdFormat f = pd_format_from_name(format ? format : "raw");
-    if (f == PD_FORMAT_UNKNOWN)
-        pd_pool_util_error(error, pool, name, PD_ERROR_UNSUPPORTED,
-                           "cannot create volumes of format '%s' (poold creates raw and qcow2)",
-                           format);
-    return f;
-}
-
-/* The recorded or probed format of the backing file of a new volume. */
-static bool backing_format(const PdPool *pool, const PdVolDef *def, PdFormat *ret, GError **error)
-{
-    const PdVolBacking *b = def->backing;
-    if (b->format_given) {
-        *ret = pd_format_from_name(b->format);
-        if (*ret == PD_FORMAT_UNKNOWN) {
-            pd_pool_util_error(error, pool, def->name, PD_ERROR_UNSUPPORTED,
-                               "backing store format '%s' is not supported (raw and qcow2 are)",
-                               b->format);
-            return false;
-        }
-        return true;
-    }
-    /* as libvirt: no format given, so the backing file is probed (header only) */
-    g_autofree char *path = g_path_is_absolute(b->path)
-                                ? g_strdup(b->path)
-                                : g_build_filename(pool->def->target_path, b->path, NULL);
-    g_autoptr(PdImage) img = pd_image_open(path, PD_FORMAT_UNKNOWN, PD_OPEN_NO_BACKING, error);
-    if (!img) {
-        pd_pool_util_prefix_error(error, pool, def->name);
-        g_prefix_error(error, "backing store: ");
-        return false;
-    }
-    *ret = pd_image_format(img);
-    return true;
-}
-
-/* Preallocation as libvirt decides it from allocation and --prealloc-metadata. */
-static void plan_prealloc(const PdVolDef *def, unsigned flags, CreatePlan *plan)
-{
-    uint64_t capacity = plan->opts.size;
-    if (flags & PD_VOL_CREATE_PREALLOC_FULL) {
-        plan->opts.prealloc = PD_PREALLOC_FULL;
-    } else if (plan->opts.format == PD_FORMAT_QCOW2) {
-        if (def->prealloc_metadata)
-            plan->opts.prealloc = def->allocation >= capacity && capacity > 0
-                                      ? PD_PREALLOC_FALLOC
-                                      : PD_PREALLOC_METADATA;
-    } else if (def->allocation >= capacity && capacity > 0) {
-        plan->opts.prealloc = PD_PREALLOC_FALLOC;
-    } else {
-        plan->reserve = def->allocation;
-    }
-}
-
-/* Fills @plan from @def. */
-static bool plan_create(const PdPool *pool, const PdVolDef *def, unsigned flags, CreatePlan *plan,
-                        GError **error)
-{
-    memset(plan, 0, sizeof(*plan));
-    plan->opts.format = create_format(pool, def->name, def->target_format, error);
-    if (plan->opts.format == PD_FORMAT_UNKNOWN)
-        return false;
-    plan->opts.size = def->has_capacity ? def->capacity : 0;
-    if (plan->opts.format == PD_FORMAT_QCOW2) {
-        plan->opts.compat = def->compat && strcmp(def->compat, "0.10") == 0 ? 2 : 3;
-        if (def->cluster_size > UINT32_MAX) {
-            pd_pool_util_error(error, pool, def->name, PD_ERROR_INVALID_ARGUMENT,
-                               "cluster size %" G_GUINT64_FORMAT " is too large",
-                               def->cluster_size);
-            return false;
-        }
-        plan->opts.cluster_size = (uint32_t)def->cluster_size;
-        plan->opts.lazy_refcounts = def->lazy_refcounts;
-    }
-    if (def->backing) {
-        if (!backing_format(pool, def, &plan->opts.backing_format, error))
-            return false;
-        plan->backing_file = g_strdup(def->backing->path);
-        plan->opts.backing_file = plan->backing_file;
-    }
-    plan_prealloc(def, flags, plan);
-    return true;
+    (void)data;
+    g_autofree char *full = g_path_is_absolute(path)
+                                ? g_strdup(path)
+                                : g_build_filename(pool->def->target_path, path, NULL);
+    return pd_image_open(full, PD_FORMAT_UNKNOWN, PD_OPEN_NO_BACKING, error);
 }
 
 /* Writes a new image per @plan into the empty partial file @tmp; its engine name is the
  * final @path, so that relative backing files resolve as they will after the rename. */
-static bool write_new_image(const char *tmp, const char *path, const CreatePlan *plan,
+static bool write_new_image(const char *tmp, const char *path, const PdCreatePlan *plan,
                             GError **error)
 {
     PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
@@ -497,16 +395,7 @@ static bool write_new_image(const char *tmp, const char *path, const CreatePlan 
         return false;
     g_free(io->name);
     io->name = g_strdup(path);
-    bool ok = pd_image_create_io(io, &plan->opts, error);
-    if (ok && plan->reserve && io->ops->allocate) {
-        uint64_t len = MIN(plan->reserve, plan->opts.size);
-        int r = len ? io->ops->allocate(io, 0, len) : 0;
-        if (r < 0 && r != -ENOTSUP && r != -EOPNOTSUPP) {
-            pd_error_set_errno(error, -r, "Could not preallocate '%s'", path);
-            ok = false;
-        }
-    }
-    ok = ok && pd_io_flush(io, error);
+    bool ok = pd_pool_image_write_new(io, plan, error);
     pd_io_close(io);
     return ok;
 }
@@ -558,7 +447,7 @@ static bool commit_partial(const PdPool *pool, const char *tmp, const char *path
 }
 
 /* Creates a volume per @plan: partial file with permissions, image, rename into place. */
-static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const CreatePlan *plan,
+static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const PdCreatePlan *plan,
                              const PdBackendJob *job, PdVol **ret_vol, GError **error)
 {
     g_autofree char *path = vol_path(pool, def->name);
@@ -588,10 +477,10 @@ static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const Crea
 bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,
                             const PdBackendJob *job, PdVol **ret_vol, GError **error)
 {
-    CreatePlan plan;
-    bool ok = plan_create(pool, def, flags, &plan, error) &&
+    PdCreatePlan plan;
+    bool ok = pd_pool_image_plan_create(pool, def, flags, probe_backing, NULL, &plan, error) &&
               create_from_plan(pool, def, &plan, job, ret_vol, error);
-    create_plan_clear(&plan);
+    pd_create_plan_clear(&plan);
     return ok;
 }
 
@@ -631,33 +520,12 @@ static int try_reflink(const char *src, const char *tmp, GError **error)
     return r;
 }
 
-/* Copies @src into the partial file @tmp as a new image per @plan, sparse, through the convert
- * engine (progress and cancellation from @job). */
-static bool copy_into(PdImage *src, const char *tmp, const CreatePlan *plan,
+/* Copies @src into the partial file @tmp as a new image per @plan. */
+static bool copy_into(PdImage *src, const char *tmp, const PdCreatePlan *plan,
                       const PdBackendJob *job, GError **error)
 {
     PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
-    if (!io)
-        return false;
-    if (!pd_image_create_io(io, &plan->opts, error)) {
-        pd_io_close(io);
-        return false;
-    }
-    g_autoptr(PdImage) dst = pd_image_open_io(io, plan->opts.format, PD_OPEN_RDWR, error);
-    if (!dst)
-        return false;
-    PdCancelBridge bridge;
-    pd_cancel_bridge_init(&bridge, job);
-    PdConvertOptions copts = {
-        .target_is_zero = true,
-        .sparse_size = PD_CONVERT_DEFAULT_SPARSE_SIZE,
-        .progress = job ? job->progress : NULL,
-        .progress_data = job ? job->progress_data : NULL,
-        .cancel = &bridge.flag,
-    };
-    bool ok = pd_convert_copy(src, dst, &copts, error);
-    pd_cancel_bridge_clear(&bridge);
-    return ok && pd_image_flush(dst, error);
+    return io && pd_pool_image_copy_into(src, io, plan, job, error);
 }
 
 /* Grows a reflinked copy to @capacity (a bigger clone than its source). */
@@ -671,7 +539,7 @@ static bool grow_copy(const char *tmp, PdFormat format, uint64_t capacity, GErro
 /* Fills the partial file @tmp with a copy of @src_vol (open as @src): reflink when allowed and
  * possible, else the convert engine. */
 static bool clone_into(const PdPool *pool, const PdVolDef *def, const PdVol *src_vol, PdImage *src,
-                       const char *tmp, const CreatePlan *plan, unsigned flags,
+                       const char *tmp, const PdCreatePlan *plan, unsigned flags,
                        const PdBackendJob *job, GError **error)
 {
     bool can_reflink = src_vol->path && src_vol->type == PD_VOL_FILE &&
@@ -697,60 +565,21 @@ static bool clone_into(const PdPool *pool, const PdVolDef *def, const PdVol *src
     return plan->opts.size <= src_size || grow_copy(tmp, plan->opts.format, plan->opts.size, error);
 }
 
-/* The plan of a clone: @def's format (the source's when it has none), capacity at least the
- * source's. */
-static bool plan_clone(const PdPool *pool, const PdVolDef *def, PdImage *src, CreatePlan *plan,
-                       GError **error)
-{
-    memset(plan, 0, sizeof(*plan));
-    const char *format =
-        def->target_format ? def->target_format : pd_format_name(pd_image_format(src));
-    plan->opts.format = create_format(pool, def->name, format, error);
-    if (plan->opts.format == PD_FORMAT_UNKNOWN)
-        return false;
-    uint64_t src_size = pd_image_size(src);
-    plan->opts.size = def->has_capacity && def->capacity ? def->capacity : src_size;
-    if (plan->opts.size < src_size) {
-        pd_pool_util_error(error, pool, def->name, PD_ERROR_INVALID_ARGUMENT,
-                           "capacity %" G_GUINT64_FORMAT
-                           " is smaller than the source's (%" G_GUINT64_FORMAT " bytes)",
-                           plan->opts.size, src_size);
-        return false;
-    }
-    if (plan->opts.format == PD_FORMAT_QCOW2) {
-        plan->opts.compat = def->compat && strcmp(def->compat, "0.10") == 0 ? 2 : 3;
-        plan->opts.cluster_size = (uint32_t)MIN(def->cluster_size, UINT32_MAX);
-        plan->opts.lazy_refcounts = def->lazy_refcounts;
-    }
-    return true;
-}
-
 /* A linked clone: a qcow2 overlay whose backing file is @src_vol. */
 static bool create_linked(const PdPool *pool, const PdVolDef *def, const PdVol *src_vol,
                           const PdBackendJob *job, PdVol **ret_vol, GError **error)
 {
-    if (def->target_format && strcmp(def->target_format, "qcow2") != 0) {
-        pd_pool_util_error(error, pool, def->name, PD_ERROR_INVALID_ARGUMENT,
-                           "a linked clone is a qcow2 overlay, not format '%s'",
-                           def->target_format);
-        return false;
-    }
     if (!src_vol->path) {
         pd_pool_util_error(error, pool, def->name, PD_ERROR_UNSUPPORTED,
                            "source volume '%s' has no path to use as a backing file",
                            src_vol->name);
         return false;
     }
-    CreatePlan plan = {0};
-    plan.opts.format = PD_FORMAT_QCOW2;
-    plan.opts.compat = def->compat && strcmp(def->compat, "0.10") == 0 ? 2 : 3;
-    plan.opts.size = def->has_capacity ? def->capacity : 0;
-    plan.opts.lazy_refcounts = def->lazy_refcounts;
-    plan.opts.cluster_size = (uint32_t)MIN(def->cluster_size, UINT32_MAX);
-    plan.opts.backing_file = src_vol->path;
-    plan.opts.backing_format =
-        src_vol->format ? pd_format_from_name(src_vol->format) : PD_FORMAT_UNKNOWN;
-    return create_from_plan(pool, def, &plan, job, ret_vol, error);
+    PdCreatePlan plan;
+    bool ok = pd_pool_image_plan_linked(pool, def, src_vol->path, src_vol->format, &plan, error) &&
+              create_from_plan(pool, def, &plan, job, ret_vol, error);
+    pd_create_plan_clear(&plan);
+    return ok;
 }
 
 bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
@@ -759,13 +588,13 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
 {
     if (flags & PD_VOL_CREATE_LINKED)
         return create_linked(pool, def, src_vol, job, ret_vol, error);
-    const PdPoolBackend *src_be = pd_pool_backend_for_type(src_pool->def->type, error);
+    const PdPoolBackend *src_be = pd_pool_backend_for_def(src_pool->def, error);
     if (!src_be)
         return false;
     g_autoptr(PdImage) src =
         pd_pool_backend_vol_open(src_be, src_pool, src_vol, PD_OPEN_RDONLY, error);
-    CreatePlan plan;
-    if (!src || !plan_clone(pool, def, src, &plan, error))
+    PdCreatePlan plan;
+    if (!src || !pd_pool_image_plan_clone(pool, def, src, &plan, error))
         return false;
     g_autofree char *path = vol_path(pool, def->name);
     if (!check_name_free(pool, def->name, path, error))
@@ -806,73 +635,6 @@ bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags
     return false;
 }
 
-/* The first offset in [offset, offset+len) of @buf (which holds that range) that is not zero,
- * or UINT64_MAX. */
-static uint64_t first_nonzero(const unsigned char *buf, size_t len, uint64_t offset)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i])
-            return offset + i;
-    }
-    return UINT64_MAX;
-}
-
-/* Whether everything readable in [from, to) of @img reads as zeroes. Sets *ret_offset to the
- * first non-zero byte (UINT64_MAX when none). */
-static bool find_data(PdImage *img, uint64_t from, uint64_t to, const PdBackendJob *job,
-                      const PdPool *pool, const PdVol *vol, uint64_t *ret_offset, GError **error)
-{
-    g_autofree unsigned char *buf = g_malloc(IO_CHUNK);
-    uint64_t off = from;
-    *ret_offset = UINT64_MAX;
-    while (off < to) {
-        PdBlockStatus bs;
-        if (!pd_pool_util_check_cancel(job, pool, vol->name, error) ||
-            !pd_image_block_status(img, off, to - off, &bs, error))
-            return false;
-        uint64_t end = off + MIN(bs.length, to - off);
-        bool maybe_data = (bs.flags & PD_BLOCK_DATA) && !(bs.flags & PD_BLOCK_ZERO);
-        for (uint64_t pos = off; maybe_data && pos < end;) {
-            size_t n = (size_t)MIN((uint64_t)IO_CHUNK, end - pos);
-            if (!pd_image_read(img, pos, buf, n, error))
-                return false;
-            *ret_offset = first_nonzero(buf, n, pos);
-            if (*ret_offset != UINT64_MAX)
-                return true;
-            pos += n;
-        }
-        off = end;
-    }
-    return true;
-}
-
-/* Refuses (PD_ERROR_INVALID_ARGUMENT) a shrink of @img to @capacity that would cut data. */
-static bool check_shrink(PdImage *img, uint64_t capacity, unsigned flags, const PdBackendJob *job,
-                         const PdPool *pool, const PdVol *vol, GError **error)
-{
-    uint64_t cur = pd_image_size(img), data;
-    if (!(flags & PD_VOL_RESIZE_SHRINK)) {
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
-                           "new capacity %" G_GUINT64_FORMAT
-                           " is smaller than the current %" G_GUINT64_FORMAT
-                           " bytes; use --shrink to shrink the volume",
-                           capacity, cur);
-        return false;
-    }
-    if (!find_data(img, capacity, cur, job, pool, vol, &data, error)) {
-        pd_pool_util_prefix_error(error, pool, vol->name);
-        return false;
-    }
-    if (data != UINT64_MAX) {
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
-                           "cannot shrink to %" G_GUINT64_FORMAT " bytes: the volume holds data "
-                           "at offset %" G_GUINT64_FORMAT " that would be lost",
-                           capacity, data);
-        return false;
-    }
-    return true;
-}
-
 bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capacity, unsigned flags,
                             const PdBackendJob *job, PdVol **ret_vol, GError **error)
 {
@@ -885,92 +647,14 @@ bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capac
     g_autoptr(PdImage) img = open_volume_image(pool, vol, PD_OPEN_RDWR, error);
     if (!img)
         return false;
-    uint64_t cur = pd_image_size(img);
-    if (capacity < cur && !check_shrink(img, capacity, flags, job, pool, vol, error))
+    if (!pd_pool_image_resize(pool, vol, img, capacity, flags, job, error))
         return false;
-    if (capacity != cur) {
-        PdPrealloc prealloc = flags & PD_VOL_RESIZE_ALLOCATE ? PD_PREALLOC_FALLOC : PD_PREALLOC_OFF;
-        if (!pd_image_resize(img, capacity, prealloc, capacity < cur, error)) {
-            pd_pool_util_prefix_error(error, pool, vol->name);
-            return false;
-        }
-    }
-    if (!close_image(g_steal_pointer(&img), pool, vol, error))
+    if (!pd_pool_image_close(g_steal_pointer(&img), pool, vol, error))
         return false;
     return !ret_vol || pd_pool_dir_vol_refresh(pool, vol, ret_vol, error);
 }
 
 /* ---- wipe ---------------------------------------------------------------------------------- */
-
-/* Overwrites [off, off+len) of @img with zeroes, or with random bytes when @random. */
-static bool overwrite(PdImage *img, uint64_t off, uint64_t len, bool random, unsigned char *buf,
-                      const PdBackendJob *job, const PdPool *pool, const PdVol *vol, GError **error)
-{
-    while (len > 0) {
-        size_t n = (size_t)MIN(len, (uint64_t)IO_CHUNK);
-        if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
-            return false;
-        if (random && getrandom(buf, n, 0) != (ssize_t)n) {
-            pd_pool_util_error_errno(error, pool, vol->name, errno, "no random bytes");
-            return false;
-        }
-        if (!pd_image_write(img, off, buf, n, error))
-            return false;
-        off += n;
-        len -= n;
-    }
-    return true;
-}
-
-/* Zero wipe: every range this layer stores is overwritten with zeroes in place (so the old
- * bytes are gone from the storage, not just unmapped); ranges an overlay takes from its
- * backing file are masked with zero clusters; the rest reads as zeroes already. */
-static bool wipe_zero(PdImage *img, bool has_backing, const PdBackendJob *job, const PdPool *pool,
-                      const PdVol *vol, GError **error)
-{
-    g_autofree unsigned char *buf = g_malloc0(IO_CHUNK);
-    uint64_t size = pd_image_size(img), off = 0;
-    while (off < size) {
-        PdBlockStatus bs;
-        if (!pd_image_block_status_layer(img, off, size - off, &bs, error))
-            return false;
-        uint64_t len = MIN(bs.length, size - off);
-        /* raw holes and qcow2 zero clusters without a host cluster hold no old bytes */
-        unsigned stored_bits = pd_image_format(img) == PD_FORMAT_QCOW2
-                                   ? PD_BLOCK_DATA | PD_BLOCK_OFFSET_VALID
-                                   : PD_BLOCK_DATA;
-        bool stored = (bs.flags & PD_BLOCK_ALLOCATED) && (bs.flags & stored_bits);
-        if (stored && !overwrite(img, off, len, false, buf, job, pool, vol, error))
-            return false;
-        if (!(bs.flags & PD_BLOCK_ALLOCATED) && has_backing &&
-            !pd_image_write_zeroes(img, off, len, 0, error))
-            return false;
-        off += len;
-        pd_pool_util_progress(job, off, size);
-    }
-    return true;
-}
-
-/* Trim: raw files get their blocks punched out (failing where the filesystem cannot); qcow2
- * clusters are unmapped and read as zeroes. */
-static bool wipe_trim(PdImage *img, const PdPool *pool, const PdVol *vol, GError **error)
-{
-    uint64_t size = pd_image_size(img);
-    if (pd_image_format(img) == PD_FORMAT_QCOW2)
-        return pd_image_write_zeroes(img, 0, size, PD_ZERO_MAY_UNMAP, error);
-    PdIO *io = pd_image_io(img);
-    int r = io->ops->discard ? io->ops->discard(io, 0, size) : -ENOTSUP;
-    if (r == -ENOTSUP || r == -EOPNOTSUPP) {
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
-                           "the storage cannot discard (trim); use the zero algorithm");
-        return false;
-    }
-    if (r < 0) {
-        pd_pool_util_error_errno(error, pool, vol->name, -r, "discard failed");
-        return false;
-    }
-    return true;
-}
 
 bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
                           unsigned flags, const PdBackendJob *job, GError **error)
@@ -986,37 +670,9 @@ bool pd_pool_dir_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
         open_image_at(pool, vol, path, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
     if (!img)
         return false;
-    PdImageInfo info;
-    if (!pd_image_get_info(img, &info, error)) {
-        pd_pool_util_prefix_error(error, pool, vol->name);
+    if (!pd_pool_image_wipe(pool, vol, img, algorithm, job, error))
         return false;
-    }
-    bool has_backing = info.backing_file != NULL;
-    pd_image_info_clear(&info);
-    bool ok = false;
-    switch (algorithm) {
-    case PD_WIPE_ZERO:
-        ok = wipe_zero(img, has_backing, job, pool, vol, error);
-        break;
-    case PD_WIPE_RANDOM: {
-        g_autofree unsigned char *buf = g_malloc(IO_CHUNK);
-        ok = overwrite(img, 0, pd_image_size(img), true, buf, job, pool, vol, error);
-        break;
-    }
-    case PD_WIPE_TRIM:
-        ok = wipe_trim(img, pool, vol, error);
-        break;
-    default:
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_INVALID_ARGUMENT,
-                           "unknown wipe algorithm");
-        return false;
-    }
-    if (!ok) {
-        pd_pool_util_prefix_error(error, pool, vol->name);
-        return false;
-    }
-    pd_pool_util_progress(job, pd_image_size(img), pd_image_size(img));
-    return close_image(g_steal_pointer(&img), pool, vol, error);
+    return pd_pool_image_close(g_steal_pointer(&img), pool, vol, error);
 }
 
 /* ---- upload, download ----------------------------------------------------------------------- */
@@ -1043,12 +699,8 @@ bool pd_pool_dir_vol_download(const PdPool *pool, const PdVol *vol, int fd, uint
 static PdImage *open_for_snapshots(const PdPool *pool, const PdVol *vol, unsigned flags,
                                    GError **error)
 {
-    if (!vol->format || strcmp(vol->format, "qcow2") != 0) {
-        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
-                           "format '%s' has no internal snapshots (qcow2 volumes have)",
-                           vol->format ? vol->format : "unknown");
+    if (!pd_pool_image_check_snapshots(pool, vol, error))
         return NULL;
-    }
     return open_volume_image(pool, vol, flags | PD_OPEN_NO_BACKING, error);
 }
 
@@ -1080,7 +732,7 @@ static bool snapshot_change(const PdPool *pool, const PdVol *vol, const char *na
         pd_pool_util_prefix_error(error, pool, vol->name);
         return false;
     }
-    return close_image(g_steal_pointer(&img), pool, vol, error);
+    return pd_pool_image_close(g_steal_pointer(&img), pool, vol, error);
 }
 
 bool pd_pool_dir_vol_snapshot_create(const PdPool *pool, const PdVol *vol, const char *name,

@@ -225,7 +225,7 @@ static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
     return true;
 }
 
-const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds, pc_vol_cmds, pc_job_cmds, NULL};
+const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds, pc_vol_cmds, pc_job_cmds, pc_domain_cmds, NULL};
 
 const PcCmd *pc_find_cmd(const char *name)
 {
@@ -241,6 +241,8 @@ static void print_usage(void)
     printf("Usage: poolctl [-c SOCKET] COMMAND [ARGS...]\n\n"
            "  -c, --connect SOCKET  poold's socket (default %s, or %s when that one is not\n"
            "                        accessible; $POOLD_SOCKET)\n"
+           "  -C, --libvirt-uri URI the libvirt URI poold uses for domain commands (default:\n"
+           "                        [libvirt] uri of poold's configuration)\n"
            "  --json                machine-readable output of read commands\n"
            "  --async               start a long operation as a job and print its id\n\n"
            "Commands:\n",
@@ -290,6 +292,11 @@ bool pc_run_command(PcCtl *ctl, int argc, char **argv)
             ctl->json = true;
         else if (g_str_equal(argv[i], "--async"))
             ctl->async = true;
+        else if ((g_str_equal(argv[i], "-C") || g_str_equal(argv[i], "--libvirt-uri")) &&
+                 i + 1 < argc)
+            ctl->libvirt_uri = argv[++i];
+        else if (g_str_has_prefix(argv[i], "--libvirt-uri="))
+            ctl->libvirt_uri = argv[i] + strlen("--libvirt-uri=");
         else if (g_str_equal(argv[i], "--help")) {
             print_cmd_help(cmd);
             return true;
@@ -330,6 +337,10 @@ int main(int argc, char **argv)
             ctl.socket_path = argv[++i];
         else if (g_str_has_prefix(a, "--connect="))
             ctl.socket_path = a + strlen("--connect=");
+        else if ((g_str_equal(a, "-C") || g_str_equal(a, "--libvirt-uri")) && i + 1 < argc)
+            ctl.libvirt_uri = argv[++i];
+        else if (g_str_has_prefix(a, "--libvirt-uri="))
+            ctl.libvirt_uri = a + strlen("--libvirt-uri=");
         else if (g_str_equal(a, "--json"))
             ctl.json = true;
         else if (g_str_equal(a, "--async"))

@@ -37,7 +37,8 @@ typedef struct {
     bool json;    /* --json */
     bool async;   /* --async */
     bool quiet;
-    char *last_error_name; /* wire name of the last error reply */
+    char *last_error_name;   /* wire name of the last error reply */
+    const char *libvirt_uri; /* -C/--libvirt-uri: the libvirt URI poold uses for this call */
 } PcCtl;
 
 typedef enum {
@@ -114,5 +115,6 @@ void pc_table_print(PcTable *table);
 extern const PcCmd pc_pool_cmds[];
 extern const PcCmd pc_vol_cmds[];
 extern const PcCmd pc_job_cmds[];
+extern const PcCmd pc_domain_cmds[];
 
 G_END_DECLS

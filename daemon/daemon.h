@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 
 typedef struct PdJobs PdJobs;
 typedef struct PdEvents PdEvents;
+typedef struct PdLibvirt PdLibvirt;
 
 typedef struct {
     char *runtime_dir;
@@ -23,6 +24,8 @@ typedef struct {
     PdServerLimits limits;
     unsigned workers;     /* job threads */
     char *metrics_listen; /* "host:port" of the HTTP metrics listener, or NULL */
+    char *libvirt_uri;    /* [libvirt] uri: the default of calls without one, or NULL */
+    unsigned libvirt_detach_timeout_ms; /* [libvirt] detach_timeout (seconds in the file) */
 } PdDaemonConfig;
 
 struct PdDaemon {
@@ -33,6 +36,7 @@ struct PdDaemon {
     PdJobs *jobs;
     PdEvents *events;
     GHashTable *pools;  /* name -> PdPoolObj (daemon/pools-state.h) */
+    PdLibvirt *libvirt; /* connections and attachment reconciliation (daemon/attachments.h) */
     int64_t start_time; /* monotonic µs */
 };
 

@@ -65,6 +65,16 @@ static const PdParamSpec p_vol_transfer[] = {SO("pool"),   S("volume"), IO("offs
                                              BO("sparse"), BO("async"), END};
 static const PdParamSpec p_vol_snapshot[] = {SO("pool"), S("volume"), S("name"), END};
 static const PdParamSpec p_job[] = {I("id"), END};
+static const PdParamSpec p_attach_disk[] = {
+    SO("uri"),       S("domain"),      SO("pool"),      S("volume"),     S("target"), SO("driver"),
+    SO("subdriver"), SO("cache"),      SO("targetbus"), SO("type"),      SO("mode"),  BO("live"),
+    BO("config"),    BO("persistent"), BO("current"),   BO("print_xml"), END};
+static const PdParamSpec p_detach_disk[] = {SO("uri"),     S("domain"),  S("target"),
+                                            BO("live"),    BO("config"), BO("persistent"),
+                                            BO("current"), END};
+static const PdParamSpec p_blklist[] = {SO("uri"), S("domain"), BO("inactive"), END};
+static const PdParamSpec p_import_libvirt[] = {SO("uri"), SO("pool"), END};
+static const PdParamSpec p_export_libvirt[] = {SO("uri"), S("pool"), END};
 static const PdParamSpec p_event_list[] = {IO("since"), IO("limit"), END};
 
 enum {
@@ -94,6 +104,9 @@ static const PdMethod methods[] = {
     {"io.poold.Pool.Delete", pd_method_pool_delete, p_pool, W},
     {"io.poold.Pool.Refresh", pd_method_pool_refresh, p_pool, W},
     {"io.poold.Pool.SetAutostart", pd_method_pool_set_autostart, p_pool_autostart, W},
+    {"io.poold.Pool.ImportLibvirt", pd_method_pool_import_libvirt, p_import_libvirt, W},
+    /* Changes nothing in poold, but defines and starts a pool in libvirt. */
+    {"io.poold.Pool.ExportLibvirt", pd_method_pool_export_libvirt, p_export_libvirt, W},
 
     {"io.poold.Volume.List", pd_method_vol_list, p_pool, 0},
     {"io.poold.Volume.Info", pd_method_vol_info, p_vol, 0},
@@ -111,6 +124,10 @@ static const PdMethod methods[] = {
     {"io.poold.Volume.SnapshotList", pd_method_vol_snapshot_list, p_vol, 0},
     {"io.poold.Volume.SnapshotRevert", pd_method_vol_snapshot_revert, p_vol_snapshot, W},
     {"io.poold.Volume.SnapshotDelete", pd_method_vol_snapshot_delete, p_vol_snapshot, W},
+
+    {"io.poold.Domain.AttachDisk", pd_method_domain_attach_disk, p_attach_disk, W},
+    {"io.poold.Domain.DetachDisk", pd_method_domain_detach_disk, p_detach_disk, W},
+    {"io.poold.Domain.BlkList", pd_method_domain_blklist, p_blklist, 0},
 
     {"io.poold.Job.List", pd_method_job_list, NULL, 0},
     {"io.poold.Job.Get", pd_method_job_get, p_job, 0},

@@ -1,6 +1,7 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
+#include "daemon/attachments.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
@@ -49,6 +50,23 @@ static bool config_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t ma
     return true;
 }
 
+/* [libvirt] detach_timeout: seconds detach-disk waits for a guest to release a disk. */
+static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "libvirt", "detach_timeout", NULL))
+        return true;
+    g_autofree char *text = g_key_file_get_string(kf, "libvirt", "detach_timeout", NULL);
+    uint64_t v = 0;
+    if (!text || !g_ascii_string_to_unsigned(text, 10, 1, 3600, &v, NULL)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "configuration: [libvirt] detach_timeout must be a number of seconds from 1 "
+                    "to 3600");
+        return false;
+    }
+    config->libvirt_detach_timeout_ms = (unsigned)v * 1000;
+    return true;
+}
+
 /* Loads @path (a missing default file is fine). Command-line directories win. */
 static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
                         GError **error)
@@ -67,6 +85,9 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
     if (!config->state_dir)
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
+    config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
+    if (!config_libvirt_timeout(kf, config, error))
+        return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
     if (!config_uint(kf, "max_message_size", 1024, 1u << 30, &msg, error) ||
@@ -160,6 +181,7 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
     daemon->events = pd_events_new(daemon);
     daemon->jobs = pd_jobs_new(daemon, config->workers);
+    daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
     daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
@@ -169,6 +191,8 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         !pd_metrics_http_start(daemon, config->metrics_listen, error))
         return false;
     pd_model_reconcile(daemon);
+    /* Attachments: scanned on threads, applied once the main loop runs. */
+    pd_reconcile_start_up(daemon);
     return true;
 }
 
@@ -213,5 +237,8 @@ int main(int argc, char **argv)
     g_free(daemon.config.state_dir);
     g_free(daemon.config.config_path);
     g_free(daemon.config.metrics_listen);
+    g_free(daemon.config.libvirt_uri);
+    /* daemon.libvirt is not freed: a reconciliation thread may still be scanning with its
+     * connections; the process exits now. */
     return 0;
 }

@@ -1,6 +1,7 @@
 /* io.poold.Pool: definitions, state and lifecycle of pools. Policy here; mechanism in the
  * backend, run on a worker for everything that touches storage. */
 #include "common/pd-error.h"
+#include "daemon/attachments.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
 #include "daemon/methods.h"
@@ -223,6 +224,12 @@ static PdPoolObj *define_pool(PdDaemon *daemon, PdPoolDef *def_in, bool persiste
     return obj;
 }
 
+PdPoolObj *pd_pool_define_xml(PdDaemon *daemon, const char *xml, GError **error)
+{
+    PdPoolDef *def = parse_pool_xml(xml, error);
+    return def ? define_pool(daemon, def, true, error) : NULL;
+}
+
 PD_HANDLER(pd_method_pool_define)
 {
     g_autoptr(GError) error = NULL;
@@ -385,7 +392,8 @@ PD_HANDLER(pd_method_pool_delete)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_pool(daemon, pd_param_string(params, "pool"), &error);
-    if (!obj || !check_inactive(obj, &error)) {
+    if (!obj || !check_inactive(obj, &error) ||
+        !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), NULL, "delete", &error)) {
         pd_call_fail(call, error);
         return;
     }

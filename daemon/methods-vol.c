@@ -3,6 +3,7 @@
  * and an event in one transaction before the answer. */
 #include "common/pd-error.h"
 #include "common/size.h"
+#include "daemon/attachments.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
 #include "daemon/methods.h"
@@ -343,7 +344,8 @@ PD_HANDLER(pd_method_vol_delete)
     PdPoolObj *obj = NULL;
     PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                       pd_param_string(params, "volume"), &obj, &error);
-    if (!vol || !check_not_backing(daemon, vol, &error)) {
+    if (!vol || !check_not_backing(daemon, vol, &error) ||
+        !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name, "delete", &error)) {
         pd_call_fail(call, error);
         return;
     }
@@ -407,6 +409,8 @@ PD_HANDLER(pd_method_vol_resize)
                                       pd_param_string(params, "volume"), &obj, &error);
     bool allocate = pd_param_bool(params, "allocate", false);
     if (!vol || !resize_target(vol, params, &target, &error) ||
+        (target < vol->capacity &&
+         !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name, "shrink", &error)) ||
         (allocate && target > vol->capacity &&
          !check_space(obj, vol->name, target - vol->capacity, &error))) {
         pd_call_fail(call, error);
@@ -440,7 +444,8 @@ PD_HANDLER(pd_method_vol_wipe)
     PdVol *vol = error ? NULL
                        : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                               pd_param_string(params, "volume"), &obj, &error);
-    if (!vol) {
+    if (!vol ||
+        !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name, "wipe", &error)) {
         pd_call_fail(call, error);
         return;
     }
@@ -533,7 +538,9 @@ static void snapshot_change(PdDaemon *daemon, PdCall *call, JsonObject *params, 
     PdVol *vol = error ? NULL
                        : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                               pd_param_string(params, "volume"), &obj, &error);
-    if (!vol) {
+    if (!vol || (g_str_equal(event, "vol-snapshot-reverted") &&
+                 !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name,
+                                             "revert to a snapshot", &error))) {
         pd_call_fail(call, error);
         return;
     }

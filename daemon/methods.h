@@ -2,6 +2,7 @@
 #pragma once
 
 #include "daemon/dispatch.h"
+#include "daemon/model.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +28,13 @@ PD_HANDLER(pd_method_pool_stop);
 PD_HANDLER(pd_method_pool_delete);
 PD_HANDLER(pd_method_pool_refresh);
 PD_HANDLER(pd_method_pool_set_autostart);
+/* pool-define: parses @xml, refuses a type without a backend, defines (or redefines) the
+ * persistent pool with its event, in its own transaction. NULL with an error. */
+PdPoolObj *pd_pool_define_xml(PdDaemon *daemon, const char *xml, GError **error);
+
+/* methods-pool-libvirt.c: pools shared with libvirt */
+PD_HANDLER(pd_method_pool_import_libvirt);
+PD_HANDLER(pd_method_pool_export_libvirt);
 
 /* methods-vol.c */
 PD_HANDLER(pd_method_vol_list);
@@ -44,6 +52,11 @@ PD_HANDLER(pd_method_vol_snapshot_create);
 PD_HANDLER(pd_method_vol_snapshot_list);
 PD_HANDLER(pd_method_vol_snapshot_revert);
 PD_HANDLER(pd_method_vol_snapshot_delete);
+
+/* methods-domain.c: io.poold.Domain */
+PD_HANDLER(pd_method_domain_attach_disk);
+PD_HANDLER(pd_method_domain_detach_disk);
+PD_HANDLER(pd_method_domain_blklist);
 
 /* methods-job.c: io.poold.Job, io.poold.Event */
 PD_HANDLER(pd_method_job_list);

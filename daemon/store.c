@@ -707,3 +707,89 @@ GPtrArray *pd_store_event_list(PdStore *store, int64_t since, unsigned limit, GE
     }
     return g_steal_pointer(&list);
 }
+
+/* ---- attachments ---- */
+
+void pd_store_attachment_free(PdStoreAttachment *row)
+{
+    if (!row)
+        return;
+    g_free(row->uri);
+    g_free(row->domain);
+    g_free(row->target);
+    g_free(row->pool);
+    g_free(row->volume);
+    g_free(row->mode);
+    g_free(row);
+}
+
+bool pd_store_attachment_put(PdStore *store, const PdStoreAttachment *row, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st = prepare(store,
+                                         "INSERT OR REPLACE INTO attachments(uri, domain, target, "
+                                         "pool, volume, mode, live, config, created) "
+                                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                         error);
+    if (!st)
+        return false;
+    bind_text(st, 1, row->uri);
+    bind_text(st, 2, row->domain);
+    bind_text(st, 3, row->target);
+    bind_text(st, 4, row->pool);
+    bind_text(st, 5, row->volume);
+    bind_text(st, 6, row->mode);
+    sqlite3_bind_int(st, 7, row->live);
+    sqlite3_bind_int(st, 8, row->config);
+    sqlite3_bind_int64(st, 9, row->created ? row->created : g_get_real_time() / G_USEC_PER_SEC);
+    return step_done(store, st, "recording an attachment", error);
+}
+
+bool pd_store_attachment_delete(PdStore *store, const char *uri, const char *domain,
+                                const char *target, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st = prepare(
+        store, "DELETE FROM attachments WHERE uri = ?1 AND domain = ?2 AND target = ?3", error);
+    if (!st)
+        return false;
+    bind_text(st, 1, uri);
+    bind_text(st, 2, domain);
+    bind_text(st, 3, target);
+    return step_done(store, st, "removing an attachment", error);
+}
+
+GPtrArray *pd_store_attachment_list(PdStore *store, const char *uri, const char *pool,
+                                    const char *volume, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st =
+        prepare(store,
+                "SELECT uri, domain, target, pool, volume, mode, live, config, created "
+                "FROM attachments WHERE (?1 IS NULL OR uri = ?1) AND (?2 IS NULL OR pool = ?2) "
+                "AND (?3 IS NULL OR volume = ?3) ORDER BY uri, domain, target",
+                error);
+    if (!st)
+        return NULL;
+    bind_text(st, 1, uri);
+    bind_text(st, 2, pool);
+    bind_text(st, 3, volume);
+    g_autoptr(GPtrArray) list =
+        g_ptr_array_new_with_free_func((GDestroyNotify)pd_store_attachment_free);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        PdStoreAttachment *a = g_new0(PdStoreAttachment, 1);
+        a->uri = column_text(st, 0);
+        a->domain = column_text(st, 1);
+        a->target = column_text(st, 2);
+        a->pool = column_text(st, 3);
+        a->volume = column_text(st, 4);
+        a->mode = column_text(st, 5);
+        a->live = sqlite3_column_int(st, 6) != 0;
+        a->config = sqlite3_column_int(st, 7) != 0;
+        a->created = sqlite3_column_int64(st, 8);
+        g_ptr_array_add(list, a);
+    }
+    if (r != SQLITE_DONE) {
+        store_fail(store, error, "listing attachments");
+        return NULL;
+    }
+    return g_steal_pointer(&list);
+}

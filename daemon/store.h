@@ -119,4 +119,31 @@ int64_t pd_store_event_append(PdStore *store, const char *kind, const char *pool
 /* Events with id > @since, oldest first, at most @limit. */
 GPtrArray *pd_store_event_list(PdStore *store, int64_t since, unsigned limit, GError **error);
 
+/* Disks attached to libvirt domains (attach-disk): one row per (URI, domain, target). live and
+ * config say which definitions hold the disk; a row with neither is an attach in progress
+ * (written before libvirt is asked, so a crash after libvirt's answer leaves a trace that
+ * reconciliation resolves). mode: NULL (read-write), "readonly" or "shareable". */
+typedef struct {
+    char *uri;
+    char *domain;
+    char *target;
+    char *pool;
+    char *volume;
+    char *mode;
+    bool live;
+    bool config;
+    int64_t created; /* seconds since the epoch */
+} PdStoreAttachment;
+
+void pd_store_attachment_free(PdStoreAttachment *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStoreAttachment, pd_store_attachment_free)
+
+/* Inserts or replaces the row of (uri, domain, target). */
+bool pd_store_attachment_put(PdStore *store, const PdStoreAttachment *row, GError **error);
+bool pd_store_attachment_delete(PdStore *store, const char *uri, const char *domain,
+                                const char *target, GError **error);
+/* Rows (PdStoreAttachment *) matching every non-NULL filter, by uri, domain, target. */
+GPtrArray *pd_store_attachment_list(PdStore *store, const char *uri, const char *pool,
+                                    const char *volume, GError **error);
+
 G_END_DECLS

@@ -1,0 +1,123 @@
+/* The daemon's libvirt state, the URI default, the protection check and source matching. */
+#include "daemon/attachments.h"
+
+#include "common/pd-error.h"
+#include "daemon/attach-private.h"
+
+#include <string.h>
+
+/* libvirt's event thread: a domain of @uri changed; reconcile it from the main loop. */
+typedef struct {
+    PdDaemon *daemon;
+    char *uri;
+} ChangedCall;
+
+static gboolean changed_on_main_loop(gpointer data)
+{
+    ChangedCall *c = data;
+    if (c->daemon->libvirt)
+        pd_reconcile_schedule(c->daemon, c->uri);
+    g_free(c->uri);
+    g_free(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_domain_changed(const char *uri, const char *domain, void *user_data)
+{
+    ChangedCall *c = g_new0(ChangedCall, 1);
+    c->daemon = user_data;
+    c->uri = g_strdup(uri);
+    g_idle_add(changed_on_main_loop, c);
+}
+
+PdLibvirt *pd_attach_state_new(PdDaemon *daemon)
+{
+    PdLibvirt *state = g_new0(PdLibvirt, 1);
+    state->conns = pd_libvirt_conns_new(on_domain_changed, daemon);
+    state->reconciling = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return state;
+}
+
+void pd_attach_state_free(PdLibvirt *state)
+{
+    if (!state)
+        return;
+    pd_libvirt_conns_free(state->conns);
+    g_hash_table_unref(state->reconciling);
+    g_free(state);
+}
+
+PdLibvirtConns *pd_attach_conns(PdDaemon *daemon)
+{
+    return daemon->libvirt->conns;
+}
+
+const char *pd_attach_uri(PdDaemon *daemon, const char *given)
+{
+    if (given && *given)
+        return given;
+    if (daemon->config.libvirt_uri && *daemon->config.libvirt_uri)
+        return daemon->config.libvirt_uri;
+    return PD_LIBVIRT_DEFAULT_URI;
+}
+
+bool pd_attach_check_unattached(PdDaemon *daemon, const char *pool, const char *volume,
+                                const char *action, GError **error)
+{
+    g_autoptr(GPtrArray) rows = pd_store_attachment_list(daemon->store, NULL, pool, volume, error);
+    if (!rows)
+        return false;
+    if (rows->len == 0)
+        return true;
+    PdStoreAttachment *a = rows->pdata[0];
+    g_set_error(error, PD_ERROR, PD_ERROR_VOLUME_ATTACHED,
+                "cannot %s %s '%s'%s%s%s: volume '%s' is attached to domain '%s' as %s (%s); "
+                "detach it first (detach-disk %s %s)",
+                action, volume ? "volume" : "pool", volume ? volume : pool,
+                volume ? " of pool '" : "", volume ? pool : "", volume ? "'" : "", a->volume,
+                a->domain, a->target, a->uri, a->domain, a->target);
+    return false;
+}
+
+/* True when the network source of @disk is that of @vol in @obj. */
+static bool network_matches(PdPoolObj *obj, const PdVol *vol, const PdDomainDisk *disk)
+{
+    g_autoptr(PdDiskSource) src = NULL;
+    if (!pd_pool_backend_vol_disk_source(obj->backend, obj->pool, vol, &src, NULL))
+        return false;
+    return src->type == PD_DISK_SOURCE_NETWORK && g_strcmp0(src->protocol, disk->protocol) == 0 &&
+           g_strcmp0(src->name, disk->name) == 0 &&
+           (!disk->host_name || g_strcmp0(src->host_name, disk->host_name) == 0);
+}
+
+static bool disk_matches(PdPoolObj *obj, const PdVol *vol, const PdDomainDisk *disk)
+{
+    if (disk->pool && disk->volume) /* <disk type='volume'>: a pool exported to libvirt */
+        return g_str_equal(disk->pool, pd_pool_obj_name(obj)) &&
+               g_str_equal(disk->volume, vol->name);
+    if (disk->path)
+        return g_strcmp0(vol->path, disk->path) == 0 || g_strcmp0(vol->key, disk->path) == 0;
+    if (disk->protocol && disk->name && !vol->path)
+        return network_matches(obj, vol, disk);
+    return false;
+}
+
+bool pd_attach_match_volume(PdDaemon *daemon, const PdDomainDisk *disk, PdPoolObj **ret_obj,
+                            PdVol **ret_vol)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, daemon->pools);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        PdPoolObj *obj = value;
+        for (guint i = 0; obj->active && i < obj->pool->volumes->len; i++) {
+            PdVol *vol = obj->pool->volumes->pdata[i];
+            if (disk_matches(obj, vol, disk)) {
+                *ret_obj = obj;
+                *ret_vol = vol;
+                return true;
+            }
+        }
+    }
+    return false;
+}

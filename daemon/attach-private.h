@@ -5,11 +5,17 @@
 
 struct PdLibvirt {
     PdLibvirtConns *conns;
+    /* Where reconciliation results and libvirt's domain events reach the daemon: the thread
+     * default context of pd_attach_state_new's caller (the main loop's). */
+    GMainContext *context;
     /* Bumped by every attach and detach applied: a reconciliation whose scan started before
      * one is stale, and runs again instead of applying. */
     guint64 generation;
     GHashTable *reconciling; /* uri -> GINT_TO_POINTER(1 running, 2 running + again) */
 };
+
+/* Runs @func(@data) on the daemon's context, from any thread. */
+void pd_attach_invoke(PdLibvirt *state, GSourceFunc func, gpointer data);
 
 /* Emits @kind ("vol-attached", "vol-detached") for @pool/@volume with a detail naming the
  * domain, the target, what was changed and @why (NULL, or "outside poold"...). */

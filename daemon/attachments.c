@@ -22,18 +22,28 @@ static gboolean changed_on_main_loop(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+void pd_attach_invoke(PdLibvirt *state, GSourceFunc func, gpointer data)
+{
+    GSource *source = g_idle_source_new();
+    g_source_set_callback(source, func, data, NULL);
+    (void)g_source_attach(source, state->context);
+    g_source_unref(source);
+}
+
 static void on_domain_changed(const char *uri, const char *domain, void *user_data)
 {
+    PdDaemon *daemon = user_data;
     ChangedCall *c = g_new0(ChangedCall, 1);
-    c->daemon = user_data;
+    c->daemon = daemon;
     c->uri = g_strdup(uri);
-    g_idle_add(changed_on_main_loop, c);
+    pd_attach_invoke(daemon->libvirt, changed_on_main_loop, c);
 }
 
 PdLibvirt *pd_attach_state_new(PdDaemon *daemon)
 {
     PdLibvirt *state = g_new0(PdLibvirt, 1);
     state->conns = pd_libvirt_conns_new(on_domain_changed, daemon);
+    state->context = g_main_context_ref_thread_default();
     state->reconciling = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return state;
 }
@@ -44,6 +54,7 @@ void pd_attach_state_free(PdLibvirt *state)
         return;
     pd_libvirt_conns_free(state->conns);
     g_hash_table_unref(state->reconciling);
+    g_main_context_unref(state->context);
     g_free(state);
 }
 

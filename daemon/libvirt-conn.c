@@ -36,14 +36,14 @@ static gpointer event_loop_thread(gpointer data)
     return NULL;
 }
 
-bool pd_libvirt_init(GError **error)
+bool pd_libvirt_init(bool run_thread, GError **error)
 {
     static gsize done = 0;
     static bool ok = false;
     if (g_once_init_enter(&done)) {
         virSetErrorFunc(NULL, ignore_error);
         ok = virInitialize() == 0 && virEventRegisterDefaultImpl() == 0;
-        if (ok)
+        if (ok && run_thread)
             g_thread_unref(g_thread_new("libvirt-events", event_loop_thread, NULL));
         g_once_init_leave(&done, 1);
     }
@@ -93,7 +93,7 @@ static void on_lifecycle(virConnectPtr ptr, virDomainPtr dom, int event, int det
 
 PdLibvirtConn *pd_libvirt_conn_open(const char *uri, GError **error)
 {
-    if (!pd_libvirt_init(error))
+    if (!pd_libvirt_init(false, error))
         return NULL;
     virConnectPtr ptr = virConnectOpen(uri);
     if (!ptr) {

@@ -2,9 +2,13 @@
  * URI.
  *
  * libvirt needs an event loop implementation for keepalives, close callbacks, domain events
- * and the embedded QEMU driver (qemu:///embed?root=DIR). poold registers libvirt's default
- * implementation once and runs it in its own thread (pd_libvirt_init), so neither the GLib
- * main loop nor a worker ever runs libvirt's loop, and libvirt never runs GLib's.
+ * and the embedded QEMU driver (qemu:///embed?root=DIR). libvirt's default implementation is
+ * built on GLib: its watches and timers are sources of GLib's default main context, and
+ * virEventRunDefaultImpl() is one iteration of that context. So poold registers it once
+ * (pd_libvirt_init) and lets its own main loop, which runs the default context, dispatch
+ * libvirt's events: libvirt's callbacks run on the main loop thread, and must stay short.
+ * A process without a GLib main loop (a test) asks for a thread that iterates the default
+ * context instead; such a process must then not attach its own sources to that context.
  *
  * Opening a connection and every call on one may block (a remote libvirtd, a hung QEMU
  * monitor): the daemon makes them on worker threads only, never on the main loop. A cached
@@ -24,10 +28,10 @@ G_BEGIN_DECLS
 /* The URI when neither the call nor the configuration gives one (virsh's default as root). */
 #define PD_LIBVIRT_DEFAULT_URI "qemu:///system"
 
-/* Registers libvirt's default event loop implementation and starts the thread that runs it.
- * Idempotent and thread-safe; the loop runs until the process exits. Returns false with an
- * error when libvirt refuses the registration. */
-bool pd_libvirt_init(GError **error);
+/* Registers libvirt's default event loop implementation, once; with @run_thread (the first
+ * call decides), also starts a thread iterating GLib's default main context until the process
+ * exits. Thread-safe. Returns false with an error when libvirt refuses the registration. */
+bool pd_libvirt_init(bool run_thread, GError **error);
 
 /* Sets @error (code @code, PD_ERROR domain) to "@what: " followed by libvirt's last error of
  * this thread (or "unknown libvirt error"). Returns false, for "return pd_libvirt_fail(...)". */

@@ -204,7 +204,7 @@ static gpointer scan_thread(gpointer data)
 {
     Reconcile *r = data;
     r->scans = pd_reconcile_scan(r->conns, r->uri, &r->error);
-    g_idle_add(apply_on_main_loop, r);
+    pd_attach_invoke(r->daemon->libvirt, apply_on_main_loop, r);
     return NULL;
 }
 

@@ -49,7 +49,7 @@ void lv_fixture_init(LvFixture *f)
     g_autofree char *conf = g_build_filename(etc, "qemu.conf", NULL);
     write_file(conf, qemu_conf);
     f->uri = g_strdup_printf("qemu:///embed?root=%s/root", f->tmp);
-    g_assert_true(pd_libvirt_init(&error));
+    g_assert_true(pd_libvirt_init(true, &error));
     f->conn = pd_libvirt_conn_open(f->uri, &error);
     g_assert_no_error(error);
 

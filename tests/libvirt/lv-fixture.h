@@ -20,7 +20,9 @@ typedef struct {
 /* Exits 77 with the reason when QEMU or the embedded driver is not usable here. */
 void lv_require_qemu(void);
 
-/* Makes the root (DIR/etc/qemu.conf), opens the connection and starts the dir pool. */
+/* Makes the root (DIR/etc/qemu.conf), starts libvirt's event loop in a thread (it iterates
+ * GLib's default main context: the test attaches nothing of its own there), opens the
+ * connection and starts the dir pool. */
 void lv_fixture_init(LvFixture *f);
 /* Destroys and undefines the domains it made, closes, removes TMP. */
 void lv_fixture_clear(LvFixture *f);

@@ -159,9 +159,13 @@ static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GErro
         return true;
     if (!g_path_is_absolute(def->backing->path)) {
         PdVol *vol = pd_pool_find_vol(obj->pool, def->backing->path);
-        if (vol && vol->path) {
-            g_free(def->backing->path);
-            def->backing->path = g_strdup(vol->path);
+        if (vol) {
+            /* a network volume (NFS in userspace mode) has no path: its name, relative to the
+             * new volume in the same export, is what the image records */
+            if (vol->path) {
+                g_free(def->backing->path);
+                def->backing->path = g_strdup(vol->path);
+            }
             if (!def->backing->format_given && vol->format) {
                 g_free(def->backing->format);
                 def->backing->format = g_strdup(vol->format);

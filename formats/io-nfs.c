@@ -538,7 +538,8 @@ bool pd_nfs_list_dir(PdNfsConn *c, const char *path, GArray **ret_entries, GErro
     return true;
 }
 
-bool pd_nfs_statvfs(PdNfsConn *c, uint64_t *ret_capacity, uint64_t *ret_available, GError **error)
+bool pd_nfs_statvfs(PdNfsConn *c, uint64_t *ret_capacity, uint64_t *ret_allocation,
+                    uint64_t *ret_available, GError **error)
 {
     struct nfs_statvfs_64 sv;
     g_mutex_lock(&c->lock);
@@ -551,6 +552,7 @@ bool pd_nfs_statvfs(PdNfsConn *c, uint64_t *ret_capacity, uint64_t *ret_availabl
     if (rc < 0)
         return false;
     *ret_capacity = sv.f_blocks * sv.f_frsize;
+    *ret_allocation = (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
     *ret_available = sv.f_bavail * sv.f_frsize;
     return true;
 }

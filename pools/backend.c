@@ -157,6 +157,8 @@ static const PdPoolBackend *backend_of_type(PdPoolType type)
         return &pd_pool_backend_fs;
     case PD_POOL_ISCSI:
         return &pd_pool_backend_iscsi;
+    case PD_POOL_NETFS: /* for_def chooses the mode; this is the one without a kernel client */
+        return &pd_pool_backend_netfs_nfs;
     default:
         return NULL;
     }
@@ -202,8 +204,8 @@ const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **erro
     if (mode == PD_NETFS_MODE_AUTO)
         mode = kernel_has_nfs() ? PD_NETFS_MODE_MOUNT : PD_NETFS_MODE_USERSPACE;
     switch (mode) {
-    /* The netfs backends register here as they land:
-     * case PD_NETFS_MODE_USERSPACE: return &pd_pool_backend_netfs_nfs; */
+    case PD_NETFS_MODE_USERSPACE:
+        return &pd_pool_backend_netfs_nfs;
     case PD_NETFS_MODE_MOUNT:
         return &pd_pool_backend_netfs_mount;
     default:

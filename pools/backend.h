@@ -380,6 +380,7 @@ const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **erro
 extern const PdPoolBackend pd_pool_backend_dir;
 extern const PdPoolBackend pd_pool_backend_fs;          /* a block device, mounted */
 extern const PdPoolBackend pd_pool_backend_netfs_mount; /* netfs through the kernel */
+extern const PdPoolBackend pd_pool_backend_netfs_nfs;   /* netfs through libnfs (userspace) */
 extern const PdPoolBackend pd_pool_backend_iscsi;       /* iscsi through the kernel */
 
 /* Sets PD_ERROR_UNSUPPORTED: "pool 'NAME': pool type 'TYPE' does not support OPERATION". */

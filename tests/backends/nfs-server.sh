@@ -81,6 +81,9 @@ EXPORT {
     Protocols = 3;
     Transports = TCP;
     SecType = sys;
+    # No attribute caching: files the tests change on the server side (as another client
+    # would) are seen at once, as with the kernel's server.
+    Attr_Expiration_Time = 0;
     CLIENT { Clients = 127.0.0.0/8; Access_Type = RW; }
     FSAL { Name = VFS; }
 }

@@ -197,8 +197,9 @@ static void test_dir_ops(void)
     g_assert_false(pd_nfs_stat(c, "missing", &st, &error));
     g_assert_error(error, PD_ERROR, PD_ERROR_NOT_FOUND);
     g_clear_error(&error);
-    uint64_t capacity = 0, available = 0;
-    g_assert_true(pd_nfs_statvfs(c, &capacity, &available, &error));
+    uint64_t capacity = 0, allocation = 0, available = 0;
+    g_assert_true(pd_nfs_statvfs(c, &capacity, &allocation, &available, &error));
+    g_assert_cmpuint(allocation, <=, capacity);
     g_assert_cmpuint(capacity, >, 0);
     g_assert_cmpuint(available, <=, capacity);
     g_assert_false(pd_nfs_stat(c, "../../etc", &st, &error));

@@ -263,7 +263,9 @@ static bool write_skeleton(PdImage *img, GError **error)
     h->l1_size = (uint32_t)l1_entries;
     if (!qcow2_write_new_header(img, error))
         return false;
-    g_autofree uint8_t *meta = g_malloc0((t + b) * cs);
+    /* the L1 table is written too: a store that was not empty (a LUN, a block device) may
+     * hold old bytes there, and truncate does not zero it */
+    g_autofree uint8_t *meta = g_malloc0((t + b + l) * cs);
     uint64_t *table = (uint64_t *)meta;
     for (uint64_t i = 0; i < b; i++)
         table[i] = GUINT64_TO_BE((1 + t + i) * cs);
@@ -295,7 +297,7 @@ static bool write_skeleton(PdImage *img, GError **error)
             break;
         }
     }
-    return pd_io_pwrite_full(img->io, meta, (t + b) * cs, cs, error) &&
+    return pd_io_pwrite_full(img->io, meta, (t + b + l) * cs, cs, error) &&
            pd_io_truncate(img->io, n * cs, error);
 }
 

@@ -159,6 +159,8 @@ static const PdPoolBackend *backend_of_type(PdPoolType type)
         return &pd_pool_backend_iscsi;
     case PD_POOL_NETFS: /* for_def chooses the mode; this is the one without a kernel client */
         return &pd_pool_backend_netfs_nfs;
+    case PD_POOL_ISCSI_DIRECT:
+        return &pd_pool_backend_iscsi_direct;
     default:
         return NULL;
     }

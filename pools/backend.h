@@ -378,10 +378,11 @@ const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **erro
  * netfs has two: mount (the kernel's NFS client, then the dir pool's code) and userspace
  * (libnfs). */
 extern const PdPoolBackend pd_pool_backend_dir;
-extern const PdPoolBackend pd_pool_backend_fs;          /* a block device, mounted */
-extern const PdPoolBackend pd_pool_backend_netfs_mount; /* netfs through the kernel */
-extern const PdPoolBackend pd_pool_backend_netfs_nfs;   /* netfs through libnfs (userspace) */
-extern const PdPoolBackend pd_pool_backend_iscsi;       /* iscsi through the kernel */
+extern const PdPoolBackend pd_pool_backend_fs;           /* a block device, mounted */
+extern const PdPoolBackend pd_pool_backend_netfs_mount;  /* netfs through the kernel */
+extern const PdPoolBackend pd_pool_backend_netfs_nfs;    /* netfs through libnfs (userspace) */
+extern const PdPoolBackend pd_pool_backend_iscsi;        /* iscsi through the kernel */
+extern const PdPoolBackend pd_pool_backend_iscsi_direct; /* iscsi-direct through libiscsi */
 
 /* Sets PD_ERROR_UNSUPPORTED: "pool 'NAME': pool type 'TYPE' does not support OPERATION". */
 void pd_pool_backend_unsupported(GError **error, const PdPool *pool, const char *operation);

@@ -200,6 +200,11 @@ static void test_qcow2(void)
     g_assert_no_error(error);
 
     PdIO *io = open_lun(TGT_IQN_PLAIN, 1, PD_IO_RDWR);
+    /* a LUN is not empty like a new file: old bytes everywhere must not leak into the image */
+    g_autofree uint8_t *old = g_malloc(4 * MiB);
+    memset(old, 0xff, 4 * MiB);
+    for (uint64_t off = 0; off < 64 * MiB; off += 4 * MiB)
+        g_assert_true(pd_io_pwrite_full(io, old, 4 * MiB, off, &error));
     PdCreateOptions opts = {.format = PD_FORMAT_QCOW2, .size = 40 * MiB};
     g_assert_true(pd_image_create_io(io, &opts, &error));
     g_assert_no_error(error);

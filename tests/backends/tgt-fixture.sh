@@ -79,13 +79,34 @@ configure() {
     adm --mode target --op bind --tid 3 --initiator-address 127.0.0.1
 }
 
+# A test that dies without stopping its target (an assertion aborts it) must not leave tgtd
+# behind: a watcher stops it when the owner (TGT_OWNER_PID, else the caller) is gone. It holds
+# none of the caller's descriptors, so a caller reading our output is not kept waiting.
+watch_owner() {
+    local owner=${TGT_OWNER_PID:-$PPID} self
+    self=$(readlink -f "$0")
+    (
+        while kill -0 "$owner" 2>/dev/null && [ -e "$dir/tgtd.pid" ]; do sleep 0.5; done
+        if [ -e "$dir/tgtd.pid" ] && ! kill -0 "$owner" 2>/dev/null; then
+            bash "$self" stop "$dir"
+            rm -rf "$dir" # the owner made it and is gone
+        fi
+    ) </dev/null >/dev/null 2>&1 &
+    disown
+}
+
 start() {
     mkdir -p "$dir"
     local tries port
     for tries in $(seq 20); do
         port=$((20000 + RANDOM % 20000))
         ss -Hltn "sport = :$port" | grep -q . && continue
-        start_tgtd "$port" && { configure; echo "$port $(cat "$dir/tgtd.pid")"; return 0; }
+        if start_tgtd "$port"; then
+            configure
+            watch_owner
+            echo "$port $(cat "$dir/tgtd.pid")"
+            return 0
+        fi
     done
     echo "no free port for tgtd after $tries tries" >&2
     exit 1

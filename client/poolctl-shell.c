@@ -91,6 +91,8 @@ static char *read_line(bool tty)
 bool pc_shell(PcCtl *ctl)
 {
     bool tty = isatty(STDIN_FILENO);
+    /* Commands from a file or a pipe: pipeline what can be (pc_ctl_call_pipelined). */
+    ctl->pipeline = !tty && !g_getenv("POOLCTL_NO_PIPELINE");
     bool all_ok = true, json0 = ctl->json;
 #ifdef HAVE_READLINE
     rl_readline_name = "poolctl";
@@ -118,12 +120,18 @@ bool pc_shell(PcCtl *ctl)
         }
         ctl->json = json0;
         ctl->async = false;
+        /* Commands that are not pipelined print after every answer in flight. */
+        const PcCmd *cmd = pc_find_cmd(argv[0]);
+        if ((!cmd || !cmd->pipelines) && !pc_ctl_drain(ctl))
+            all_ok = false;
         if (!pc_run_command(ctl, argc, argv))
             all_ok = false;
-        if (!ctl->quiet && !ctl->json)
+        if (!ctl->quiet && !ctl->json && !ctl->deferred)
             printf("\n");
         fflush(stdout);
     }
+    if (!pc_ctl_drain(ctl))
+        all_ok = false;
     if (tty)
         printf("\n");
     return all_ok;

@@ -33,15 +33,7 @@ static JsonObject *get_vol(PcCtl *ctl, PcArgs *args)
 /* The type of pool @pool (for building volume XML), or -1 (error printed). */
 static int pool_type(PcCtl *ctl, const char *pool)
 {
-    JsonObject *p = json_object_new();
-    json_object_set_string_member(p, "pool", pool);
-    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Info", p, NULL);
-    if (!reply)
-        return -1;
-    const char *type =
-        json_object_get_string_member(json_object_get_object_member(reply, "pool"), "type");
-    const PdPoolTypeInfo *info = pd_pool_type_info_by_name(type);
-    return info ? (int)info->type : -1;
+    return pc_ctl_pool_type(ctl, pool);
 }
 
 static const char *reply_vol_name(JsonObject *reply, const char *fallback)
@@ -50,6 +42,12 @@ static const char *reply_vol_name(JsonObject *reply, const char *fallback)
         return json_object_get_string_member(json_object_get_object_member(reply, "volume"),
                                              "name");
     return fallback;
+}
+
+/* "Vol NAME created" (the name as poold made it); @data: the name given. */
+static void print_created(PcCtl *ctl, JsonObject *reply, gpointer data)
+{
+    printf("Vol %s created\n", reply_vol_name(reply, data));
 }
 
 static bool cmd_vol_create_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int argc, char **argv)
@@ -77,11 +75,14 @@ static bool cmd_vol_create_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int 
     json_object_set_string_member(p, "pool", args.pool);
     json_object_set_string_member(p, "xml", xml);
     g_autofree char *failed = g_strdup_printf("Failed to create vol %s", args.name);
+    if (ctl->pipeline)
+        return pc_ctl_call_pipelined(ctl, "io.poold.Volume.Create", p, failed, print_created,
+                                     g_strdup(args.name), g_free);
     g_autoptr(JsonObject) reply = pc_ctl_call_job(ctl, "io.poold.Volume.Create", p, -1, failed);
     if (!reply)
         return false;
     if (!ctl->async)
-        printf("Vol %s created\n", reply_vol_name(reply, args.name));
+        print_created(ctl, reply, (gpointer)args.name);
     return true;
 }
 
@@ -135,17 +136,19 @@ static bool cmd_vol_clone(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     return true;
 }
 
+static void print_deleted(PcCtl *ctl, JsonObject *reply, gpointer data)
+{
+    printf("Vol %s deleted\n", (const char *)data);
+}
+
 static bool cmd_vol_delete(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
     g_autofree char *failed = g_strdup_printf("Failed to delete vol %s", pc_arg(args, "vol"));
     JsonObject *p = vol_params(args);
     if (pc_flag(args, "delete-snapshots"))
         json_object_set_boolean_member(p, "delete_snapshots", true);
-    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Volume.Delete", p, failed);
-    if (!reply)
-        return false;
-    printf("Vol %s deleted\n", pc_arg(args, "vol"));
-    return true;
+    return pc_ctl_call_pipelined(ctl, "io.poold.Volume.Delete", p, failed, print_deleted,
+                                 g_strdup(pc_arg(args, "vol")), g_free);
 }
 
 static bool cmd_vol_wipe(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
@@ -458,9 +461,9 @@ static const PcOpt o_snap[] = {VOL, {"snapshotname", PC_OPT_DATA, "snapshot name
 const PcCmd pc_vol_cmds[] = {
     {"vol-clone", cmd_vol_clone, o_clone, "clone a volume"},
     {"vol-create", cmd_vol_create, o_create, "create a vol from an XML file"},
-    {"vol-create-as", cmd_vol_create_as, NULL, "create a volume from a set of args"},
+    {"vol-create-as", cmd_vol_create_as, NULL, "create a volume from a set of args", true},
     {"vol-create-from", cmd_vol_create, o_create_from, "create a vol, using another as input"},
-    {"vol-delete", cmd_vol_delete, o_delete, "delete a vol"},
+    {"vol-delete", cmd_vol_delete, o_delete, "delete a vol", true},
     {"vol-download", cmd_vol_transfer, o_transfer, "download volume contents to a file"},
     {"vol-dumpxml", cmd_vol_dumpxml, o_vol, "vol information in XML"},
     {"vol-info", cmd_vol_info, o_info, "storage vol information"},

@@ -4,6 +4,7 @@
 #include "client/poolctl.h"
 
 #include "common/pd-error.h"
+#include "xml/pool-types.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,7 +52,19 @@ bool pc_flag(PcArgs *args, const char *name)
     return pc_arg(args, name) != NULL;
 }
 
+static bool drain(PcCtl *ctl, unsigned keep);
+
+static PcConn *connect_once(PcCtl *ctl);
+
 PcConn *pc_ctl_conn(PcCtl *ctl)
+{
+    /* a call that reads its own answer: the answers in flight come first */
+    if (!g_queue_is_empty(&ctl->inflight) && !drain(ctl, 0))
+        ctl->pipeline_failed = true;
+    return connect_once(ctl);
+}
+
+static PcConn *connect_once(PcCtl *ctl)
 {
     if (ctl->conn)
         return ctl->conn;
@@ -94,6 +107,124 @@ JsonObject *pc_ctl_call(PcCtl *ctl, const char *method, JsonObject *params, cons
     if (!reply)
         print_call_error(error, what_failed, owned);
     return reply;
+}
+
+/* ---- pipelining ---- */
+
+typedef struct {
+    JsonObject *params; /* for the error lines */
+    char *what_failed;
+    PcFinishFunc finish;
+    gpointer data;
+    GDestroyNotify data_free;
+    bool newline; /* the shell's empty line after the command's output */
+} PcPending;
+
+static void pending_free(PcPending *p)
+{
+    json_object_unref(p->params);
+    g_free(p->what_failed);
+    if (p->data_free)
+        p->data_free(p->data);
+    g_free(p);
+}
+
+/* Reads answers in flight until @keep are left. False if one was an error (printed). */
+static bool drain(PcCtl *ctl, unsigned keep)
+{
+    bool ok = true;
+    while (g_queue_get_length(&ctl->inflight) > keep) {
+        PcPending *p = g_queue_pop_head(&ctl->inflight);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonObject) reply = NULL;
+        if (ctl->conn)
+            reply = pc_conn_recv(ctl->conn, NULL, NULL, &error);
+        else
+            g_set_error(&error, PD_ERROR, PD_ERROR_IO, "not connected");
+        if (reply) {
+            p->finish(ctl, reply, p->data);
+        } else {
+            print_call_error(error, p->what_failed, p->params);
+            ok = false;
+        }
+        if (p->newline)
+            printf("\n");
+        fflush(stdout);
+        pending_free(p);
+    }
+    return ok;
+}
+
+bool pc_ctl_drain(PcCtl *ctl)
+{
+    bool ok = drain(ctl, 0) && !ctl->pipeline_failed;
+    ctl->pipeline_failed = false;
+    return ok;
+}
+
+bool pc_ctl_call_pipelined(PcCtl *ctl, const char *method, JsonObject *params,
+                           const char *what_failed, PcFinishFunc finish, gpointer data,
+                           GDestroyNotify data_free)
+{
+    g_autoptr(JsonObject) owned = params ? params : json_object_new();
+    ctl->deferred = false;
+    if (!ctl->pipeline || ctl->json || ctl->async) {
+        g_autoptr(JsonObject) reply = pc_ctl_call(ctl, method, json_object_ref(owned), what_failed);
+        if (reply)
+            finish(ctl, reply, data);
+        if (data_free)
+            data_free(data);
+        return reply != NULL;
+    }
+    PcConn *conn = connect_once(ctl);
+    g_autoptr(GError) error = NULL;
+    if (!conn || !pc_conn_send(conn, method, json_object_ref(owned), false, -1, &error)) {
+        if (error)
+            print_call_error(error, what_failed, owned);
+        if (data_free)
+            data_free(data);
+        return false;
+    }
+    PcPending *p = g_new0(PcPending, 1);
+    p->params = g_steal_pointer(&owned);
+    p->what_failed = g_strdup(what_failed);
+    p->finish = finish;
+    p->data = data;
+    p->data_free = data_free;
+    p->newline = !ctl->quiet;
+    g_queue_push_tail(&ctl->inflight, p);
+    ctl->deferred = true;
+    /* Full: read the older half. The next half then reaches poold as one burst, which it
+     * makes durable with one sync (reading one answer per call sent would make every burst
+     * one call long). */
+    if (g_queue_get_length(&ctl->inflight) >= PC_PIPELINE_DEPTH &&
+        !drain(ctl, PC_PIPELINE_DEPTH / 2))
+        ctl->pipeline_failed = true;
+    return true;
+}
+
+int pc_ctl_pool_type(PcCtl *ctl, const char *pool)
+{
+    gpointer cached = ctl->pool_types ? g_hash_table_lookup(ctl->pool_types, pool) : NULL;
+    if (cached)
+        return GPOINTER_TO_INT(cached) - 1;
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "pool", pool);
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Info", p, NULL);
+    if (!reply)
+        return -1;
+    JsonObject *info = json_object_get_object_member(reply, "pool");
+    const PdPoolTypeInfo *t =
+        pd_pool_type_info_by_name(json_object_get_string_member(info, "type"));
+    if (!t)
+        return -1;
+    if (ctl->pipeline) {
+        if (!ctl->pool_types)
+            ctl->pool_types = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        /* by the name the user gave and the pool's own */
+        g_hash_table_insert(ctl->pool_types, g_strdup(pool), GINT_TO_POINTER((int)t->type + 1));
+    }
+    return (int)t->type;
 }
 
 /* "[#####     ]  45%  120.00 MiB/s  ETA 0:12" on stderr. */
@@ -285,6 +416,10 @@ bool pc_run_command(PcCtl *ctl, int argc, char **argv)
         pc_error("unknown command: '%s'", argv[0]);
         return false;
     }
+    /* A pool may change type only through pool-* commands: they forget the cached types. */
+    if (ctl->pool_types && g_str_has_prefix(cmd->name, "pool-"))
+        g_hash_table_remove_all(ctl->pool_types);
+    ctl->deferred = false;
     /* --json and --async may come anywhere */
     g_autoptr(GPtrArray) rest = g_ptr_array_new();
     for (int i = 1; i < argc; i++) {

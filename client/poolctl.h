@@ -39,6 +39,12 @@ typedef struct {
     bool quiet;
     char *last_error_name;   /* wire name of the last error reply */
     const char *libvirt_uri; /* -C/--libvirt-uri: the libvirt URI poold uses for this call */
+    /* Pipelining (a session reading commands from a file or pipe): see pc_ctl_call_pipelined */
+    bool pipeline;
+    GQueue inflight;        /* PcPending *: sent, answer not read yet, oldest first */
+    bool deferred;          /* the command just run left its answer in flight */
+    bool pipeline_failed;   /* a pipelined command failed (the session's exit status) */
+    GHashTable *pool_types; /* pool name -> type + 1, cached while only vol-* commands run */
 } PcCtl;
 
 typedef enum {
@@ -66,12 +72,32 @@ struct PcCmd {
     bool (*run)(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv);
     const PcOpt *opts; /* terminated by {NULL}; NULL: the command parses argv itself */
     const char *help;
+    bool pipelines; /* one call, answer only printed: may run pipelined (pc_ctl_call_pipelined) */
 };
 
 const char *pc_arg(PcArgs *args, const char *name);
 bool pc_flag(PcArgs *args, const char *name);
 /* Connects on first use; prints the error and returns NULL on failure. */
 PcConn *pc_ctl_conn(PcCtl *ctl);
+/* Prints the answer of a pipelined command (the reply's parameters, not owned). */
+typedef void (*PcFinishFunc)(PcCtl *ctl, JsonObject *reply, gpointer data);
+
+/* One call whose answer only needs printing (vol-create-as, vol-delete). In a pipelined
+ * session it is sent without waiting: up to PC_PIPELINE_DEPTH calls are in flight, poold runs
+ * them one after the other and makes a burst durable with one sync (group commit), and
+ * @finish(@data) or the error lines are printed in order when the answer is read (by the
+ * next command that needs the connection, pc_ctl_drain, or a full pipeline). Otherwise it is
+ * pc_ctl_call followed by @finish. Returns false only when the call failed here and now.
+ * @params taken; @what_failed and @data copied/taken (@data freed with @data_free). */
+#define PC_PIPELINE_DEPTH 64
+bool pc_ctl_call_pipelined(PcCtl *ctl, const char *method, JsonObject *params,
+                           const char *what_failed, PcFinishFunc finish, gpointer data,
+                           GDestroyNotify data_free);
+/* Reads and prints every answer in flight. Returns false if one of them was an error. */
+bool pc_ctl_drain(PcCtl *ctl);
+/* A pool's type for building volume XML, cached in a pipelined session. -1 on error
+ * (printed). */
+int pc_ctl_pool_type(PcCtl *ctl, const char *pool);
 /* Calls @method; on error prints virsh-style "error: " lines (@what_failed first, when given)
  * and returns NULL. */
 JsonObject *pc_ctl_call(PcCtl *ctl, const char *method, JsonObject *params,

@@ -233,8 +233,7 @@ static void answer_early(PdClient *client, bool oneway, const char *error, JsonO
     g_autoptr(JsonObject) msg = json_object_new();
     json_object_set_string_member(msg, "error", error);
     json_object_set_object_member(msg, "parameters", params);
-    if (!oneway)
-        pd_client_send(client, msg);
+    pd_client_send(client, pd_client_reserve(client), oneway ? NULL : msg, true);
     pd_client_call_done(client);
 }
 
@@ -386,6 +385,7 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
     call->more = pc.more;
     call->oneway = pc.oneway;
     call->start_us = g_get_monotonic_time();
+    call->slot = pd_client_reserve(client);
     call->fd = (method->flags & PD_METHOD_TAKES_FD) ? pd_client_take_fd(client) : -1;
     drop_fds(client);
     if (!running_calls)
@@ -415,6 +415,21 @@ void pd_dispatch_client_eof(PdDaemon *daemon, PdClient *client)
         pd_dispatch_client_gone(daemon, client);
 }
 
+bool pd_call_releasable(PdCall *call)
+{
+    return !call->released && !call->oneway && !call->more;
+}
+
+void pd_call_release(PdCall *call)
+{
+    g_assert(pd_call_releasable(call));
+    if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
+        g_hash_table_remove(running_calls, call->client);
+    call->on_abandon = NULL;
+    call->released = true;
+    pd_client_call_done(call->client);
+}
+
 bool pd_call_abandoned(PdCall *call)
 {
     return pd_client_closed(call->client);
@@ -426,13 +441,14 @@ static gsize call_finish(PdCall *call, JsonObject *msg)
     gsize sent = 0;
     pd_metrics_call(call->method->name, json_object_has_member(msg, "error"),
                     g_get_monotonic_time() - call->start_us);
-    if (!call->oneway)
-        sent = pd_client_send(call->client, msg);
+    sent = pd_client_send(call->client, call->slot, call->oneway ? NULL : msg, true);
+    call->slot = NULL;
     if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
         g_hash_table_remove(running_calls, call->client);
     if (call->fd >= 0)
         (void)close(call->fd);
-    pd_client_call_done(call->client);
+    if (!call->released)
+        pd_client_call_done(call->client);
     pd_client_unref(call->client);
     g_free(call->method_name);
     g_free(call);
@@ -467,7 +483,7 @@ void pd_call_progress(PdCall *call, JsonObject *params)
     if (!call->more)
         return;
     json_object_set_boolean_member(msg, "continues", true);
-    pd_client_send(call->client, msg);
+    pd_client_send(call->client, call->slot, msg, false);
 }
 
 void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)

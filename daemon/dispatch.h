@@ -106,8 +106,10 @@ struct PdCall {
     char *method_name;
     bool more;
     bool oneway;
-    int fd;           /* the descriptor passed with the call, or -1 */
-    int64_t start_us; /* monotonic time the call arrived (metrics) */
+    bool released;            /* pd_call_release: executed, the answer waits for durability */
+    struct PdReplySlot *slot; /* its place in the client's answer order */
+    int fd;                   /* the descriptor passed with the call, or -1 */
+    int64_t start_us;         /* monotonic time the call arrived (metrics) */
     /* For streaming calls: called once if the client goes away before the final answer. */
     void (*on_abandon)(PdCall *call, gpointer data);
     gpointer abandon_data;
@@ -121,6 +123,12 @@ void pd_call_progress(PdCall *call, JsonObject *params);
 void pd_call_fail(PdCall *call, const GError *error);
 /* Final error answer by wire name. Takes ownership of @params (may be NULL). Frees @call. */
 void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params);
+/* Group commit: the call is executed but not answered yet (its change is not durable). Its
+ * client may go on with its next message; the answer, given later with pd_call_reply or
+ * pd_call_fail as usual, still reaches the client before those of its later calls. Only for
+ * plain calls (not oneway, not "more"): see pd_call_releasable. */
+bool pd_call_releasable(PdCall *call);
+void pd_call_release(PdCall *call);
 /* True if the client that made the call is gone (its answers are dropped). */
 bool pd_call_abandoned(PdCall *call);
 

@@ -32,6 +32,11 @@ struct PdJob {
     bool ok;       /* set by the worker */
     GError *error; /* set by the worker */
     GList *calls;  /* PdCall *: the starting call (unless async) and waiters */
+    bool grouped;  /* group commit (PdJobSpec.sync) */
+    PdGroupSyncFunc sync;
+    char *sync_key;
+    gpointer sync_data;
+    GDestroyNotify sync_data_free;
 };
 
 struct PdJobs {
@@ -44,6 +49,8 @@ struct PdJobs {
     unsigned n_running;
     gint active_workers; /* run functions executing now (atomic) */
     guint timer;
+    PdGroupCommit *group; /* NULL without a store */
+    unsigned n_grouped;   /* grouped jobs running */
 };
 
 static void job_free(PdJob *job)
@@ -54,6 +61,9 @@ static void job_free(PdJob *job)
     g_free(job->pool);
     g_free(job->volume);
     g_free(job->src_key);
+    g_free(job->sync_key);
+    if (job->sync_data_free)
+        job->sync_data_free(job->sync_data);
     g_free(job->error_text);
     g_clear_object(&job->cancellable);
     g_clear_error(&job->error);
@@ -87,6 +97,7 @@ PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers)
     jobs->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&jobs->finished);
     jobs->last_id = daemon->store ? pd_store_job_max_id(daemon->store) : 0;
+    jobs->group = daemon->store ? pd_group_commit_new(daemon->store) : NULL;
     return jobs;
 }
 
@@ -111,6 +122,7 @@ void pd_jobs_free(PdJobs *jobs)
         _exit(0);
     }
     g_thread_pool_free(jobs->threads, true, true);
+    pd_group_commit_free(jobs->group); /* what waits for a barrier: synced and answered */
     /* Completions queued by the workers run no more: the jobs stay "running" in the
      * journal and start-up marks them failed, as after a crash. */
     if (jobs->timer)
@@ -125,6 +137,11 @@ void pd_jobs_free(PdJobs *jobs)
     g_hash_table_unref(jobs->by_id);
     g_queue_clear(&jobs->finished);
     g_free(jobs);
+}
+
+bool pd_job_grouped(PdJob *job)
+{
+    return job->grouped;
 }
 
 int64_t pd_job_id(PdJob *job)
@@ -355,6 +372,13 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->apply = spec->apply;
     job->data = spec->data;
     job->data_free = spec->data_free;
+    job->grouped = spec->sync && jobs->group && call && !async && pd_call_releasable(call);
+    job->sync = spec->sync;
+    job->sync_key = g_strdup(spec->sync_key);
+    job->sync_data = spec->sync_data;
+    job->sync_data_free = spec->sync_data_free;
+    if (job->grouped)
+        pd_group_commit_set_running(jobs->group, ++jobs->n_grouped);
     g_hash_table_insert(jobs->by_id, &job->id, job);
     if (job->volume && job->pool)
         g_hash_table_insert(jobs->busy, busy_key(job->pool, job->volume), job);
@@ -404,7 +428,8 @@ void pd_job_wait(PdJob *job, PdCall *call)
 static JsonObject *job_apply(PdJobs *jobs, PdJob *job, GError **error)
 {
     PdDaemon *daemon = jobs->daemon;
-    if (!pd_store_begin(daemon->store, error))
+    if (!(job->grouped ? pd_store_begin_lazy(daemon->store, error)
+                       : pd_store_begin(daemon->store, error)))
         return NULL;
     g_autoptr(JsonObject) reply =
         job->apply ? job->apply(daemon, job, job->data, error) : json_object_new();
@@ -420,6 +445,23 @@ static JsonObject *job_apply(PdJobs *jobs, PdJob *job, GError **error)
     return g_steal_pointer(&reply);
 }
 
+/* The answer of @call (the starting call or a Job.Wait waiter) to a successful job. */
+static JsonObject *success_params(PdJob *job, PdCall *call, JsonObject *reply)
+{
+    JsonObject *params = json_object_new();
+    if (g_str_equal(call->method_name, "io.poold.Job.Wait")) {
+        json_object_set_object_member(params, "job", pd_job_to_json(job));
+        return params;
+    }
+    g_autoptr(GList) members = json_object_get_members(reply);
+    for (GList *l = members; l; l = l->next)
+        json_object_set_member(params, l->data,
+                               json_node_copy(json_object_get_member(reply, l->data)));
+    if (call->method->flags & PD_METHOD_JOB)
+        json_object_set_int_member(params, "job", job->id);
+    return params;
+}
+
 /* Answers the calls of a finished job. */
 static void answer_calls(PdJob *job, JsonObject *reply, const GError *error)
 {
@@ -427,23 +469,28 @@ static void answer_calls(PdJob *job, JsonObject *reply, const GError *error)
         PdCall *call = job->calls->data;
         job->calls = g_list_delete_link(job->calls, job->calls);
         call->on_abandon = NULL;
-        bool waiter = g_str_equal(call->method_name, "io.poold.Job.Wait");
-        if (waiter) {
-            JsonObject *params = json_object_new();
-            json_object_set_object_member(params, "job", pd_job_to_json(job));
-            pd_call_reply(call, params);
-        } else if (error) {
+        if (error && !g_str_equal(call->method_name, "io.poold.Job.Wait"))
             pd_call_fail(call, error);
-        } else {
-            JsonObject *params = json_object_new();
-            g_autoptr(GList) members = json_object_get_members(reply);
-            for (GList *l = members; l; l = l->next)
-                json_object_set_member(params, l->data,
-                                       json_node_copy(json_object_get_member(reply, l->data)));
-            if (call->method->flags & PD_METHOD_JOB)
-                json_object_set_int_member(params, "job", job->id);
-            pd_call_reply(call, params);
-        }
+        else
+            pd_call_reply(call, success_params(job, call, reply));
+    }
+}
+
+/* Group commit of a successful grouped job: its calls are answered after the next barrier,
+ * and the starting call is released now (its client goes on). */
+static void defer_calls(PdJobs *jobs, PdJob *job, JsonObject *reply)
+{
+    pd_group_commit_add_sync(jobs->group, job->sync_key, job->sync,
+                             g_steal_pointer(&job->sync_data), job->sync_data_free);
+    job->sync_data_free = NULL;
+    while (job->calls) {
+        PdCall *call = job->calls->data;
+        job->calls = g_list_delete_link(job->calls, job->calls);
+        call->on_abandon = NULL;
+        JsonObject *params = success_params(job, call, reply);
+        if (pd_call_releasable(call) && !g_str_equal(call->method_name, "io.poold.Job.Wait"))
+            pd_call_release(call);
+        pd_group_commit_add_answer(jobs->group, call, params, job->sync_key);
     }
 }
 
@@ -496,7 +543,12 @@ static gboolean job_complete(gpointer data)
         g_hash_table_remove(jobs->busy, job->src_key);
     jobs->n_running--;
     pd_metrics_job(job->kind, state_name(job->state), g_get_monotonic_time() - job->started_mono);
-    answer_calls(job, reply, error);
+    if (job->grouped)
+        pd_group_commit_set_running(jobs->group, --jobs->n_grouped);
+    if (job->grouped && !error)
+        defer_calls(jobs, job, reply);
+    else
+        answer_calls(job, reply, error);
     if (job->data_free)
         job->data_free(job->data);
     job->data = NULL;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "daemon/dispatch.h"
+#include "daemon/group-commit.h"
 
 #include <gio/gio.h>
 #include <glib.h>
@@ -45,6 +46,15 @@ typedef struct {
     PdJobApplyFunc apply; /* NULL: reply {} */
     gpointer data;
     GDestroyNotify data_free;
+    /* Group commit (group-commit.h), for quick changes a client may pipeline: when @sync is
+     * set and the starting call is plain (not async, not "more", not oneway), the job is
+     * grouped (pd_job_grouped): its run may leave the change undurable, the store commits it
+     * lazily, the call is released, and the next barrier calls @sync(@sync_data) once per
+     * @sync_key before the answer. @sync_data is freed with @sync_data_free in any case. */
+    PdGroupSyncFunc sync;
+    const char *sync_key;
+    gpointer sync_data;
+    GDestroyNotify sync_data_free;
 } PdJobSpec;
 
 PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers);
@@ -69,6 +79,8 @@ PdJob *pd_jobs_lookup(PdJobs *jobs, int64_t id);
 int64_t pd_job_id(PdJob *job);
 const char *pd_job_kind(PdJob *job);
 bool pd_job_running(PdJob *job);
+/* True for a grouped job (see PdJobSpec.sync): its run may skip its own syncs. Any thread. */
+bool pd_job_grouped(PdJob *job);
 /* Thread-safe: the worker reports its progress. */
 void pd_job_progress(PdJob *job, uint64_t done, uint64_t total);
 /* For backend callbacks: a PdBackendProgressFunc whose user data is the job. */

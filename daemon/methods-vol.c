@@ -28,6 +28,7 @@ typedef struct {
     uint64_t offset, length;
     char *snapshot;
     const char *event; /* logged when applied */
+    bool groupable;    /* a quick create or delete: group commit when the call allows it */
     PdVol *result;     /* the new state, from the worker */
     GArray *snapshots;
     PdBackendJob bjob;
@@ -61,6 +62,34 @@ static VolOp *vol_op_new(PdPoolObj *obj, const PdVol *vol)
 }
 
 /* Starts the job of @op for volume @name; answers @call (at once with "async"). */
+/* What a group commit barrier needs to sync a pool: its backend and a copy of its definition
+ * (the pool may be stopped or undefined before the barrier runs). */
+typedef struct {
+    const PdPoolBackend *backend;
+    PdPool *pool;
+} PoolSync;
+
+static gpointer pool_sync_new(PdPoolObj *obj)
+{
+    PoolSync *ps = g_new0(PoolSync, 1);
+    ps->backend = obj->backend;
+    ps->pool = pd_pool_new(pd_pool_def_copy(obj->pool->def));
+    return ps;
+}
+
+static void pool_sync_free(gpointer data)
+{
+    PoolSync *ps = data;
+    pd_pool_free(ps->pool);
+    g_free(ps);
+}
+
+static bool sync_pool(gpointer data, GError **error)
+{
+    PoolSync *ps = data;
+    return pd_pool_backend_sync(ps->backend, ps->pool, error);
+}
+
 static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, VolOp *op,
                          const char *kind, const char *name, bool journal, PdJobRunFunc run,
                          PdJobApplyFunc apply)
@@ -81,6 +110,12 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .data = op,
         .data_free = vol_op_free,
     };
+    if (op->groupable && op->obj->backend->sync) {
+        spec.sync = sync_pool;
+        spec.sync_key = pd_pool_obj_name(op->obj);
+        spec.sync_data = pool_sync_new(op->obj);
+        spec.sync_data_free = pool_sync_free;
+    }
     g_autoptr(GError) error = NULL;
     bool async = pd_param_bool(params, "async", false);
     if (!pd_jobs_start(daemon->jobs, &spec, call, async, &error))
@@ -215,7 +250,8 @@ static uint64_t reserved_bytes(const PdVolDef *def)
 static bool run_create(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_create(op->obj->backend, op->view, op->def, op->flags,
+    unsigned flags = op->flags | (pd_job_grouped(job) ? PD_VOL_CREATE_NO_SYNC : 0);
+    return pd_pool_backend_vol_create(op->obj->backend, op->view, op->def, flags,
                                       backend_job(op, job, cancellable), &op->result, error);
 }
 
@@ -236,6 +272,7 @@ PD_HANDLER(pd_method_vol_create)
     VolOp *op = vol_op_new(obj, NULL);
     op->def = g_steal_pointer(&def);
     op->event = "vol-created";
+    op->groupable = true;
     vol_op_start(daemon, call, params, op, "vol-create", op->def->name, true, run_create,
                  apply_volume);
 }
@@ -317,7 +354,8 @@ PD_HANDLER(pd_method_vol_clone)
 static bool run_delete(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_delete(op->obj->backend, op->view, op->vol, op->flags, error);
+    unsigned flags = op->flags | (pd_job_grouped(job) ? PD_VOL_DELETE_NO_SYNC : 0);
+    return pd_pool_backend_vol_delete(op->obj->backend, op->view, op->vol, flags, error);
 }
 
 /* Refuses to delete a volume another known volume uses as its backing file. */
@@ -355,6 +393,7 @@ PD_HANDLER(pd_method_vol_delete)
     }
     VolOp *op = vol_op_new(obj, vol);
     op->event = "vol-deleted";
+    op->groupable = true;
     op->flags = pd_param_bool(params, "delete_snapshots", false) ? PD_VOL_DELETE_WITH_SNAPSHOTS : 0;
     vol_op_start(daemon, call, params, op, "vol-delete", vol->name, false, run_delete,
                  apply_volume);

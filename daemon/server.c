@@ -52,6 +52,7 @@ struct PdClient {
     GQueue fds;          /* PdPendingFd *: received, the message they came with incomplete */
     uint64_t in_offset;  /* stream offset of inbuf's first byte */
     GArray *current_fds; /* int: descriptors of the message being dispatched */
+    GQueue slots;        /* PdReplySlot *: answers in call order, the first one streams */
     char *description;
 };
 
@@ -61,6 +62,11 @@ typedef struct {
     uint64_t offset;
     int fd;
 } PdPendingFd;
+
+struct PdReplySlot {
+    GByteArray *buf; /* messages not yet moved to outbuf */
+    bool final;      /* the call's last message is in buf */
+};
 
 typedef struct {
     GBytes *data; /* with its NUL */
@@ -98,6 +104,12 @@ void pd_client_unref(PdClient *client)
         return;
     g_byte_array_unref(client->inbuf);
     g_byte_array_unref(client->outbuf);
+    for (GList *l = client->slots.head; l; l = l->next) {
+        PdReplySlot *slot = l->data;
+        g_byte_array_unref(slot->buf);
+        g_free(slot);
+    }
+    g_queue_clear(&client->slots);
     g_queue_clear_full(&client->messages, (GDestroyNotify)message_free);
     for (GList *l = client->fds.head; l; l = l->next)
         (void)close(((PdPendingFd *)l->data)->fd);
@@ -179,7 +191,8 @@ static bool client_flush(PdClient *client)
         }
         g_byte_array_remove_range(client->outbuf, 0, (guint)n);
     }
-    if (client->eof && !client->busy && g_queue_is_empty(&client->messages)) {
+    if (client->eof && !client->busy && g_queue_is_empty(&client->slots) &&
+        g_queue_is_empty(&client->messages)) {
         pd_client_close(client, "peer finished");
         return false;
     }
@@ -197,16 +210,45 @@ static gboolean client_writable(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-gsize pd_client_send(PdClient *client, JsonObject *message)
+PdReplySlot *pd_client_reserve(PdClient *client)
 {
-    if (client->closed)
-        return 0;
-    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-    json_node_set_object(node, message);
+    PdReplySlot *slot = g_new0(PdReplySlot, 1);
+    slot->buf = g_byte_array_new();
+    g_queue_push_tail(&client->slots, slot);
+    return slot;
+}
+
+/* Moves what the first slots hold to the output buffer, up to the first incomplete one. */
+static void collect_slots(PdClient *client)
+{
+    PdReplySlot *slot;
+    while ((slot = g_queue_peek_head(&client->slots))) {
+        if (slot->buf->len) {
+            g_byte_array_append(client->outbuf, slot->buf->data, slot->buf->len);
+            g_byte_array_set_size(slot->buf, 0);
+        }
+        if (!slot->final)
+            return;
+        g_queue_pop_head(&client->slots);
+        g_byte_array_unref(slot->buf);
+        g_free(slot);
+    }
+}
+
+gsize pd_client_send(PdClient *client, PdReplySlot *slot, JsonObject *message, bool final)
+{
     gsize len = 0;
-    g_autofree char *text = json_to_string(node, false);
-    len = strlen(text);
-    g_byte_array_append(client->outbuf, (const guint8 *)text, (guint)len + 1);
+    if (message && !client->closed) {
+        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+        json_node_set_object(node, message);
+        g_autofree char *text = json_to_string(node, false);
+        len = strlen(text);
+        g_byte_array_append(slot->buf, (const guint8 *)text, (guint)len + 1);
+    }
+    slot->final = slot->final || final;
+    if (client->closed)
+        return 0; /* the slot is freed with the client */
+    collect_slots(client);
     if (client->outbuf->len > client->server->limits.max_outbuf) {
         pd_client_close(client, "too many unread answers");
         return len;
@@ -238,7 +280,8 @@ static void client_process(PdClient *client)
         if (g_queue_get_length(&client->messages) < client->server->limits.max_pending &&
             !client->eof)
             client_watch_in(client, true);
-        if (client->eof && !client->busy && g_queue_is_empty(&client->messages))
+        if (client->eof && !client->busy && g_queue_is_empty(&client->slots) &&
+            g_queue_is_empty(&client->messages))
             (void)client_flush(client);
     }
     pd_client_unref(client);
@@ -425,6 +468,7 @@ static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
     client->outbuf = g_byte_array_new();
     client->description = g_steal_pointer(&peer);
     g_queue_init(&client->messages);
+    g_queue_init(&client->slots);
     g_queue_init(&client->fds);
     client->current_fds = g_array_new(false, false, sizeof(int));
     server->clients = g_list_prepend(server->clients, client);

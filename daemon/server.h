@@ -43,14 +43,22 @@ PdClient *pd_client_ref(PdClient *client);
 void pd_client_unref(PdClient *client);
 bool pd_client_closed(PdClient *client);
 bool pd_client_read_only(PdClient *client);
-/* Queues one message (the NUL is added). Dropped if the client is closed. Returns its size
- * in bytes (0 when dropped). */
-gsize pd_client_send(PdClient *client, JsonObject *message);
+/* The answers of a client go out in the order of its calls, even when a later call finishes
+ * first (a call released for group commit, see pd_call_release): each call reserves a slot
+ * when it is dispatched, and a slot's messages are sent once every earlier slot is complete.
+ * Only the first slot streams (progress replies of the running call). */
+typedef struct PdReplySlot PdReplySlot;
+PdReplySlot *pd_client_reserve(PdClient *client);
+/* Queues @message (may be NULL: nothing to send, e.g. a oneway call) in @slot; @final
+ * completes the slot (it must not be used afterwards). Dropped if the client is closed.
+ * Returns the message's size in bytes (0 when dropped or NULL). */
+gsize pd_client_send(PdClient *client, PdReplySlot *slot, JsonObject *message, bool final);
 /* The oldest descriptor received and not yet taken, or -1. Caller owns it. */
 int pd_client_take_fd(PdClient *client);
 /* Number of descriptors received and not yet taken. */
 unsigned pd_client_n_fds(PdClient *client);
-/* Called by dispatch when a call got its final answer: the next queued message may run. */
+/* Called by dispatch when a call got its final answer, or was released (group commit): the
+ * next queued message may run. */
 void pd_client_call_done(PdClient *client);
 /* Closes the connection (after a protocol violation). */
 void pd_client_close(PdClient *client, const char *why);

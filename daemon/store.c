@@ -3,12 +3,16 @@
 
 #include "common/pd-error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 struct PdStore {
     sqlite3 *db;
     char *path;
+    char *wal_path; /* path + "-wal" */
     /* The volume row statements, prepared once (SQLITE_PREPARE_PERSISTENT) on first use and
      * reset after each use: a refresh or a burst of creates/deletes does not parse SQL per row.
      * Finalized by pd_store_free. */
@@ -180,6 +184,7 @@ PdStore *pd_store_open(const char *path, GError **error)
 {
     g_autoptr(PdStore) store = g_new0(PdStore, 1);
     store->path = g_strdup(path);
+    store->wal_path = g_strconcat(path, "-wal", NULL);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
         store_fail(store, error, "opening");
@@ -203,6 +208,7 @@ void pd_store_free(PdStore *store)
     if (store->db)
         (void)sqlite3_close(store->db);
     g_free(store->path);
+    g_free(store->wal_path);
     g_free(store);
 }
 
@@ -211,12 +217,42 @@ bool pd_store_begin(PdStore *store, GError **error)
     return exec(store, "BEGIN IMMEDIATE", "starting a transaction", error);
 }
 
+bool pd_store_begin_lazy(PdStore *store, GError **error)
+{
+    return exec(store, "PRAGMA synchronous = NORMAL", "setting synchronous", error) &&
+           pd_store_begin(store, error);
+}
+
 bool pd_store_commit(PdStore *store, GError **error)
 {
-    if (exec(store, "COMMIT", "committing", error))
+    bool ok = exec(store, "COMMIT", "committing", error);
+    if (!ok)
+        pd_store_rollback(store);
+    /* back from a lazy transaction (a no-op after a normal one) */
+    (void)sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    return ok;
+}
+
+const char *pd_store_wal_path(PdStore *store)
+{
+    return store->wal_path;
+}
+
+bool pd_store_sync_wal(const char *wal_path, GError **error)
+{
+    int fd = open(wal_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
         return true;
-    pd_store_rollback(store);
-    return false;
+    if (fd < 0 || fdatasync(fd) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            (void)close(fd);
+        g_set_error(error, PD_ERROR, PD_ERROR_IO, "Could not sync the store's log '%s': %s",
+                    wal_path, g_strerror(e));
+        return false;
+    }
+    (void)close(fd);
+    return true;
 }
 
 void pd_store_rollback(PdStore *store)

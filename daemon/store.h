@@ -31,8 +31,19 @@ int pd_store_schema_version(PdStore *store);
 /* Explicit transactions grouping several changes (a volume row and its event). Changes made
  * outside one commit on their own. */
 bool pd_store_begin(PdStore *store, GError **error);
+/* Group commit: the same, but its COMMIT does not sync (SQLite's synchronous=NORMAL for this
+ * transaction): the change survives a crash of poold but not yet a power loss. The daemon
+ * answers such a change only after pd_store_sync_wal. */
+bool pd_store_begin_lazy(PdStore *store, GError **error);
 bool pd_store_commit(PdStore *store, GError **error);
 void pd_store_rollback(PdStore *store);
+/* The WAL file: syncing it makes every commit so far durable (in WAL mode with
+ * synchronous=NORMAL SQLite syncs the WAL before each checkpoint and the database after it,
+ * so a committed change is either in the WAL or already synced into the database). */
+const char *pd_store_wal_path(PdStore *store);
+/* fdatasync of @wal_path. Thread-safe (any thread; it only opens the file). A missing WAL
+ * (nothing written since the last checkpoint reset) is success. */
+bool pd_store_sync_wal(const char *wal_path, GError **error);
 
 typedef struct {
     char *name;

@@ -464,3 +464,8 @@ bool pd_pool_backend_vol_disk_source(const PdPoolBackend *be, const PdPool *pool
     *ret_source = source;
     return true;
 }
+
+bool pd_pool_backend_sync(const PdPoolBackend *be, const PdPool *pool, GError **error)
+{
+    return !be->sync || be->sync(pool, error);
+}

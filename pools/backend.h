@@ -186,6 +186,10 @@ typedef enum {
     /* vol_create_from only: make a linked clone, a qcow2 overlay whose backing file is the
      * source volume (the new definition's format must be qcow2). */
     PD_VOL_CREATE_LINKED = 1 << 2,
+    /* vol_create only, group commit: the volume's data must be durable as always, but its
+     * rename into place need not be yet; the daemon calls sync before it answers. Only given
+     * to backends that have a sync callback. */
+    PD_VOL_CREATE_NO_SYNC = 1 << 3,
 } PdVolCreateFlags;
 
 typedef enum {
@@ -194,6 +198,9 @@ typedef enum {
      * snapshots, naming them (libvirt's VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS). Internal
      * qcow2 snapshots are part of the file and go with it either way. */
     PD_VOL_DELETE_WITH_SNAPSHOTS = 1 << 0,
+    /* Group commit: the unlink need not be durable yet; the daemon calls sync before it
+     * answers. Only given to backends that have a sync callback. */
+    PD_VOL_DELETE_NO_SYNC = 1 << 1,
 } PdVolDeleteFlags;
 
 typedef enum {
@@ -247,6 +254,14 @@ typedef struct {
      * PdPoolDeleteFlags. Optional (NULL: unsupported). Refuses, changing nothing, when the
      * storage still holds volumes. */
     bool (*delete)(PdPool *pool, unsigned flags, GError **error);
+
+    /* Makes durable what earlier vol_create / vol_delete calls with a NO_SYNC flag changed in
+     * the pool's namespace (the renames and unlinks: for a directory, one fsync of it), so
+     * the daemon can answer a burst of pipelined calls after one sync instead of one each
+     * (group commit). @pool holds only the definition (no volumes, no backend_data): the
+     * pool may have been stopped meanwhile, and then there is nothing left to do. Any
+     * thread. Optional (NULL: the daemon never passes NO_SYNC flags). */
+    bool (*sync)(const PdPool *pool, GError **error);
 
     /* Reads sizes and the volume list. Pool active. Required. @previous: the catalog as the
      * daemon knows it (PdVol *, any order, not changed; NULL: none, everything is opened).
@@ -435,6 +450,8 @@ bool pd_pool_backend_vol_snapshot_revert(const PdPoolBackend *be, const PdPool *
                                          const PdVol *vol, const char *name, GError **error);
 bool pd_pool_backend_vol_snapshot_delete(const PdPoolBackend *be, const PdPool *pool,
                                          const PdVol *vol, const char *name, GError **error);
+/* Calls sync when the backend has one (else nothing to do: success). */
+bool pd_pool_backend_sync(const PdPoolBackend *be, const PdPool *pool, GError **error);
 bool pd_pool_backend_vol_disk_source(const PdPoolBackend *be, const PdPool *pool, const PdVol *vol,
                                      PdDiskSource **ret_source, GError **error);
 

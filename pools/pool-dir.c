@@ -434,21 +434,25 @@ static bool check_name_free(const PdPool *pool, const char *name, const char *pa
 }
 
 /* Renames the complete partial file @tmp to @path (never over an existing file) and makes that
- * durable before the daemon's reply says done. On failure the name is free again and @tmp is
- * the caller's to remove. */
-static bool commit_partial(const PdPool *pool, const char *tmp, const char *path, GError **error)
+ * durable before the daemon's reply says done (unless @no_sync: then the daemon's later
+ * pd_pool_dir_sync does, group commit). On failure the name is free again and @tmp is the
+ * caller's to remove. */
+static bool commit_partial(const PdPool *pool, const char *tmp, const char *path, bool no_sync,
+                           GError **error)
 {
     if (!pd_pool_util_rename_noreplace(tmp, path, error))
         return false;
-    if (pd_pool_util_sync_dir(pool->def->target_path, error))
+    if (no_sync || pd_pool_util_sync_dir(pool->def->target_path, error))
         return true;
     (void)unlink(path);
     return false;
 }
 
-/* Creates a volume per @plan: partial file with permissions, image, rename into place. */
+/* Creates a volume per @plan: partial file with permissions, image, rename into place.
+ * @flags: PD_VOL_CREATE_NO_SYNC is honoured. */
 static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const PdCreatePlan *plan,
-                             const PdBackendJob *job, PdVol **ret_vol, GError **error)
+                             unsigned flags, const PdBackendJob *job, PdVol **ret_vol,
+                             GError **error)
 {
     g_autofree char *path = vol_path(pool, def->name);
     if (!check_name_free(pool, def->name, path, error) ||
@@ -462,7 +466,7 @@ static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const PdCr
     }
     bool ok = write_new_image(tmp, path, plan, error) &&
               pd_pool_util_check_cancel(job, pool, def->name, error) &&
-              commit_partial(pool, tmp, path, error);
+              commit_partial(pool, tmp, path, flags & PD_VOL_CREATE_NO_SYNC, error);
     if (!ok) {
         (void)unlink(tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
@@ -479,7 +483,7 @@ bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned fl
 {
     PdCreatePlan plan;
     bool ok = pd_pool_image_plan_create(pool, def, flags, probe_backing, NULL, &plan, error) &&
-              create_from_plan(pool, def, &plan, job, ret_vol, error);
+              create_from_plan(pool, def, &plan, flags, job, ret_vol, error);
     pd_create_plan_clear(&plan);
     return ok;
 }
@@ -577,7 +581,7 @@ static bool create_linked(const PdPool *pool, const PdVolDef *def, const PdVol *
     }
     PdCreatePlan plan;
     bool ok = pd_pool_image_plan_linked(pool, def, src_vol->path, src_vol->format, &plan, error) &&
-              create_from_plan(pool, def, &plan, job, ret_vol, error);
+              create_from_plan(pool, def, &plan, 0, job, ret_vol, error);
     pd_create_plan_clear(&plan);
     return ok;
 }
@@ -607,7 +611,7 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
     }
     bool ok = clone_into(pool, def, src_vol, src, tmp, &plan, flags, job, error) &&
               pd_pool_util_check_cancel(job, pool, def->name, error) &&
-              commit_partial(pool, tmp, path, error);
+              commit_partial(pool, tmp, path, false, error);
     if (!ok) {
         (void)unlink(tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
@@ -618,13 +622,22 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
 
 /* ---- delete, resize ------------------------------------------------------------------------ */
 
+bool pd_pool_dir_sync(const PdPool *pool, GError **error)
+{
+    if (pd_pool_util_sync_dir(pool->def->target_path, error))
+        return true;
+    g_prefix_error(error, "pool '%s': ", pool->def->name);
+    return false;
+}
+
 bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error)
 {
     g_autofree char *path = vol_path(pool, vol->name);
     if (unlink(path) == 0) {
         /* best effort: the volume is gone either way; a crash may bring the name back, and the
          * next refresh then lists it again */
-        (void)pd_pool_util_sync_dir(pool->def->target_path, NULL);
+        if (!(flags & PD_VOL_DELETE_NO_SYNC)) /* else pd_pool_dir_sync, group commit */
+            (void)pd_pool_util_sync_dir(pool->def->target_path, NULL);
         return true;
     }
     if (errno == ENOENT)
@@ -762,6 +775,7 @@ const PdPoolBackend pd_pool_backend_dir = {
     .start = pd_pool_dir_start,
     .stop = NULL, /* nothing to undo */
     .delete = pd_pool_dir_delete,
+    .sync = pd_pool_dir_sync,
     .refresh = pd_pool_dir_refresh,
     .cleanup_partial = pd_pool_dir_cleanup_partial,
     .vol_refresh = pd_pool_dir_vol_refresh,

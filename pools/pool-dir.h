@@ -20,6 +20,8 @@ bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned fl
 bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
                                  const PdVol *src_vol, unsigned flags, const PdBackendJob *job,
                                  PdVol **ret_vol, GError **error);
+/* fsync of the pool directory (the sync callback: group commit of creates and deletes). */
+bool pd_pool_dir_sync(const PdPool *pool, GError **error);
 bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error);
 bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capacity, unsigned flags,
                             const PdBackendJob *job, PdVol **ret_vol, GError **error);

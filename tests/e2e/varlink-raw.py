@@ -216,6 +216,49 @@ def scenario_fds(path):
     expect("parameters" in r, "a stray descriptor is closed, the call answered")
 
 
+def vol_xml(name):
+    return "<volume><name>%s</name><capacity>1048576</capacity></volume>" % name
+
+
+def scenario_pipeline(path):
+    """Calls sent back to back on one connection (pool pl, active and empty): quick creates
+    and deletes are released before they are durable (group commit) and later calls run
+    meanwhile, yet every answer comes in the order of the calls and says what that call
+    did, and a call sees the effects of the calls before it."""
+    s = connect(path)
+    calls = []
+    for i in range(20):
+        calls.append(("io.poold.Volume.Create", {"pool": "pl", "xml": vol_xml("p%d" % i)}))
+    calls.append(("io.poold.Volume.List", {"pool": "pl"}))          # not grouped: waits
+    calls.append(("io.poold.Volume.Create", {"pool": "pl", "xml": vol_xml("p3")}))  # exists
+    calls.append(("io.poold.Volume.Delete", {"pool": "pl", "volume": "p0"}))
+    calls.append(("io.poold.Volume.Info", {"pool": "pl", "volume": "p0"}))  # gone now
+    calls.append(("io.poold.Volume.Delete", {"pool": "pl", "volume": "nosuch"}))
+    for i in range(1, 20):
+        calls.append(("io.poold.Volume.Delete", {"pool": "pl", "volume": "p%d" % i}))
+    calls.append(("io.poold.Volume.List", {"pool": "pl"}))
+    for method, params in calls:
+        send(s, method, params)
+    replies = [recv(s) for _ in calls]
+    for i in range(20):
+        r = replies[i]
+        expect(r.get("parameters", {}).get("volume", {}).get("name") == "p%d" % i,
+               "create %d answered in order: %r" % (i, r))
+    names = [v["name"] for v in replies[20].get("parameters", {}).get("volumes", [])]
+    expect(sorted(names) == sorted("p%d" % i for i in range(20)),
+           "the list after the creates sees all 20: %r" % names)
+    expect(replies[21].get("error") == "io.poold.Error.Exists",
+           "a duplicate create fails in its place: %r" % replies[21])
+    expect("parameters" in replies[22] and "error" not in replies[22], "delete p0 answered")
+    expect(replies[23].get("error") == "io.poold.Error.NoSuchVolume",
+           "p0 is gone for the next call: %r" % replies[23])
+    expect(replies[24].get("error") == "io.poold.Error.NoSuchVolume",
+           "deleting an unknown volume fails in its place: %r" % replies[24])
+    expect(all("error" not in r for r in replies[25:44]), "the other deletes succeeded")
+    expect(replies[44].get("parameters", {}).get("volumes") == [], "the last list is empty: %r" % replies[44])
+    s.close()
+
+
 if __name__ == "__main__":
     globals()["scenario_" + sys.argv[2]](sys.argv[1])
     sys.exit(1 if FAILS else 0)

@@ -318,6 +318,37 @@ static bool cmd_pool_capabilities(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
     return true;
 }
 
+/* find-storage-pool-sources-as TYPE [HOST] [PORT] [INITIATOR]: libvirt's <sources> XML. */
+static bool cmd_find_sources_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    const char *port = pc_arg(args, "port");
+    JsonObject *p = json_object_new();
+    json_object_set_string_member(p, "type", pc_arg(args, "type"));
+    if (pc_arg(args, "host"))
+        json_object_set_string_member(p, "host", pc_arg(args, "host"));
+    if (port) {
+        char *end = NULL;
+        gint64 value = g_ascii_strtoll(port, &end, 10);
+        if (!*port || *end || value <= 0 || value > 65535) {
+            pc_error("invalid port '%s' (1-65535)", port);
+            json_object_unref(p);
+            return false;
+        }
+        json_object_set_int_member(p, "port", value);
+    }
+    if (pc_arg(args, "initiator"))
+        json_object_set_string_member(p, "initiator", pc_arg(args, "initiator"));
+    g_autoptr(JsonObject) reply =
+        pc_ctl_call(ctl, "io.poold.Pool.FindSources", p, "Failed to find any pool sources");
+    if (!reply)
+        return false;
+    if (ctl->json)
+        pc_print_json_object(reply);
+    else
+        printf("%s", json_object_get_string_member(reply, "xml"));
+    return true;
+}
+
 static bool cmd_pool_name_uuid(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
     g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
@@ -379,6 +410,12 @@ static const PcOpt o_create[] = {{"file", PC_OPT_DATA, "file containing an XML p
                                  {"overwrite", PC_OPT_BOOL, "build the pool overwriting"},
                                  {"no-overwrite", PC_OPT_BOOL, "build without overwriting"},
                                  {NULL}};
+static const PcOpt o_find_sources[] = {
+    {"type", PC_OPT_DATA, "type of storage pool sources to find"},
+    {"host", PC_OPT_STRING, "optional host to query"},
+    {"port", PC_OPT_STRING, "optional port to query"},
+    {"initiator", PC_OPT_STRING, "optional initiator IQN"},
+    {NULL}};
 static const PcOpt o_pool[] = {{"pool", PC_OPT_DATA, "pool name or uuid"}, {NULL}};
 static const PcOpt o_build[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
                                 {"overwrite", PC_OPT_BOOL, "overwrite any existing data"},
@@ -412,6 +449,8 @@ static const PcOpt o_dumpxml[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
 static const PcOpt o_none[] = {{NULL}};
 
 const PcCmd pc_pool_cmds[] = {
+    {"find-storage-pool-sources-as", cmd_find_sources_as, o_find_sources,
+     "find potential storage pool sources"},
     {"pool-autostart", cmd_pool_autostart, o_autostart, "autostart a pool"},
     {"pool-build", cmd_pool_simple, o_build, "build a pool"},
     {"pool-capabilities", cmd_pool_capabilities, o_none, "storage pool capabilities"},

@@ -74,6 +74,8 @@ static const PdParamSpec p_detach_disk[] = {SO("uri"),     S("domain"),  S("targ
                                             BO("current"), END};
 static const PdParamSpec p_blklist[] = {SO("uri"), S("domain"), BO("inactive"), END};
 static const PdParamSpec p_import_libvirt[] = {SO("uri"), SO("pool"), END};
+static const PdParamSpec p_find_sources[] = {S("type"), SO("host"), IO("port"), SO("initiator"),
+                                             END};
 static const PdParamSpec p_export_libvirt[] = {SO("uri"), S("pool"), END};
 static const PdParamSpec p_event_list[] = {IO("since"), IO("limit"), END};
 
@@ -95,6 +97,7 @@ static const PdMethod methods[] = {
     {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
     {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool_dumpxml, 0},
     {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, 0},
+    {"io.poold.Pool.FindSources", pd_method_pool_find_sources, p_find_sources, 0},
     {"io.poold.Pool.Define", pd_method_pool_define, p_xml, W},
     {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, W},
     {"io.poold.Pool.Undefine", pd_method_pool_undefine, p_pool, W},

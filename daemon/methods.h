@@ -19,6 +19,7 @@ PD_HANDLER(pd_method_pool_list);
 PD_HANDLER(pd_method_pool_info);
 PD_HANDLER(pd_method_pool_dumpxml);
 PD_HANDLER(pd_method_pool_capabilities);
+PD_HANDLER(pd_method_pool_find_sources);
 PD_HANDLER(pd_method_pool_define);
 PD_HANDLER(pd_method_pool_create);
 PD_HANDLER(pd_method_pool_undefine);

@@ -670,6 +670,20 @@ char *pd_pool_def_format(const PdPoolDef *def)
     return pd_xml_buf_steal(&buf);
 }
 
+char *pd_pool_sources_format(const GPtrArray *sources)
+{
+    g_auto(PdXmlBuf) buf;
+
+    pd_xml_buf_init(&buf);
+    pd_xml_buf_open(&buf, "<sources>");
+    for (guint i = 0; sources && i < sources->len; i++) {
+        const PdPoolDef *def = g_ptr_array_index((GPtrArray *)sources, i);
+        format_source(&buf, def, pd_pool_type_info(def->type));
+    }
+    pd_xml_buf_close(&buf, "</sources>");
+    return pd_xml_buf_steal(&buf);
+}
+
 PdPoolDef *pd_pool_def_copy(const PdPoolDef *def)
 {
     g_autofree char *xml = pd_pool_def_format(def);

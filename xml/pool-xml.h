@@ -86,6 +86,10 @@ bool pd_pool_def_validate(PdPoolDef *def, GError **error);
 /* Pool XML in libvirt's canonical layout. Caller frees. */
 char *pd_pool_def_format(const PdPoolDef *def);
 
+/* find-storage-pool-sources output, libvirt's <sources> list: one <source> per definition
+ * (PdPoolDef *, only their <source> is written, in the layout of pool XML). Caller frees. */
+char *pd_pool_sources_format(const GPtrArray *sources);
+
 /* A deep copy of a validated definition (through its canonical XML). Caller frees. */
 PdPoolDef *pd_pool_def_copy(const PdPoolDef *def);
 

@@ -21,8 +21,8 @@ if [ "${1:-}" != --inside ]; then
         command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/sbin:/usr/sbin command -v "$tool" \
             >/dev/null 2>&1 || skip "$tool is not installed (nfs-ganesha, rpcbind, iproute2)"
     done
-    [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] ||
-        ls /usr/lib/*/ganesha/libfsalvfs.so >/dev/null 2>&1 || skip "nfs-ganesha-vfs is not installed"
+    [ -n "$(find /usr/lib -path '*/ganesha/libfsalvfs.so' -print -quit)" ] ||
+        skip "nfs-ganesha-vfs is not installed"
     [ "$(id -u)" -eq 0 ] || skip "the NFS fixture needs root (namespaces, rpcbind)"
     unshare --net --mount --pid --fork true 2>/dev/null || skip "cannot create namespaces here"
     export PATH=$PATH:/sbin:/usr/sbin
@@ -38,6 +38,7 @@ mkdir -p "$EXPORT" "$WORK/recov" "$WORK/scratch"
 RPCBIND_PID=
 GANESHA_PID=
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 stop_servers() {
     if [ -n "$GANESHA_PID" ]; then
         kill -CONT "$GANESHA_PID" 2>/dev/null # a test may have frozen it
@@ -60,6 +61,7 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/rpcbind
 chown _rpc /run/rpcbind 2>/dev/null
 
+FSAL_DIR=$(dirname "$(find /usr/lib -path '*/ganesha/libfsalvfs.so' -print -quit)")
 cat >"$WORK/ganesha.conf" <<CONF
 NFS_KRB5 { Active_krb5 = false; }
 NFS_CORE_PARAM {
@@ -69,7 +71,7 @@ NFS_CORE_PARAM {
     Enable_NLM = false;
     Enable_RQUOTA = false;
     Enable_UDP = false;
-    Plugins_Dir = "$(dirname "$(ls /usr/lib/*/ganesha/libfsalvfs.so | head -1)")";
+    Plugins_Dir = "$FSAL_DIR";
 }
 NFSv4 { Graceless = true; RecoveryRoot = "$WORK/recov"; }
 EXPORT {

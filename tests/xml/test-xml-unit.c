@@ -344,8 +344,39 @@ static void test_mutations(void)
     }
 }
 
+/* find-storage-pool-sources output as libvirt writes it (virStoragePoolSourceListFormat). */
+static void test_sources_format(void)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)pd_pool_def_free);
+    g_autofree char *empty = pd_pool_sources_format(list);
+    g_assert_cmpstr(empty, ==, "<sources>\n</sources>\n");
+    const char *const exports[] = {"/srv/a", "/srv/b&c"};
+    for (size_t i = 0; i < G_N_ELEMENTS(exports); i++) {
+        PdPoolDef *def = pd_pool_def_new(PD_POOL_NETFS);
+        def->source.host_name = g_strdup("nfs.example.com");
+        def->source.dir = g_strdup(exports[i]);
+        def->source.format = g_strdup("nfs");
+        g_ptr_array_add(list, def);
+    }
+    g_autofree char *xml = pd_pool_sources_format(list);
+    g_assert_cmpstr(xml, ==,
+                    "<sources>\n"
+                    "  <source>\n"
+                    "    <host name='nfs.example.com'/>\n"
+                    "    <dir path='/srv/a'/>\n"
+                    "    <format type='nfs'/>\n"
+                    "  </source>\n"
+                    "  <source>\n"
+                    "    <host name='nfs.example.com'/>\n"
+                    "    <dir path='/srv/b&amp;c'/>\n"
+                    "    <format type='nfs'/>\n"
+                    "  </source>\n"
+                    "</sources>\n");
+}
+
 void add_unit_tests(void)
 {
+    g_test_add_func("/xml/unit/sources-format", test_sources_format);
     g_test_add_func("/xml/unit/units", test_units);
     g_test_add_func("/xml/unit/unit-limits", test_unit_limits);
     g_test_add_func("/xml/unit/size-text", test_size_text);

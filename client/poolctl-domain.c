@@ -57,36 +57,46 @@ static const PcOpt o_attach[] = {
     {NULL},
 };
 
-/* Calls AttachDisk with SOURCE as pool/volume when it looks like one, else (or when no such
- * pool or volume exists) as a key or path. */
+/* Prints a failed AttachDisk as virsh does. */
+static void attach_failed(const GError *error)
+{
+    pc_error("Failed to attach disk");
+    pc_error("%s", error->message);
+}
+
+/* Calls AttachDisk with SOURCE as pool/volume when it looks like one; when no such pool or
+ * volume exists, as a key or path (a key may hold '/'), reporting the first error if that
+ * fails too. */
 static JsonObject *attach_call(PcCtl *ctl, JsonObject *p, const char *pool, const char *source)
 {
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return NULL;
+    g_autoptr(GError) first = NULL;
     const char *slash = strchr(source, '/');
     if (!pool && slash && source[0] != '/') {
         g_autofree char *pool_name = g_strndup(source, (gsize)(slash - source));
-        JsonObject *q = json_object_ref(p);
-        json_object_set_string_member(q, "pool", pool_name);
-        json_object_set_string_member(q, "volume", slash + 1);
-        g_autoptr(GError) error = NULL;
-        PcConn *conn = pc_ctl_conn(ctl);
-        if (!conn)
-            return NULL;
-        JsonObject *reply = pc_call(conn, "io.poold.Domain.AttachDisk", q, &error);
-        if (reply || (!g_error_matches(error, PD_ERROR, PD_ERROR_NO_SUCH_POOL) &&
-                      !g_error_matches(error, PD_ERROR, PD_ERROR_NO_SUCH_VOLUME))) {
-            if (!reply) {
-                pc_error("Failed to attach disk");
-                pc_error("%s", error->message);
-            }
+        json_object_set_string_member(p, "pool", pool_name);
+        json_object_set_string_member(p, "volume", slash + 1);
+        JsonObject *reply = pc_call(conn, "io.poold.Domain.AttachDisk", json_object_ref(p), &first);
+        if (reply)
             return reply;
+        if (!g_error_matches(first, PD_ERROR, PD_ERROR_NO_SUCH_POOL) &&
+            !g_error_matches(first, PD_ERROR, PD_ERROR_NO_SUCH_VOLUME)) {
+            attach_failed(first);
+            return NULL;
         }
-        json_object_remove_member(p, "pool"); /* not pool/volume: a key */
-    }
-    if (pool)
+        json_object_remove_member(p, "pool");
+    } else if (pool) {
         json_object_set_string_member(p, "pool", pool);
+    }
     json_object_set_string_member(p, "volume", source);
-    return pc_ctl_call(ctl, "io.poold.Domain.AttachDisk", json_object_ref(p),
-                       "Failed to attach disk");
+    g_autoptr(GError) error = NULL;
+    JsonObject *reply = pc_call(conn, "io.poold.Domain.AttachDisk", json_object_ref(p), &error);
+    if (!reply)
+        attach_failed(first && g_error_matches(error, PD_ERROR, PD_ERROR_NO_SUCH_VOLUME) ? first
+                                                                                         : error);
+    return reply;
 }
 
 static bool cmd_attach_disk(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)

@@ -61,9 +61,6 @@ static bool settle_row(PdDaemon *daemon, PdStoreAttachment *row, Found *f, unsig
     if (!f && (!obj || !obj->active))
         return true; /* its volume cannot be matched while the pool is inactive: keep it */
     if (!f || !same_volume) {
-        /* An attach in progress (a job holds the volume) is not settled under its feet. */
-        if (!row->live && !row->config && pd_jobs_volume_busy(daemon->jobs, row->pool, row->volume))
-            return true;
         if (!pd_store_attachment_delete(daemon->store, row->uri, row->domain, row->target, error) ||
             !pd_attach_emit(daemon, "vol-detached", row->pool, row->volume, row->domain,
                             row->target, row->live, row->config,
@@ -120,6 +117,12 @@ static bool reconcile_rows(PdDaemon *daemon, const char *uri, GPtrArray *scans, 
     for (guint i = 0; i < rows->len; i++) {
         PdStoreAttachment *row = rows->pdata[i];
         g_autofree char *key = g_strdup_printf("%s\n%s", row->domain, row->target);
+        /* An attach or detach in progress (its job holds the volume) records its own result:
+         * not settled under its feet, and its disk not added twice. */
+        if (pd_jobs_volume_busy(daemon->jobs, row->pool, row->volume)) {
+            g_hash_table_remove(found, key);
+            continue;
+        }
         Found *f = g_hash_table_lookup(found, key);
         if (!settle_row(daemon, row, f, changes, error))
             return false;

@@ -402,8 +402,9 @@ bool pd_model_load(PdDaemon *daemon, GError **error)
     return true;
 }
 
-/* Removes hidden partial files a crash left in a started pool's directory (volumes are built
- * under those names; nothing builds one before the daemon serves calls). */
+/* Removes hidden partial files a crash left in the directory of a pool that stays inactive
+ * (volumes are built under those names; nothing builds one before the daemon serves calls).
+ * Started pools have their backend's cleanup_partial run instead (start_up_storage). */
 static void remove_partials(PdPoolObj *obj)
 {
     const char *dir_path = obj->pool->def->target_path;
@@ -424,35 +425,122 @@ static void remove_partials(PdPoolObj *obj)
     }
 }
 
-bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error)
+/* One pool being started at start-up: the storage part runs on a thread (a pool on a dead
+ * network server takes its whole timeout), the store part on the main thread. */
+typedef struct {
+    PdPoolObj *obj;
+    PdPoolRefresh refresh;
+    unsigned removed; /* leftover partial files removed */
+    GError *error;
+} StartUp;
+
+/* Thread: backend start, leftover partial files (the backend's cleanup_partial: nothing of
+ * this process is in flight yet), refresh. On failure the pool is stopped again. */
+static void start_up_storage(StartUp *s)
+{
+    PdPoolObj *obj = s->obj;
+    if (!pd_pool_backend_start(obj->backend, obj->pool, &s->error))
+        return;
+    g_autoptr(GError) cleanup_error = NULL;
+    if (!pd_pool_backend_cleanup_partial(obj->backend, obj->pool, &s->removed, &cleanup_error))
+        g_warning("%s", cleanup_error->message);
+    if (!pd_pool_backend_refresh(obj->backend, obj->pool, obj->pool->volumes, &s->refresh,
+                                 &s->error))
+        (void)pd_pool_backend_stop(obj->backend, obj->pool, NULL);
+}
+
+static void start_up_thread(gpointer data, gpointer user_data)
+{
+    (void)user_data;
+    start_up_storage(data);
+}
+
+/* Main thread: the started pool's catalog, state and event, in one transaction. */
+static bool start_up_apply(PdDaemon *daemon, StartUp *s, GError **error)
+{
+    PdPoolObj *obj = s->obj;
+    if (s->error) {
+        g_propagate_error(error, g_steal_pointer(&s->error));
+        return false;
+    }
+    if (s->removed)
+        g_message("pool '%s': removed %u partial file(s) left by interrupted jobs",
+                  pd_pool_obj_name(obj), s->removed);
+    obj->active = true;
+    bool ok = pd_store_begin(daemon->store, error) &&
+              pd_model_apply_refresh(daemon, obj, &s->refresh, error) &&
+              pd_model_save_pool(daemon, obj, error) &&
+              pd_events_emit(daemon->events, "pool-started", pd_pool_obj_name(obj), NULL,
+                             "start-up", error) &&
+              pd_store_commit(daemon->store, error);
+    if (!ok) {
+        pd_store_rollback(daemon->store);
+        pd_events_discard(daemon->events);
+        obj->active = false;
+        (void)pd_pool_backend_stop(obj->backend, obj->pool, NULL);
+        return false;
+    }
+    pd_events_flush(daemon->events);
+    return true;
+}
+
+static void start_up_clear(StartUp *s)
+{
+    pd_pool_refresh_clear(&s->refresh);
+    g_clear_error(&s->error);
+}
+
+/* The new definition a pool was given while it ran takes effect now. */
+static void take_next_def(PdPoolObj *obj)
 {
     if (obj->next_def) {
         pd_pool_def_free(obj->pool->def);
         obj->pool->def = g_steal_pointer(&obj->next_def);
     }
-    if (!pd_pool_backend_start(obj->backend, obj->pool, error))
-        return false;
-    remove_partials(obj);
-    PdPoolRefresh refresh = {0};
-    if (!pd_pool_backend_refresh(obj->backend, obj->pool, obj->pool->volumes, &refresh, error)) {
-        (void)pd_pool_backend_stop(obj->backend, obj->pool, NULL);
-        return false;
+}
+
+bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error)
+{
+    StartUp s = {.obj = obj};
+    take_next_def(obj);
+    start_up_storage(&s);
+    bool ok = start_up_apply(daemon, &s, error);
+    start_up_clear(&s);
+    return ok;
+}
+
+/* At most this many pools start at the same time at start-up. */
+#define START_UP_THREADS 8
+
+/* Starts @pools (PdPoolObj *) at once on threads, so that start-up waits for the slowest
+ * pool (a dead NFS server: one timeout), not for the sum; then applies each in order. */
+static void start_pools(PdDaemon *daemon, GPtrArray *pools)
+{
+    g_autofree StartUp *starts = g_new0(StartUp, MAX(pools->len, 1));
+    GThreadPool *workers = g_thread_pool_new(start_up_thread, NULL,
+                                             (gint)MIN(pools->len, START_UP_THREADS), FALSE, NULL);
+    for (guint i = 0; i < pools->len; i++) {
+        starts[i].obj = pools->pdata[i];
+        take_next_def(starts[i].obj);
+        if (!workers || !g_thread_pool_push(workers, &starts[i], NULL))
+            start_up_storage(&starts[i]);
     }
-    obj->active = true;
-    bool ok = pd_store_begin(daemon->store, error) &&
-              pd_model_apply_refresh(daemon, obj, &refresh, error) &&
-              pd_model_save_pool(daemon, obj, error) &&
-              pd_events_emit(daemon->events, "pool-started", pd_pool_obj_name(obj), NULL,
-                             "start-up", error) &&
-              pd_store_commit(daemon->store, error);
-    pd_pool_refresh_clear(&refresh);
-    if (!ok) {
-        pd_store_rollback(daemon->store);
-        pd_events_discard(daemon->events);
-        return false;
+    if (workers)
+        g_thread_pool_free(workers, FALSE, TRUE); /* waits for every start */
+    for (guint i = 0; i < pools->len; i++) {
+        PdPoolObj *obj = starts[i].obj;
+        g_autoptr(GError) error = NULL;
+        if (start_up_apply(daemon, &starts[i], &error)) {
+            g_message("pool '%s' started (%u volumes)", pd_pool_obj_name(obj),
+                      obj->pool->volumes->len);
+        } else {
+            g_warning("pool '%s' could not be started: %s", pd_pool_obj_name(obj), error->message);
+            g_clear_error(&error);
+            if (!pd_model_save_pool(daemon, obj, &error))
+                g_warning("%s", error->message);
+        }
+        start_up_clear(&starts[i]);
     }
-    pd_events_flush(daemon->events);
-    return true;
 }
 
 void pd_model_reconcile(PdDaemon *daemon)
@@ -468,23 +556,15 @@ void pd_model_reconcile(PdDaemon *daemon)
                   j->id, j->kind, j->volume ? j->volume : "-", j->pool ? j->pool : "-");
     }
     g_autoptr(GPtrArray) pools = pd_model_pools_sorted(daemon);
+    g_autoptr(GPtrArray) to_start = g_ptr_array_new();
     for (guint i = 0; i < pools->len; i++) {
         PdPoolObj *obj = pools->pdata[i];
         bool want = obj->active || obj->autostart;
         obj->active = false;
-        if (!want) {
+        if (want)
+            g_ptr_array_add(to_start, obj);
+        else
             remove_partials(obj);
-            continue;
-        }
-        g_clear_error(&error);
-        if (pd_model_start_pool_now(daemon, obj, &error)) {
-            g_message("pool '%s' started (%u volumes)", pd_pool_obj_name(obj),
-                      obj->pool->volumes->len);
-        } else {
-            g_warning("pool '%s' could not be started: %s", pd_pool_obj_name(obj), error->message);
-            g_clear_error(&error);
-            if (!pd_model_save_pool(daemon, obj, &error))
-                g_warning("%s", error->message);
-        }
     }
+    start_pools(daemon, to_start);
 }

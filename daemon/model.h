@@ -69,7 +69,9 @@ void pd_pool_view_free(PdPool *view);
 /* Loads the pools and catalogs from the store (start-up). */
 bool pd_model_load(PdDaemon *daemon, GError **error);
 /* Start-up reconciliation: marks interrupted jobs failed, starts pools that were active and
- * autostart pools, removes leftover partial files. Synchronous; logs what it does. */
+ * autostart pools (their storage work on threads, together: a pool on a dead server delays
+ * start-up by its timeout once, not once per pool), removes leftover partial files.
+ * Returns when done; logs what it does. */
 void pd_model_reconcile(PdDaemon *daemon);
 
 /* Synchronous pool start used by reconciliation: backend start + refresh + store. */

@@ -84,6 +84,11 @@ check "after kill -9: snapshot kept" "1" \
 # ---- a frozen server ----
 pc pool-define-as d1 dir - - - - "$E2E_DIR/d1" >/dev/null && pc pool-build d1 >/dev/null &&
     pc pool-start d1 >/dev/null && pc vol-create-as d1 local 1M >/dev/null
+# a second pool on the same export (the default mode: userspace where the kernel has no NFS)
+if grep -qw nfs /proc/filesystems; then mode=userspace; else mode=auto; fi
+run_ok "a second netfs pool (mode $mode)" pc pool-define-as n2 netfs "$NFS_SERVER" "$EXP" - - /mnt/n2 \
+    --netfs-mode $mode --netfs-timeout 2
+run_ok "... starts" pc pool-start n2
 kill -STOP "$NFS_GANESHA_PID"
 t0=$(now_ms)
 pc pool-refresh n1 >"$E2E_DIR/frozen.out" 2>&1 &
@@ -109,8 +114,25 @@ t1=$(now_ms)
 [ $((t1 - t0)) -lt 6000 ] && ok "... within the timeout ($((t1 - t0)) ms)" ||
     not_ok "... within the timeout ($((t1 - t0)) ms)"
 check "daemon-info answers meanwhile" "0" "$(pc daemon-info >/dev/null; echo $?)"
+# poold restarted while the server is frozen: start-up waits for one timeout (the pools start
+# together), the netfs pools stay inactive with the reason logged, the dir pool runs
+stop_poold TERM
+t0=$(now_ms)
+start_poold
+t1=$(now_ms)
+[ $((t1 - t0)) -lt 3800 ] && ok "start-up with a frozen server: $((t1 - t0)) ms (two pools, 2 s timeout)" ||
+    not_ok "start-up with a frozen server: $((t1 - t0)) ms (two pools, 2 s timeout)"
+check "... the dir pool runs, the netfs pools wait" " d1     active     no
+ n1     inactive   yes
+ n2     inactive   no" "$(pc pool-list --all | tail -n +3)"
+grep -q "pool 'n2' could not be started: pool 'n2': NFS server '$NFS_SERVER'.*timed out" "$E2E_DIR/poold.log" &&
+    ok "... the reason is logged" || not_ok "... the reason is logged"
 kill -CONT "$NFS_GANESHA_PID"
+check "pool-start after the server is back" "Pool n1 started" "$(pc pool-start n1)"
 check "pool-refresh after the server is back" "Pool n1 refreshed" "$(pc pool-refresh n1)"
+run_ok "the second pool starts again" pc pool-start n2
+check "... and sees the same volumes" "$(pc vol-list n1)" "$(pc vol-list n2)"
+run_ok "... and goes" bash -c "'$POOLCTL' -c '$SOCK' pool-destroy n2 && '$POOLCTL' -c '$SOCK' pool-undefine n2"
 leftovers=$(find "$EXP" -maxdepth 1 -name '*partial*' | wc -l)
 [ ! -e "$EXP/frozen" ] && [ "$leftovers" = 0 ] && ok "the failed create left nothing" ||
     { not_ok "the failed create left nothing"; ls -la "$EXP" | sed 's/^/#   /'; }

@@ -304,7 +304,12 @@ static bool cmd_vol_field(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
                json_object_get_string_member(json_object_get_object_member(reply, "pool"), "uuid"));
         return true;
     }
-    printf("%s\n", json_object_get_string_member(v, field));
+    const char *value = json_object_get_string_member(v, field);
+    /* a network volume (NFS in userspace mode) has no local path: its URL is where it is, as
+     * libvirt's vol-path of a gluster volume prints its gluster:// URL */
+    if (g_str_equal(field, "path") && !*value)
+        value = json_object_get_string_member(v, "key");
+    printf("%s\n", value);
     return true;
 }
 

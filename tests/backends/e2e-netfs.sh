@@ -42,6 +42,8 @@ check "vol-create-as qcow2" "Vol disk2 created" "$(pc vol-create-as n1 disk2 64M
 [ "$(stat -c %s "$EXP/disk1")" = 67108864 ] && ok "raw file on the server" || not_ok "raw file on the server"
 qemu-img check -q "$EXP/disk2" && ok "qemu-img check disk2" || not_ok "qemu-img check disk2"
 check "vol-key" "$KEY_BASE/disk2" "$(pc vol-key disk2 --pool n1)"
+check "vol-path of a network volume: its URL" "$KEY_BASE/disk2" "$(pc vol-path disk2 --pool n1)"
+check "vol-name by URL" "disk2" "$(pc vol-name "$KEY_BASE/disk2")"
 check "vol-info type" "Type:           network" "$(pc vol-info disk2 --pool n1 | sed -n 2p)"
 check "vol-clone" "Vol disk3 cloned from disk2" "$(pc vol-clone disk2 disk3 --pool n1)"
 qemu-img compare -q -f qcow2 -F qcow2 "$EXP/disk2" "$EXP/disk3" && ok "clone equals its source" ||

@@ -111,10 +111,7 @@ static JsonObject *apply_start(PdDaemon *daemon, PdJob *job, gpointer data, GErr
 static void start_pool(PdDaemon *daemon, PdCall *call, PdPoolObj *obj, bool build,
                        unsigned build_flags, bool create)
 {
-    if (obj->next_def) {
-        pd_pool_def_free(obj->pool->def);
-        obj->pool->def = g_steal_pointer(&obj->next_def);
-    }
+    pd_model_take_next_def(obj);
     PoolOp *op = g_new0(PoolOp, 1);
     op->obj = obj;
     op->op = "pool-start";
@@ -208,8 +205,7 @@ static PdPoolObj *define_pool(PdDaemon *daemon, PdPoolDef *def_in, bool persiste
         pd_pool_def_free(obj->next_def);
         obj->next_def = g_steal_pointer(&def);
     } else if (obj) {
-        pd_pool_def_free(obj->pool->def);
-        obj->pool->def = g_steal_pointer(&def);
+        pd_model_set_def(obj, g_steal_pointer(&def));
     } else {
         obj = pd_model_add_pool(daemon, g_steal_pointer(&def), persistent, error);
         if (!obj)

@@ -297,6 +297,21 @@ bool pd_model_save_pool(PdDaemon *daemon, PdPoolObj *obj, GError **error)
     return pd_store_pool_put(daemon->store, &row, error);
 }
 
+void pd_model_set_def(PdPoolObj *obj, PdPoolDef *def)
+{
+    const PdPoolBackend *backend = pd_pool_backend_for_def(def, NULL);
+    pd_pool_def_free(obj->pool->def);
+    obj->pool->def = def;
+    if (backend)
+        obj->backend = backend;
+}
+
+void pd_model_take_next_def(PdPoolObj *obj)
+{
+    if (obj->next_def)
+        pd_model_set_def(obj, g_steal_pointer(&obj->next_def));
+}
+
 PdPoolObj *pd_model_add_pool(PdDaemon *daemon, PdPoolDef *def, bool persistent, GError **error)
 {
     g_autoptr(PdPoolDef) owned = def;
@@ -490,19 +505,10 @@ static void start_up_clear(StartUp *s)
     g_clear_error(&s->error);
 }
 
-/* The new definition a pool was given while it ran takes effect now. */
-static void take_next_def(PdPoolObj *obj)
-{
-    if (obj->next_def) {
-        pd_pool_def_free(obj->pool->def);
-        obj->pool->def = g_steal_pointer(&obj->next_def);
-    }
-}
-
 bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error)
 {
     StartUp s = {.obj = obj};
-    take_next_def(obj);
+    pd_model_take_next_def(obj);
     start_up_storage(&s);
     bool ok = start_up_apply(daemon, &s, error);
     start_up_clear(&s);
@@ -521,7 +527,7 @@ static void start_pools(PdDaemon *daemon, GPtrArray *pools)
                                              (gint)MIN(pools->len, START_UP_THREADS), FALSE, NULL);
     for (guint i = 0; i < pools->len; i++) {
         starts[i].obj = pools->pdata[i];
-        take_next_def(starts[i].obj);
+        pd_model_take_next_def(starts[i].obj);
         if (!workers || !g_thread_pool_push(workers, &starts[i], NULL))
             start_up_storage(&starts[i]);
     }

@@ -58,6 +58,12 @@ bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *ref
 /* Writes the pool's row (definition, autostart, state). */
 bool pd_model_save_pool(PdDaemon *daemon, PdPoolObj *obj, GError **error);
 
+/* Replaces the definition of inactive pool @obj by @def (taken) and chooses its backend
+ * again: a netfs pool's mode may have changed (mount <-> userspace). */
+void pd_model_set_def(PdPoolObj *obj, PdPoolDef *def);
+/* The definition a pool was given while it ran (next_def) takes effect: before a start. */
+void pd_model_take_next_def(PdPoolObj *obj);
+
 /* Adds a pool for @def (taken) to the daemon, inactive. */
 PdPoolObj *pd_model_add_pool(PdDaemon *daemon, PdPoolDef *def, bool persistent, GError **error);
 

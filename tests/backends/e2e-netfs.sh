@@ -139,6 +139,20 @@ leftovers=$(find "$EXP" -maxdepth 1 -name '*partial*' | wc -l)
 [ ! -e "$EXP/frozen" ] && [ "$leftovers" = 0 ] && ok "the failed create left nothing" ||
     { not_ok "the failed create left nothing"; ls -la "$EXP" | sed 's/^/#   /'; }
 
+# ---- a redefinition changes the mode, and with it the backend ----
+run_ok "define n3 in mount mode" pc pool-define-as n3 netfs "$NFS_SERVER" "$EXP" - - "$E2E_DIR/m3" \
+    --netfs-mode mount
+if ! grep -qw nfs /proc/filesystems; then
+    run_ok "pool-build n3" pc pool-build n3
+    run_fails "mount mode mounts (the kernel here has no NFS)" "pool 'n3': cannot mount NFS export" \
+        pc pool-start n3
+fi
+pc pool-dumpxml n3 | sed "s/mode='mount'/mode='userspace'/" >"$E2E_DIR/n3.xml"
+check "pool-define: userspace mode" "Pool n3 defined from $E2E_DIR/n3.xml" "$(pc pool-define "$E2E_DIR/n3.xml")"
+check "... starts through libnfs" "Pool n3 started" "$(pc pool-start n3)"
+check "... same volumes" "$(pc vol-list n1 | awk 'NR > 2 {print $1}')" "$(pc vol-list n3 | awk 'NR > 2 {print $1}')"
+run_ok "... and goes" bash -c "'$POOLCTL' -c '$SOCK' pool-destroy n3 && '$POOLCTL' -c '$SOCK' pool-undefine n3"
+
 # ---- delete ----
 check "vol-delete" "Vol disk3 deleted" "$(pc vol-delete disk3 --pool n1)"
 [ ! -e "$EXP/disk3" ] && ok "vol-delete removed the file" || not_ok "vol-delete removed the file"

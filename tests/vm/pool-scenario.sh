@@ -4,9 +4,11 @@
 # vol_names POOL: the volume names of vol-list, on one line
 vol_names() { pc vol-list "$1" | tail -n +3 | awk 'NF {print $1}' | xargs; }
 
-# volume_scenario POOL TARGET: raw and qcow2 volumes, clone, resize, snapshot, wipe,
-# upload/download, a file made behind poold's back found by pool-refresh. Leaves the volumes
-# raw1, qcow1, clone1 and extern.img in POOL.
+# volume_scenario POOL DIR: raw and qcow2 volumes, clone, resize, snapshot, wipe,
+# upload/download, a file made behind poold's back found by pool-refresh. DIR is where the test
+# looks at the files itself: the mount point of an fs pool, the exported directory on the NFS
+# server's side for netfs (qemu-img's locks on an NFSv3 mount wait for lockd). Leaves the
+# volumes raw1, qcow1, clone1 and extern.img in POOL.
 volume_scenario() {
     local p=$1 target=$2
     check "vol-create-as raw" "Vol raw1 created" "$(pc vol-create-as "$p" raw1 16M --format raw)"
@@ -50,12 +52,15 @@ volume_scenario() {
     check "vol-list" "clone1 extern.img qcow1 raw1" "$(vol_names "$p")"
 }
 
-# restart_check POOL: poold stopped (TERM, then KILL) and started again finds the pool active
-# with the same volumes.
+# restart_check POOL [SIGNAL...]: poold stopped with each SIGNAL (default TERM, then KILL) and
+# started again finds the pool active with the same volumes.
 restart_check() {
     local p=$1 before after sig
+    shift
+    local sigs=("$@")
+    [ ${#sigs[@]} -gt 0 ] || sigs=(TERM KILL)
     before=$(vol_names "$p")
-    for sig in TERM KILL; do
+    for sig in "${sigs[@]}"; do
         stop_poold "$sig"
         start_poold
         after=$(vol_names "$p")

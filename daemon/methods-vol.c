@@ -226,6 +226,17 @@ static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GErro
     return false;
 }
 
+/* Refuses a create the pool's backend does not have (iSCSI LUNs) before any other check, so
+ * that the answer is Unsupported naming the pool type rather than a space or name error. */
+static bool check_backend_creates(PdPoolObj *obj, bool from, GError **error)
+{
+    if (from ? obj->backend->vol_create_from != NULL : obj->backend->vol_create != NULL)
+        return true;
+    pd_pool_backend_unsupported(error, obj->pool,
+                                from ? "creating volumes from other volumes" : "volume creation");
+    return false;
+}
+
 /* Refuses a volume whose reserved allocation does not fit. */
 static bool check_space(PdPoolObj *obj, const char *name, uint64_t needed, GError **error)
 {
@@ -263,7 +274,8 @@ PD_HANDLER(pd_method_vol_create)
     if (obj)
         def = pd_vol_def_parse(pd_param_string(params, "xml"), obj->pool->def->type,
                                PD_VOL_PARSE_OPT_CAPACITY, &error);
-    if (!def || !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
+    if (!def || !check_backend_creates(obj, false, &error) ||
+        !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
         !check_backing(daemon, obj, def, &error) ||
         !check_space(obj, def->name, reserved_bytes(def), &error)) {
         pd_call_fail(call, error);
@@ -294,7 +306,8 @@ static void create_from(PdDaemon *daemon, PdCall *call, JsonObject *params, PdPo
     PdJob *busy = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(src_obj), src->name);
     if (busy)
         pd_job_set_busy_error(busy, pd_pool_obj_name(src_obj), src->name, &error);
-    if (busy || !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
+    if (busy || !check_backend_creates(obj, true, &error) ||
+        !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
         !check_backing(daemon, obj, def, &error) ||
         !check_space(obj, def->name, reserved_bytes(def), &error)) {
         pd_call_fail(call, error);

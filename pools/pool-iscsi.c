@@ -496,20 +496,19 @@ static bool login(const PdPool *pool, const char *portal, const char *iface, GEr
     return false;
 }
 
+/* Logs in (see the top of this file). The LUN scan and udev's links come with the refresh the
+ * daemon runs after every start. */
 static bool iscsi_start(PdPool *pool, GError **error)
 {
     g_autofree char *portal = NULL, *iface = NULL;
     pool_portal(pool, &portal, &iface);
     unsigned sid;
-    if (find_session(pool, &sid, NULL)) { /* a restarted poold finds its session */
-        rescan(pool, portal, iface);
+    if (find_session(pool, &sid, NULL)) /* a restarted poold finds its session */
         return true;
-    }
     g_autofree char *made_iface = NULL;
     if (!prepare_iface(pool, &made_iface, error) || !check_offered(pool, portal, iface, error) ||
         !login(pool, portal, iface, error))
         return false;
-    rescan(pool, portal, iface);
     if (find_session(pool, &sid, NULL))
         return true;
     pd_pool_util_error(error, pool, NULL, PD_ERROR_IO,

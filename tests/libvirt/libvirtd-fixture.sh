@@ -14,6 +14,8 @@
 #   LIBVIRT_URI     the URI of the private libvirtd (also LIBVIRT_DEFAULT_URI, for virsh)
 #   vsh ARGS...     virsh against it
 #   lv_domxml DOM [--inactive]   the domain's XML (live by default)
+#   lv_disk DOM TARGET [--inactive]   "SOURCE DRIVER-TYPE BUS" of a disk, or "none"
+#   lv_blk DOM [--inactive]   poolctl domblklist's rows, "TARGET SOURCE"
 #   lv_finish       lib.sh's finish, with libvirt's and QEMU's logs after a failure
 # Everything started is stopped by PID on exit: domains are destroyed, then libvirtd, the
 # QEMU processes it left, and virtlogd.
@@ -58,6 +60,26 @@ lv_domxml() {
     local dom=$1
     shift
     vsh dumpxml "$dom" "$@"
+}
+
+# lv_disk DOM TARGET [--inactive]: "SOURCE DRIVER-TYPE BUS" of the domain's disk at TARGET in
+# its live (or inactive) XML, "none" when it has no disk there. SOURCE is the file, device or
+# network name.
+lv_disk() {
+    local xml d="//devices/disk[target/@dev='$2']"
+    xml=$(vsh dumpxml "$1" ${3:+"$3"}) || return 1
+    if [ "$(printf '%s' "$xml" | xmllint --xpath "count($d)" -)" = 0 ]; then
+        echo none
+        return 0
+    fi
+    printf '%s' "$xml" | xmllint --xpath "concat($d/source/@file, $d/source/@dev, \
+        $d/source/@name, ' ', $d/driver/@type, ' ', $d/target/@bus)" -
+    echo
+}
+
+# lv_blk DOM [--inactive]: poolctl domblklist's rows as "TARGET SOURCE", sorted
+lv_blk() {
+    pc domblklist "$@" 2>&1 | awk 'NR > 2 && NF { print $1, $2 }' | sort
 }
 
 # lv_configure: the private copy of /etc/libvirt: no autostarted networks or pools, QEMU as

@@ -58,6 +58,8 @@ run_ok "detach r1 (config)" pc detach-disk noos sdb --config
 check "q1 gone from the live XML" none "$(lv_disk noos sda)"
 check "r1 gone from the inactive XML" none "$(lv_disk noos sdb --inactive)"
 run_ok "vol-snapshot-revert q1 after detach" pc vol-snapshot-revert q1 s1 --pool p
+run_ok "vol-snapshot-delete q1 s1 (an image with snapshots cannot shrink)" \
+    pc vol-snapshot-delete q1 s1 --pool p
 run_ok "vol-resize --shrink q1 after detach" pc vol-resize q1 8M --pool p --shrink
 check "q1 shrunk" "Capacity:       8.00 MiB" "$(pc vol-info q1 --pool p | grep Capacity)"
 run_ok "vol-wipe r1 after detach" pc vol-wipe r1 --pool p

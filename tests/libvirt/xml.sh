@@ -9,15 +9,16 @@ start_poold
 D=$E2E_DIR
 command -v qemu-img >/dev/null || lv_skip "qemu-img is not installed (qemu-utils)"
 
-# Pool types checked; the others wait for their backend in poold (pool-define refuses a type
+# Pool types checked; logical waits for its backend in poold (pool-define refuses a type
 # without one).
-XML_POOL_TYPES=${XML_POOL_TYPES:-dir}
+XML_POOL_TYPES=${XML_POOL_TYPES:-dir fs netfs iscsi iscsi-direct}
 IQN=iqn.2024-01.io.poold:xml
 
 # define_in_libvirt TYPE NAME: virsh pool-define-as, without building or starting
 define_in_libvirt() {
     case $1 in
     dir) vsh pool-define-as "$2" dir --target "$D/$2" ;;
+    fs) vsh pool-define-as "$2" fs --source-dev /dev/vdb --source-format ext4 --target "$D/$2" ;;
     netfs)
         vsh pool-define-as "$2" netfs --source-host 127.0.0.1 --source-path /export \
             --source-format nfs --target "$D/$2"

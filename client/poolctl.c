@@ -356,7 +356,8 @@ static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
     return true;
 }
 
-const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds, pc_vol_cmds, pc_job_cmds, pc_domain_cmds, NULL};
+const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds,   pc_vol_cmds,    pc_job_cmds,
+                                      pc_domain_cmds, pc_secret_cmds, NULL};
 
 const PcCmd *pc_find_cmd(const char *name)
 {

@@ -141,6 +141,7 @@ void pc_table_print(PcTable *table);
 extern const PcCmd pc_pool_cmds[];
 extern const PcCmd pc_vol_cmds[];
 extern const PcCmd pc_job_cmds[];
+extern const PcCmd pc_secret_cmds[]; /* poolctl-secret.c */
 extern const PcCmd pc_domain_cmds[];
 
 G_END_DECLS

@@ -77,6 +77,8 @@ static const PdParamSpec p_import_libvirt[] = {SO("uri"), SO("pool"), END};
 static const PdParamSpec p_find_sources[] = {S("type"), SO("host"), IO("port"), SO("initiator"),
                                              END};
 static const PdParamSpec p_export_libvirt[] = {SO("uri"), S("pool"), END};
+static const PdParamSpec p_secret[] = {S("secret"), END};
+static const PdParamSpec p_secret_value[] = {S("secret"), S("value"), END};
 static const PdParamSpec p_event_list[] = {IO("since"), IO("limit"), END};
 
 enum {
@@ -131,6 +133,13 @@ static const PdMethod methods[] = {
     {"io.poold.Domain.AttachDisk", pd_method_domain_attach_disk, p_attach_disk, W},
     {"io.poold.Domain.DetachDisk", pd_method_domain_detach_disk, p_detach_disk, W},
     {"io.poold.Domain.BlkList", pd_method_domain_blklist, p_blklist, 0},
+
+    {"io.poold.Secret.List", pd_method_secret_list, NULL, 0},
+    {"io.poold.Secret.Define", pd_method_secret_define, p_xml, W},
+    {"io.poold.Secret.DumpXML", pd_method_secret_dumpxml, p_secret, 0},
+    {"io.poold.Secret.SetValue", pd_method_secret_set_value, p_secret_value, W},
+    {"io.poold.Secret.GetValue", pd_method_secret_get_value, p_secret, W},
+    {"io.poold.Secret.Undefine", pd_method_secret_undefine, p_secret, W},
 
     {"io.poold.Job.List", pd_method_job_list, NULL, 0},
     {"io.poold.Job.Get", pd_method_job_get, p_job, 0},

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -99,6 +100,34 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
     config->limits.max_clients = (unsigned)clients;
     config->limits.max_pending = (unsigned)pending;
     config->workers = (unsigned)workers;
+    return true;
+}
+
+/* The state directory holds the secrets' database: owner only (0700). A directory of ours
+ * with looser bits is tightened; one shared with others (not ours, or sticky like /tmp) is
+ * refused rather than changed. */
+static bool make_state_dir_private(const char *dir, GError **error)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        pd_error_set_errno(error, errno, "state directory %s", dir);
+        return false;
+    }
+    if ((st.st_mode & 0077) == 0)
+        return true;
+    if (st.st_uid != geteuid() || (st.st_mode & S_ISVTX)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "state directory %s is open to others (mode %04o) and not poold's own: use a "
+                    "private directory (--state-dir)",
+                    dir, (unsigned)(st.st_mode & 07777));
+        return false;
+    }
+    if (chmod(dir, 0700) < 0) {
+        pd_error_set_errno(error, errno, "state directory %s: making it private (mode 0700)", dir);
+        return false;
+    }
+    g_message("state directory %s was mode %04o: now 0700 (it holds secrets)", dir,
+              (unsigned)(st.st_mode & 07777));
     return true;
 }
 
@@ -211,6 +240,10 @@ int main(int argc, char **argv)
     daemon.start_time = g_get_monotonic_time();
     if (g_mkdir_with_parents(daemon.config.state_dir, 0700) < 0) {
         g_printerr("poold: creating %s: %s\n", daemon.config.state_dir, g_strerror(errno));
+        return 1;
+    }
+    if (!make_state_dir_private(daemon.config.state_dir, &error)) {
+        g_printerr("poold: %s\n", error->message);
         return 1;
     }
     int lock_fd = lock_state_dir(daemon.config.state_dir, &error);

@@ -6,6 +6,7 @@
 #include "daemon/jobs.h"
 #include "daemon/methods.h"
 #include "daemon/model.h"
+#include "daemon/secrets.h"
 #include "xml/pool-types.h"
 #include "xml/pool-xml.h"
 
@@ -121,6 +122,13 @@ static void start_pool(PdDaemon *daemon, PdCall *call, PdPoolObj *obj, bool buil
     op->previous = g_ptr_array_new_with_free_func((GDestroyNotify)pd_vol_free);
     for (guint i = 0; i < obj->pool->volumes->len; i++)
         g_ptr_array_add(op->previous, pd_vol_copy(obj->pool->volumes->pdata[i]));
+    g_autoptr(GError) error = NULL;
+    if (!pd_secret_resolve_pool(daemon, obj->pool, &error)) {
+        op->daemon = daemon;
+        pool_op_free(op); /* forgets a transient pool that cannot start */
+        pd_call_fail(call, error);
+        return;
+    }
     pool_op_start(daemon, call, op, run_start, apply_start);
 }
 

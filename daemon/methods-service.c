@@ -15,9 +15,8 @@
 #define IDL_PREFIX "/io/poold/varlink/"
 
 static const char *const interfaces[] = {
-    "org.varlink.service", "io.poold.Daemon", "io.poold.Pool",
-    "io.poold.Volume",     "io.poold.Job",    "io.poold.Event",
-    "io.poold.Error",      "io.poold.Domain", NULL,
+    "org.varlink.service", "io.poold.Daemon", "io.poold.Pool",   "io.poold.Volume", "io.poold.Job",
+    "io.poold.Event",      "io.poold.Error",  "io.poold.Domain", "io.poold.Secret", NULL,
 };
 
 PD_HANDLER(pd_method_get_info)

@@ -240,6 +240,11 @@ static bool check_backend_creates(PdPoolObj *obj, bool from, GError **error)
 /* Refuses a volume whose reserved allocation does not fit. */
 static bool check_space(PdPoolObj *obj, const char *name, uint64_t needed, GError **error)
 {
+    /* iSCSI pools have no free space by nature (their volumes are the target's LUNs): their
+     * backend gives the real answer to a create */
+    PdPoolType type = obj->pool->def->type;
+    if (type == PD_POOL_ISCSI || type == PD_POOL_ISCSI_DIRECT)
+        return true;
     if (needed <= obj->pool->available || obj->pool->capacity == 0)
         return true;
     g_autofree char *need = pd_format_size(needed);

@@ -59,6 +59,14 @@ PD_HANDLER(pd_method_domain_attach_disk);
 PD_HANDLER(pd_method_domain_detach_disk);
 PD_HANDLER(pd_method_domain_blklist);
 
+/* methods-secret.c: io.poold.Secret */
+PD_HANDLER(pd_method_secret_list);
+PD_HANDLER(pd_method_secret_define);
+PD_HANDLER(pd_method_secret_dumpxml);
+PD_HANDLER(pd_method_secret_set_value);
+PD_HANDLER(pd_method_secret_get_value);
+PD_HANDLER(pd_method_secret_undefine);
+
 /* methods-job.c: io.poold.Job, io.poold.Event */
 PD_HANDLER(pd_method_job_list);
 PD_HANDLER(pd_method_job_get);

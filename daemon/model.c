@@ -1,5 +1,6 @@
 /* The daemon's pools and volume catalogs, and the policy checks shared by the methods. */
 #include "daemon/model.h"
+#include "daemon/secrets.h"
 
 #include "common/pd-error.h"
 #include "daemon/events.h"
@@ -454,7 +455,7 @@ typedef struct {
 static void start_up_storage(StartUp *s)
 {
     PdPoolObj *obj = s->obj;
-    if (!pd_pool_backend_start(obj->backend, obj->pool, &s->error))
+    if (s->error || !pd_pool_backend_start(obj->backend, obj->pool, &s->error))
         return;
     g_autoptr(GError) cleanup_error = NULL;
     if (!pd_pool_backend_cleanup_partial(obj->backend, obj->pool, &s->removed, &cleanup_error))
@@ -505,10 +506,18 @@ static void start_up_clear(StartUp *s)
     g_clear_error(&s->error);
 }
 
+/* Main thread, before the storage part: the definition in effect and the secret of its
+ * <auth> (the store is the main thread's). A failure is kept in s->error. */
+static void start_up_prepare(PdDaemon *daemon, StartUp *s)
+{
+    pd_model_take_next_def(s->obj);
+    (void)pd_secret_resolve_pool(daemon, s->obj->pool, &s->error);
+}
+
 bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error)
 {
     StartUp s = {.obj = obj};
-    pd_model_take_next_def(obj);
+    start_up_prepare(daemon, &s);
     start_up_storage(&s);
     bool ok = start_up_apply(daemon, &s, error);
     start_up_clear(&s);
@@ -527,7 +536,7 @@ static void start_pools(PdDaemon *daemon, GPtrArray *pools)
                                              (gint)MIN(pools->len, START_UP_THREADS), FALSE, NULL);
     for (guint i = 0; i < pools->len; i++) {
         starts[i].obj = pools->pdata[i];
-        pd_model_take_next_def(starts[i].obj);
+        start_up_prepare(daemon, &starts[i]);
         if (!workers || !g_thread_pool_push(workers, &starts[i], NULL))
             start_up_storage(&starts[i]);
     }

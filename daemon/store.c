@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct PdStore {
@@ -180,8 +181,34 @@ static bool migrate(PdStore *store, GError **error)
     return true;
 }
 
+/* The database holds secrets: it and SQLite's -wal and -shm files (created with the
+ * database's mode) are for the owner only, also when an older poold made them 0644. */
+static bool restrict_files(const char *path, GError **error)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)) {
+        pd_error_set_errno(error, errno, "state database %s: making it private (mode 0600)", path);
+        if (fd >= 0)
+            (void)close(fd);
+        return false;
+    }
+    (void)close(fd);
+    static const char *const sides[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < G_N_ELEMENTS(sides); i++) {
+        g_autofree char *side = g_strconcat(path, sides[i], NULL);
+        if (chmod(side, 0600) < 0 && errno != ENOENT) {
+            pd_error_set_errno(error, errno, "state database %s: making it private", side);
+            return false;
+        }
+    }
+    return true;
+}
+
 PdStore *pd_store_open(const char *path, GError **error)
 {
+    if (!restrict_files(path, error))
+        return NULL;
     g_autoptr(PdStore) store = g_new0(PdStore, 1);
     store->path = g_strdup(path);
     store->wal_path = g_strconcat(path, "-wal", NULL);
@@ -828,4 +855,117 @@ GPtrArray *pd_store_attachment_list(PdStore *store, const char *uri, const char 
         return NULL;
     }
     return g_steal_pointer(&list);
+}
+
+/* ---- secrets ---- */
+
+void pd_store_secret_free(PdStoreSecret *secret)
+{
+    if (!secret)
+        return;
+    g_free(secret->uuid);
+    g_free(secret->usage_type);
+    g_free(secret->usage_id);
+    g_free(secret->description);
+    g_free(secret);
+}
+
+bool pd_store_secret_put(PdStore *store, const PdStoreSecret *secret, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st =
+        prepare(store,
+                "INSERT INTO secrets(uuid, usage_type, usage_id, description, ephemeral, private) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(uuid) DO UPDATE SET "
+                "usage_type = ?2, usage_id = ?3, description = ?4, ephemeral = ?5, private = ?6",
+                error);
+    if (!st)
+        return false;
+    bind_text(st, 1, secret->uuid);
+    bind_text(st, 2, secret->usage_type);
+    bind_text(st, 3, secret->usage_id);
+    bind_text(st, 4, secret->description);
+    sqlite3_bind_int(st, 5, secret->ephemeral);
+    sqlite3_bind_int(st, 6, secret->private_);
+    return step_done(store, st, "storing a secret", error);
+}
+
+GPtrArray *pd_store_secret_list(PdStore *store, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st = prepare(store,
+                                         "SELECT uuid, usage_type, usage_id, description, "
+                                         "ephemeral, private, value IS NOT NULL FROM secrets "
+                                         "ORDER BY uuid",
+                                         error);
+    if (!st)
+        return NULL;
+    g_autoptr(GPtrArray) list =
+        g_ptr_array_new_with_free_func((GDestroyNotify)pd_store_secret_free);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        PdStoreSecret *s = g_new0(PdStoreSecret, 1);
+        s->uuid = column_text(st, 0);
+        s->usage_type = column_text(st, 1);
+        s->usage_id = column_text(st, 2);
+        s->description = column_text(st, 3);
+        s->ephemeral = sqlite3_column_int(st, 4);
+        s->private_ = sqlite3_column_int(st, 5);
+        s->has_value = sqlite3_column_int(st, 6);
+        g_ptr_array_add(list, s);
+    }
+    if (r != SQLITE_DONE) {
+        store_fail(store, error, "listing secrets");
+        return NULL;
+    }
+    return g_steal_pointer(&list);
+}
+
+bool pd_store_secret_delete(PdStore *store, const char *uuid, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st = prepare(store, "DELETE FROM secrets WHERE uuid = ?1", error);
+    if (!st)
+        return false;
+    bind_text(st, 1, uuid);
+    return step_done(store, st, "removing a secret", error);
+}
+
+bool pd_store_secret_set_value(PdStore *store, const char *uuid, const void *value, size_t len,
+                               GError **error)
+{
+    g_autoptr(sqlite3_stmt) st =
+        prepare(store, "UPDATE secrets SET value = ?2 WHERE uuid = ?1", error);
+    if (!st)
+        return false;
+    bind_text(st, 1, uuid);
+    sqlite3_bind_blob64(st, 2, len ? value : "", len, SQLITE_TRANSIENT);
+    return step_done(store, st, "setting a secret value", error);
+}
+
+static void wipe_free(gpointer data)
+{
+    GBytes *copy = data;
+    gsize len;
+    gpointer mem = (gpointer)g_bytes_get_data(copy, &len);
+    explicit_bzero(mem, len);
+    g_bytes_unref(copy);
+}
+
+GBytes *pd_store_secret_get_value(PdStore *store, const char *uuid, GError **error)
+{
+    g_autoptr(sqlite3_stmt) st =
+        prepare(store, "SELECT value FROM secrets WHERE uuid = ?1 AND value IS NOT NULL", error);
+    if (!st)
+        return NULL;
+    bind_text(st, 1, uuid);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        return NULL;
+    if (r != SQLITE_ROW) {
+        store_fail(store, error, "reading a secret value");
+        return NULL;
+    }
+    const void *blob = sqlite3_column_blob(st, 0);
+    int len = sqlite3_column_bytes(st, 0);
+    GBytes *inner = g_bytes_new(blob ? blob : "", (gsize)len);
+    const void *data = g_bytes_get_data(inner, NULL);
+    return g_bytes_new_with_free_func(data, (gsize)len, wipe_free, inner);
 }

@@ -157,4 +157,33 @@ bool pd_store_attachment_delete(PdStore *store, const char *uri, const char *dom
 GPtrArray *pd_store_attachment_list(PdStore *store, const char *uri, const char *pool,
                                     const char *volume, GError **error);
 
+/* ---- secrets ----------------------------------------------------------------------------
+ * Definitions (libvirt's secret XML fields) and write-only values. The value never leaves the
+ * store but through pd_store_secret_get_value, which the daemon uses to start a pool. The
+ * database file is 0600 (pd_store_open), as are SQLite's -wal and -shm files next to it. */
+
+typedef struct {
+    char *uuid;
+    char *usage_type;
+    char *usage_id;
+    char *description;
+    bool ephemeral;
+    bool private_;
+    bool has_value; /* set by pd_store_secret_list only */
+} PdStoreSecret;
+
+void pd_store_secret_free(PdStoreSecret *secret);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStoreSecret, pd_store_secret_free)
+
+/* Inserts the secret, or updates the definition of the one with this UUID (its value kept). */
+bool pd_store_secret_put(PdStore *store, const PdStoreSecret *secret, GError **error);
+/* Every secret (PdStoreSecret *), by UUID. */
+GPtrArray *pd_store_secret_list(PdStore *store, GError **error);
+bool pd_store_secret_delete(PdStore *store, const char *uuid, GError **error);
+bool pd_store_secret_set_value(PdStore *store, const char *uuid, const void *value, size_t len,
+                               GError **error);
+/* The value of secret @uuid (a GBytes whose memory is wiped when freed), or NULL: with
+ * @error set on a database failure, without when the secret has no value. */
+GBytes *pd_store_secret_get_value(PdStore *store, const char *uuid, GError **error);
+
 G_END_DECLS

@@ -35,11 +35,11 @@ adm() { tgtadm -C "$(cat "$dir/port")" --lld iscsi "$@" >/dev/null; }
 
 # start_tgtd PORT: 0 when tgtd runs and owns the portal, 1 when the port was taken
 start_tgtd() {
-    local port=$1 pid i
+    local port=$1 pid
     : >"$dir/tgtd.log"
     tgtd -f -C "$port" --iscsi portal=127.0.0.1:"$port" >>"$dir/tgtd.log" 2>&1 </dev/null &
     pid=$!
-    for i in $(seq 500); do
+    for _ in $(seq 500); do
         # a taken port does not stop tgtd: it runs on without a portal
         if grep -q 'failed to create/bind to portal' "$dir/tgtd.log"; then
             kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; return 1
@@ -113,7 +113,7 @@ start() {
 }
 
 stop() {
-    local pid port i
+    local pid port
     pid=$(cat "$dir/tgtd.pid" 2>/dev/null || true)
     port=$(cat "$dir/port" 2>/dev/null || true)
     if [ -n "$pid" ] && alive "$pid"; then
@@ -124,8 +124,8 @@ stop() {
             tgtadm -C "$port" --lld iscsi --mode target --op delete --force --tid "$tid" || true
         done
         tgtadm -C "$port" --mode system --op delete >/dev/null 2>&1 || true
-        for i in $(seq 300); do alive "$pid" || break; sleep 0.01; done
-        alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 300); do alive "$pid" || break; sleep 0.01; done
+        if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$dir/ipc.$port" "$dir/ipc.$port.lock" "$dir"/*.img "$dir/tgtd.pid" "$dir/port"
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h> /* libnfs.h 4.0 uses struct timeval without including it */
 
@@ -17,9 +18,20 @@
 #include <nfsc/libnfs-raw-nfs.h>
 /* clang-format on */
 
+struct PdNfsHealth {
+    gint refs;
+    GMutex lock;
+    gint64 last_timeout; /* monotonic µs of the last timeout on any connection; 0: none */
+};
+
 struct PdNfsConn {
     gint refs;
     GMutex lock; /* one RPC at a time on the context */
+    /* The server's health, and when this connection was made: once a call on any connection
+     * to the server timed out after that, this one's calls fail at once instead of waiting a
+     * whole timeout each; a new connection asks the server again. */
+    PdNfsHealth *health;
+    gint64 created;
     struct nfs_context *nfs;
     char *server;
     char *export;
@@ -46,11 +58,51 @@ static bool is_timeout(int rc, const char *message)
            (message && (strstr(message, "imed out") || strstr(message, "was cancelled")));
 }
 
-/* The errno of a failed call: ETIMEDOUT for a timeout, else what libnfs returned. */
+PdNfsHealth *pd_nfs_health_new(void)
+{
+    PdNfsHealth *h = g_new0(PdNfsHealth, 1);
+    h->refs = 1;
+    g_mutex_init(&h->lock);
+    return h;
+}
+
+PdNfsHealth *pd_nfs_health_ref(PdNfsHealth *health)
+{
+    g_atomic_int_inc(&health->refs);
+    return health;
+}
+
+void pd_nfs_health_unref(PdNfsHealth *health)
+{
+    if (!health || !g_atomic_int_dec_and_test(&health->refs))
+        return;
+    g_mutex_clear(&health->lock);
+    g_free(health);
+}
+
+/* True when a call to the server timed out since @c was made. */
+static bool conn_dead(PdNfsConn *c)
+{
+    g_mutex_lock(&c->health->lock);
+    bool dead = c->health->last_timeout && c->health->last_timeout >= c->created;
+    g_mutex_unlock(&c->health->lock);
+    return dead;
+}
+
+/* Runs the libnfs call @call on @c (lock held) unless the server stopped answering since
+ * the connection was made: then -ETIMEDOUT without asking it again. */
+#define CONN_CALL(c, call) (conn_dead(c) ? -ETIMEDOUT : (call))
+
+/* The errno of a failed call (lock held): ETIMEDOUT for a timeout, which is recorded in the
+ * server's health; else what libnfs returned. */
 static int call_errno(PdNfsConn *c, int rc)
 {
-    if (is_timeout(rc, nfs_get_error(c->nfs)))
+    if (is_timeout(rc, nfs_get_error(c->nfs))) {
+        g_mutex_lock(&c->health->lock);
+        c->health->last_timeout = g_get_monotonic_time();
+        g_mutex_unlock(&c->health->lock);
         return ETIMEDOUT;
+    }
     return rc < 0 && rc > -4096 ? -rc : EIO;
 }
 
@@ -185,6 +237,8 @@ PdNfsConn *pd_nfs_connect(const PdNfsTarget *t, GError **error)
     c->nfs_port = t->nfs_port;
     c->mount_port = t->mount_port;
     c->timeout_ms = timeout_ms;
+    c->health = t->health ? pd_nfs_health_ref(t->health) : pd_nfs_health_new();
+    c->created = g_get_monotonic_time();
     int rc = nfs_mount(nfs, url->server, url->path);
     nfs_destroy_url(url);
     if (rc < 0) {
@@ -211,6 +265,7 @@ void pd_nfs_conn_unref(PdNfsConn *conn)
     /* No UMNT call: NFSv3 is stateless and the server's mount list is advisory; a frozen
      * server would make the unmount wait a whole timeout. */
     nfs_destroy_context(conn->nfs);
+    pd_nfs_health_unref(conn->health);
     g_mutex_clear(&conn->lock);
     g_free(conn->server);
     g_free(conn->export);
@@ -226,6 +281,7 @@ static PdNfsConn *conn_clone(PdNfsConn *c, GError **error)
         .nfs_port = c->nfs_port,
         .mount_port = c->mount_port,
         .timeout_ms = c->timeout_ms,
+        .health = c->health,
     };
     return pd_nfs_connect(&t, error);
 }
@@ -239,7 +295,8 @@ static ssize_t nfs_io_pread(PdIO *io, void *buf, size_t len, uint64_t offset)
 
     g_mutex_lock(&f->conn->lock);
     while (done < len) {
-        int n = nfs_pread(f->conn->nfs, f->fh, offset + done, len - done, (char *)buf + done);
+        int n = CONN_CALL(
+            f->conn, nfs_pread(f->conn->nfs, f->fh, offset + done, len - done, (char *)buf + done));
         if (n < 0) {
             int err = call_errno(f->conn, n);
             g_mutex_unlock(&f->conn->lock);
@@ -260,8 +317,8 @@ static ssize_t nfs_io_pwrite(PdIO *io, const void *buf, size_t len, uint64_t off
 
     g_mutex_lock(&f->conn->lock);
     while (done < len) {
-        int n =
-            nfs_pwrite(f->conn->nfs, f->fh, offset + done, len - done, (const char *)buf + done);
+        int n = CONN_CALL(f->conn, nfs_pwrite(f->conn->nfs, f->fh, offset + done, len - done,
+                                              (const char *)buf + done));
         if (n <= 0) {
             int err = n < 0 ? call_errno(f->conn, n) : EIO;
             g_mutex_unlock(&f->conn->lock);
@@ -277,7 +334,7 @@ static int nfs_io_flush(PdIO *io)
 {
     NfsIO *f = (NfsIO *)io;
     g_mutex_lock(&f->conn->lock);
-    int rc = nfs_fsync(f->conn->nfs, f->fh);
+    int rc = CONN_CALL(f->conn, nfs_fsync(f->conn->nfs, f->fh));
     int err = rc < 0 ? call_errno(f->conn, rc) : 0;
     g_mutex_unlock(&f->conn->lock);
     return -err;
@@ -287,7 +344,7 @@ static int nfs_io_truncate(PdIO *io, uint64_t size)
 {
     NfsIO *f = (NfsIO *)io;
     g_mutex_lock(&f->conn->lock);
-    int rc = nfs_ftruncate(f->conn->nfs, f->fh, size);
+    int rc = CONN_CALL(f->conn, nfs_ftruncate(f->conn->nfs, f->fh, size));
     int err = rc < 0 ? call_errno(f->conn, rc) : 0;
     g_mutex_unlock(&f->conn->lock);
     return -err;
@@ -297,7 +354,7 @@ static int nfs_io_truncate(PdIO *io, uint64_t size)
 static int nfs_io_fstat(NfsIO *f, struct nfs_stat_64 *st)
 {
     g_mutex_lock(&f->conn->lock);
-    int rc = nfs_fstat64(f->conn->nfs, f->fh, st);
+    int rc = CONN_CALL(f->conn, nfs_fstat64(f->conn->nfs, f->fh, st));
     int err = rc < 0 ? call_errno(f->conn, rc) : 0;
     g_mutex_unlock(&f->conn->lock);
     return -err;
@@ -338,8 +395,9 @@ static PdIO *open_on(PdNfsConn *conn, const char *path, PdIOFlags flags, mode_t 
     g_autofree char *url = pd_nfs_conn_url(conn, path);
 
     g_mutex_lock(&conn->lock);
-    int rc = (flags & PD_IO_CREATE) ? nfs_create(conn->nfs, path, oflags, (int)mode, &fh)
-                                    : nfs_open(conn->nfs, path, oflags, &fh);
+    int rc =
+        CONN_CALL(conn, (flags & PD_IO_CREATE) ? nfs_create(conn->nfs, path, oflags, (int)mode, &fh)
+                                               : nfs_open(conn->nfs, path, oflags, &fh));
     if (rc < 0)
         conn_error(error, conn, rc, "Could not open '%s'", url);
     g_mutex_unlock(&conn->lock);
@@ -415,6 +473,11 @@ static void nfs_io_close(PdIO *io)
     NfsIO *f = (NfsIO *)io;
     if (f->fh) {
         g_mutex_lock(&f->conn->lock);
+        /* Closing a written file sends a COMMIT: to a server that stopped answering it would
+         * wait a whole timeout. Cutting the socket first makes it fail at once (the data was
+         * not committed either way; the caller already saw the error). */
+        if (conn_dead(f->conn))
+            (void)shutdown(nfs_get_fd(f->conn->nfs), SHUT_RDWR);
         (void)nfs_close(f->conn->nfs, f->fh);
         g_mutex_unlock(&f->conn->lock);
     }
@@ -451,7 +514,7 @@ bool pd_nfs_stat(PdNfsConn *c, const char *path, PdNfsStat *ret, GError **error)
     if (!clean)
         return false;
     g_mutex_lock(&c->lock);
-    int rc = nfs_stat64(c->nfs, clean, &st);
+    int rc = CONN_CALL(c, nfs_stat64(c->nfs, clean, &st));
     if (rc < 0) {
         g_autofree char *url = pd_nfs_conn_url(c, clean);
         conn_error(error, c, rc, "Cannot stat '%s'", url);
@@ -502,7 +565,7 @@ bool pd_nfs_list_dir(PdNfsConn *c, const char *path, GArray **ret_entries, GErro
     if (!clean)
         return false;
     g_mutex_lock(&c->lock);
-    int rc = nfs_opendir(c->nfs, clean, &dir);
+    int rc = CONN_CALL(c, nfs_opendir(c->nfs, clean, &dir));
     if (rc < 0) {
         g_autofree char *url = pd_nfs_conn_url(c, clean);
         conn_error(error, c, rc, "Cannot list '%s'", url);
@@ -543,7 +606,7 @@ bool pd_nfs_statvfs(PdNfsConn *c, uint64_t *ret_capacity, uint64_t *ret_allocati
 {
     struct nfs_statvfs_64 sv;
     g_mutex_lock(&c->lock);
-    int rc = nfs_statvfs64(c->nfs, "/", &sv);
+    int rc = CONN_CALL(c, nfs_statvfs64(c->nfs, "/", &sv));
     if (rc < 0) {
         g_autofree char *url = pd_nfs_conn_url(c, NULL);
         conn_error(error, c, rc, "Cannot get the free space of '%s'", url);
@@ -589,7 +652,7 @@ static bool path_call(PdNfsConn *c, const char *path, PathCall call, int arg, co
     if (!clean)
         return false;
     g_mutex_lock(&c->lock);
-    int rc = call(c->nfs, clean, arg);
+    int rc = CONN_CALL(c, call(c->nfs, clean, arg));
     if (rc < 0) {
         g_autofree char *url = pd_nfs_conn_url(c, clean);
         conn_error(error, c, rc, "Cannot %s '%s'", what, url);
@@ -624,7 +687,7 @@ bool pd_nfs_chown(PdNfsConn *c, const char *path, int uid, int gid, GError **err
     if (!clean)
         return false;
     g_mutex_lock(&c->lock);
-    int rc = nfs_chown(c->nfs, clean, uid, gid);
+    int rc = CONN_CALL(c, nfs_chown(c->nfs, clean, uid, gid));
     if (rc < 0) {
         g_autofree char *url = pd_nfs_conn_url(c, clean);
         conn_error(error, c, rc, "Cannot change the owner of '%s'", url);
@@ -640,7 +703,7 @@ bool pd_nfs_rename(PdNfsConn *c, const char *from, const char *to, GError **erro
     if (!b)
         return false;
     g_mutex_lock(&c->lock);
-    int rc = nfs_rename(c->nfs, a, b);
+    int rc = CONN_CALL(c, nfs_rename(c->nfs, a, b));
     if (rc < 0) {
         g_autofree char *url = pd_nfs_conn_url(c, a);
         conn_error(error, c, rc, "Cannot rename '%s' to '%s'", url, b + 1);
@@ -669,8 +732,15 @@ static void exports_cb(struct rpc_context *rpc, int status, void *data, void *pr
             call->message = g_strdup(data ? (const char *)data : "no answer");
         return;
     }
-    for (exports e = *(exports *)data; e; e = e->ex_next)
-        g_ptr_array_add(call->exports, g_strdup(e->ex_dir));
+    /* libnfs 4.0 decodes the list into 4-byte aligned memory: copy each node out */
+    exports next;
+    memcpy(&next, data, sizeof(next));
+    while (next) {
+        struct exportnode node;
+        memcpy(&node, next, sizeof(node));
+        g_ptr_array_add(call->exports, g_strdup(node.ex_dir));
+        next = node.ex_next;
+    }
 }
 
 /* Drives @rpc until @call is done or @deadline (monotonic µs) passes. */

@@ -21,6 +21,17 @@
 
 G_BEGIN_DECLS
 
+/* What the connections to one server share: when the last call on any of them timed out. A
+ * connection made before that fails its later calls at once (the server is not answering:
+ * a copy between two connections, or the undo after a failed write, must not wait one
+ * timeout per connection); a connection made afterwards asks the server again. Thread-safe,
+ * reference-counted. */
+typedef struct PdNfsHealth PdNfsHealth;
+PdNfsHealth *pd_nfs_health_new(void);
+PdNfsHealth *pd_nfs_health_ref(PdNfsHealth *health);
+void pd_nfs_health_unref(PdNfsHealth *health); /* NULL is fine */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdNfsHealth, pd_nfs_health_unref)
+
 /* Where an export is. Strings are the caller's. */
 typedef struct {
     const char *server;  /* host name or address */
@@ -28,6 +39,7 @@ typedef struct {
     unsigned nfs_port;   /* 0 = ask the server's portmapper */
     unsigned mount_port; /* 0 = ask the server's portmapper */
     unsigned timeout_ms; /* per RPC; 0 = PD_NFS_DEFAULT_TIMEOUT_MS */
+    PdNfsHealth *health; /* shared with the other connections to the server; NULL: its own */
 } PdNfsTarget;
 
 #define PD_NFS_DEFAULT_TIMEOUT_MS 10000

@@ -33,7 +33,22 @@ typedef struct {
     char *export;
     unsigned nfs_port;
     unsigned timeout_ms;
+    PdNfsHealth *health; /* shared by the pool's connections: see io-nfs.h */
+    /* Partial files a failed create could not remove (the server stopped answering): removed
+     * by the next refresh or cleanup_partial. Volume calls run on several threads: the mutex
+     * guards the list. */
+    GMutex lock;
+    GPtrArray *orphans; /* char * */
 } NfsPool;
+
+static NfsPool *nfs_pool_new(void)
+{
+    NfsPool *p = g_new0(NfsPool, 1);
+    g_mutex_init(&p->lock);
+    p->orphans = g_ptr_array_new_with_free_func(g_free);
+    p->health = pd_nfs_health_new();
+    return p;
+}
 
 static void nfs_pool_free(NfsPool *p)
 {
@@ -41,7 +56,34 @@ static void nfs_pool_free(NfsPool *p)
         return;
     g_free(p->server);
     g_free(p->export);
+    g_mutex_clear(&p->lock);
+    g_ptr_array_unref(p->orphans);
+    pd_nfs_health_unref(p->health);
     g_free(p);
+}
+
+/* Remembers the partial file @name, which could not be removed. */
+static void add_orphan(const PdPool *pool, const char *name)
+{
+    NfsPool *p = pool->backend_data;
+    g_mutex_lock(&p->lock);
+    g_ptr_array_add(p->orphans, g_strdup(name));
+    g_mutex_unlock(&p->lock);
+}
+
+/* Removes the remembered partial files that are still there; keeps those it cannot. */
+static void remove_orphans(const PdPool *pool, PdNfsConn *conn)
+{
+    NfsPool *p = pool->backend_data;
+    g_mutex_lock(&p->lock);
+    for (guint i = p->orphans->len; i > 0; i--) {
+        g_autoptr(GError) error = NULL;
+        const char *name = g_ptr_array_index(p->orphans, i - 1);
+        if (pd_nfs_unlink(conn, name, &error) ||
+            g_error_matches(error, PD_ERROR, PD_ERROR_NOT_FOUND))
+            g_ptr_array_remove_index(p->orphans, i - 1);
+    }
+    g_mutex_unlock(&p->lock);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NfsPool, nfs_pool_free)
 
@@ -88,6 +130,7 @@ static PdNfsConn *pool_connect(const PdPool *pool, const char *vol_name, GError 
         .export = p->export,
         .nfs_port = p->nfs_port,
         .timeout_ms = p->timeout_ms,
+        .health = p->health,
     };
     PdNfsConn *conn = pd_nfs_connect(&t, error);
     if (!conn)
@@ -101,7 +144,7 @@ static bool nfs_start(PdPool *pool, GError **error)
 {
     if (!check_def(pool, error))
         return false;
-    g_autoptr(NfsPool) p = g_new0(NfsPool, 1);
+    g_autoptr(NfsPool) p = nfs_pool_new();
     p->server = g_strdup(pool->def->source.host_name);
     p->export = g_strdup(pool->def->source.dir);
     p->nfs_port = pool->def->source.host_port;
@@ -280,6 +323,7 @@ static bool nfs_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRef
     g_autoptr(PdNfsConn) conn = pool_connect(pool, NULL, error);
     if (!conn)
         return false;
+    remove_orphans(pool, conn);
     PdPoolRefresh r = {0};
     if (!pd_nfs_statvfs(conn, &r.capacity, &r.allocation, &r.available, error)) {
         pd_pool_util_prefix_error(error, pool, NULL);
@@ -300,6 +344,7 @@ static bool nfs_cleanup_partial(const PdPool *pool, unsigned *ret_removed, GErro
     g_autoptr(GArray) entries = NULL;
     if (!conn)
         return false;
+    remove_orphans(pool, conn);
     if (!pd_nfs_list_dir(conn, "/", &entries, error)) {
         pd_pool_util_prefix_error(error, pool, NULL);
         return false;
@@ -437,7 +482,8 @@ static PdIO *create_partial(const PdPool *pool, PdNfsConn *conn, const PdVolDef 
                           perms->group == PD_PERM_UNSET ? -1 : (int)perms->group, error);
     if (!ok) {
         pd_io_close(io);
-        (void)pd_nfs_unlink(conn, tmp, NULL);
+        if (!pd_nfs_unlink(conn, tmp, NULL))
+            add_orphan(pool, tmp);
         return NULL;
     }
     return io;
@@ -477,6 +523,9 @@ static bool create_volume(const PdPool *pool, PdNfsConn *conn, const PdVolDef *d
     g_autofree char *tmp = pd_pool_util_partial_path("", def->name);
     PdIO *io = create_partial(pool, conn, def, tmp, error);
     if (!io) {
+        /* a CREATE that timed out may still have made the file */
+        if (!(error && g_error_matches(*error, PD_ERROR, PD_ERROR_EXISTS)))
+            add_orphan(pool, tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
         return false;
     }
@@ -484,7 +533,8 @@ static bool create_volume(const PdPool *pool, PdNfsConn *conn, const PdVolDef *d
               pd_pool_util_check_cancel(job, pool, def->name, error) &&
               commit_partial(pool, conn, tmp, def->name, error);
     if (!ok) {
-        (void)pd_nfs_unlink(conn, tmp, NULL);
+        if (!pd_nfs_unlink(conn, tmp, NULL))
+            add_orphan(pool, tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
         return false;
     }

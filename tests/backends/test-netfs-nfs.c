@@ -537,6 +537,60 @@ static void test_frozen(Fixture *f, gconstpointer data)
     assert_check("f.qcow2");
 }
 
+/* Freezes the server at the first progress report of a copy. */
+static void freeze_on_progress(uint64_t done, uint64_t total, void *data)
+{
+    pid_t *pid = data;
+    if (*pid > 0 && done > 0) {
+        g_assert_cmpint(kill(*pid, SIGSTOP), ==, 0);
+        *pid = 0;
+    }
+}
+
+/* Counts the hidden partial files in the export. */
+static unsigned count_partials(void)
+{
+    g_autoptr(GDir) dir = g_dir_open(export_dir, 0, NULL);
+    unsigned n = 0;
+    for (const char *name; (name = g_dir_read_name(dir));)
+        n += pd_pool_util_is_partial_name(name);
+    return n;
+}
+
+/* The server freezes in the middle of a copy: the copy fails after one timeout (its undo does
+ * not wait a second one), and the partial file it could not remove goes at the next refresh
+ * once the server answers again. */
+static void test_frozen_mid_copy(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    PdVol *src = create(f, "big.raw", "raw", 64 * MiB);
+    write_guest(f, src, 0, 0x11, 48 * MiB);
+    pid_t pid = (pid_t)g_ascii_strtoll(g_getenv("NFS_GANESHA_PID"), NULL, 10);
+    pid_t freeze = pid;
+    PdBackendJob job = {.progress = freeze_on_progress, .progress_data = &freeze};
+    g_autoptr(PdVolDef) def = vol_def("copy.qcow2", "qcow2", 0);
+    PdVol *none = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    bool ok =
+        pd_pool_backend_vol_create_from(f->be, f->pool, def, f->pool, src, 0, &job, &none, &error);
+    gint64 us = g_get_monotonic_time() - t0;
+    g_assert_cmpint(freeze, ==, 0); /* it did freeze */
+    g_assert_false(ok);
+    g_test_message("copy frozen midway failed after %.1f s: %s", us / 1e6, error->message);
+    g_assert_true(g_str_has_prefix(error->message, "pool 'nfs1': volume 'copy.qcow2': "));
+    g_assert_nonnull(strstr(error->message, "timed out"));
+    g_clear_error(&error);
+    g_assert_cmpuint(count_partials(), ==, 1); /* could not be removed meanwhile */
+    g_assert_cmpint(kill(pid, SIGCONT), ==, 0);
+    g_assert_cmpint(us, <, 3800000); /* one timeout (2 s), not one per connection */
+    PdPoolRefresh r = {0};
+    g_assert_true(pd_pool_backend_refresh(f->be, f->pool, f->pool->volumes, &r, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(r.n_volumes, ==, 1);
+    pd_pool_refresh_clear(&r);
+    g_assert_cmpuint(count_partials(), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -556,6 +610,7 @@ int main(int argc, char **argv)
     ADD("upload-download", test_upload_download);
     ADD("refresh", test_refresh);
     ADD("frozen-server", test_frozen);
+    ADD("frozen-mid-copy", test_frozen_mid_copy);
     g_test_add_func("/netfs-nfs/bad-start", test_bad_start);
     return g_test_run();
 }

@@ -423,24 +423,34 @@ static PdImage *nfs_vol_open(const PdPool *pool, const PdVol *vol, unsigned flag
 
 /* ---- creating ------------------------------------------------------------------------------ */
 
-/* Probes a backing file named by a new volume's definition: a path relative to the export
- * (a volume name of this pool), or an absolute one inside the export. */
-static PdImage *probe_backing(const PdPool *pool, const char *path, void *data, GError **error)
+/* The name inside the export of a new volume's backing file: a volume name of this pool as
+ * given, an absolute path inside the export (as the server sees it) without the export part.
+ * What lies elsewhere is refused: the overlay records the name, and qemu opening it over
+ * nfs:// and the server's own tools must both find it. NULL with an error. */
+static char *backing_in_export(const PdPool *pool, const char *path, GError **error)
 {
-    PdNfsConn *conn = data;
-    g_autofree char *inside = NULL;
     const char *export = pool->def->source.dir;
     size_t n = strlen(export);
-    if (path[0] != '/')
-        inside = g_strdup(path);
-    else if (strncmp(path, export, n) == 0 && path[n] == '/')
-        inside = g_strdup(path + n);
-    else {
-        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
-                    "backing store '%s' lies outside the export %s", path, export);
-        return NULL;
-    }
-    return open_image_on(conn, inside, PD_FORMAT_UNKNOWN, PD_OPEN_NO_BACKING, error);
+    if (path[0] != '/' && !strstr(path, "://") && !g_str_has_prefix(path, "../") &&
+        strcmp(path, "..") != 0)
+        return g_strdup(path);
+    if (path[0] == '/' && strcmp(export, "/") == 0)
+        return g_strdup(path + 1);
+    if (path[0] == '/' && strncmp(path, export, n) == 0 && path[n] == '/' && path[n + 1])
+        return g_strdup(path + n + 1);
+    g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                "backing store '%s' is not a volume of this pool (give a volume name, or a path "
+                "inside the export %s:%s)",
+                path, pool->def->source.host_name, export);
+    return NULL;
+}
+
+/* Probes a backing file named by a new volume's definition (the definition gave no format). */
+static PdImage *probe_backing(const PdPool *pool, const char *path, void *data, GError **error)
+{
+    g_autofree char *inside = backing_in_export(pool, path, error);
+    return inside ? open_image_on(data, inside, PD_FORMAT_UNKNOWN, PD_OPEN_NO_BACKING, error)
+                  : NULL;
 }
 
 /* Refuses a name that is not a plain file name, is a hidden partial name, or exists. */
@@ -561,6 +571,15 @@ static bool nfs_vol_create(const PdPool *pool, const PdVolDef *def, unsigned fla
         return false;
     PdCreatePlan plan;
     bool ok = pd_pool_image_plan_create(pool, def, flags, probe_backing, conn, &plan, error);
+    if (ok && plan.backing_file) {
+        /* recorded relative to the overlay (both are at the top of the export) */
+        char *inside = backing_in_export(pool, plan.backing_file, error);
+        g_free(plan.backing_file);
+        plan.opts.backing_file = plan.backing_file = inside;
+        ok = inside != NULL;
+        if (!ok)
+            pd_pool_util_prefix_error(error, pool, def->name);
+    }
     Filling fill = {.plan = &plan};
     ok = ok && create_volume(pool, conn, def, &fill, job, ret_vol, error);
     pd_create_plan_clear(&plan);

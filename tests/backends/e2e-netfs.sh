@@ -64,6 +64,13 @@ run_ok "vol-download" pc vol-download disk1 "$E2E_DIR/down" --pool n1 --offset 1
 cmp -s "$E2E_DIR/up" "$E2E_DIR/down" && ok "download equals upload" || not_ok "download equals upload"
 run_ok "vol-wipe" pc vol-wipe disk1 --pool n1
 cmp -s -n 67108864 "$EXP/disk1" /dev/zero && ok "wiped file is zeroes" || not_ok "wiped file is zeroes"
+check "vol-create-as with a backing volume" "Vol ov created" \
+    "$(pc vol-create-as n1 ov 64M --format qcow2 --backing-vol disk2 --backing-vol-format qcow2)"
+qemu-img info "$EXP/ov" | grep -q "^backing file: disk2 " && ok "... recorded by name" ||
+    { not_ok "... recorded by name"; qemu-img info "$EXP/ov" | sed 's/^/#   /'; }
+run_fails "the backing volume cannot be deleted first" "is the backing file of volume 'ov'" \
+    pc vol-delete disk2 --pool n1
+check "the overlay goes" "Vol ov deleted" "$(pc vol-delete ov --pool n1)"
 qemu-img create -q -f qcow2 "$EXP/outside.qcow2" 5M
 check "pool-refresh" "Pool n1 refreshed" "$(pc pool-refresh n1)"
 check "vol-list after refresh" "disk1 disk2 disk3 outside.qcow2" \

@@ -285,12 +285,35 @@ static void test_backing_chain(Fixture *f, gconstpointer data)
     g_ptr_array_add(f->pool->volumes, overlay);
     assert_info("overlay.qcow2", "backing file: base.raw");
     assert_check("overlay.qcow2");
+    PdVol *none = NULL;
+
+    /* an absolute path inside the export is recorded relative; one outside is refused */
+    g_autoptr(PdVolDef) adef = vol_def("abs.qcow2", "qcow2", 0);
+    adef->has_capacity = false;
+    adef->backing = pd_vol_backing_new();
+    adef->backing->path = server_path("base.raw");
+    adef->backing->format = g_strdup("raw");
+    adef->backing->format_given = true;
+    PdVol *abs = NULL;
+    g_assert_true(pd_pool_backend_vol_create(f->be, f->pool, adef, 0, NULL, &abs, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(abs->backing_path, ==, "base.raw");
+    pd_vol_free(abs);
+    g_free(adef->name);
+    adef->name = g_strdup("evil.qcow2");
+    g_free(adef->backing->path);
+    adef->backing->path = g_strdup("/etc/passwd");
+    g_assert_false(pd_pool_backend_vol_create(f->be, f->pool, adef, 0, NULL, &none, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(error->message, "is not a volume of this pool"));
+    g_clear_error(&error);
+    g_autofree char *evil = server_path("evil.qcow2");
+    g_assert_false(g_file_test(evil, G_FILE_TEST_EXISTS));
 
     /* a linked clone across pools is refused: its backing file would not be on the export */
     PdPoolDef *other_def = netfs_def("nfs2", server, export_dir, 2);
     g_autoptr(PdPool) other = pd_pool_new(other_def);
     g_autoptr(PdVolDef) xdef = vol_def("x.qcow2", "qcow2", 0);
-    PdVol *none = NULL;
     g_assert_false(pd_pool_backend_vol_create_from(f->be, f->pool, xdef, other, base,
                                                    PD_VOL_CREATE_LINKED, NULL, &none, &error));
     g_assert_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED);

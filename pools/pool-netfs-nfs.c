@@ -71,19 +71,31 @@ static void add_orphan(const PdPool *pool, const char *name)
     g_mutex_unlock(&p->lock);
 }
 
-/* Removes the remembered partial files that are still there; keeps those it cannot. */
+/* Removes the remembered partial files that are still there; keeps those it cannot. The
+ * list is not locked while the server is asked (that may take a timeout). */
 static void remove_orphans(const PdPool *pool, PdNfsConn *conn)
 {
     NfsPool *p = pool->backend_data;
     g_mutex_lock(&p->lock);
-    for (guint i = p->orphans->len; i > 0; i--) {
-        g_autoptr(GError) error = NULL;
-        const char *name = g_ptr_array_index(p->orphans, i - 1);
-        if (pd_nfs_unlink(conn, name, &error) ||
-            g_error_matches(error, PD_ERROR, PD_ERROR_NOT_FOUND))
-            g_ptr_array_remove_index(p->orphans, i - 1);
-    }
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < p->orphans->len; i++)
+        g_ptr_array_add(names, g_strdup(p->orphans->pdata[i]));
     g_mutex_unlock(&p->lock);
+    for (guint i = 0; i < names->len; i++) {
+        g_autoptr(GError) error = NULL;
+        const char *name = names->pdata[i];
+        if (!pd_nfs_unlink(conn, name, &error) &&
+            !g_error_matches(error, PD_ERROR, PD_ERROR_NOT_FOUND))
+            continue;
+        g_mutex_lock(&p->lock);
+        for (guint j = 0; j < p->orphans->len; j++) {
+            if (g_str_equal(p->orphans->pdata[j], name)) {
+                g_ptr_array_remove_index(p->orphans, j);
+                break;
+            }
+        }
+        g_mutex_unlock(&p->lock);
+    }
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NfsPool, nfs_pool_free)
 

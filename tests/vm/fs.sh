@@ -44,6 +44,9 @@ run_fails "--no-overwrite refuses an existing ext4" "already holds a ext4" \
 
 # --- start mounts, the volumes live on the device ---
 check "pool-start" "Pool fsp started" "$(pc pool-start fsp)"
+run_fails "a raw volume larger than the free space" \
+    "Not enough space in pool 'fsp' for volume 'huge'" pc vol-create-as fsp huge 1G --allocation 1G
+[ ! -e $T/huge ] && ok "nothing left of the refused volume" || not_ok "nothing left of the refused volume"
 mounted "$LOOP" $T && ok "started pool is mounted ($LOOP on $T, /proc/mounts)" ||
     not_ok "started pool is mounted"
 capacity=$(pc pool-info fsp --bytes | awk '/^Capacity:/ {print $2}')

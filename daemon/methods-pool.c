@@ -141,7 +141,24 @@ static PdPoolDef *parse_pool_xml(const char *xml, GError **error)
     return g_steal_pointer(&def);
 }
 
-/* A new definition must not reuse another pool's UUID or target. */
+/* The source two pools of one type must not share (libvirt's virStoragePoolSourceFindDuplicate):
+ * an iSCSI target at a host (for one initiator), an fs pool's device. NULL when the type has no
+ * such rule; else a description of the shared source for the message, caller frees. */
+static char *shared_source(const PdPoolDef *a, const PdPoolDef *b)
+{
+    const GPtrArray *da = a->source.devices, *db = b->source.devices;
+    if (a->type != b->type || !da->len || !db->len || g_strcmp0(da->pdata[0], db->pdata[0]))
+        return NULL;
+    if (a->type == PD_POOL_FS)
+        return g_strdup_printf("source device %s", (char *)da->pdata[0]);
+    if (a->type == PD_POOL_ISCSI && !g_strcmp0(a->source.host_name, b->source.host_name) &&
+        !g_strcmp0(a->source.initiator_iqn, b->source.initiator_iqn))
+        return g_strdup_printf("target %s at %s", (char *)da->pdata[0], a->source.host_name);
+    return NULL;
+}
+
+/* A new definition must not reuse another pool's UUID, target or source. iscsi pools share
+ * their target directory (/dev/disk/by-path): their source decides. */
 static bool check_duplicates(PdDaemon *daemon, const PdPoolDef *def, GError **error)
 {
     GHashTableIter it;
@@ -157,8 +174,15 @@ static bool check_duplicates(PdDaemon *daemon, const PdPoolDef *def, GError **er
                         "pool '%s' is already defined with uuid %s", other->name, def->uuid);
             return false;
         }
+        g_autofree char *source = shared_source(other, def);
+        if (source) {
+            g_set_error(error, PD_ERROR, PD_ERROR_EXISTS,
+                        "Storage source conflict with pool: '%s' already uses %s", other->name,
+                        source);
+            return false;
+        }
         if (other->target_path && def->target_path && other->type == def->type &&
-            g_str_equal(other->target_path, def->target_path)) {
+            def->type != PD_POOL_ISCSI && g_str_equal(other->target_path, def->target_path)) {
             g_set_error(error, PD_ERROR, PD_ERROR_EXISTS,
                         "Storage source conflict with pool: '%s' already uses target path %s",
                         other->name, def->target_path);

@@ -105,6 +105,11 @@ PdLibvirtConn *pd_libvirt_conn_open(const char *uri, GError **error)
     conn->ptr = ptr;
     conn->uri = g_strdup(uri);
     conn->event_ids[0] = conn->event_ids[1] = -1;
+    /* A remote libvirtd that stops answering is noticed in about 30 s: the connection closes,
+     * the calls waiting on it fail, and the cache opens a new one. Local drivers have no
+     * keepalive (an error, ignored). */
+    (void)virConnectSetKeepAlive(ptr, 5, 5);
+    virResetLastError();
     /* The connection owns no reference to @conn: the callback is removed before it goes. */
     (void)virConnectRegisterCloseCallback(ptr, on_close, conn, NULL);
     return conn;

@@ -196,6 +196,7 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
     f->base.read_only = !(flags & PD_IO_RDWR);
     f->fd = fd;
     f->is_block = S_ISBLK(st.st_mode);
+    f->base.fixed_size = f->is_block;
     f->dir = g_path_get_dirname(path);
     return &f->base;
 }

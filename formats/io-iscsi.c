@@ -249,6 +249,7 @@ PdIO *pd_io_iscsi_open(const PdIscsiTarget *target, int lun, PdIOFlags flags, GE
     f->base.ops = &iscsi_ops;
     f->base.name = g_steal_pointer(&name);
     f->base.read_only = !(flags & PD_IO_RDWR);
+    f->base.fixed_size = true;
     f->session = g_steal_pointer(&session);
     f->lun = lun;
     f->block_size = info.block_size;

@@ -63,6 +63,10 @@ struct PdIO {
     const PdIOOps *ops;
     char *name;     /* what users call it: a path or a URL; owned */
     bool read_only; /* opened without PD_IO_RDWR */
+    /* The store has a fixed size and holds old bytes everywhere (a block device, a LUN): a
+     * format must not place new metadata past its end, nor trust unwritten bytes to read as
+     * zeroes. */
+    bool fixed_size;
 };
 
 /* Opens a local file. The error names the path. */

@@ -304,7 +304,10 @@ static bool ensure_blocks(PdImage *img, uint64_t first, uint64_t last, GError **
     if (all)
         return true;
     uint64_t cs = s->cluster_size;
-    uint64_t area = MAX(s->alloc_end, last + 1);
+    /* New blocks go past everything allocated; on a store that cannot grow (a LUN, whose
+     * size alloc_end starts from) right after the clusters asked for, the busy check below
+     * moving the area on where it is taken. */
+    uint64_t area = img->io->fixed_size ? last + 1 : MAX(s->alloc_end, last + 1);
     for (int tries = 0;; tries++) {
         uint64_t nb = 0, tc = 0, entries = s->refcount_table_size;
         g_autoptr(GArray) list = NULL;

@@ -60,6 +60,56 @@ static void write_raw(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* Secrets: definitions stored and redefined with their value kept, values write-only through
+ * the store's one getter, removal; the database file private (0600) even when it was not. */
+static void test_secrets(void)
+{
+    g_autofree char *path = db_path();
+    write_raw(path, "PRAGMA user_version = 0;");
+    g_assert_cmpint(chmod(path, 0644), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PdStore) store = pd_store_open(path, &error);
+    g_assert_no_error(error);
+    struct stat st;
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_mode & 07777, ==, 0600);
+    g_autofree char *wal = g_strconcat(path, "-wal", NULL);
+    if (stat(wal, &st) == 0)
+        g_assert_cmpuint(st.st_mode & 07777, ==, 0600);
+
+    PdStoreSecret s = {.uuid = "c4b5bd5a-9a3f-4e2b-8d8e-0d7a2f1c3b4e",
+                       .usage_type = "iscsi",
+                       .usage_id = "san",
+                       .description = "first",
+                       .private_ = true};
+    g_assert_true(pd_store_secret_put(store, &s, &error));
+    g_assert_null(pd_store_secret_get_value(store, s.uuid, &error));
+    g_assert_no_error(error);
+    g_assert_true(pd_store_secret_set_value(store, s.uuid, "pw\0x", 4, &error));
+    s.description = "second";
+    g_assert_true(pd_store_secret_put(store, &s, &error)); /* redefinition keeps the value */
+    g_autoptr(GBytes) value = pd_store_secret_get_value(store, s.uuid, &error);
+    g_assert_no_error(error);
+    gsize len;
+    const char *data = g_bytes_get_data(value, &len);
+    g_assert_cmpmem(data, len, "pw\0x", 4);
+    g_autoptr(GPtrArray) all = pd_store_secret_list(store, &error);
+    g_assert_cmpuint(all->len, ==, 1);
+    PdStoreSecret *got = g_ptr_array_index(all, 0);
+    g_assert_cmpstr(got->description, ==, "second");
+    g_assert_true(got->has_value && got->private_ && !got->ephemeral);
+    PdStoreSecret clash = {
+        .uuid = "00000000-0000-4000-8000-000000000001", .usage_type = "iscsi", .usage_id = "san"};
+    g_assert_false(pd_store_secret_put(store, &clash, &error)); /* one secret per usage */
+    g_clear_error(&error);
+    g_assert_true(pd_store_secret_delete(store, s.uuid, &error));
+    g_clear_pointer(&all, g_ptr_array_unref);
+    all = pd_store_secret_list(store, &error);
+    g_assert_cmpuint(all->len, ==, 0);
+    pd_store_free(g_steal_pointer(&store));
+    remove_db(path);
+}
+
 static void test_new(void)
 {
     g_autofree char *path = db_path();
@@ -258,5 +308,6 @@ int main(int argc, char **argv)
     g_test_add_func("/store/newer-refused", test_newer_refused);
     g_test_add_func("/store/rows", test_rows);
     g_test_add_func("/store/volume-sync", test_volume_sync);
+    g_test_add_func("/store/secrets", test_secrets);
     return g_test_run();
 }

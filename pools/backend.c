@@ -161,6 +161,8 @@ static const PdPoolBackend *backend_of_type(PdPoolType type)
         return &pd_pool_backend_netfs_nfs;
     case PD_POOL_ISCSI_DIRECT:
         return &pd_pool_backend_iscsi_direct;
+    case PD_POOL_LOGICAL:
+        return &pd_pool_backend_logical;
     default:
         return NULL;
     }

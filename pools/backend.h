@@ -398,6 +398,7 @@ extern const PdPoolBackend pd_pool_backend_netfs_mount;  /* netfs through the ke
 extern const PdPoolBackend pd_pool_backend_netfs_nfs;    /* netfs through libnfs (userspace) */
 extern const PdPoolBackend pd_pool_backend_iscsi;        /* iscsi through the kernel */
 extern const PdPoolBackend pd_pool_backend_iscsi_direct; /* iscsi-direct through libiscsi */
+extern const PdPoolBackend pd_pool_backend_logical;      /* pool-logical.c, LVM through lvm.h */
 
 /* Sets PD_ERROR_UNSUPPORTED: "pool 'NAME': pool type 'TYPE' does not support OPERATION". */
 void pd_pool_backend_unsupported(GError **error, const PdPool *pool, const char *operation);

@@ -233,9 +233,9 @@ static bool find_data(PdImage *img, uint64_t from, uint64_t to, const PdBackendJ
     return true;
 }
 
-/* Refuses (PD_ERROR_INVALID_ARGUMENT) a shrink of @img to @capacity that would cut data. */
-static bool check_shrink(PdImage *img, uint64_t capacity, unsigned flags, const PdBackendJob *job,
-                         const PdPool *pool, const PdVol *vol, GError **error)
+bool pd_pool_image_check_shrink(const PdPool *pool, const PdVol *vol, PdImage *img,
+                                uint64_t capacity, unsigned flags, const PdBackendJob *job,
+                                GError **error)
 {
     uint64_t cur = pd_image_size(img), data;
     if (!(flags & PD_VOL_RESIZE_SHRINK)) {
@@ -264,7 +264,7 @@ bool pd_pool_image_resize(const PdPool *pool, const PdVol *vol, PdImage *img, ui
                           unsigned flags, const PdBackendJob *job, GError **error)
 {
     uint64_t cur = pd_image_size(img);
-    if (capacity < cur && !check_shrink(img, capacity, flags, job, pool, vol, error))
+    if (capacity < cur && !pd_pool_image_check_shrink(pool, vol, img, capacity, flags, job, error))
         return false;
     if (capacity == cur)
         return true;

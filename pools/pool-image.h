@@ -58,6 +58,14 @@ bool pd_pool_image_write_new(PdIO *io, const PdCreatePlan *plan, GError **error)
 bool pd_pool_image_copy_into(PdImage *src, PdIO *io, const PdCreatePlan *plan,
                              const PdBackendJob *job, GError **error);
 
+/* The shrink check of backend.h's vol_resize: false (PD_ERROR_INVALID_ARGUMENT) without
+ * PD_VOL_RESIZE_SHRINK in @flags, or naming the first offset when anything readable non-zero
+ * lies past @capacity in @img (block status skips what surely reads as zeroes, the rest is
+ * read). Used by backends that resize by other means (the logical pool: lvresize). */
+bool pd_pool_image_check_shrink(const PdPool *pool, const PdVol *vol, PdImage *img,
+                                uint64_t capacity, unsigned flags, const PdBackendJob *job,
+                                GError **error);
+
 /* vol_resize on an open image (its backing chain open too, so a shrink does not cut what the
  * guest reads from it): the shrink check of backend.h, then the resize. */
 bool pd_pool_image_resize(const PdPool *pool, const PdVol *vol, PdImage *img, uint64_t capacity,

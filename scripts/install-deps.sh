@@ -6,7 +6,7 @@ build_pkgs="gcc clang meson ninja-build pkg-config clang-format
   libglib2.0-dev libjson-glib-dev libxml2-dev libsqlite3-dev zlib1g-dev libzstd-dev
   libiscsi-dev libnfs-dev libvirt-dev libreadline-dev"
 # qemu-utils is the test oracle (qemu-img), never a runtime dependency.
-test_pkgs="qemu-utils libclang-rt-14-dev llvm python3 libvirt-clients libxml2-utils xfsprogs systemd time
+test_pkgs="qemu-utils libclang-rt-14-dev llvm python3 jq libvirt-clients libxml2-utils xfsprogs systemd time
   libiscsi-bin tgt nfs-ganesha nfs-ganesha-vfs rpcbind iproute2
   qemu-system-x86 qemu-block-extra libvirt-daemon-system libvirt-daemon-driver-storage-iscsi-direct
   busybox-static cpio xz-utils kmod

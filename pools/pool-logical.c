@@ -284,8 +284,15 @@ static bool logical_build(PdPool *pool, unsigned flags, GError **error)
 
 static bool logical_start(PdPool *pool, GError **error)
 {
-    g_autoptr(PdLvmVg) vg = read_vg(pool, error);
-    return vg && run(pool, NULL, pd_lvm_argv_vgchange(vg_of(pool), true), NULL, error);
+    g_autoptr(GError) local = NULL;
+    if (run(pool, NULL, pd_lvm_argv_vgchange(vg_of(pool), true), NULL, &local))
+        return true;
+    if (local->code == PD_ERROR_NOT_FOUND)
+        pd_pool_util_error(error, pool, NULL, PD_ERROR_NOT_FOUND,
+                           "volume group '%s' does not exist (pool-build creates it)", vg_of(pool));
+    else
+        g_propagate_error(error, g_steal_pointer(&local));
+    return false;
 }
 
 static bool logical_stop(PdPool *pool, GError **error)

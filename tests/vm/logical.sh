@@ -13,17 +13,15 @@ MiB=1048576
 ok() { TESTS=$((TESTS + 1)); echo "ok $TESTS - $1 [${SECONDS}s]"; }
 not_ok() { TESTS=$((TESTS + 1)); FAILS=$((FAILS + 1)); echo "not ok $TESTS - $1 [${SECONDS}s]"; }
 
-# ---- fixture: three loop devices on the scratch disk ----
-S=$E2E_DIR/scratch
-mkdir -p "$S" && mkfs.ext4 -q /dev/vda && mount /dev/vda "$S" || exit 1
-for i in 1 2 3; do truncate -s 128M "$S/disk$i"; done
-L1=$(losetup -f --show "$S/disk1") && L2=$(losetup -f --show "$S/disk2") &&
-    L3=$(losetup -f --show "$S/disk3") || exit 1
+# ---- fixture: three loop devices over 124 MiB pieces of the scratch disk ----
+# (none at offset 0: lvm2 would see the first one's PV label on /dev/vda too, a duplicate)
+L1=$(losetup -f --show -o 4M --sizelimit 124M /dev/vda) &&
+    L2=$(losetup -f --show -o 128M --sizelimit 124M /dev/vda) &&
+    L3=$(losetup -f --show -o 256M --sizelimit 124M /dev/vda) || exit 1
 mkfs.ext4 -q "$L3"
 cleanup_vm() {
     vgchange -an vgp vgsig vgext >/dev/null 2>&1
     losetup -d "$L1" "$L2" "$L3" 2>/dev/null
-    umount "$S" 2>/dev/null
     cleanup
 }
 trap cleanup_vm EXIT
@@ -31,7 +29,8 @@ trap cleanup_vm EXIT
 # lvsnap: lvm2's JSON report of vgp's LVs, kept in $LVS (one lvm run for a group of checks)
 lvsnap() {
     LVS=$(lvm lvs -a --reportformat json --units b --nosuffix \
-        -o lv_name,lv_uuid,lv_size,segtype,pool_lv,origin,lv_tags,lv_attr,data_percent vgp 2>/dev/null)
+        -o lv_name,lv_uuid,lv_size,segtype,pool_lv,origin,lv_tags,lv_attr,data_percent vgp 2>&1) ||
+        { not_ok "lvs vgp"; printf '%s\n' "$LVS" | sed 's/^/#   /'; }
 }
 # lvf LV FIELD: one field of one LV in $LVS ("" when absent; the first row of a multi-segment LV)
 lvf() {
@@ -86,7 +85,7 @@ run_ok "vol-create-as raw 20M" pc vol-create-as lp lin 20M --format raw
 lvsnap
 check "lin is a linear LV of 20 MiB" "linear $((20 * MiB))" "$(lvf lin segtype) $(lvf lin lv_size)"
 check "vol-path" "/dev/vgp/lin" "$(pc vol-path lin --pool lp)"
-check "vol-key is the LV's UUID" "$(lvf lin lv_uuid)" "$(pc vol-key lin --pool lp)"
+check "vol-key is the LV's UUID" "$(lvf lin lv_uuid) 38" "$(pc vol-key lin --pool lp) $(lvf lin lv_uuid | wc -c)"
 run_fails "an LV name lvm2 would refuse" "pool 'lp'.*'bad%name' cannot be a logical volume name" \
     pc vol-create-as lp 'bad%name' 8M
 run_fails "vol-create-as qcow2 is refused" "format 'qcow2' is not available in a logical pool" \
@@ -115,14 +114,14 @@ lvsnap
 check "lin2 is linear, as large" "linear $((20 * MiB))" "$(lvf lin2 segtype) $(lvf lin2 lv_size)"
 cmp -s /dev/vgp/lin /dev/vgp/lin2 && ok "clone content" || not_ok "clone content"
 # a qcow2 volume of a dir pool: 2 MiB of data at 4 MiB in a 16 MiB image
-mkdir -p "$S/dp"
-run_ok "pool-create-as dir" pc pool-create-as dp dir --target "$S/dp"
+mkdir -p "$E2E_DIR/dp"
+run_ok "pool-create-as dir" pc pool-create-as dp dir --target "$E2E_DIR/dp"
 head -c $((16 * MiB)) /dev/zero >"$E2E_DIR/q.raw"
 dd if="$E2E_DIR/in.bin" of="$E2E_DIR/q.raw" bs=1M count=2 seek=4 conv=notrunc status=none
-qemu-img convert -O qcow2 "$E2E_DIR/q.raw" "$S/dp/q.qcow2" && pc pool-refresh dp >/dev/null
+qemu-img convert -O qcow2 "$E2E_DIR/q.raw" "$E2E_DIR/dp/q.qcow2" && pc pool-refresh dp >/dev/null
 # dirty extents: whatever the next linear LV gets must be overwritten, zeroes included
-lvm lvcreate --yes -q -n junk -L 16M vgp >/dev/null 2>&1 && tr '\0' '\377' </dev/zero |
-    dd of=/dev/vgp/junk bs=1M count=16 iflag=fullblock oflag=direct status=none 2>/dev/null
+lvm lvcreate --yes -q -n junk -L 16M vgp >/dev/null 2>&1 &&
+    dd if="$E2E_DIR/in.bin" of=/dev/vgp/junk bs=1M oflag=direct status=none
 lvm lvremove --yes -q vgp/junk >/dev/null 2>&1
 echo "<volume><name>fromq</name></volume>" >"$E2E_DIR/fromq.xml"
 run_ok "vol-create-from a qcow2 of a dir pool (linear)" pc vol-create-from lp "$E2E_DIR/fromq.xml" q.qcow2 --inputpool dp
@@ -192,8 +191,8 @@ check "fromq2 gave its blocks back" "0.00" "$(lvf fromq2 data_percent)"
 lvm lvcreate --yes -q -n outside -L 8M vgp >/dev/null 2>&1
 run_ok "pool-refresh" pc pool-refresh lp
 lvsnap
-check "an LV made behind poold's back is listed, key = UUID" "$(lvf outside lv_uuid)" \
-    "$(pc vol-key outside --pool lp 2>&1)"
+check "an LV made behind poold's back is listed, key = UUID" "$(lvf outside lv_uuid) 38" \
+    "$(pc vol-key outside --pool lp 2>&1) $(lvf outside lv_uuid | wc -c)"
 before=$(pc vol-list lp)
 stop_poold
 start_poold
@@ -201,17 +200,16 @@ check "poold restarted lists the same volumes" "$before" "$(pc vol-list lp)"
 check "the pool is running" "running" "$(pc --json pool-info lp | jq -r .state)"
 
 # ---- delete volumes, stop, delete the pool ----
-for v in lin lin2 thin1 fromq fromq2 outside; do
-    pc vol-delete $v --pool lp >/dev/null || not_ok "vol-delete $v"
-done
-check "only the thin pool is left" "tpool " "$(lv_names)"
+run_ok "vol-delete of a thin volume with a snapshot" pc vol-delete thin1 --pool lp
+run_ok "vol-delete of a linear volume" pc vol-delete lin --pool lp
 lvsnap
+check "they are gone" " " "$(lvf thin1 lv_name) $(lvf lin lv_name)"
 check "no hidden snapshot left behind" "" "$(lvf thin1.t1 lv_name)"
 run_ok "pool-destroy" pc pool-destroy lp
 lvsnap
 check "the thin pool is inactive" "-" "$(lvf tpool lv_attr | cut -c5)"
-run_fails "pool-delete refuses a VG with LVs" "pool 'lp'.*still holds 1 logical volumes" pc pool-delete lp
-lvm lvremove --yes -q vgp/tpool >/dev/null 2>&1
+run_fails "pool-delete refuses a VG with LVs" "pool 'lp'.*still holds 5 logical volumes" pc pool-delete lp
+lvm lvremove --yes -q vgp >/dev/null 2>&1
 run_ok "pool-delete" pc pool-delete lp
 check "vgp is gone" "" "$(vg_field vgp vg_name)"
 is_pv "$L1" && not_ok "$L1 is no PV anymore" || ok "$L1 is no PV anymore"

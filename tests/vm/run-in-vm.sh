@@ -160,7 +160,7 @@ qemu-system-x86_64 \
     "${share_args[@]}" \
     -drive "file=$run/scratch.img,format=raw,if=none,id=scratch,cache=unsafe" \
     -device virtio-blk-pci,drive=scratch,serial=scratch \
-    </dev/null > >(tr -d '\r') 2>&1 &
+    </dev/null > >(stdbuf -oL tr -d '\r') 2>&1 &
 qemu_pid=$!
 (
     sleep "$timeout_s" &

@@ -85,7 +85,7 @@ run_ok "vol-create-as raw 20M" pc vol-create-as lp lin 20M --format raw
 lvsnap
 check "lin is a linear LV of 20 MiB" "linear $((20 * MiB))" "$(lvf lin segtype) $(lvf lin lv_size)"
 check "vol-path" "/dev/vgp/lin" "$(pc vol-path lin --pool lp)"
-check "vol-key is the LV's UUID" "$(lvf lin lv_uuid) 38" "$(pc vol-key lin --pool lp) $(lvf lin lv_uuid | wc -c)"
+check "vol-key is the LV's UUID" "$(lvf lin lv_uuid) 39" "$(pc vol-key lin --pool lp) $(lvf lin lv_uuid | wc -c)"
 run_fails "an LV name lvm2 would refuse" "pool 'lp'.*'bad%name' cannot be a logical volume name" \
     pc vol-create-as lp 'bad%name' 8M
 run_fails "vol-create-as qcow2 is refused" "format 'qcow2' is not available in a logical pool" \
@@ -191,7 +191,7 @@ check "fromq2 gave its blocks back" "0.00" "$(lvf fromq2 data_percent)"
 lvm lvcreate --yes -q -n outside -L 8M vgp >/dev/null 2>&1
 run_ok "pool-refresh" pc pool-refresh lp
 lvsnap
-check "an LV made behind poold's back is listed, key = UUID" "$(lvf outside lv_uuid) 38" \
+check "an LV made behind poold's back is listed, key = UUID" "$(lvf outside lv_uuid) 39" \
     "$(pc vol-key outside --pool lp 2>&1) $(lvf outside lv_uuid | wc -c)"
 before=$(pc vol-list lp)
 stop_poold

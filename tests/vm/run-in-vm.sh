@@ -97,7 +97,7 @@ initramfs=$cache/initramfs-$kver-$init_sum.cpio.gz
 
 # --- the run directory: /harness in the guest ---
 run=$(mktemp -d "${TMPDIR:-/tmp}/poold-vm.XXXXXX")
-qemu_pid= watchdog=
+qemu_pid='' watchdog=''
 cleanup() {
     [ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
     [ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
@@ -177,11 +177,15 @@ qemu_pid=
 kill "$watchdog" 2>/dev/null
 watchdog=
 elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+# CPU time of qemu (and every other child): on a loaded machine the wall time says little
+times >"$run/times" # not in $(...): a subshell has no children of its own
+cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] }
+                               printf "%.0f", s }' "$run/times")
 if [ ! -s "$run/harness/rc" ]; then
     [ -e "$run/timed-out" ] && echo "run-in-vm: the VM was killed after ${timeout_s}s"
-    echo "run-in-vm: no result from the VM (${elapsed}s)"
+    echo "run-in-vm: no result from the VM (${elapsed}s, ${cpu}s of CPU)"
     exit 125
 fi
 rc=$(cat "$run/harness/rc")
-echo "run-in-vm: $(basename "$script") exited with $rc after ${elapsed}s in the VM"
+echo "run-in-vm: $(basename "$script") exited with $rc after ${elapsed}s in the VM (${cpu}s of CPU)"
 exit "$rc"

@@ -341,7 +341,7 @@ PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol)
     def->target_path = g_strdup(vol->path);
     if (pd_pool_type_info(pool->def->type)->volume_formats)
         def->target_format = g_strdup(vol->format ? vol->format : "raw");
-    if (vol->path) {
+    if (vol->path && vol->type != PD_VOL_NETWORK) { /* a LUN has no owner or mode */
         def->target_perms.mode = vol->mode;
         def->target_perms.owner = vol->uid;
         def->target_perms.group = vol->gid;

@@ -131,6 +131,27 @@ if cmp -s "$E2E_DIR/up" <(lun_bytes plain1.img 4097 3000000); then ok "the uploa
 run_ok "vol-download" p vol-download unit:0:0:1 "$E2E_DIR/down" --pool p1
 if cmp -s "$E2E_DIR/down" "$TGT_DIR/plain1.img"; then ok "the download is the LUN"; else
     not_ok "the download is the LUN"; fi
+check_exact "vol-dumpxml of a LUN" "<volume type='network'>
+  <name>unit:0:0:1</name>
+  <key>360000000000000000e00000000010001</key>
+  <capacity unit='bytes'>67108864</capacity>
+  <allocation unit='bytes'>67108864</allocation>
+  <physical unit='bytes'>67108864</physical>
+  <target>
+    <path>ip-127.0.0.1:$PORT-iscsi-$IQN_PLAIN-lun-1</path>
+  </target>
+</volume>
+
+" p vol-dumpxml unit:0:0:1 --pool p1
+# a LUN copied into a dir pool as qcow2 through the engine (parallel reads: several sessions)
+mkdir "$E2E_DIR/dirpool"
+run_ok "pool-create-as dir" p pool-create-as d dir --target "$E2E_DIR/dirpool"
+echo "<volume><name>copy.qcow2</name><capacity>0</capacity><target><format type='qcow2'/></target></volume>" >"$E2E_DIR/copy.xml"
+run_ok "vol-create-from a LUN into a dir pool" p vol-create-from d "$E2E_DIR/copy.xml" unit:0:0:1 --inputpool p1
+if command -v qemu-img >/dev/null; then
+    run_ok "the copy is the LUN (qemu-img compare)" \
+        qemu-img compare -q -f qcow2 "$E2E_DIR/dirpool/copy.qcow2" -F raw "$TGT_DIR/plain1.img"
+fi
 dd if=/dev/urandom of="$TGT_DIR/plain2.img" bs=1M count=8 conv=notrunc status=none
 run_ok "vol-wipe" p vol-wipe unit:0:0:2 --pool p1
 if cmp -s "$TGT_DIR/plain2.img" <(head -c $((128 << 20)) /dev/zero); then ok "the LUN reads zero after wipe"

@@ -1,12 +1,14 @@
-/* libFuzzer target: untrusted pool and volume XML (pool-define, vol-create, pool-create).
+/* libFuzzer target: untrusted pool, volume and secret XML (pool-define, vol-create,
+ * pool-create, secret-define).
  *
- * The input is parsed as pool XML, and as volume XML for every pool type. Whatever parses
+ * The input is parsed as pool XML, as volume XML for every pool type, and as secret XML. Whatever parses
  * must format, and the formatted text must parse again and format to the same text (the
  * canonical form is a fixed point): a definition that formats to something poold itself
  * refuses would be a pool that cannot be restarted from the store. Errors are the expected
  * outcome for most inputs; crashes, leaks, sanitizer reports and broken round trips are bugs.
  * The replay program (fuzz-main.c) runs it over tests/fuzz/corpus-xml/ and tests/xml/in/. */
 #include "xml/pool-xml.h"
+#include "xml/secret-xml.h"
 #include "xml/vol-xml.h"
 
 #include <stdint.h>
@@ -45,12 +47,28 @@ static void vol_round_trip(const char *xml, PdPoolType type)
         abort();
 }
 
+static void secret_round_trip(const char *xml)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PdSecretDef) def = pd_secret_def_parse(xml, &error);
+    if (!def)
+        return;
+    g_autofree char *text = pd_secret_def_format(def);
+    g_autoptr(PdSecretDef) again = pd_secret_def_parse(text, &error);
+    if (!again)
+        abort();
+    g_autofree char *text2 = pd_secret_def_format(again);
+    if (strcmp(text, text2) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 256 * 1024)
         return 0;
     g_autofree char *xml = g_strndup((const char *)data, size); /* stops at a NUL, as a call */
     pool_round_trip(xml);
+    secret_round_trip(xml);
     for (int t = 0; t < PD_POOL_TYPE_COUNT; t++)
         vol_round_trip(xml, (PdPoolType)t);
     return 0;

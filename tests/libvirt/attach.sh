@@ -90,6 +90,15 @@ run_ok "--subdriver raw on a raw volume" pc attach-disk noos p/r1 sdh --targetbu
 expect "--subdriver raw" noos sdh "$P/r1 raw scsi" none
 run_ok "detach sdh" pc detach-disk noos sdh --live
 
+# --type cdrom: a read-only CD-ROM on the SCSI bus
+run_ok "scsi --type cdrom" pc attach-disk noos p/r1 sdi --targetbus scsi --type cdrom \
+    --mode readonly --live
+check "--type cdrom in the live XML" "cdrom $P/r1" \
+    "$(lv_domxml noos | xmllint --xpath "concat(//disk[target/@dev='sdi']/@device, ' ', \
+        //disk[target/@dev='sdi']/source/@file)" -)"
+run_ok "detach the cdrom" pc detach-disk noos sdi --live
+expect "cdrom detached" noos sdi none none
+
 # --config on a guest that is shut off, then started: the disk is live
 vsh destroy noos >/dev/null
 run_ok "scsi --config on a shut-off guest" pc attach-disk noos p/q2 sda --targetbus scsi --config

@@ -8,6 +8,7 @@
 . "$(dirname "$0")/guest.sh"
 D=$E2E_DIR
 P=$D/p
+echo "detach_timeout=2" >>"$E2E_DIR/poold.conf"
 start_poold
 
 run_ok "pool p" pc pool-define-as p dir --target "$P"
@@ -85,6 +86,15 @@ run_ok "shareable r3 to other with --mode shareable" pc attach-disk other p/r3 s
     --targetbus scsi --live --mode shareable
 check "r3 in other's live XML" "$P/r3 raw scsi" "$(lv_disk other sda)"
 
+# a guest that does not answer the unplug (no OS, virtio): detach-disk --live gives up after
+# [libvirt] detach_timeout with an error naming the domain and the target; the disk stays, and
+# so does poold's record of it
+run_ok "virtio r2 on the no-OS guest" pc attach-disk noos p/r2 vdb --targetbus virtio --live
+run_fails "detach of a disk the guest keeps: clear error" "noos.*vdb|vdb.*noos" \
+    pc detach-disk noos vdb --live
+check "the disk is still in the live XML" "$P/r2 raw virtio" "$(lv_disk noos vdb)"
+run_fails "r2 is still protected" "noos.*vdb|vdb.*noos" pc vol-wipe r2 --pool p
+
 # unreachable libvirt URI, per call (-C) and as poold's default
 refused "unreachable URI (-C)" "/nonexistent/libvirt-sock" p/r1 \
     pc -C "qemu+unix:///system?socket=/nonexistent/libvirt-sock" attach-disk noos p/r1 sdc \
@@ -98,5 +108,10 @@ start_poold
 refused "unreachable URI (poold's default)" "/nonexistent/libvirt-sock" p/r1 \
     pc attach-disk noos p/r1 sdc --targetbus scsi --live
 run_ok "poold still answers" pc pool-list
+run_ok "-C with the right URI overrides poold's unreachable default" \
+    pc -C "$LIBVIRT_URI" attach-disk noos p/r1 sdc --targetbus scsi --live
+check "-C: the disk is in the live XML" "$P/r1 raw scsi" "$(lv_disk noos sdc)"
+run_ok "-C: detach-disk" pc -C "$LIBVIRT_URI" detach-disk noos sdc --live
+check "-C: the disk is gone" none "$(lv_disk noos sdc)"
 
 lv_finish

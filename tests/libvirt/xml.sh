@@ -9,9 +9,8 @@ start_poold
 D=$E2E_DIR
 command -v qemu-img >/dev/null || lv_skip "qemu-img is not installed (qemu-utils)"
 
-# Pool types checked; logical waits for its backend in poold (pool-define refuses a type
-# without one).
-XML_POOL_TYPES=${XML_POOL_TYPES:-dir fs netfs iscsi iscsi-direct}
+# Pool types checked (XML_POOL_TYPES narrows them when debugging).
+XML_POOL_TYPES=${XML_POOL_TYPES:-dir fs netfs logical iscsi iscsi-direct}
 IQN=iqn.2024-01.io.poold:xml
 
 # define_in_libvirt TYPE NAME: virsh pool-define-as, without building or starting

@@ -412,6 +412,17 @@ static bool iscsi_direct_find_sources(const PdPoolDef *spec, unsigned flags,
         .initiator_iqn = spec->source.initiator_iqn ? spec->source.initiator_iqn
                                                     : "iqn.2026-11.io.poold:discovery",
     };
+    /* HOST:PORT as one word (libvirt's find-storage-pool-sources-as takes it so too); an IPv6
+     * address has more than one colon and keeps them */
+    g_autofree char *host = NULL;
+    const char *colon = strchr(t.host, ':');
+    guint64 port;
+    if (!t.port && colon && !strchr(colon + 1, ':') &&
+        g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &port, NULL)) {
+        host = g_strndup(t.host, (gsize)(colon - t.host));
+        t.host = host;
+        t.port = (unsigned)port;
+    }
     g_autoptr(GPtrArray) iqns = pd_iscsi_discover(&t, error);
     if (!iqns)
         return false;

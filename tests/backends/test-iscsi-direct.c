@@ -400,6 +400,19 @@ static void test_refused_and_sources(void)
     const char *want[] = {TGT_IQN_PLAIN, TGT_IQN_CHAP, TGT_IQN_OTHER};
     for (size_t i = 0; i < 3; i++)
         g_assert_true(g_ptr_array_find_with_equal_func(names, want[i], g_str_equal, NULL));
+    /* HOST:PORT in one word */
+    g_free(spec->source.host_name);
+    spec->source.host_name = g_strdup_printf("127.0.0.1:%u", fx->port);
+    spec->source.host_port = 0;
+    g_clear_pointer(&sources, g_ptr_array_unref);
+    g_assert_true(pd_pool_backend_find_sources(be, spec, 0, &sources, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(sources->len, ==, 3);
+    PdPoolDef *first = g_ptr_array_index(sources, 0);
+    g_assert_cmpstr(first->source.host_name, ==, "127.0.0.1");
+    g_assert_cmpuint(first->source.host_port, ==, fx->port);
+    g_free(spec->source.host_name);
+    spec->source.host_name = g_strdup("127.0.0.1");
     spec->source.host_port = fx->port == 65535 ? 1 : fx->port + 1;
     g_clear_pointer(&sources, g_ptr_array_unref);
     g_assert_false(pd_pool_backend_find_sources(be, spec, 0, &sources, &error));

@@ -22,7 +22,7 @@ define_in_libvirt() {
         vsh pool-define-as "$2" netfs --source-host 127.0.0.1 --source-path /export \
             --source-format nfs --target "$D/$2"
         ;;
-    logical) vsh pool-define-as "$2" logical --source-name vg0 --source-dev /dev/vdb \
+    logical) vsh pool-define-as "$2" logical --source-name vg0 --source-dev /dev/vdc \
         --target /dev/vg0 ;;
     iscsi) vsh pool-define-as "$2" iscsi --source-host 127.0.0.1 --source-dev "$IQN" \
         --target /dev/disk/by-path ;;
@@ -49,6 +49,7 @@ for type in $XML_POOL_TYPES; do
     check "$type: libvirt's dumpxml of poold's XML equals its own" \
         "$(cat "$D/$name.virsh.xml")" "$(vsh pool-dumpxml "$name" 2>&1)"
     run_ok "$type: poolctl pool-undefine" pc pool-undefine "$name"
+    vsh pool-undefine "$name" >/dev/null # (libvirt refuses two pools on one source)
 done
 
 # A running dir pool on each side over two directories.

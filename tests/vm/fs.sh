@@ -104,6 +104,7 @@ run_fails "build refuses a mounted device" \
     pc pool-build inuse --overwrite
 check "the mounted filesystem is untouched" "ext4" "$(blkid -p -o value -s TYPE "$LOOP2")"
 umount /mnt/other
+run_ok "pool-undefine inuse (one pool per device)" pc pool-undefine inuse
 
 run_ok "define an xfs pool on an ext4 device" \
     pc pool-define-as wrongfs fs --source-dev "$LOOP2" --source-format xfs --target /mnt/wrongfs

@@ -4,8 +4,17 @@
 # own JSON reports (jq), in the bytes of the LVs, and in poolctl's answers.
 . "$(dirname "$0")/../e2e/lib.sh"
 export LVM_SUPPRESS_FD_WARNINGS=1
+# The test's own lvm2 commands; without udevd (run-in-vm.sh -n) they need what poold adds by
+# itself then (pools/lvm.c): no udev synchronisation, device nodes made by lvm2.
+lvm() {
+    if [ -e /run/udev/control ]; then
+        command lvm "$@"
+    else
+        command lvm "$1" --config 'activation { udev_sync = 0 udev_rules = 0 }' "${@:2}"
+    fi
+}
 for tool in lvm jq blkid losetup mkfs.ext4 qemu-img; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+    type -P $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 modprobe -a dm_snapshot dm_thin_pool || { echo "SKIP: no dm_snapshot/dm_thin_pool"; exit 77; }
 MiB=1048576
@@ -77,6 +86,11 @@ run_fails "pool-build fails in vgcreate" "pool 'badname'.*vgcreate failed" pc po
 is_pv "$L2" && not_ok "the PV made before vgcreate failed is removed" || ok "the PV made before vgcreate failed is removed"
 for p in taken twin badchars badname; do pc pool-undefine $p >/dev/null; done
 lvm vgremove -q vgext >/dev/null 2>&1 && lvm pvremove -q "$L3" >/dev/null 2>&1
+
+sources=$(pc find-storage-pool-sources-as logical)
+printf '%s' "$sources" | tr -d '\n' | grep -q "<source>.*<device path='$L1'/>.*<name>vgp</name>" &&
+    ok "find-storage-pool-sources-as lists vgp on $L1" ||
+    { not_ok "find-storage-pool-sources-as lists vgp on $L1"; printf '%s\n' "$sources" | sed 's/^/#   /'; }
 
 # ---- start, volumes ----
 run_ok "pool-start" pc pool-start lp

@@ -35,7 +35,10 @@ struct PdDaemon {
     PdServer *server;
     PdJobs *jobs;
     PdEvents *events;
-    GHashTable *pools;  /* name -> PdPoolObj (daemon/pools-state.h) */
+    GHashTable *pools; /* name -> PdPoolObj (daemon/pools-state.h) */
+    /* Which backing files the catalog's volumes use (pd_model_backing_user): key -> count;
+     * rebuilt on first use after pd_model_backing_invalidate, kept by put/remove. */
+    GHashTable *backing_index;
     PdLibvirt *libvirt; /* connections and attachment reconciliation (daemon/attachments.h) */
     int64_t start_time; /* monotonic µs */
 };

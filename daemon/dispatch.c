@@ -99,7 +99,7 @@ static const PdMethod methods[] = {
     {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
     {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool_dumpxml, 0},
     {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, 0},
-    {"io.poold.Pool.FindSources", pd_method_pool_find_sources, p_find_sources, 0},
+    {"io.poold.Pool.FindSources", pd_method_pool_find_sources, p_find_sources, W},
     {"io.poold.Pool.Define", pd_method_pool_define, p_xml, W},
     {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, W},
     {"io.poold.Pool.Undefine", pd_method_pool_undefine, p_pool, W},

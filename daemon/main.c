@@ -262,6 +262,7 @@ int main(int argc, char **argv)
     pd_server_free(daemon.server);
     pd_jobs_free(daemon.jobs);
     pd_events_free(daemon.events);
+    pd_model_backing_invalidate(&daemon);
     g_hash_table_unref(daemon.pools);
     pd_store_free(daemon.store);
     g_main_loop_unref(daemon.loop);

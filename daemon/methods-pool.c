@@ -245,8 +245,10 @@ static PdPoolObj *define_pool(PdDaemon *daemon, PdPoolDef *def_in, bool persiste
     }
     obj->persistent = obj->persistent || persistent;
     if (!commit_pool_change(daemon, obj, "pool-defined", error)) {
-        if (created)
+        if (created) {
             g_hash_table_remove(daemon->pools, pd_pool_obj_name(obj));
+            pd_model_backing_invalidate(daemon);
+        }
         return NULL;
     }
     return obj;
@@ -503,6 +505,7 @@ PD_HANDLER(pd_method_pool_undefine)
     }
     pd_events_flush(daemon->events);
     g_hash_table_remove(daemon->pools, name);
+    pd_model_backing_invalidate(daemon);
     pd_call_reply(call, NULL);
 }
 

@@ -379,37 +379,19 @@ static bool run_delete(PdJob *job, GCancellable *cancellable, gpointer data, GEr
 /* True when @v (a volume of @o) has @vol (of @vol_obj) as its backing file: by path, or for
  * a network volume without one (NFS in userspace mode) by name within the same pool, which
  * is how its overlays record it. */
-static bool uses_as_backing(const PdPoolObj *o, const PdVol *v, const PdPoolObj *vol_obj,
-                            const PdVol *vol)
-{
-    if (!v->backing_path)
-        return false;
-    if (vol->path)
-        return g_str_equal(v->backing_path, vol->path);
-    return o == vol_obj && g_str_equal(v->backing_path, vol->name);
-}
-
 /* Refuses to delete a volume another known volume uses as its backing file. */
 static bool check_not_backing(PdDaemon *daemon, const PdPoolObj *vol_obj, const PdVol *vol,
                               GError **error)
 {
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, daemon->pools);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
-        PdPoolObj *o = value;
-        for (guint i = 0; o->active && i < o->pool->volumes->len; i++) {
-            PdVol *v = o->pool->volumes->pdata[i];
-            if (uses_as_backing(o, v, vol_obj, vol)) {
-                g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
-                            "volume '%s' is the backing file of volume '%s' in pool '%s': "
-                            "delete that one first",
-                            vol->name, v->name, pd_pool_obj_name(o));
-                return false;
-            }
-        }
-    }
-    return true;
+    PdPoolObj *user_obj = NULL;
+    PdVol *user = pd_model_backing_user(daemon, vol_obj, vol, &user_obj);
+    if (!user)
+        return true;
+    g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
+                "volume '%s' is the backing file of volume '%s' in pool '%s': delete that one "
+                "first",
+                vol->name, user->name, pd_pool_obj_name(user_obj));
+    return false;
 }
 
 PD_HANDLER(pd_method_vol_delete)

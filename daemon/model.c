@@ -213,6 +213,89 @@ static bool vol_index(GPtrArray *vols, const char *name, guint *at)
     return false;
 }
 
+/* ---- backing file index ---- */
+
+/* The index key of what @v of @o names as its backing file (NULL: none). Caller frees. */
+static char *backing_key_of_user(const PdPoolObj *o, const PdVol *v)
+{
+    if (!v->backing_path)
+        return NULL;
+    if (!v->path) /* a network volume names another volume of its pool */
+        return g_strconcat(pd_pool_obj_name(o), "\x1f", v->backing_path, NULL);
+    if (g_path_is_absolute(v->backing_path))
+        return g_canonicalize_filename(v->backing_path, NULL);
+    g_autofree char *dir = g_path_get_dirname(v->path);
+    return g_canonicalize_filename(v->backing_path, dir);
+}
+
+/* The index key under which @v of @o is found when it is a backing file. Caller frees. */
+static char *backing_key_of_file(const PdPoolObj *o, const PdVol *v)
+{
+    return v->path ? g_canonicalize_filename(v->path, NULL)
+                   : g_strconcat(pd_pool_obj_name(o), "\x1f", v->name, NULL);
+}
+
+static void index_count(PdDaemon *daemon, const PdPoolObj *o, const PdVol *v, int delta)
+{
+    if (!daemon->backing_index)
+        return; /* invalid: rebuilt on next use */
+    g_autofree char *key = backing_key_of_user(o, v);
+    if (!key)
+        return;
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(daemon->backing_index, key));
+    if (delta < 0 && n <= 1)
+        g_hash_table_remove(daemon->backing_index, key);
+    else
+        g_hash_table_insert(daemon->backing_index, g_steal_pointer(&key),
+                            GUINT_TO_POINTER(delta < 0 ? n - 1 : n + 1));
+}
+
+void pd_model_backing_invalidate(PdDaemon *daemon)
+{
+    g_clear_pointer(&daemon->backing_index, g_hash_table_unref);
+}
+
+static void backing_index_build(PdDaemon *daemon)
+{
+    daemon->backing_index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, daemon->pools);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        PdPoolObj *o = value;
+        for (guint i = 0; i < o->pool->volumes->len; i++)
+            index_count(daemon, o, o->pool->volumes->pdata[i], +1);
+    }
+}
+
+PdVol *pd_model_backing_user(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol,
+                             PdPoolObj **ret_obj)
+{
+    if (!daemon->backing_index)
+        backing_index_build(daemon);
+    g_autofree char *key = backing_key_of_file(obj, vol);
+    if (!g_hash_table_contains(daemon->backing_index, key))
+        return NULL;
+    /* in use: find by whom, for the message (rare) */
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, daemon->pools);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        PdPoolObj *o = value;
+        for (guint i = 0; i < o->pool->volumes->len; i++) {
+            PdVol *v = o->pool->volumes->pdata[i];
+            g_autofree char *k = backing_key_of_user(o, v);
+            if (k && g_str_equal(k, key)) {
+                *ret_obj = o;
+                return v;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- catalog ---- */
+
 bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **error)
 {
     g_autoptr(PdVol) owned = vol;
@@ -222,7 +305,9 @@ bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **
         g_hash_table_add(obj->touched, g_strdup(vol->name));
     GPtrArray *vols = obj->pool->volumes;
     guint at;
+    index_count(daemon, obj, vol, +1);
     if (vol_index(vols, vol->name, &at)) {
+        index_count(daemon, obj, vols->pdata[at], -1);
         pd_vol_free(vols->pdata[at]);
         vols->pdata[at] = g_steal_pointer(&owned);
     } else {
@@ -238,8 +323,10 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
     if (obj->touched)
         g_hash_table_add(obj->touched, g_strdup(name));
     guint at;
-    if (vol_index(obj->pool->volumes, name, &at))
+    if (vol_index(obj->pool->volumes, name, &at)) {
+        index_count(daemon, obj, obj->pool->volumes->pdata[at], -1);
         g_ptr_array_remove_index(obj->pool->volumes, at);
+    }
     return true;
 }
 
@@ -268,6 +355,7 @@ bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *ref
                             GError **error)
 {
     keep_touched(obj, refresh);
+    pd_model_backing_invalidate(daemon);
     if (!refresh->volumes) { /* nothing listed: the catalog stays (pd_pool_refresh_apply) */
         pd_pool_refresh_apply(obj->pool, refresh);
         return true;
@@ -415,6 +503,7 @@ bool pd_model_load(PdDaemon *daemon, GError **error)
         for (guint j = 0; j < vols->len; j++)
             g_ptr_array_add(obj->pool->volumes, g_steal_pointer(&vols->pdata[j]));
     }
+    pd_model_backing_invalidate(daemon);
     return true;
 }
 

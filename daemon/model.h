@@ -51,6 +51,15 @@ bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *nam
  * caller's transaction). */
 bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **error);
 bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, GError **error);
+/* The volume of the catalog (any pool, active or not: a stopped pool's overlay still needs its
+ * backing file) that uses @vol of @obj as its backing file, or NULL; *ret_obj its pool. A
+ * relative backing path counts from the directory of the volume that names it. Answered from
+ * an index, not a walk over every volume (vol-delete asks it for each volume). */
+PdVol *pd_model_backing_user(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol,
+                             PdPoolObj **ret_obj);
+/* Forgets the index: catalogs changed wholesale (refresh, load, a pool removed). */
+void pd_model_backing_invalidate(PdDaemon *daemon);
+
 /* Applies a refresh result to @obj, in memory and in the store. */
 bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *refresh,
                             GError **error);

@@ -5,7 +5,8 @@
 # their /dev/disk/by-path links, upload/download/wipe on the devices, create/delete refused,
 # poold restarted after kill -9 keeps the session and the volumes, stop logs out and leaves no
 # node record; bad input: a target the portal does not offer, an initiator the target's ACL
-# refuses, a portal nobody listens on; nothing stays logged in.
+# refuses, a portal nobody listens on; CHAP (right and wrong secret, through the backend and
+# through poold's secret store); nothing stays logged in.
 . "$POOL_SOURCE_DIR/tests/e2e/lib.sh"
 . "$POOL_SOURCE_DIR/tests/vm/pool-scenario.sh"
 
@@ -147,6 +148,28 @@ else
     not_ok "CHAP: right secret logs in, wrong secret and wrong user refused, nothing left"
 fi
 sed 's/^/#   /' "$E2E_DIR/chap.out"
+
+# CHAP through poold: the secret from its store (secret-define, secret-set-value)
+cat >"$E2E_DIR/secret.xml" <<EOF
+<secret ephemeral='no' private='yes'><usage type='iscsi'><target>vmchap</target></usage></secret>
+EOF
+printf %s "$CHAP_SECRET" >"$E2E_DIR/plain"
+printf %s "not-the-secret" >"$E2E_DIR/wrong"
+run_ok "secret-define" pc secret-define "$E2E_DIR/secret.xml"
+run_ok "secret-set-value" pc secret-set-value vmchap --file "$E2E_DIR/plain" --plain
+run_ok "define a CHAP pool" pc pool-define-as chp iscsi --source-host 127.0.0.1 \
+    --source-dev $IQN3 --auth-type chap --auth-username $CHAP_USER --secret-usage vmchap \
+    --target $BYPATH
+check "pool-start with the daemon's CHAP secret" "Pool chp started" "$(pc pool-start chp)"
+check "the LUN behind CHAP" "unit:0:0:1" "$(vol_names chp)"
+run_ok "pool-destroy" pc pool-destroy chp
+run_ok "a wrong secret value" pc secret-set-value vmchap --file "$E2E_DIR/wrong" --plain
+run_fails "pool-start with a wrong CHAP secret" \
+    "pool 'chp': cannot log in to target $IQN3 at 127.0.0.1:3260: CHAP authentication failed" \
+    pc pool-start chp
+run_ok "pool-undefine" pc pool-undefine chp
+grep -q -e "$CHAP_SECRET" -e "not-the-secret" "$E2E_DIR/poold.log" &&
+    not_ok "no CHAP secret in poold's log" || ok "no CHAP secret in poold's log"
 check "nothing logged in" "" "$(iscsiadm -m session 2>/dev/null)"
 check "no node records left" "" "$(iscsiadm -m node 2>/dev/null)"
 echo "# ${SECONDS}s: bad input done"

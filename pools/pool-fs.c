@@ -340,6 +340,7 @@ const PdPoolBackend pd_pool_backend_fs = {
     .start = fs_start,
     .stop = pd_mount_unmount_target,
     .delete = pd_pool_dir_delete,
+    .sync = pd_pool_dir_sync,
     .refresh = fs_refresh,
     .cleanup_partial = pd_pool_dir_cleanup_partial,
     .vol_refresh = pd_pool_dir_vol_refresh,

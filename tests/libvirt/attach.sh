@@ -117,8 +117,8 @@ fi
 run_ok "virtio --live --config qcow2" pc attach-disk lin p/q2 vdb --targetbus virtio --live \
     --config
 expect "virtio --live --config" lin vdb "$P/q2 qcow2 virtio" "$P/q2 qcow2 virtio"
-guest_wait_blocks lin vda && ok "the guest sees the qcow2 disk" ||
-    not_ok "the guest sees the qcow2 disk"
+guest_wait_blocks lin vda:32768 && ok "the guest sees the qcow2 disk (16 MiB)" ||
+    not_ok "the guest sees the qcow2 disk (16 MiB)"
 run_ok "virtio detach --live" pc detach-disk lin vdb --live
 expect "virtio detach --live" lin vdb none "$P/q2 qcow2 virtio"
 guest_wait_blocks lin "" && ok "the guest saw the qcow2 disk go" ||
@@ -129,8 +129,8 @@ expect "virtio detach --config" lin vdb none none
 run_ok "virtio --persistent raw" pc attach-disk lin --pool p r2 vdc --targetbus virtio \
     --persistent
 expect "virtio --persistent raw" lin vdc "$P/r2 raw virtio" "$P/r2 raw virtio"
-guest_wait_blocks lin vda && ok "the guest sees the raw disk" ||
-    not_ok "the guest sees the raw disk"
+guest_wait_blocks lin vda:16384 && ok "the guest sees the raw disk (8 MiB)" ||
+    not_ok "the guest sees the raw disk (8 MiB)"
 run_ok "virtio detach --persistent" pc detach-disk lin vdc --persistent
 expect "virtio detach --persistent" lin vdc none none
 guest_wait_blocks lin "" && ok "the guest saw the raw disk go" ||

@@ -4,13 +4,14 @@
 #                             busybox initramfs; its serial console goes to
 #                             $E2E_DIR/NAME-console.log. The initramfs loads the virtio
 #                             modules, prints POOLD-GUEST-READY, then
-#                             "POOLD-GUEST-BLOCK: [names in /sys/block]" at first and each time
-#                             that list changes, so a test sees the guest notice a hot-plug.
+#                             "POOLD-GUEST-BLOCK: [vda:SECTORS ...]" (the disks in /sys/block
+#                             with their size in 512-byte sectors) at first and each time that
+#                             list changes, so a test sees the guest notice a hot-plug.
 #                             Exits 77 (via lv_skip) when the kernel cannot be had.
 #   guest_noos_define NAME    a `pc` guest without an OS, with a virtio-scsi controller
 #   guest_wait_console NAME PATTERN [SECONDS]   waits until the console log matches PATTERN
 #                             (an extended regular expression); 0 when it does, 1 on timeout
-#   guest_wait_blocks NAME "vda vdb" [SECONDS]  waits until the guest's last block device list
+#   guest_wait_blocks NAME "vda:32768" [SECONDS]  waits until the guest's last block device list
 #                             is that one; 0 when it is, 1 on timeout
 
 GUEST_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,7 +71,11 @@ while read -r ko; do insmod "$ko" 2>/dev/null; done </modules.list
 echo POOLD-GUEST-READY
 seen=-
 while :; do
-    now=$(echo $(ls /sys/block | grep -v '^loop\|^ram'))
+    now=$(for b in /sys/block/*; do
+        case ${b##*/} in loop* | ram* | \*) continue ;; esac
+        echo "${b##*/}:$(cat "$b/size")"
+    done)
+    now=$(echo $now)
     [ "$now" != "$seen" ] && echo "POOLD-GUEST-BLOCK: [$now]" && seen=$now
     sleep 0.2
 done

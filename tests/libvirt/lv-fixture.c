@@ -7,6 +7,7 @@
 #include <libvirt/virterror.h>
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,36 @@ static const char qemu_conf[] = "stdio_handler = \"file\"\n"
                                 "user = \"root\"\n"
                                 "group = \"root\"\n"
                                 "remember_owner = 0\n";
+
+/* The QEMU processes of the domains this process started: a failed assertion aborts before
+ * lv_fixture_clear, and their guests must not outlive the test. */
+#define MAX_GUESTS 16
+static volatile pid_t guest_pids[MAX_GUESTS];
+
+static void kill_guests(int sig)
+{
+    for (unsigned i = 0; i < MAX_GUESTS; i++)
+        if (guest_pids[i] > 0)
+            (void)kill(guest_pids[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Remembers the QEMU process of running domain @name (libvirt's pid file under the root). */
+static void remember_guest(LvFixture *f, const char *name)
+{
+    g_autofree char *pidfile = g_strdup_printf("%s/root/run/qemu/%s.pid", f->tmp, name);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(pidfile, &text, NULL, NULL))
+        return;
+    for (unsigned i = 0; i < MAX_GUESTS; i++)
+        if (guest_pids[i] == 0) {
+            guest_pids[i] = (pid_t)atoi(text);
+            break;
+        }
+    signal(SIGABRT, kill_guests);
+    signal(SIGSEGV, kill_guests);
+}
 
 void lv_require_qemu(void)
 {
@@ -113,6 +144,8 @@ void lv_domain_new(LvFixture *f, const char *name, bool start)
         g_error("defining domain %s: %s", name, virGetLastErrorMessage());
     if (start && virDomainCreate(dom) < 0)
         g_error("starting domain %s: %s", name, virGetLastErrorMessage());
+    if (start)
+        remember_guest(f, name);
     virDomainFree(dom);
 }
 

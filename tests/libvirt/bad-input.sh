@@ -30,7 +30,8 @@ run_ok "q1 attached read-write to noos" pc attach-disk noos p/q1 sda --targetbus
 run_ok "r3 attached shareable to noos" pc attach-disk noos p/r3 sdb --targetbus scsi --live \
     --mode shareable
 
-# snapshot: everything a failed attach must leave as it was
+# snapshot: everything a failed attach must leave as it was (domains, domblklist, the number
+# of vol-attached events poold logged)
 snapshot() {
     local dom
     for dom in noos other off; do
@@ -40,17 +41,18 @@ snapshot() {
         lv_blk "$dom"
         lv_blk "$dom" --inactive
     done
+    echo "== vol-attached events: $(pc event --history | grep -c "event 'vol-attached'")"
 }
 
 # refused NAME PATTERN VOLUME CMD...: the command fails with an error matching PATTERN; the
-# domains and domblklist are unchanged; VOLUME (pool/volume, or "-") is not recorded as
-# attached: poold still wipes it.
+# domains, domblklist and poold's event log are unchanged; VOLUME (pool/volume, or "-") is not
+# recorded as attached: poold still wipes it.
 refused() {
     local name=$1 pattern=$2 vol=$3 before
     shift 3
     before=$(snapshot)
     run_fails "$name: clear error" "$pattern" "$@"
-    check "$name: domains and domblklist unchanged" "$before" "$(snapshot)"
+    check "$name: domains, domblklist, events unchanged" "$before" "$(snapshot)"
     if [ "$vol" != - ]; then
         run_ok "$name: nothing recorded for $vol" pc vol-wipe "${vol#*/}" --pool "${vol%/*}"
     fi

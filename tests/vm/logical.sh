@@ -207,10 +207,17 @@ run_ok "pool-refresh" pc pool-refresh lp
 lvsnap
 check "an LV made behind poold's back is listed, key = UUID" "$(lvf outside lv_uuid) 39" \
     "$(pc vol-key outside --pool lp 2>&1) $(lvf outside lv_uuid | wc -c)"
+# what a poold killed during a clone leaves: a hidden partial LV of another PID
+lvm lvcreate --yes -q -n .lost.partial-999999-0 -L 4M vgp >/dev/null 2>&1
+lvsnap
+check "a partial LV made by hand" "$((4 * MiB))" "$(lvf .lost.partial-999999-0 lv_size)"
 before=$(pc vol-list lp)
+printf '%s' "$before" | grep -q partial && not_ok "a partial LV is no volume" || ok "a partial LV is no volume"
 stop_poold
 start_poold
 check "poold restarted lists the same volumes" "$before" "$(pc vol-list lp)"
+lvsnap
+check "the partial LV was removed when the pool started" "" "$(lvf .lost.partial-999999-0 lv_name)"
 check "the pool is running" "running" "$(pc --json pool-info lp | jq -r .state)"
 
 # ---- delete volumes, stop, delete the pool ----

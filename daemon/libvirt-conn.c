@@ -13,7 +13,7 @@ struct PdLibvirtConn {
     char *uri;
     gint dead;             /* libvirt's close callback ran: the cache opens a new connection */
     PdLibvirtConns *owner; /* NULL for uncached connections */
-    int event_ids[2];      /* domain event callbacks (cached connections), -1 when none */
+    int event_ids[3];      /* domain event callbacks (cached connections), -1 when none */
 };
 
 struct PdLibvirtConns {
@@ -83,6 +83,12 @@ static void on_device_removed(virConnectPtr ptr, virDomainPtr dom, const char *a
     conn_changed(opaque, dom);
 }
 
+/* A disk hot-plugged outside poold (virsh attach-disk --live) shows up here. */
+static void on_device_added(virConnectPtr ptr, virDomainPtr dom, const char *alias, void *opaque)
+{
+    conn_changed(opaque, dom);
+}
+
 static void on_lifecycle(virConnectPtr ptr, virDomainPtr dom, int event, int detail, void *opaque)
 {
     /* Undefined (config gone), stopped (live gone), defined (config replaced). */
@@ -104,7 +110,7 @@ PdLibvirtConn *pd_libvirt_conn_open(const char *uri, GError **error)
     conn->ref = 1;
     conn->ptr = ptr;
     conn->uri = g_strdup(uri);
-    conn->event_ids[0] = conn->event_ids[1] = -1;
+    conn->event_ids[0] = conn->event_ids[1] = conn->event_ids[2] = -1;
     /* A remote libvirtd that stops answering is noticed in about 30 s: the connection closes,
      * the calls waiting on it fail, and the cache opens a new one. Local drivers have no
      * keepalive (an error, ignored). */
@@ -172,6 +178,9 @@ static void watch_domains(PdLibvirtConns *conns, PdLibvirtConn *conn)
     conn->event_ids[1] =
         virConnectDomainEventRegisterAny(conn->ptr, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                          VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), conn, NULL);
+    conn->event_ids[2] =
+        virConnectDomainEventRegisterAny(conn->ptr, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+                                         VIR_DOMAIN_EVENT_CALLBACK(on_device_added), conn, NULL);
     virResetLastError();
 }
 

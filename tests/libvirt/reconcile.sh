@@ -59,6 +59,12 @@ run_ok "virsh detach-disk sda --live" vsh detach-disk noos sda --live
 wait_event "event: vol-detached for q1 after virsh detach-disk" vol-detached q1 sda 1
 unprotected "event: q1 no longer protected" q1
 check "event: domblklist has no sda" "" "$(lv_blk noos | grep '^sda ')"
+# a disk hot-plugged with virsh while poold runs: picked up on libvirt's device-added event
+run_ok "virsh attach-disk q1 sdf --live" vsh attach-disk noos "$P/q1" sdf --targetbus scsi --subdriver qcow2 --live
+wait_event "event: vol-attached for a virsh attach-disk" vol-attached q1 sdf 1
+protected "event: q1 protected" q1 sdf
+run_ok "virsh detach-disk sdf --live" vsh detach-disk noos sdf --live
+wait_event "event: vol-detached after the virsh detach-disk" vol-detached q1 sdf 1
 
 # a live attachment ends with its domain
 run_ok "poolctl attach-disk q2 sdb --live" pc attach-disk noos p/q2 sdb --targetbus scsi --live

@@ -71,9 +71,15 @@ typedef struct {
 
 static gpointer pool_sync_new(PdPoolObj *obj)
 {
+    /* made for every grouped call: only what a sync reads (name, type, target path), not a
+     * copy of the whole definition through its XML */
+    const PdPoolDef *def = obj->pool->def;
+    PdPoolDef *light = pd_pool_def_new(def->type);
+    light->name = g_strdup(def->name);
+    light->target_path = g_strdup(def->target_path);
     PoolSync *ps = g_new0(PoolSync, 1);
     ps->backend = obj->backend;
-    ps->pool = pd_pool_new(pd_pool_def_copy(obj->pool->def));
+    ps->pool = pd_pool_new(light);
     return ps;
 }
 

@@ -258,9 +258,9 @@ typedef struct {
     /* Makes durable what earlier vol_create / vol_delete calls with a NO_SYNC flag changed in
      * the pool's namespace (the renames and unlinks: for a directory, one fsync of it), so
      * the daemon can answer a burst of pipelined calls after one sync instead of one each
-     * (group commit). @pool holds only the definition (no volumes, no backend_data): the
-     * pool may have been stopped meanwhile, and then there is nothing left to do. Any
-     * thread. Optional (NULL: the daemon never passes NO_SYNC flags). */
+     * (group commit). @pool holds only the definition's type, name and target path (no
+     * volumes, no backend_data): the pool may have been stopped meanwhile, and then there is
+     * nothing left to do. Any thread. Optional (NULL: the daemon never passes NO_SYNC flags). */
     bool (*sync)(const PdPool *pool, GError **error);
 
     /* Reads sizes and the volume list. Pool active. Required. @previous: the catalog as the

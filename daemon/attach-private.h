@@ -12,6 +12,9 @@ struct PdLibvirt {
      * one is stale, and runs again instead of applying. */
     guint64 generation;
     GHashTable *reconciling; /* uri -> GINT_TO_POINTER(1 running, 2 running + again) */
+    /* URIs whose start-up reconciliation has not ended yet: until it has, poold does not know
+     * what was attached while it was down, and refuses what attachments protect against. */
+    GHashTable *starting; /* uri (owned) */
 };
 
 /* Runs @func(@data) on the daemon's context, from any thread. */

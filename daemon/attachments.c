@@ -54,6 +54,8 @@ void pd_attach_state_free(PdLibvirt *state)
         return;
     pd_libvirt_conns_free(state->conns);
     g_hash_table_unref(state->reconciling);
+    if (state->starting)
+        g_hash_table_unref(state->starting);
     g_main_context_unref(state->context);
     g_free(state);
 }
@@ -75,6 +77,18 @@ const char *pd_attach_uri(PdDaemon *daemon, const char *given)
 bool pd_attach_check_unattached(PdDaemon *daemon, const char *pool, const char *volume,
                                 const char *action, GError **error)
 {
+    PdLibvirt *state = daemon->libvirt;
+    if (state && state->starting && g_hash_table_size(state->starting) > 0) {
+        GHashTableIter it;
+        gpointer uri = NULL;
+        g_hash_table_iter_init(&it, state->starting);
+        (void)g_hash_table_iter_next(&it, &uri, NULL);
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
+                    "cannot %s %s '%s' yet: poold is still reading which disks libvirt's "
+                    "domains use (%s) after its start; try again in a moment",
+                    action, volume ? "volume" : "pool", volume ? volume : pool, (char *)uri);
+        return false;
+    }
     g_autoptr(GPtrArray) rows = pd_store_attachment_list(daemon->store, NULL, pool, volume, error);
     if (!rows)
         return false;

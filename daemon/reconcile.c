@@ -197,6 +197,8 @@ static gboolean apply_on_main_loop(gpointer data)
                   r->error->message);
     }
     g_hash_table_remove(state->reconciling, r->uri);
+    if (!again && state->starting)
+        g_hash_table_remove(state->starting, r->uri); /* known now (or libvirt unreachable) */
     if (again)
         start_scan(r->daemon, r->uri);
     reconcile_free(r);
@@ -246,7 +248,12 @@ void pd_reconcile_start_up(PdDaemon *daemon)
         g_hash_table_add(uris, ((PdStoreAttachment *)rows->pdata[i])->uri);
     GHashTableIter it;
     gpointer key;
+    PdLibvirt *state = daemon->libvirt;
+    if (!state->starting)
+        state->starting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_hash_table_iter_init(&it, uris);
-    while (g_hash_table_iter_next(&it, &key, NULL))
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        g_hash_table_add(state->starting, g_strdup(key));
         pd_reconcile_schedule(daemon, key);
+    }
 }

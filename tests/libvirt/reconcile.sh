@@ -79,6 +79,10 @@ stop_poold TERM
 run_ok "virsh attach-disk r1 sdc --persistent while poold is down" vsh attach-disk noos "$P/r1" \
     sdc --targetbus scsi --subdriver raw --persistent
 start_poold
+# at once, before the start-up reconciliation may have ended: refused either way (still
+# reading libvirt's domains, or attached), never wiped
+run_fails "start: r1 refused at once after the start" "still reading which disks|noos.*sdc" \
+    pc vol-wipe r1 --pool p
 wait_event "start: vol-attached event for r1" vol-attached r1 sdc 1
 protected "start: r1 protected" r1 sdc
 blk_has sdc "$P/r1" && ok "start: domblklist shows sdc" || not_ok "start: domblklist shows sdc"

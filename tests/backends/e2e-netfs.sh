@@ -7,10 +7,10 @@
 # while a dir pool keeps answering at once.
 if [ -z "${NFS_EXPORT:-}" ]; then
     echo "1..0 # SKIP needs the NFS server of tests/backends/nfs-server.sh"
-    exit 77
+    exit 0
 fi
 . "$(dirname "$0")/../e2e/lib.sh"
-command -v qemu-img >/dev/null || { echo "1..0 # SKIP qemu-img (the oracle) is missing"; exit 77; }
+command -v qemu-img >/dev/null || { echo "1..0 # SKIP qemu-img (the oracle) is missing"; exit 0; }
 EXP=$NFS_EXPORT
 KEY_BASE=nfs://$NFS_SERVER$EXP
 

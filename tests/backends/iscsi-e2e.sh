@@ -23,7 +23,7 @@ stop_all() {
 trap stop_all EXIT
 started=$(TGT_OWNER_PID=$$ bash "$FIXTURE" start "$TGT_DIR")
 rc=$?
-if [ $rc -eq 77 ]; then echo "1..0 # SKIP $started"; exit 77; fi
+if [ $rc -eq 77 ]; then echo "1..0 # SKIP $started"; exit 0; fi
 [ $rc -eq 0 ] || { echo "Bail out! tgt fixture: $started"; exit 1; }
 PORT=${started%% *}
 

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 if ! ldd "$POOLCTL" | grep -q libreadline; then
     echo "1..0 # SKIP poolctl built without readline (install libreadline-dev)"
-    exit 77
+    exit 0
 fi
 start_poold
 D=$E2E_DIR

@@ -13,10 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* namespaces = []: QEMU runs in the test's own mount namespace; a private one needs a root
+ * that is a mount point, which a chroot (a newcomer's fresh-machine check) does not have. */
 static const char qemu_conf[] = "stdio_handler = \"file\"\n"
                                 "user = \"root\"\n"
                                 "group = \"root\"\n"
-                                "remember_owner = 0\n";
+                                "remember_owner = 0\n"
+                                "namespaces = [ ]\n";
 
 /* The QEMU processes of the domains this process started: a failed assertion aborts before
  * lv_fixture_clear, and their guests must not outlive the test. */

@@ -31,10 +31,6 @@ static JsonObject *get_vol(PcCtl *ctl, PcArgs *args)
 }
 
 /* The type of pool @pool (for building volume XML), or -1 (error printed). */
-static int pool_type(PcCtl *ctl, const char *pool)
-{
-    return pc_ctl_pool_type(ctl, pool);
-}
 
 static const char *reply_vol_name(JsonObject *reply, const char *fallback)
 {
@@ -58,7 +54,7 @@ static bool cmd_vol_create_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int 
         pc_error("%s", error->message);
         return false;
     }
-    int type = pool_type(ctl, args.pool);
+    int type = pc_ctl_pool_type(ctl, args.pool);
     if (type < 0)
         return false;
     g_autoptr(PdVolDef) def = pd_vol_def_from_args((PdPoolType)type, &args, &error);

@@ -40,14 +40,19 @@ static bool run_attach(PdJob *job, GCancellable *cancellable, gpointer data, GEr
     return pd_attach_run(data, error);
 }
 
-static JsonObject *apply_attach(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
+/* {"affected": @affected} (taken), or NULL when the apply failed (@affected NULL). */
+static JsonObject *affected_reply(JsonObject *affected)
 {
-    JsonObject *affected = pd_attach_apply(daemon, data, error);
     if (!affected)
         return NULL;
     JsonObject *reply = json_object_new();
     json_object_set_object_member(reply, "affected", affected);
     return reply;
+}
+
+static JsonObject *apply_attach(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
+{
+    return affected_reply(pd_attach_apply(daemon, data, error));
 }
 
 PD_HANDLER(pd_method_domain_attach_disk)
@@ -91,12 +96,7 @@ static bool run_detach(PdJob *job, GCancellable *cancellable, gpointer data, GEr
 
 static JsonObject *apply_detach(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
 {
-    JsonObject *affected = pd_detach_apply(daemon, data, error);
-    if (!affected)
-        return NULL;
-    JsonObject *reply = json_object_new();
-    json_object_set_object_member(reply, "affected", affected);
-    return reply;
+    return affected_reply(pd_detach_apply(daemon, data, error));
 }
 
 PD_HANDLER(pd_method_domain_detach_disk)

@@ -19,6 +19,9 @@ struct PdStore {
      * Finalized by pd_store_free. */
     sqlite3_stmt *vol_put;
     sqlite3_stmt *vol_delete;
+    /* Every other statement, by its SQL text: prepared once, on first use. Parsing SQL cost
+     * more than running it for the small statements of one call (a delete made four). */
+    GHashTable *stmts;
     /* A transaction was rolled back: the daemon's in-memory catalog may hold changes the store
      * lost, so pd_store_volume_sync compares with the rows themselves from then on. */
     bool rolled_back;
@@ -119,17 +122,46 @@ static bool exec(PdStore *store, const char *sql, const char *what, GError **err
     return true;
 }
 
-static sqlite3_stmt *prepare(PdStore *store, const char *sql, GError **error)
+/* A statement of the cache, lent to one caller: reset and unbound when the caller's
+ * g_autoptr goes out of scope, ready for the next. */
+typedef sqlite3_stmt PdStoreStmt;
+
+static void stmt_give_back(PdStoreStmt *st)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdStoreStmt, stmt_give_back)
+
+static void stmt_finalize(gpointer st)
+{
+    (void)sqlite3_finalize(st);
+}
+
+/* The cached statement for @sql (one statement), prepared on first use. */
+static PdStoreStmt *prepare(PdStore *store, const char *sql, GError **error)
+{
+    sqlite3_stmt *st = g_hash_table_lookup(store->stmts, sql);
+    if (st)
+        return st;
+    if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
         store_fail(store, error, "preparing a statement");
         return NULL;
     }
+    g_hash_table_insert(store->stmts, g_strdup(sql), st);
     return st;
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
+/* Runs one cached statement that returns no rows (BEGIN, COMMIT, a PRAGMA that sets). */
+static bool run(PdStore *store, const char *sql, const char *what, GError **error)
+{
+    g_autoptr(PdStoreStmt) st = prepare(store, sql, error);
+    int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r != SQLITE_DONE && r != SQLITE_ROW)
+        return st ? store_fail(store, error, what) : false;
+    return true;
+}
 
 /* Runs a statement that returns no rows. */
 static bool step_done(PdStore *store, sqlite3_stmt *st, const char *what, GError **error)
@@ -141,7 +173,7 @@ static bool step_done(PdStore *store, sqlite3_stmt *st, const char *what, GError
 
 static int user_version(PdStore *store)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store, "PRAGMA user_version", NULL);
+    g_autoptr(PdStoreStmt) st = prepare(store, "PRAGMA user_version", NULL);
     if (!st || sqlite3_step(st) != SQLITE_ROW)
         return -1;
     return sqlite3_column_int(st, 0);
@@ -212,6 +244,7 @@ PdStore *pd_store_open(const char *path, GError **error)
     g_autoptr(PdStore) store = g_new0(PdStore, 1);
     store->path = g_strdup(path);
     store->wal_path = g_strconcat(path, "-wal", NULL);
+    store->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stmt_finalize);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
         store_fail(store, error, "opening");
@@ -232,6 +265,8 @@ void pd_store_free(PdStore *store)
         return;
     sqlite3_finalize(store->vol_put);
     sqlite3_finalize(store->vol_delete);
+    if (store->stmts)
+        g_hash_table_unref(store->stmts);
     if (store->db)
         (void)sqlite3_close(store->db);
     g_free(store->path);
@@ -241,22 +276,22 @@ void pd_store_free(PdStore *store)
 
 bool pd_store_begin(PdStore *store, GError **error)
 {
-    return exec(store, "BEGIN IMMEDIATE", "starting a transaction", error);
+    return run(store, "BEGIN IMMEDIATE", "starting a transaction", error);
 }
 
 bool pd_store_begin_lazy(PdStore *store, GError **error)
 {
-    return exec(store, "PRAGMA synchronous = NORMAL", "setting synchronous", error) &&
+    return run(store, "PRAGMA synchronous = NORMAL", "setting synchronous", error) &&
            pd_store_begin(store, error);
 }
 
 bool pd_store_commit(PdStore *store, GError **error)
 {
-    bool ok = exec(store, "COMMIT", "committing", error);
+    bool ok = run(store, "COMMIT", "committing", error);
     if (!ok)
         pd_store_rollback(store);
     /* back from a lazy transaction (a no-op after a normal one) */
-    (void)sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    (void)run(store, "PRAGMA synchronous = FULL", "setting synchronous", NULL);
     return ok;
 }
 
@@ -285,7 +320,7 @@ bool pd_store_sync_wal(const char *wal_path, GError **error)
 void pd_store_rollback(PdStore *store)
 {
     if (!sqlite3_get_autocommit(store->db)) {
-        (void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+        (void)run(store, "ROLLBACK", "rolling back", NULL);
         store->rolled_back = true;
     }
 }
@@ -319,7 +354,7 @@ void pd_store_pool_free(PdStorePool *pool)
 
 bool pd_store_pool_put(PdStore *store, const PdStorePool *pool, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store,
                 "INSERT INTO pools(name, uuid, type, xml, autostart, active, persistent) "
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
@@ -339,7 +374,7 @@ bool pd_store_pool_put(PdStore *store, const PdStorePool *pool, GError **error)
 
 static bool pool_set(PdStore *store, const char *sql, const char *name, int value, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store, sql, error);
+    g_autoptr(PdStoreStmt) st = prepare(store, sql, error);
     if (!st)
         return false;
     sqlite3_bind_int(st, 1, value);
@@ -360,7 +395,7 @@ bool pd_store_pool_set_autostart(PdStore *store, const char *name, bool autostar
 
 bool pd_store_pool_delete(PdStore *store, const char *name, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store, "DELETE FROM pools WHERE name = ?1", error);
+    g_autoptr(PdStoreStmt) st = prepare(store, "DELETE FROM pools WHERE name = ?1", error);
     if (!st)
         return false;
     bind_text(st, 1, name);
@@ -369,10 +404,10 @@ bool pd_store_pool_delete(PdStore *store, const char *name, GError **error)
 
 GPtrArray *pd_store_pool_list(PdStore *store, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store,
-                                         "SELECT name, uuid, type, xml, autostart, active, "
-                                         "persistent FROM pools ORDER BY name",
-                                         error);
+    g_autoptr(PdStoreStmt) st = prepare(store,
+                                        "SELECT name, uuid, type, xml, autostart, active, "
+                                        "persistent FROM pools ORDER BY name",
+                                        error);
     if (!st)
         return NULL;
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)pd_store_pool_free);
@@ -560,7 +595,7 @@ static PdVol *volume_from_row(sqlite3_stmt *st)
 
 GPtrArray *pd_store_volume_list(PdStore *store, const char *pool, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store, "SELECT " VOL_COLUMNS " FROM volumes WHERE pool = ?1 ORDER BY name", error);
     if (!st)
         return NULL;
@@ -593,7 +628,7 @@ void pd_store_job_free(PdStoreJob *job)
 bool pd_store_job_insert(PdStore *store, int64_t id, const char *kind, const char *pool,
                          const char *volume, uint64_t bytes_total, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store,
                 "INSERT INTO jobs(id, kind, pool, volume, state, bytes_total, started) "
                 "VALUES(?1, ?2, ?3, ?4, 'running', ?5, ?6)",
@@ -611,13 +646,13 @@ bool pd_store_job_insert(PdStore *store, int64_t id, const char *kind, const cha
      * job's partial file, it only cannot report the job. */
     (void)sqlite3_exec(store->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     bool ok = step_done(store, st, "journaling a job", error);
-    (void)sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    (void)run(store, "PRAGMA synchronous = FULL", "setting synchronous", NULL);
     return ok;
 }
 
 int64_t pd_store_job_max_id(PdStore *store)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store, "SELECT MAX(id) FROM jobs", NULL);
+    g_autoptr(PdStoreStmt) st = prepare(store, "SELECT MAX(id) FROM jobs", NULL);
     if (!st || sqlite3_step(st) != SQLITE_ROW)
         return 0;
     return sqlite3_column_int64(st, 0);
@@ -626,11 +661,11 @@ int64_t pd_store_job_max_id(PdStore *store)
 bool pd_store_job_finish(PdStore *store, int64_t id, const char *state, uint64_t bytes_done,
                          uint64_t bytes_total, const char *error_text, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store,
-                                         "UPDATE jobs SET state = ?2, bytes_done = ?3, "
-                                         "bytes_total = ?4, error = ?5, finished = ?6 "
-                                         "WHERE id = ?1",
-                                         error);
+    g_autoptr(PdStoreStmt) st = prepare(store,
+                                        "UPDATE jobs SET state = ?2, bytes_done = ?3, "
+                                        "bytes_total = ?4, error = ?5, finished = ?6 "
+                                        "WHERE id = ?1",
+                                        error);
     if (!st)
         return false;
     sqlite3_bind_int64(st, 1, id);
@@ -672,7 +707,7 @@ static GPtrArray *job_rows(PdStore *store, sqlite3_stmt *st, GError **error)
 
 GPtrArray *pd_store_job_list(PdStore *store, unsigned limit, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id DESC LIMIT ?1", error);
     if (!st)
         return NULL;
@@ -682,7 +717,7 @@ GPtrArray *pd_store_job_list(PdStore *store, unsigned limit, GError **error)
 
 PdStoreJob *pd_store_job_get(PdStore *store, int64_t id)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", NULL);
     if (!st)
         return NULL;
@@ -695,7 +730,7 @@ PdStoreJob *pd_store_job_get(PdStore *store, int64_t id)
 
 GPtrArray *pd_store_job_fail_interrupted(PdStore *store, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(
+    g_autoptr(PdStoreStmt) st = prepare(
         store, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = 'running' ORDER BY id", error);
     if (!st)
         return NULL;
@@ -727,7 +762,7 @@ void pd_store_event_free(PdStoreEvent *event)
 int64_t pd_store_event_append(PdStore *store, const char *kind, const char *pool,
                               const char *volume, const char *detail, int64_t time, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(
+    g_autoptr(PdStoreStmt) st = prepare(
         store, "INSERT INTO events(time, kind, pool, volume, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
         error);
     if (!st)
@@ -744,10 +779,10 @@ int64_t pd_store_event_append(PdStore *store, const char *kind, const char *pool
 
 GPtrArray *pd_store_event_list(PdStore *store, int64_t since, unsigned limit, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store,
-                                         "SELECT id, time, kind, pool, volume, detail FROM "
-                                         "events WHERE id > ?1 ORDER BY id LIMIT ?2",
-                                         error);
+    g_autoptr(PdStoreStmt) st = prepare(store,
+                                        "SELECT id, time, kind, pool, volume, detail FROM "
+                                        "events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                                        error);
     if (!st)
         return NULL;
     sqlite3_bind_int64(st, 1, since);
@@ -788,11 +823,11 @@ void pd_store_attachment_free(PdStoreAttachment *row)
 
 bool pd_store_attachment_put(PdStore *store, const PdStoreAttachment *row, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store,
-                                         "INSERT OR REPLACE INTO attachments(uri, domain, target, "
-                                         "pool, volume, mode, live, config, created) "
-                                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                                         error);
+    g_autoptr(PdStoreStmt) st = prepare(store,
+                                        "INSERT OR REPLACE INTO attachments(uri, domain, target, "
+                                        "pool, volume, mode, live, config, created) "
+                                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                        error);
     if (!st)
         return false;
     bind_text(st, 1, row->uri);
@@ -810,7 +845,7 @@ bool pd_store_attachment_put(PdStore *store, const PdStoreAttachment *row, GErro
 bool pd_store_attachment_delete(PdStore *store, const char *uri, const char *domain,
                                 const char *target, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(
+    g_autoptr(PdStoreStmt) st = prepare(
         store, "DELETE FROM attachments WHERE uri = ?1 AND domain = ?2 AND target = ?3", error);
     if (!st)
         return false;
@@ -823,7 +858,7 @@ bool pd_store_attachment_delete(PdStore *store, const char *uri, const char *dom
 GPtrArray *pd_store_attachment_list(PdStore *store, const char *uri, const char *pool,
                                     const char *volume, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store,
                 "SELECT uri, domain, target, pool, volume, mode, live, config, created "
                 "FROM attachments WHERE (?1 IS NULL OR uri = ?1) AND (?2 IS NULL OR pool = ?2) "
@@ -872,7 +907,7 @@ void pd_store_secret_free(PdStoreSecret *secret)
 
 bool pd_store_secret_put(PdStore *store, const PdStoreSecret *secret, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store,
                 "INSERT INTO secrets(uuid, usage_type, usage_id, description, ephemeral, private) "
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(uuid) DO UPDATE SET "
@@ -891,11 +926,11 @@ bool pd_store_secret_put(PdStore *store, const PdStoreSecret *secret, GError **e
 
 GPtrArray *pd_store_secret_list(PdStore *store, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store,
-                                         "SELECT uuid, usage_type, usage_id, description, "
-                                         "ephemeral, private, value IS NOT NULL FROM secrets "
-                                         "ORDER BY uuid",
-                                         error);
+    g_autoptr(PdStoreStmt) st = prepare(store,
+                                        "SELECT uuid, usage_type, usage_id, description, "
+                                        "ephemeral, private, value IS NOT NULL FROM secrets "
+                                        "ORDER BY uuid",
+                                        error);
     if (!st)
         return NULL;
     g_autoptr(GPtrArray) list =
@@ -921,7 +956,7 @@ GPtrArray *pd_store_secret_list(PdStore *store, GError **error)
 
 bool pd_store_secret_delete(PdStore *store, const char *uuid, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st = prepare(store, "DELETE FROM secrets WHERE uuid = ?1", error);
+    g_autoptr(PdStoreStmt) st = prepare(store, "DELETE FROM secrets WHERE uuid = ?1", error);
     if (!st)
         return false;
     bind_text(st, 1, uuid);
@@ -931,7 +966,7 @@ bool pd_store_secret_delete(PdStore *store, const char *uuid, GError **error)
 bool pd_store_secret_set_value(PdStore *store, const char *uuid, const void *value, size_t len,
                                GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store, "UPDATE secrets SET value = ?2 WHERE uuid = ?1", error);
     if (!st)
         return false;
@@ -951,7 +986,7 @@ static void wipe_free(gpointer data)
 
 GBytes *pd_store_secret_get_value(PdStore *store, const char *uuid, GError **error)
 {
-    g_autoptr(sqlite3_stmt) st =
+    g_autoptr(PdStoreStmt) st =
         prepare(store, "SELECT value FROM secrets WHERE uuid = ?1 AND value IS NOT NULL", error);
     if (!st)
         return NULL;

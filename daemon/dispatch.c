@@ -86,6 +86,7 @@ enum {
     J = PD_METHOD_JOB,
     M = PD_METHOD_NEEDS_MORE,
     F = PD_METHOD_TAKES_FD,
+    O = PD_METHOD_OVERLAP,
 };
 
 static const PdMethod methods[] = {
@@ -116,10 +117,10 @@ static const PdMethod methods[] = {
     {"io.poold.Volume.List", pd_method_vol_list, p_pool, 0},
     {"io.poold.Volume.Info", pd_method_vol_info, p_vol, 0},
     {"io.poold.Volume.DumpXML", pd_method_vol_dumpxml, p_vol, 0},
-    {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, W | J},
+    {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, W | J | O},
     {"io.poold.Volume.CreateFrom", pd_method_vol_create_from, p_vol_create_from, W | J},
     {"io.poold.Volume.Clone", pd_method_vol_clone, p_vol_clone, W | J},
-    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol_delete, W},
+    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol_delete, W | O},
     {"io.poold.Volume.Resize", pd_method_vol_resize, p_vol_resize, W | J},
     {"io.poold.Volume.Wipe", pd_method_vol_wipe, p_vol_wipe, W | J},
     {"io.poold.Volume.Upload", pd_method_vol_upload, p_vol_transfer, W | J | F},
@@ -152,6 +153,8 @@ static const PdMethod methods[] = {
 
 /* The call running on each client (main loop only). */
 static GHashTable *running_calls;
+/* The call whose handler runs now: only it may be deferred. */
+static PdCall *handling_call;
 
 const PdMethod *pd_method_table(void)
 {
@@ -389,6 +392,11 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
         return true;
     }
     const PdMethod *method = pc.method;
+    if (!(method->flags & PD_METHOD_OVERLAP) && pd_client_overlapping(client)) {
+        pd_client_defer_current(client, NULL); /* runs after the earlier calls have ended */
+        pd_parsed_call_clear(&pc);
+        return true;
+    }
     PdCall *call = g_new0(PdCall, 1);
     call->daemon = daemon;
     call->client = pd_client_ref(client);
@@ -406,7 +414,9 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
     g_debug("%s from %s", pc.name, pd_client_describe(client));
     g_autoptr(JsonObject) owned = pc.params ? json_object_ref(pc.params) : json_object_new();
     pd_parsed_call_clear(&pc);
+    handling_call = call;
     method->handler(daemon, call, owned);
+    handling_call = NULL;
     return true;
 }
 
@@ -442,6 +452,26 @@ void pd_call_release(PdCall *call)
     pd_client_call_done(call->client);
 }
 
+bool pd_call_overlapping(PdCall *call)
+{
+    return pd_client_overlapping(call->client);
+}
+
+void pd_call_defer(PdCall *call)
+{
+    g_assert(call == handling_call && !call->released && pd_call_overlapping(call) &&
+             !(call->method->flags & PD_METHOD_TAKES_FD));
+    handling_call = NULL;
+    if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
+        g_hash_table_remove(running_calls, call->client);
+    pd_client_defer_current(call->client, call->slot);
+    if (call->fd >= 0)
+        (void)close(call->fd);
+    pd_client_unref(call->client);
+    g_free(call->method_name);
+    g_free(call);
+}
+
 bool pd_call_abandoned(PdCall *call)
 {
     return pd_client_closed(call->client);
@@ -451,6 +481,8 @@ bool pd_call_abandoned(PdCall *call)
 static gsize call_finish(PdCall *call, JsonObject *msg)
 {
     gsize sent = 0;
+    if (call == handling_call)
+        handling_call = NULL;
     pd_metrics_call(call->method->name, json_object_has_member(msg, "error"),
                     g_get_monotonic_time() - call->start_us);
     sent = pd_client_send(call->client, call->slot, call->oneway ? NULL : msg, true);
@@ -509,6 +541,11 @@ void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)
 
 void pd_call_fail(PdCall *call, const GError *error)
 {
+    if (call == handling_call && (call->method->flags & PD_METHOD_OVERLAP) && !call->released &&
+        pd_call_overlapping(call)) {
+        pd_call_defer(call); /* perhaps an earlier call still makes or removes its volume */
+        return;
+    }
     const char *name = error->domain == PD_ERROR ? pd_error_wire_name(error->code)
                                                  : pd_error_wire_name(PD_ERROR_FAILED);
     JsonObject *params = json_object_new();

@@ -36,6 +36,13 @@ typedef enum {
     PD_METHOD_JOB = 1 << 1,        /* may run as a job (takes "async", streams with "more") */
     PD_METHOD_NEEDS_MORE = 1 << 2, /* must be called with "more" (subscriptions) */
     PD_METHOD_TAKES_FD = 1 << 3,   /* the call carries one file descriptor */
+    /* A quick change (vol create, delete) that may start while the client's earlier ones
+     * still run: its job releases the call when it starts (group commit), so a client that
+     * pipelines its calls keeps the workers busy. A call of another method, or one that
+     * fails while earlier overlapping calls run (the volume it names is still being made or
+     * removed by them), is deferred and runs once they have ended: every call still sees
+     * the client's earlier calls done, as if they had run one after the other. */
+    PD_METHOD_OVERLAP = 1 << 4,
 } PdMethodFlags;
 
 /* A handler answers the call exactly once with pd_call_reply or pd_call_fail, now or later
@@ -128,6 +135,12 @@ void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params);
  * pd_call_fail as usual, still reaches the client before those of its later calls. Only for
  * plain calls (not oneway, not "more"): see pd_call_releasable. */
 bool pd_call_releasable(PdCall *call);
+/* Whether @call's client has overlapping calls running (PD_METHOD_OVERLAP). */
+bool pd_call_overlapping(PdCall *call);
+/* From a handler, instead of an answer, while pd_call_overlapping: the call is dropped
+ * unanswered (frees @call) and its message runs again once the client's overlapping calls
+ * have ended. pd_call_fail does this by itself for a PD_METHOD_OVERLAP call. */
+void pd_call_defer(PdCall *call);
 void pd_call_release(PdCall *call);
 /* True if the client that made the call is gone (its answers are dropped). */
 bool pd_call_abandoned(PdCall *call);

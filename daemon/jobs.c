@@ -5,6 +5,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/metrics.h"
+#include "daemon/server.h"
 #include "daemon/store.h"
 
 #include <unistd.h>
@@ -29,10 +30,11 @@ struct PdJob {
     PdJobApplyFunc apply;
     gpointer data;
     GDestroyNotify data_free;
-    bool ok;       /* set by the worker */
-    GError *error; /* set by the worker */
-    GList *calls;  /* PdCall *: the starting call (unless async) and waiters */
-    bool grouped;  /* group commit (PdJobSpec.sync) */
+    bool ok;                  /* set by the worker */
+    GError *error;            /* set by the worker */
+    GList *calls;             /* PdCall *: the starting call (unless async) and waiters */
+    bool grouped;             /* group commit (PdJobSpec.sync) */
+    PdClient *overlap_client; /* its call was released at the start (PD_METHOD_OVERLAP) */
     PdGroupSyncFunc sync;
     char *sync_key;
     gpointer sync_data;
@@ -65,6 +67,8 @@ static void job_free(PdJob *job)
     if (job->sync_data_free)
         job->sync_data_free(job->sync_data);
     g_free(job->error_text);
+    if (job->overlap_client)
+        pd_client_unref(job->overlap_client);
     g_clear_object(&job->cancellable);
     g_clear_error(&job->error);
     g_mutex_clear(&job->lock);
@@ -345,6 +349,24 @@ static void add_call(PdJob *job, PdCall *call)
     job->calls = g_list_append(job->calls, call);
 }
 
+/* The client of @call may go on while @job runs (PD_METHOD_OVERLAP): its answer waits for
+ * the job and the next barrier as any grouped answer does. */
+static void overlap(PdJob *job, PdCall *call)
+{
+    job->overlap_client = pd_client_ref(call->client);
+    pd_client_overlap_begin(job->overlap_client);
+    pd_call_release(call);
+}
+
+/* After the job's answer is given or queued: a call the client deferred may run now. */
+static void overlap_end(PdJob *job)
+{
+    if (!job->overlap_client)
+        return;
+    pd_client_overlap_end(job->overlap_client);
+    g_clear_pointer(&job->overlap_client, pd_client_unref);
+}
+
 PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error)
 {
     int64_t id = jobs->last_id + 1;
@@ -397,6 +419,8 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     if (!jobs->timer)
         jobs->timer = g_timeout_add(PROGRESS_INTERVAL, progress_tick, jobs);
     g_thread_pool_push(jobs->threads, job, NULL);
+    if (job->grouped && (call->method->flags & PD_METHOD_OVERLAP) && !spec->no_overlap)
+        overlap(job, call);
     return job;
 }
 
@@ -549,6 +573,7 @@ static gboolean job_complete(gpointer data)
         defer_calls(jobs, job, reply);
     else
         answer_calls(job, reply, error);
+    overlap_end(job);
     if (job->data_free)
         job->data_free(job->data);
     job->data = NULL;

@@ -55,6 +55,10 @@ typedef struct {
     const char *sync_key;
     gpointer sync_data;
     GDestroyNotify sync_data_free;
+    /* A grouped job of a PD_METHOD_OVERLAP call releases its call when it starts, unless this
+     * is set (a create on a backing volume: a delete of that base, coming next, must see the
+     * new overlay as its user, so the client waits until it is made). */
+    bool no_overlap;
 } PdJobSpec;
 
 PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers);

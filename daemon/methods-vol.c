@@ -115,6 +115,7 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .apply = apply,
         .data = op,
         .data_free = vol_op_free,
+        .no_overlap = op->def && op->def->backing,
     };
     if (op->groupable && op->obj->backend->sync) {
         spec.sync = sync_pool;
@@ -285,6 +286,10 @@ PD_HANDLER(pd_method_vol_create)
     if (obj)
         def = pd_vol_def_parse(pd_param_string(params, "xml"), obj->pool->def->type,
                                PD_VOL_PARSE_OPT_CAPACITY, &error);
+    if (def && def->backing && pd_call_overlapping(call)) {
+        pd_call_defer(call); /* its backing volume may be one an earlier call still makes */
+        return;
+    }
     if (!def || !check_backend_creates(obj, false, &error) ||
         !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
         !check_backing(daemon, obj, def, &error) ||

@@ -45,6 +45,12 @@ struct PdClient {
     bool closed;
     bool eof;  /* the peer shut down its writing side: answer what is queued, then close */
     bool busy; /* a call runs: the next message waits */
+    /* Overlap (pd_client_overlap_begin): calls released when their job started, still
+     * running. While any are, a call that must not overlap them was deferred: the queue
+     * holds until they have ended. */
+    unsigned n_overlapping;
+    bool hold;
+    bool defer_current; /* pd_client_defer_current: the message being dispatched goes back */
     guint watch_in, watch_out, idle;
     GByteArray *inbuf;
     GByteArray *outbuf;
@@ -259,11 +265,24 @@ gsize pd_client_send(PdClient *client, PdReplySlot *slot, JsonObject *message, b
     return len;
 }
 
+/* A deferred message goes back to the head of the queue with its descriptors; the queue
+ * holds until the client's overlapping calls have ended. */
+static void requeue(PdClient *client, PdMessage *msg)
+{
+    client->defer_current = false;
+    client->busy = false;
+    client->hold = true;
+    g_array_append_vals(msg->fds, client->current_fds->data, client->current_fds->len);
+    g_array_set_size(client->current_fds, 0);
+    g_queue_push_head(&client->messages, msg);
+}
+
 /* Dispatches queued messages while no call is running. */
 static void client_process(PdClient *client)
 {
     pd_client_ref(client);
-    while (!client->closed && !client->busy && !g_queue_is_empty(&client->messages)) {
+    while (!client->closed && !client->busy && !client->hold &&
+           !g_queue_is_empty(&client->messages)) {
         PdMessage *msg = g_queue_pop_head(&client->messages);
         gsize len = 0;
         const char *data = g_bytes_get_data(msg->data, &len);
@@ -271,6 +290,10 @@ static void client_process(PdClient *client)
         g_array_append_vals(client->current_fds, msg->fds->data, msg->fds->len);
         g_array_set_size(msg->fds, 0);
         bool ok = pd_dispatch(client->server->daemon, client, data, len);
+        if (client->defer_current) {
+            requeue(client, msg);
+            continue;
+        }
         close_fds(client->current_fds); /* what the call did not take */
         message_free(msg);
         if (!ok)
@@ -306,6 +329,37 @@ void pd_client_call_done(PdClient *client)
 {
     client->busy = false;
     client_schedule(client);
+}
+
+void pd_client_overlap_begin(PdClient *client)
+{
+    client->n_overlapping++;
+}
+
+void pd_client_overlap_end(PdClient *client)
+{
+    g_assert(client->n_overlapping > 0);
+    if (--client->n_overlapping > 0 || !client->hold)
+        return;
+    client->hold = false;
+    client_schedule(client);
+}
+
+bool pd_client_overlapping(PdClient *client)
+{
+    return client->n_overlapping > 0;
+}
+
+void pd_client_defer_current(PdClient *client, PdReplySlot *slot)
+{
+    g_assert(client->n_overlapping > 0);
+    if (slot) {
+        g_assert(g_queue_peek_tail(&client->slots) == slot && slot->buf->len == 0);
+        g_queue_pop_tail(&client->slots);
+        g_byte_array_unref(slot->buf);
+        g_free(slot);
+    }
+    client->defer_current = true;
 }
 
 /* Moves complete messages from the input buffer to the queue. Returns false when a message

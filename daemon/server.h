@@ -60,6 +60,16 @@ unsigned pd_client_n_fds(PdClient *client);
 /* Called by dispatch when a call got its final answer, or was released (group commit): the
  * next queued message may run. */
 void pd_client_call_done(PdClient *client);
+/* Overlapping calls: a quick change (PD_METHOD_OVERLAP) whose job has started is released
+ * at once (begin), so the client's next call may start while it runs; end when its job has
+ * ended. A call that must not run alongside them is deferred (pd_client_defer_current, from
+ * dispatch while the call is dispatched): its message goes back to the head of the queue,
+ * its reserved @slot (may be NULL) is given back, and nothing more of that client runs until
+ * every overlapping call has ended. */
+void pd_client_overlap_begin(PdClient *client);
+void pd_client_overlap_end(PdClient *client);
+bool pd_client_overlapping(PdClient *client);
+void pd_client_defer_current(PdClient *client, PdReplySlot *slot);
 /* Closes the connection (after a protocol violation). */
 void pd_client_close(PdClient *client, const char *why);
 /* "pid 123 uid 1000" for logs. */

@@ -30,6 +30,42 @@ check "same exit status (1: some commands failed)" "1 1" "$rc1 $rc2"
 check "the duplicate create failed in its place" "1" "$(grep -c '^error: Failed to create vol v7' "$D/out.pipe")"
 check "pool empty after the session" "" "$(ls "$D/pl")"
 
+# calls that depend on earlier ones still running (overlapping creates and deletes, see
+# PD_METHOD_OVERLAP): the same name created, deleted and created again; an overlay on a base
+# made just before; deleting a base while its overlay exists; deleting twice; reading a
+# volume right after its create. Output and status as one at a time.
+{
+    for i in $(seq 1 30); do
+        echo "vol-create-as pl d$i 1M --format qcow2"
+        echo "vol-delete d$i --pool pl"
+        echo "vol-create-as pl d$i 2M"
+    done
+    echo "vol-create-as pl base 1M --format qcow2"
+    echo "vol-create-as pl ov 1M --format qcow2 --backing-vol base --backing-vol-format qcow2"
+    echo "vol-delete base --pool pl"              # refused: ov uses it
+    echo "vol-delete d5 --pool pl"
+    echo "vol-delete d5 --pool pl"                # gone already
+    echo "vol-create-as pl d6 1M"                 # exists
+    echo "vol-create-as pl n1 1M"
+    echo "vol-info n1 --pool pl --bytes"          # not overlapping: sees n1 made
+    echo "vol-delete ov --pool pl"
+    echo "vol-delete base --pool pl"
+    for i in $(seq 1 30); do [ "$i" = 5 ] || echo "vol-delete d$i --pool pl"; done
+    echo "vol-delete n1 --pool pl"
+    echo "vol-list pl"
+} >"$D/deps"
+pc <"$D/deps" >"$D/deps.pipe" 2>&1; rc1=$?
+check "dependent session: pool empty" "" "$(ls "$D/pl")"
+POOLCTL_NO_PIPELINE=1 pc <"$D/deps" >"$D/deps.plain" 2>&1; rc2=$?
+if cmp -s "$D/deps.pipe" "$D/deps.plain"; then ok "dependent calls: pipelined output = one-at-a-time output"; else
+    not_ok "dependent calls: pipelined output = one-at-a-time output"; diff "$D/deps.pipe" "$D/deps.plain" | head -20 | sed 's/^/#   /'
+fi
+check "dependent session: same exit status" "1 1" "$rc1 $rc2"
+check "dependent session: 30 re-creates after deletes succeeded" "60" "$(grep -c '^Vol d[0-9]* created$' "$D/deps.pipe")"
+check "dependent session: the overlay was made on the new base" "1" "$(grep -c '^Vol ov created$' "$D/deps.pipe")"
+check "dependent session: three refusals (base in use, d5 gone, d6 exists)" "3" "$(grep -c -i '^error: Failed' "$D/deps.pipe")"
+check "dependent session: vol-info saw n1" "1" "$(grep -c '^Capacity: *1048576 bytes' "$D/deps.pipe")"
+
 # answers in call order, effects visible to later calls (raw client, 45 calls back to back)
 if out=$(python3 "$(dirname "$0")/varlink-raw.py" "$SOCK" pipeline 2>&1); then
     ok "raw pipelined calls answered in order"

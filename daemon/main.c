@@ -16,6 +16,9 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
 
 #define DEFAULT_RUNTIME_DIR "/run/poold"
 #define DEFAULT_STATE_DIR   "/var/lib/poold"
@@ -229,8 +232,31 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
 #include <malloc.h>
 #endif
 
+/* GLib before 2.76 keeps every freed GSlice block (each JsonNode, JsonObject, GList link and
+ * GHashTable of a reply's json-glib tree) in its own caches for good, outside malloc: after
+ * one vol-list of 10,000 volumes poold kept ~16 MB that malloc_trim cannot return (measured
+ * with bench/rss-check.sh: VmRSS 45.6 -> 29.3 MB with G_SLICE=always-malloc). GLib reads
+ * G_SLICE once, in its constructor, before main() runs: so poold sets it and executes itself
+ * again, once (the variable is then set). Not under valgrind, which would lose the process
+ * (GLib uses malloc there anyway), nor when G_SLICE is set already (G_SLICE= keeps GSlice).
+ * Returns only when nothing was done or the exec failed (no /proc): poold runs on as it is. */
+static void gslice_use_malloc(char **argv)
+{
+    if (!glib_check_version(2, 76, 0) || g_getenv("G_SLICE"))
+        return;
+#ifdef HAVE_VALGRIND_H
+    if (RUNNING_ON_VALGRIND)
+        return;
+#endif
+    if (!g_setenv("G_SLICE", "always-malloc", true))
+        return;
+    (void)execv("/proc/self/exe", argv);
+    g_unsetenv("G_SLICE"); /* this process keeps its GSlice; do not pass a mismatch on */
+}
+
 int main(int argc, char **argv)
 {
+    gslice_use_malloc(argv);
     PdDaemon daemon = {0};
     g_autoptr(GError) error = NULL;
     config_defaults(&daemon.config);

@@ -121,7 +121,7 @@ static void start_pool(PdDaemon *daemon, PdCall *call, PdPoolObj *obj, bool buil
     op->create = create;
     op->previous = g_ptr_array_new_with_free_func((GDestroyNotify)pd_vol_free);
     for (guint i = 0; i < obj->pool->volumes->len; i++)
-        g_ptr_array_add(op->previous, pd_vol_copy(obj->pool->volumes->pdata[i]));
+        g_ptr_array_add(op->previous, pd_vol_ref(obj->pool->volumes->pdata[i]));
     g_autoptr(GError) error = NULL;
     if (!pd_secret_resolve_pool(daemon, obj->pool, &error)) {
         op->daemon = daemon;
@@ -468,8 +468,8 @@ PD_HANDLER(pd_method_pool_refresh)
     op->op = "pool-refresh";
     op->view = pd_pool_view(obj->pool);
     op->previous = g_ptr_array_new_with_free_func((GDestroyNotify)pd_vol_free);
-    for (guint i = 0; i < obj->pool->volumes->len; i++)
-        g_ptr_array_add(op->previous, pd_vol_copy(obj->pool->volumes->pdata[i]));
+    for (guint i = 0; i < obj->pool->volumes->len; i++) /* shared: see pd_vol_ref */
+        g_ptr_array_add(op->previous, pd_vol_ref(obj->pool->volumes->pdata[i]));
     obj->touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     pool_op_start(daemon, call, op, run_refresh, apply_refresh);
 }

@@ -198,6 +198,17 @@ static gint vol_cmp_name(gconstpointer a, gconstpointer b)
     return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
 }
 
+/* Sorts @vols by name unless they are already (a backend's refresh lists them sorted). */
+static void sort_by_name(GPtrArray *vols)
+{
+    for (guint i = 1; i < vols->len; i++) {
+        if (vol_cmp_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
+            g_ptr_array_sort(vols, vol_cmp_name);
+            return;
+        }
+    }
+}
+
 /* Binary search of @name in @vols (sorted by name): true with *@at its index, or false with
  * *@at where it would be inserted. */
 static bool vol_index(GPtrArray *vols, const char *name, guint *at)
@@ -353,7 +364,7 @@ static void keep_touched(PdPoolObj *obj, PdPoolRefresh *refresh)
         if (mine)
             g_ptr_array_add(vols, pd_vol_copy(mine));
     }
-    g_ptr_array_sort(vols, vol_cmp_name);
+    sort_by_name(vols);
     g_hash_table_remove_all(obj->touched);
 }
 
@@ -366,7 +377,7 @@ bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *ref
         pd_pool_refresh_apply(obj->pool, refresh);
         return true;
     }
-    g_ptr_array_sort(refresh->volumes, vol_cmp_name);
+    sort_by_name(refresh->volumes);
     bool large = refresh->volumes->len >= TRIM_AFTER_REFRESH_VOLUMES;
     /* obj->pool->volumes is what the store holds for this pool (every change writes the store
      * first, then the model): write only the differences, not the whole catalog. */

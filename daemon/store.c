@@ -504,6 +504,8 @@ bool pd_store_volume_delete(PdStore *store, const char *pool, const char *name, 
 /* Whether @a and @b have the same row: every stored column (not the timestamps). */
 static bool vol_row_equal(const PdVol *a, const PdVol *b)
 {
+    if (a == b)
+        return true; /* shared by a refresh (pd_vol_ref) */
     return g_strcmp0(a->name, b->name) == 0 &&
            g_strcmp0(a->key ? a->key : a->name, b->key ? b->key : b->name) == 0 &&
            g_strcmp0(a->path, b->path) == 0 && a->type == b->type &&

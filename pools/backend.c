@@ -10,6 +10,7 @@
 PdVol *pd_vol_new(void)
 {
     PdVol *vol = g_new0(PdVol, 1);
+    vol->refs = 1;
     vol->type = PD_VOL_FILE;
     pd_vol_timestamps_init(&vol->timestamps);
     return vol;
@@ -17,7 +18,7 @@ PdVol *pd_vol_new(void)
 
 void pd_vol_free(PdVol *vol)
 {
-    if (!vol)
+    if (!vol || !g_atomic_int_dec_and_test(&vol->refs))
         return;
     g_free(vol->name);
     g_free(vol->key);
@@ -32,6 +33,7 @@ void pd_vol_free(PdVol *vol)
 PdVol *pd_vol_copy(const PdVol *vol)
 {
     PdVol *copy = g_memdup2(vol, sizeof(*vol));
+    copy->refs = 1;
     copy->name = g_strdup(vol->name);
     copy->key = g_strdup(vol->key);
     copy->path = g_strdup(vol->path);
@@ -40,6 +42,13 @@ PdVol *pd_vol_copy(const PdVol *vol)
     copy->backing_format = g_strdup(vol->backing_format);
     copy->compat = g_strdup(vol->compat);
     return copy;
+}
+
+PdVol *pd_vol_ref(const PdVol *vol)
+{
+    PdVol *shared = (PdVol *)vol;
+    g_atomic_int_inc(&shared->refs);
+    return shared;
 }
 
 /* ---- PdPool ----------------------------------------------------------------------------- */

@@ -79,12 +79,19 @@ typedef struct {
     uint64_t stat_size;
     int64_t stat_mtime_ns; /* nanoseconds since the epoch */
     uint64_t stat_inode;
+    int refs; /* pd_vol_ref / pd_vol_free (atomic) */
 } PdVol;
 
 /* A volume with every field empty (timestamps absent). Never NULL. */
 PdVol *pd_vol_new(void);
-void pd_vol_free(PdVol *vol); /* NULL is fine */
+/* Drops a reference; the last one frees. NULL is fine. */
+void pd_vol_free(PdVol *vol);
+/* A deep copy, with a reference of its own. */
 PdVol *pd_vol_copy(const PdVol *vol);
+/* Another reference to @vol, which nobody may change from then on: a volume in the catalog is
+ * never changed in place (a change replaces it), so a refresh on a worker can share the
+ * catalog's volumes instead of copying them all. Any thread. */
+PdVol *pd_vol_ref(const PdVol *vol);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVol, pd_vol_free)
 
 /* One pool at run time. */

@@ -160,6 +160,21 @@ static bool same_identity(const PdVol *prev, const struct stat *st)
            prev->stat_mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* Whether @path is the target directory of @pool followed by "/" and @name. */
+static bool path_is(const char *path, const PdPool *pool, const char *name)
+{
+    const char *dir = pool->def->target_path;
+    size_t len = strlen(dir);
+    if (!path || strncmp(path, dir, len) != 0)
+        return false;
+    if (len && dir[len - 1] != '/') {
+        if (path[len] != '/')
+            return false;
+        len++;
+    }
+    return strcmp(path + len, name) == 0;
+}
+
 /* Counters of one scan (PdPoolRefresh fields). */
 typedef struct {
     unsigned reopened;
@@ -175,11 +190,23 @@ typedef struct {
 static PdVol *scan_volume(const PdPool *pool, const char *name, const struct stat *st,
                           const PdVol *prev, bool force, ScanStats *stats)
 {
-    PdVol *vol = prev ? pd_vol_copy(prev) : pd_vol_new();
-    uint64_t kept_capacity = vol->capacity;
     bool unchanged =
         prev && prev->format && !force && S_ISREG(st->st_mode) && same_identity(prev, st);
-
+    if (unchanged && path_is(prev->path, pool, name)) {
+        /* the common case in a large pool: nothing changed, or only stat fields (times) */
+        PdVol probe;
+        memcpy(&probe, prev, sizeof(probe));
+        pd_pool_util_vol_set_stat(&probe, st);
+        probe.capacity = prev->capacity;
+        if (memcmp(&probe, prev, sizeof(probe)) == 0)
+            return pd_vol_ref(prev);
+        PdVol *vol = pd_vol_copy(prev);
+        pd_pool_util_vol_set_stat(vol, st);
+        vol->capacity = prev->capacity;
+        return vol;
+    }
+    PdVol *vol = prev ? pd_vol_copy(prev) : pd_vol_new();
+    uint64_t kept_capacity = vol->capacity;
     g_free(vol->name);
     vol->name = g_strdup(name);
     g_free(vol->path);

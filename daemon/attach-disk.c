@@ -35,6 +35,7 @@ static PdStoreAttachment *find_row(PdDaemon *daemon, const char *uri, const char
 
 struct PdAttachOp {
     PdDaemon *daemon;
+    const PdLibvirtModule *module;
     PdLibvirtConns *conns;
     char *uri, *domain, *target, *pool, *volume, *mode, *xml;
     PdAffectFlags flags;
@@ -162,7 +163,6 @@ PdAttachOp *pd_attach_prepare(PdDaemon *daemon, const PdAttachRequest *req, bool
     }
     g_autoptr(PdAttachOp) op = g_new0(PdAttachOp, 1);
     op->daemon = daemon;
-    op->conns = daemon->libvirt ? daemon->libvirt->conns : NULL;
     op->uri = g_strdup(pd_attach_uri(daemon, req->uri));
     op->domain = g_strdup(req->domain);
     op->target = g_strdup(req->target);
@@ -179,6 +179,10 @@ PdAttachOp *pd_attach_prepare(PdDaemon *daemon, const PdAttachRequest *req, bool
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT, "no domain given");
         return NULL;
     }
+    if (!pd_attach_load(daemon, error))
+        return NULL;
+    op->module = daemon->libvirt->module;
+    op->conns = daemon->libvirt->conns;
     g_autoptr(GError) local = NULL;
     g_autoptr(PdStoreAttachment) used = find_row(daemon, op->uri, op->domain, op->target, &local);
     if (local) {
@@ -208,9 +212,8 @@ PdAttachOp *pd_attach_prepare(PdDaemon *daemon, const PdAttachRequest *req, bool
 
 bool pd_attach_run(PdAttachOp *op, GError **error)
 {
-    g_autoptr(PdLibvirtConn) conn = pd_libvirt_conns_get(op->conns, op->uri, error);
-    return conn && pd_libvirt_attach_disk(conn, op->domain, op->xml, op->target, &op->flags,
-                                          &op->affected, error);
+    return op->module->attach_disk(op->conns, op->uri, op->domain, op->xml, op->target, &op->flags,
+                                   &op->affected, error);
 }
 
 static JsonObject *affected_json(unsigned affected)
@@ -249,6 +252,7 @@ JsonObject *pd_attach_apply(PdDaemon *daemon, PdAttachOp *op, GError **error)
 
 struct PdDetachOp {
     PdDaemon *daemon;
+    const PdLibvirtModule *module;
     PdLibvirtConns *conns;
     char *uri, *domain, *target;
     PdAffectFlags flags;
@@ -288,9 +292,12 @@ PdDetachOp *pd_detach_prepare(PdDaemon *daemon, const PdDetachRequest *req, GErr
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT, "no domain or target given");
         return NULL;
     }
+    if (!pd_attach_load(daemon, error))
+        return NULL;
     g_autoptr(PdDetachOp) op = g_new0(PdDetachOp, 1);
     op->daemon = daemon;
-    op->conns = daemon->libvirt ? daemon->libvirt->conns : NULL;
+    op->module = daemon->libvirt->module;
+    op->conns = daemon->libvirt->conns;
     op->uri = g_strdup(pd_attach_uri(daemon, req->uri));
     op->domain = g_strdup(req->domain);
     op->target = g_strdup(req->target);
@@ -309,9 +316,8 @@ PdDetachOp *pd_detach_prepare(PdDaemon *daemon, const PdDetachRequest *req, GErr
 
 bool pd_detach_run(PdDetachOp *op, GError **error)
 {
-    g_autoptr(PdLibvirtConn) conn = pd_libvirt_conns_get(op->conns, op->uri, error);
-    return conn && pd_libvirt_detach_disk(conn, op->domain, op->target, &op->flags, op->timeout_ms,
-                                          &op->affected, &op->disk, error);
+    return op->module->detach_disk(op->conns, op->uri, op->domain, op->target, &op->flags,
+                                   op->timeout_ms, &op->affected, &op->disk, error);
 }
 
 JsonObject *pd_detach_apply(PdDaemon *daemon, PdDetachOp *op, GError **error)

@@ -4,6 +4,7 @@
 #include "daemon/attachments.h"
 
 struct PdLibvirt {
+    const PdLibvirtModule *module; /* NULL until pd_attach_load */
     PdLibvirtConns *conns;
     /* Where reconciliation results and libvirt's domain events reach the daemon: the thread
      * default context of pd_attach_state_new's caller (the main loop's). */

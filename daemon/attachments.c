@@ -42,7 +42,6 @@ static void on_domain_changed(const char *uri, const char *domain, void *user_da
 PdLibvirt *pd_attach_state_new(PdDaemon *daemon)
 {
     PdLibvirt *state = g_new0(PdLibvirt, 1);
-    state->conns = pd_libvirt_conns_new(on_domain_changed, daemon);
     state->context = g_main_context_ref_thread_default();
     state->reconciling = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return state;
@@ -52,7 +51,8 @@ void pd_attach_state_free(PdLibvirt *state)
 {
     if (!state)
         return;
-    pd_libvirt_conns_free(state->conns);
+    if (state->conns)
+        state->module->conns_free(state->conns);
     g_hash_table_unref(state->reconciling);
     if (state->starting)
         g_hash_table_unref(state->starting);
@@ -60,9 +60,33 @@ void pd_attach_state_free(PdLibvirt *state)
     g_free(state);
 }
 
+bool pd_attach_load(PdDaemon *daemon, GError **error)
+{
+    PdLibvirt *state = daemon->libvirt;
+    if (!state) {
+        g_set_error(error, PD_ERROR, PD_ERROR_FAILED, "poold's libvirt state is not set up");
+        return false;
+    }
+    if (state->conns)
+        return true;
+    state->module = pd_libvirt_module_load(error);
+    if (!state->module)
+        return false;
+    state->conns = state->module->conns_new(on_domain_changed, daemon);
+    return true;
+}
+
+const PdLibvirtModule *pd_attach_module(PdDaemon *daemon)
+{
+    g_autoptr(GError) error = NULL;
+    if (!pd_attach_load(daemon, &error))
+        g_warning("%s", error->message);
+    return daemon->libvirt->module;
+}
+
 PdLibvirtConns *pd_attach_conns(PdDaemon *daemon)
 {
-    return daemon->libvirt->conns;
+    return pd_attach_module(daemon) ? daemon->libvirt->conns : NULL;
 }
 
 const char *pd_attach_uri(PdDaemon *daemon, const char *given)

@@ -25,7 +25,7 @@
 #pragma once
 
 #include "daemon/daemon.h"
-#include "daemon/libvirt-domain.h"
+#include "daemon/libvirt-module.h"
 #include "daemon/model.h"
 
 #include <glib.h>
@@ -37,10 +37,17 @@ G_BEGIN_DECLS
 /* How long detach-disk waits for the guest to release a disk, unless configured. */
 #define PD_DETACH_TIMEOUT_MS_DEFAULT 30000
 
-/* The daemon's libvirt state (daemon->libvirt): the connection cache and the reconciliation
- * schedule. Created at start-up; freeing it closes the connections. */
+/* The daemon's libvirt state (daemon->libvirt): the module, the connection cache and the
+ * reconciliation schedule. Created at start-up without loading the module; freeing it closes
+ * the connections. */
 PdLibvirt *pd_attach_state_new(PdDaemon *daemon);
 void pd_attach_state_free(PdLibvirt *state);
+/* Main loop: loads the libvirt module (libvirt-module.h) and creates the connection cache,
+ * the first time; false with the module's error when it cannot be loaded. */
+bool pd_attach_load(PdDaemon *daemon, GError **error);
+/* The module and the connection cache once pd_attach_load succeeded (it is called when
+ * needed: NULL when the module cannot be loaded, with a warning). */
+const PdLibvirtModule *pd_attach_module(PdDaemon *daemon);
 PdLibvirtConns *pd_attach_conns(PdDaemon *daemon);
 
 /* The URI a call uses: @given, else the configured one, else PD_LIBVIRT_DEFAULT_URI. */

@@ -19,14 +19,13 @@
  * one, the domain, followed by libvirt's own message. */
 #pragma once
 
+#include "daemon/libvirt-module.h"
+
 #include <glib.h>
 #include <libvirt/libvirt.h>
 #include <stdbool.h>
 
 G_BEGIN_DECLS
-
-/* The URI when neither the call nor the configuration gives one (virsh's default as root). */
-#define PD_LIBVIRT_DEFAULT_URI "qemu:///system"
 
 /* Registers libvirt's default event loop implementation, once; with @run_thread (the first
  * call decides), also starts a thread iterating GLib's default main context until the process
@@ -38,13 +37,6 @@ bool pd_libvirt_init(bool run_thread, GError **error);
 bool pd_libvirt_fail(GError **error, int code, const char *what_fmt, ...) G_GNUC_PRINTF(3, 4);
 
 typedef struct PdLibvirtConn PdLibvirtConn;
-
-/* Called on libvirt's event loop thread when a domain of a cached connection changes in a way
- * that may add or remove disks (a device was removed, the domain was undefined, stopped or
- * defined). Must be quick and thread-safe: the daemon only schedules work on its main loop. */
-typedef void (*PdLibvirtDomainChangedFunc)(const char *uri, const char *domain, void *user_data);
-
-typedef struct PdLibvirtConns PdLibvirtConns;
 
 /* A cache of connections by URI. @changed (may be NULL) is registered on every connection the
  * cache opens. */

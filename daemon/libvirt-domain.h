@@ -19,19 +19,7 @@
 
 G_BEGIN_DECLS
 
-/* virsh's --live, --config, --persistent, --current. */
-typedef struct {
-    bool live;
-    bool config;
-    bool persistent;
-    bool current;
-} PdAffectFlags;
-
-/* What a change affected (resolved from PdAffectFlags and the domain's state). */
-typedef enum {
-    PD_AFFECT_LIVE = 1 << 0,
-    PD_AFFECT_CONFIG = 1 << 1,
-} PdAffected;
+/* PdAffectFlags, PdAffected, PdDomainScan: libvirt-module.h. */
 
 /* Resolves @flags for @dom as virsh does: --current (or nothing) is live when the domain runs,
  * else config; --persistent is config, and live too when it runs. Sets *ret_affected
@@ -58,13 +46,6 @@ bool pd_libvirt_detach_disk(PdLibvirtConn *conn, const char *domain, const char 
  * definition with @inactive (virsh domblklist --inactive). */
 GPtrArray *pd_libvirt_domain_disks(PdLibvirtConn *conn, const char *domain, bool inactive,
                                    GError **error);
-
-/* One domain as reconciliation sees it. */
-typedef struct {
-    char *name;
-    GPtrArray *live;   /* PdDomainDisk *; NULL when the domain does not run */
-    GPtrArray *config; /* PdDomainDisk *; NULL for a transient domain */
-} PdDomainScan;
 
 void pd_domain_scan_free(PdDomainScan *scan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdDomainScan, pd_domain_scan_free)

@@ -11,11 +11,7 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-    char *name;
-    char *xml; /* the persistent definition (VIR_STORAGE_XML_INACTIVE) */
-} PdLibvirtPoolXml;
-
+/* PdLibvirtPoolXml: libvirt-module.h. */
 void pd_libvirt_pool_xml_free(PdLibvirtPoolXml *p);
 
 /* The definitions of pool @name, or of every pool when @name is NULL (PdLibvirtPoolXml *,

@@ -120,6 +120,7 @@ PD_HANDLER(pd_method_domain_detach_disk)
 /* ---- domblklist ---- */
 
 typedef struct {
+    const PdLibvirtModule *module;
     PdLibvirtConns *conns;
     char *uri;
     char *domain;
@@ -140,8 +141,8 @@ static void blklist_free(gpointer data)
 static bool run_blklist(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     BlkList *b = data;
-    g_autoptr(PdLibvirtConn) conn = pd_libvirt_conns_get(b->conns, b->uri, error);
-    return conn && (b->disks = pd_libvirt_domain_disks(conn, b->domain, b->inactive, error));
+    b->disks = b->module->domain_disks(b->conns, b->uri, b->domain, b->inactive, error);
+    return b->disks != NULL;
 }
 
 static JsonObject *disk_json(PdDaemon *daemon, const PdDomainDisk *d)
@@ -178,7 +179,13 @@ static JsonObject *apply_blklist(PdDaemon *daemon, PdJob *job, gpointer data, GE
 
 PD_HANDLER(pd_method_domain_blklist)
 {
+    g_autoptr(GError) error = NULL;
+    if (!pd_attach_load(daemon, &error)) {
+        pd_call_fail(call, error);
+        return;
+    }
     BlkList *b = g_new0(BlkList, 1);
+    b->module = pd_attach_module(daemon);
     b->conns = pd_attach_conns(daemon);
     b->uri = g_strdup(pd_attach_uri(daemon, pd_param_string(params, "uri")));
     b->domain = g_strdup(pd_param_string(params, "domain"));

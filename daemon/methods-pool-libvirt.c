@@ -2,7 +2,6 @@
  * libvirt is called on a thread (GTask); definitions change on the main loop. */
 #include "common/pd-error.h"
 #include "daemon/attachments.h"
-#include "daemon/libvirt-pool.h"
 #include "daemon/methods.h"
 #include "xml/pool-xml.h"
 
@@ -11,6 +10,7 @@
 typedef struct {
     PdDaemon *daemon;
     PdCall *call;
+    const PdLibvirtModule *module;
     PdLibvirtConns *conns;
     char *uri;
     char *pool;
@@ -35,9 +35,7 @@ static void run_import(GTask *task, gpointer source, gpointer data, GCancellable
 {
     LibvirtPoolOp *op = data;
     GError *error = NULL;
-    g_autoptr(PdLibvirtConn) conn = pd_libvirt_conns_get(op->conns, op->uri, &error);
-    if (conn)
-        op->pools = pd_libvirt_pool_xmls(conn, op->pool, &error);
+    op->pools = op->module->pool_xmls(op->conns, op->uri, op->pool, &error);
     if (error)
         g_task_return_error(task, error);
     else
@@ -75,9 +73,15 @@ static void import_done(GObject *source, GAsyncResult *result, gpointer data)
 
 PD_HANDLER(pd_method_pool_import_libvirt)
 {
+    g_autoptr(GError) error = NULL;
+    if (!pd_attach_load(daemon, &error)) {
+        pd_call_fail(call, error);
+        return;
+    }
     LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
     op->daemon = daemon;
     op->call = call;
+    op->module = pd_attach_module(daemon);
     op->conns = pd_attach_conns(daemon);
     op->uri = g_strdup(pd_attach_uri(daemon, pd_param_string(params, "uri")));
     op->pool = g_strdup(pd_param_string(params, "pool"));
@@ -90,8 +94,8 @@ static void run_export(GTask *task, gpointer source, gpointer data, GCancellable
 {
     LibvirtPoolOp *op = data;
     GError *error = NULL;
-    g_autoptr(PdLibvirtConn) conn = pd_libvirt_conns_get(op->conns, op->uri, &error);
-    if (conn && pd_libvirt_pool_export(conn, op->pool, op->xml, op->start, &op->started, &error))
+    if (op->module->pool_export(op->conns, op->uri, op->pool, op->xml, op->start, &op->started,
+                                &error))
         g_task_return_boolean(task, true);
     else
         g_task_return_error(task, error);
@@ -124,13 +128,14 @@ PD_HANDLER(pd_method_pool_export_libvirt)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_pool(daemon, pd_param_string(params, "pool"), &error);
-    if (!obj) {
+    if (!obj || !pd_attach_load(daemon, &error)) {
         pd_call_fail(call, error);
         return;
     }
     LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
     op->daemon = daemon;
     op->call = call;
+    op->module = pd_attach_module(daemon);
     op->conns = pd_attach_conns(daemon);
     op->uri = g_strdup(pd_attach_uri(daemon, pd_param_string(params, "uri")));
     op->pool = g_strdup(pd_pool_obj_name(obj));

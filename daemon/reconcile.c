@@ -6,8 +6,8 @@
 
 GPtrArray *pd_reconcile_scan(PdLibvirtConns *conns, const char *uri, GError **error)
 {
-    g_autoptr(PdLibvirtConn) conn = pd_libvirt_conns_get(conns, uri, error);
-    return conn ? pd_libvirt_scan_domains(conn, error) : NULL;
+    const PdLibvirtModule *module = pd_libvirt_module_load(error); /* loaded: @conns exists */
+    return module ? module->scan_domains(conns, uri, error) : NULL;
 }
 
 /* One disk found in a domain: where it is, and the volume it uses. */
@@ -208,7 +208,8 @@ static gboolean apply_on_main_loop(gpointer data)
 static gpointer scan_thread(gpointer data)
 {
     Reconcile *r = data;
-    r->scans = pd_reconcile_scan(r->conns, r->uri, &r->error);
+    if (r->conns) /* else the module could not be loaded: r->error says why */
+        r->scans = pd_reconcile_scan(r->conns, r->uri, &r->error);
     pd_attach_invoke(r->daemon->libvirt, apply_on_main_loop, r);
     return NULL;
 }
@@ -219,7 +220,8 @@ static void start_scan(PdDaemon *daemon, const char *uri)
     g_hash_table_insert(state->reconciling, g_strdup(uri), GINT_TO_POINTER(1));
     Reconcile *r = g_new0(Reconcile, 1);
     r->daemon = daemon;
-    r->conns = state->conns;
+    if (pd_attach_load(daemon, &r->error))
+        r->conns = state->conns;
     r->uri = g_strdup(uri);
     r->generation = state->generation;
     g_thread_unref(g_thread_new("reconcile", scan_thread, r));

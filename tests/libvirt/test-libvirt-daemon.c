@@ -7,6 +7,7 @@
  * and runs by itself on libvirt's device-removed event. Without QEMU the test exits 77. */
 #include "common/pd-error.h"
 #include "daemon/attachments.h"
+#include "daemon/libvirt-domain.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
 #include "daemon/libvirt-disk.h"

@@ -3,7 +3,8 @@
  * A change made by a plain call (vol-create, vol-delete) is applied at once, in memory and in
  * the store (committed without a sync), and its call is released: the client goes on with
  * its next message while the answer waits. When the burst ends (no group job runs any more),
- * after MAX_GROUP answers or after a short deadline, a barrier runs on a thread of its own:
+ * after a few answers while jobs still run (EARLY_GROUP) or after a short deadline, and when
+ * no other barrier runs, a barrier runs on a thread of its own:
  * the sync of each pool touched (one fsync of a directory for any number of renames and
  * unlinks) and one sync of the store's WAL. Then every waiting call is answered, in order: a
  * reply that says done still means durable, but a client that pipelines its calls (poolctl

@@ -248,9 +248,14 @@ static void gslice_use_malloc(char **argv)
     if (RUNNING_ON_VALGRIND)
         return;
 #endif
+    /* the executable by its own name: executing /proc/self/exe would name the process "exe"
+     * (ps, pgrep, systemctl status) */
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    if (!self || !g_file_test(self, G_FILE_TEST_IS_EXECUTABLE)) /* gone: "... (deleted)" */
+        return;
     if (!g_setenv("G_SLICE", "always-malloc", true))
         return;
-    (void)execv("/proc/self/exe", argv);
+    (void)execv(self, argv);
     g_unsetenv("G_SLICE"); /* this process keeps its GSlice; do not pass a mismatch on */
 }
 

@@ -5,6 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 start_poold
 D=$E2E_DIR
+# ps, pgrep and systemd show the process name: poold, also after it executed itself again
+# (main.c, gslice_use_malloc)
+check "process name" "poold" "$(cat "/proc/$POOLD_PID/comm")"
 
 cat >"$D/pool.xml" <<XML
 <pool type='dir'>

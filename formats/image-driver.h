@@ -21,6 +21,9 @@ struct PdImage {
     char *backing_name; /* as recorded */
     PdFormat backing_format;
     void *priv; /* the driver's state */
+    /* pd_image_read_info: the driver's open reads what get_info reports (the header) and
+     * nothing more; the image is closed right after get_info. */
+    bool header_only;
 };
 
 struct PdImageDriver {

@@ -137,7 +137,25 @@ static bool open_backing(PdImage *img, GError **error)
     return true;
 }
 
+static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool header_only,
+                        GError **error);
+
 PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError **error)
+{
+    return open_io(io, format, flags, false, error);
+}
+
+bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error)
+{
+    PdIO *io = pd_io_file_open(path, PD_IO_RDONLY, 0, error);
+    if (!io)
+        return false;
+    g_autoptr(PdImage) img = open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, error);
+    return img && pd_image_get_info(img, ret, error);
+}
+
+static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool header_only,
+                        GError **error)
 {
     if (format == PD_FORMAT_UNKNOWN) {
         format = pd_image_probe(io, error);
@@ -149,6 +167,7 @@ PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError *
     g_autoptr(PdImage) img = g_new0(PdImage, 1);
     img->io = io;
     img->flags = flags;
+    img->header_only = header_only;
     img->driver = driver_for(format);
     if (!img->driver) {
         g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED, "Image '%s': unknown format", io->name);

@@ -158,6 +158,10 @@ typedef struct {
     size_t snapshot_count;
 } PdImageInfo;
 bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
+/* What pd_image_get_info says of the image at @path (@format, or probed when UNKNOWN),
+ * reading only its header: no mapping or refcount tables, no snapshot table, no backing
+ * chain; for listings of many volumes (a pool refresh). snapshot_count is the header's. */
+bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error);
 void pd_image_info_clear(PdImageInfo *info);
 
 /* Internal snapshots (qcow2). Raw answers PD_ERROR_UNSUPPORTED. */

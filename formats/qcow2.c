@@ -122,7 +122,7 @@ static bool qcow2_open(PdImage *img, GError **error)
                     img->io->name);
         ok = false;
     }
-    if (ok) {
+    if (ok && !img->header_only) {
         uint64_t l2_tables =
             MAX(16, MIN((uint64_t)s->header.l1_size + 4, L2_CACHE_BYTES / s->cluster_size));
         uint64_t rc_tables = MAX(16, MIN(4096, REFCOUNT_CACHE_BYTES / s->cluster_size));
@@ -377,7 +377,7 @@ static bool qcow2_get_info(PdImage *img, PdImageInfo *ret, GError **error)
     ret->extended_l2 = s->extended_l2;
     ret->compression_type = s->compression_type;
     ret->bitmap_count = s->bitmap_count;
-    ret->snapshot_count = s->nb_snapshots;
+    ret->snapshot_count = img->header_only ? s->header.nb_snapshots : s->nb_snapshots;
     return true;
 }
 

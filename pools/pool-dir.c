@@ -235,9 +235,11 @@ static PdVol *scan_volume(const PdPool *pool, const char *name, const struct sta
         stats->probed++;
     if (!readable)
         return vol;
-    g_autoptr(PdImage) img = pd_image_open(vol->path, format, PD_OPEN_NO_BACKING, NULL);
-    if (img)
-        (void)pd_pool_util_vol_set_image(vol, img, NULL);
+    PdImageInfo info;
+    if (pd_image_read_info(vol->path, format, &info, NULL)) { /* header only: cheap */
+        pd_pool_util_vol_set_info(vol, &info);
+        pd_image_info_clear(&info);
+    }
     return vol;
 }
 

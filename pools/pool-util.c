@@ -270,6 +270,14 @@ bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error)
     PdImageInfo info;
     if (!pd_image_get_info(img, &info, error))
         return false;
+    pd_pool_util_vol_set_info(vol, &info);
+    pd_image_info_clear(&info);
+    return true;
+}
+
+void pd_pool_util_vol_set_info(PdVol *vol, const PdImageInfo *info_in)
+{
+    const PdImageInfo info = *info_in;
     g_free(vol->format);
     vol->format = g_strdup(pd_format_name(info.format));
     vol->capacity = info.virtual_size;
@@ -287,8 +295,6 @@ bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error)
         vol->cluster_size = info.cluster_size;
         vol->lazy_refcounts = info.lazy_refcounts;
     }
-    pd_image_info_clear(&info);
-    return true;
 }
 
 int64_t pd_pool_util_block_size(const char *path)

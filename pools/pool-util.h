@@ -84,6 +84,8 @@ void pd_pool_util_vol_set_stat(PdVol *vol, const struct stat *st);
 
 /* Fills format, capacity, backing and qcow2 details of @vol from an open image. */
 bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error);
+/* The same from what pd_image_get_info or pd_image_read_info said. */
+void pd_pool_util_vol_set_info(PdVol *vol, const PdImageInfo *info);
 
 /* Size of a block device, or -errno. */
 int64_t pd_pool_util_block_size(const char *path);

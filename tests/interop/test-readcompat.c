@@ -15,6 +15,8 @@
  *     `qemu-img convert -l snapshot.name=N`, and the engine must list the same snapshots;
  *   - a dirty lazy-refcounts image opened read-write by the engine is repaired: qemu-img
  *     check then finds nothing, and the data is unchanged;
+ *   - reading the header alone (pd_image_read_info, as a pool refresh does) gives the same
+ *     info as the full open;
  *   - once poolimg works, `poolimg convert -O raw` must give the same bytes;
  *   - some images are then written by the engine (over compressed clusters, clusters shared
  *     with a snapshot, next to persistent bitmaps): qemu-img check stays clean, qemu-img
@@ -472,6 +474,31 @@ static bool check_poolimg(const Case *c, const char *dir, const uint8_t *want, s
     return compare_bytes(c, "poolimg convert -O raw", got, len, want, want_len);
 }
 
+/* pd_image_read_info (the header alone, what a pool refresh reads) says what
+ * pd_image_get_info of the fully opened @img says. */
+static bool check_header_info(const Case *c, PdImage *img, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    PdImageInfo full, head;
+    if (!pd_image_get_info(img, &full, &error))
+        return fail(c, "pd_image_get_info: %s", error->message);
+    if (!pd_image_read_info(path, PD_FORMAT_UNKNOWN, &head, &error)) {
+        pd_image_info_clear(&full);
+        return fail(c, "pd_image_read_info: %s", error->message);
+    }
+    bool same = full.format == head.format && full.virtual_size == head.virtual_size &&
+                g_strcmp0(full.backing_file, head.backing_file) == 0 &&
+                full.backing_format == head.backing_format &&
+                full.cluster_size == head.cluster_size && full.compat == head.compat &&
+                full.lazy_refcounts == head.lazy_refcounts &&
+                full.refcount_bits == head.refcount_bits && full.extended_l2 == head.extended_l2 &&
+                full.snapshot_count == head.snapshot_count &&
+                full.bitmap_count == head.bitmap_count && full.dirty == head.dirty;
+    pd_image_info_clear(&full);
+    pd_image_info_clear(&head);
+    return same || fail(c, "pd_image_read_info differs from pd_image_get_info");
+}
+
 static bool run_case(const Case *c, const char *root)
 {
     if (c->needs) {
@@ -504,6 +531,7 @@ static bool run_case(const Case *c, const char *root)
         ok = got && compare_bytes(c, "pd_image_read of the whole image", got, pd_image_size(img),
                                   want, want_len);
         ok = ok && check_map(c, dir, img, got);
+        ok = ok && check_header_info(c, img, path);
     }
     ok = ok && check_poolimg(c, dir, want, want_len);
     ok = ok && (!c->snapshots || check_snapshots(c, dir));

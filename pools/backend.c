@@ -1,5 +1,6 @@
 /* PdPool / PdVol runtime state, the backend lookup and the call wrappers of backend.h. */
 #include "pools/backend.h"
+#include "pools/backend-module.h"
 
 #include "common/pd-error.h"
 
@@ -167,9 +168,9 @@ static const PdPoolBackend *backend_of_type(PdPoolType type)
     case PD_POOL_ISCSI:
         return &pd_pool_backend_iscsi;
     case PD_POOL_NETFS: /* for_def chooses the mode; this is the one without a kernel client */
-        return &pd_pool_backend_netfs_nfs;
+        return pd_pool_backend_netfs_nfs_get();
     case PD_POOL_ISCSI_DIRECT:
-        return &pd_pool_backend_iscsi_direct;
+        return pd_pool_backend_iscsi_direct_get();
     case PD_POOL_LOGICAL:
         return &pd_pool_backend_logical;
     default:
@@ -218,7 +219,7 @@ const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **erro
         mode = kernel_has_nfs() ? PD_NETFS_MODE_MOUNT : PD_NETFS_MODE_USERSPACE;
     switch (mode) {
     case PD_NETFS_MODE_USERSPACE:
-        return &pd_pool_backend_netfs_nfs;
+        return pd_pool_backend_netfs_nfs_get();
     case PD_NETFS_MODE_MOUNT:
         return &pd_pool_backend_netfs_mount;
     default:

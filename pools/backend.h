@@ -400,12 +400,14 @@ const PdPoolBackend *pd_pool_backend_for_def(const PdPoolDef *def, GError **erro
  * netfs has two: mount (the kernel's NFS client, then the dir pool's code) and userspace
  * (libnfs). */
 extern const PdPoolBackend pd_pool_backend_dir;
-extern const PdPoolBackend pd_pool_backend_fs;           /* a block device, mounted */
-extern const PdPoolBackend pd_pool_backend_netfs_mount;  /* netfs through the kernel */
-extern const PdPoolBackend pd_pool_backend_netfs_nfs;    /* netfs through libnfs (userspace) */
-extern const PdPoolBackend pd_pool_backend_iscsi;        /* iscsi through the kernel */
-extern const PdPoolBackend pd_pool_backend_iscsi_direct; /* iscsi-direct through libiscsi */
-extern const PdPoolBackend pd_pool_backend_logical;      /* pool-logical.c, LVM through lvm.h */
+extern const PdPoolBackend pd_pool_backend_fs;          /* a block device, mounted */
+extern const PdPoolBackend pd_pool_backend_netfs_mount; /* netfs through the kernel */
+/* netfs through libnfs (userspace); in the module poold-nfs.so (backend-module.h) */
+extern const PdPoolBackend pd_pool_backend_netfs_nfs;
+extern const PdPoolBackend pd_pool_backend_iscsi; /* iscsi through the kernel */
+/* iscsi-direct through libiscsi; in the module poold-iscsi.so (backend-module.h) */
+extern const PdPoolBackend pd_pool_backend_iscsi_direct;
+extern const PdPoolBackend pd_pool_backend_logical; /* pool-logical.c, LVM through lvm.h */
 
 /* Sets PD_ERROR_UNSUPPORTED: "pool 'NAME': pool type 'TYPE' does not support OPERATION". */
 void pd_pool_backend_unsupported(GError **error, const PdPool *pool, const char *operation);

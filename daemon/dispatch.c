@@ -477,15 +477,19 @@ bool pd_call_abandoned(PdCall *call)
     return pd_client_closed(call->client);
 }
 
-/* Returns the size of the reply sent (0 for a oneway call). */
-static gsize call_finish(PdCall *call, JsonObject *msg)
+/* Sends the final message: @msg, or @text (serialized already) when @msg is NULL. Returns
+ * the size of the reply sent (0 for a oneway call). */
+static gsize call_finish(PdCall *call, JsonObject *msg, const GString *text)
 {
     gsize sent = 0;
     if (call == handling_call)
         handling_call = NULL;
-    pd_metrics_call(call->method->name, json_object_has_member(msg, "error"),
+    pd_metrics_call(call->method->name, msg && json_object_has_member(msg, "error"),
                     g_get_monotonic_time() - call->start_us);
-    sent = pd_client_send(call->client, call->slot, call->oneway ? NULL : msg, true);
+    if (msg || call->oneway)
+        sent = pd_client_send(call->client, call->slot, call->oneway ? NULL : msg, true);
+    else
+        sent = pd_client_send_text(call->client, call->slot, text->str, text->len, true);
     call->slot = NULL;
     if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
         g_hash_table_remove(running_calls, call->client);
@@ -502,12 +506,29 @@ static gsize call_finish(PdCall *call, JsonObject *msg)
 /* A reply above this size (a vol-list of thousands of volumes) leaves free memory behind. */
 #define TRIM_AFTER_REPLY_BYTES (1024 * 1024)
 
+static void trim_after(gsize sent);
+
 void pd_call_reply(PdCall *call, JsonObject *params)
 {
     JsonObject *msg = json_object_new();
     json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
-    gsize sent = call_finish(call, msg);
+    gsize sent = call_finish(call, msg, NULL);
     json_object_unref(msg);
+    trim_after(sent);
+}
+
+void pd_call_reply_text(PdCall *call, GString *params)
+{
+    g_string_prepend(params, "{\"parameters\":");
+    g_string_append_c(params, '}');
+    gsize sent = call_finish(call, NULL, params);
+    g_string_free(params, true);
+    trim_after(sent);
+}
+
+/* After a large reply, once the tree and the text are gone. */
+static void trim_after(gsize sent)
+{
     /* A large reply is built as a json-glib tree (a JsonObject, GHashTable and GList per
      * volume) and serialized into a growing string: ~30 MB of small blocks for 10,000 volumes,
      * now freed. glibc keeps freed heap memory in its arenas, and poold's resident memory stayed
@@ -536,7 +557,7 @@ void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)
     json_object_set_string_member(msg, "error", error);
     json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
     g_info("%s from %s: %s", call->method_name, pd_client_describe(call->client), error);
-    call_finish(call, msg);
+    call_finish(call, msg, NULL);
 }
 
 void pd_call_fail(PdCall *call, const GError *error)

@@ -124,6 +124,10 @@ struct PdCall {
 
 /* Final answer with @params (may be NULL = {}); takes ownership of @params. Frees @call. */
 void pd_call_reply(PdCall *call, JsonObject *params);
+/* The same with the parameters already written as JSON text (one object; taken): for large
+ * answers (a vol-list of 10,000 volumes), which a json-glib tree would make several times
+ * their size in small blocks. */
+void pd_call_reply_text(PdCall *call, GString *params);
 /* A "continues" answer; only on calls made with "more". Takes ownership of @params. */
 void pd_call_progress(PdCall *call, JsonObject *params);
 /* Final error answer from a GError (PD_ERROR codes map to io.poold.Error.*). Frees @call. */

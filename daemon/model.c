@@ -1,10 +1,12 @@
 /* The daemon's pools and volume catalogs, and the policy checks shared by the methods. */
 #include "daemon/model.h"
+
 #include "daemon/secrets.h"
 
 #include "common/pd-error.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
+#include "daemon/json-text.h"
 #include "xml/pool-xml.h"
 
 #include <errno.h>
@@ -521,6 +523,41 @@ JsonObject *pd_model_volume_json(PdDaemon *daemon, PdPoolObj *obj, const PdVol *
     if (job)
         json_object_set_int_member(o, "busy_job", pd_job_id(job));
     return o;
+}
+
+void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol)
+{
+    const char *type = pd_vol_type_name(vol->type);
+    g_string_append_c(out, '{');
+    pd_json_text_member_string(out, "name", vol->name);
+    g_string_append_c(out, ',');
+    pd_json_text_member_string(out, "pool", pd_pool_obj_name(obj));
+    g_string_append_c(out, ',');
+    pd_json_text_member_string(out, "key", vol->key ? vol->key : vol->name);
+    g_string_append_c(out, ',');
+    pd_json_text_member_string(out, "path", vol->path ? vol->path : "");
+    g_string_append_c(out, ',');
+    pd_json_text_member_string(out, "type", type ? type : "file");
+    if (vol->format) {
+        g_string_append_c(out, ',');
+        pd_json_text_member_string(out, "format", vol->format);
+    }
+    g_string_append_c(out, ',');
+    pd_json_text_member_int(out, "capacity", (int64_t)vol->capacity);
+    g_string_append_c(out, ',');
+    pd_json_text_member_int(out, "allocation", (int64_t)vol->allocation);
+    g_string_append_c(out, ',');
+    pd_json_text_member_int(out, "physical", (int64_t)vol->physical);
+    if (vol->backing_path) {
+        g_string_append_c(out, ',');
+        pd_json_text_member_string(out, "backing_path", vol->backing_path);
+    }
+    PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);
+    if (job) {
+        g_string_append_c(out, ',');
+        pd_json_text_member_int(out, "busy_job", pd_job_id(job));
+    }
+    g_string_append_c(out, '}');
 }
 
 bool pd_model_load(PdDaemon *daemon, GError **error)

@@ -94,6 +94,8 @@ bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error);
 
 JsonObject *pd_model_pool_json(PdDaemon *daemon, PdPoolObj *obj);
 JsonObject *pd_model_volume_json(PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol);
+/* The same object written as JSON text into @out (vol-list's answer, pd_call_reply_text). */
+void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol);
 
 /* Pools sorted by name (PdPoolObj *, not owned). */
 GPtrArray *pd_model_pools_sorted(PdDaemon *daemon);

@@ -243,14 +243,21 @@ static void collect_slots(PdClient *client)
 
 gsize pd_client_send(PdClient *client, PdReplySlot *slot, JsonObject *message, bool final)
 {
-    gsize len = 0;
+    g_autofree char *text = NULL;
     if (message && !client->closed) {
         g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
         json_node_set_object(node, message);
-        g_autofree char *text = json_to_string(node, false);
-        len = strlen(text);
-        g_byte_array_append(slot->buf, (const guint8 *)text, (guint)len + 1);
+        text = json_to_string(node, false);
     }
+    return pd_client_send_text(client, slot, text, text ? strlen(text) : 0, final);
+}
+
+gsize pd_client_send_text(PdClient *client, PdReplySlot *slot, const char *text, gsize len,
+                          bool final)
+{
+    if (text && !client->closed)
+        g_byte_array_append(g_byte_array_append(slot->buf, (const guint8 *)text, (guint)len),
+                            (const guint8 *)"", 1);
     slot->final = slot->final || final;
     if (client->closed)
         return 0; /* the slot is freed with the client */

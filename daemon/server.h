@@ -53,6 +53,9 @@ PdReplySlot *pd_client_reserve(PdClient *client);
  * completes the slot (it must not be used afterwards). Dropped if the client is closed.
  * Returns the message's size in bytes (0 when dropped or NULL). */
 gsize pd_client_send(PdClient *client, PdReplySlot *slot, JsonObject *message, bool final);
+/* The same with the message already serialized: @len bytes of JSON text (no NUL), or NULL. */
+gsize pd_client_send_text(PdClient *client, PdReplySlot *slot, const char *text, gsize len,
+                          bool final);
 /* The oldest descriptor received and not yet taken, or -1. Caller owns it. */
 int pd_client_take_fd(PdClient *client);
 /* Number of descriptors received and not yet taken. */

@@ -84,6 +84,11 @@ const PdLibvirtModule *pd_attach_module(PdDaemon *daemon)
     return daemon->libvirt->module;
 }
 
+bool pd_attach_state_busy(PdLibvirt *state)
+{
+    return g_hash_table_size(state->reconciling) > 0;
+}
+
 PdLibvirtConns *pd_attach_conns(PdDaemon *daemon)
 {
     return pd_attach_module(daemon) ? daemon->libvirt->conns : NULL;

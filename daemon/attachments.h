@@ -42,6 +42,8 @@ G_BEGIN_DECLS
  * the connections. */
 PdLibvirt *pd_attach_state_new(PdDaemon *daemon);
 void pd_attach_state_free(PdLibvirt *state);
+/* Whether a reconciliation thread still runs (then the state must stay). */
+bool pd_attach_state_busy(PdLibvirt *state);
 /* Main loop: loads the libvirt module (libvirt-module.h) and creates the connection cache,
  * the first time; false with the module's error when it cannot be loaded. */
 bool pd_attach_load(PdDaemon *daemon, GError **error);

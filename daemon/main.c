@@ -197,6 +197,29 @@ static bool parse_args(int *argc, char ***argv, PdDaemonConfig *config, GError *
     return true;
 }
 
+/* What daemon_init made (as far as it got) and the configuration. */
+static void daemon_free(PdDaemon *daemon)
+{
+    pd_metrics_http_stop();
+    pd_server_free(daemon->server);
+    pd_jobs_free(daemon->jobs);
+    /* not while a reconciliation thread still scans with its connections: then the process
+     * exits with it */
+    if (daemon->libvirt && !pd_attach_state_busy(daemon->libvirt))
+        pd_attach_state_free(daemon->libvirt);
+    pd_events_free(daemon->events);
+    if (daemon->pools) {
+        pd_model_backing_invalidate(daemon);
+        g_hash_table_unref(daemon->pools);
+    }
+    pd_store_free(daemon->store);
+    g_free(daemon->config.runtime_dir);
+    g_free(daemon->config.state_dir);
+    g_free(daemon->config.config_path);
+    g_free(daemon->config.metrics_listen);
+    g_free(daemon->config.libvirt_uri);
+}
+
 /* Opens the store, loads and reconciles the pools, listens. */
 static bool daemon_init(PdDaemon *daemon, GError **error)
 {
@@ -281,15 +304,18 @@ int main(int argc, char **argv)
     daemon.start_time = g_get_monotonic_time();
     if (g_mkdir_with_parents(daemon.config.state_dir, 0700) < 0) {
         g_printerr("poold: creating %s: %s\n", daemon.config.state_dir, g_strerror(errno));
+        daemon_free(&daemon);
         return 1;
     }
     if (!make_state_dir_private(daemon.config.state_dir, &error)) {
         g_printerr("poold: %s\n", error->message);
+        daemon_free(&daemon);
         return 1;
     }
     int lock_fd = lock_state_dir(daemon.config.state_dir, &error);
     if (lock_fd < 0 || !daemon_init(&daemon, &error)) {
         g_printerr("poold: %s\n", error->message);
+        daemon_free(&daemon);
         return 1;
     }
     daemon.loop = g_main_loop_new(NULL, false);
@@ -298,22 +324,8 @@ int main(int argc, char **argv)
     g_message("poold %s ready: sockets in %s, state in %s", POOLD_VERSION,
               daemon.config.runtime_dir, daemon.config.state_dir);
     g_main_loop_run(daemon.loop);
-
-    pd_metrics_http_stop();
-    pd_server_free(daemon.server);
-    pd_jobs_free(daemon.jobs);
-    pd_events_free(daemon.events);
-    pd_model_backing_invalidate(&daemon);
-    g_hash_table_unref(daemon.pools);
-    pd_store_free(daemon.store);
+    daemon_free(&daemon);
     g_main_loop_unref(daemon.loop);
     (void)close(lock_fd);
-    g_free(daemon.config.runtime_dir);
-    g_free(daemon.config.state_dir);
-    g_free(daemon.config.config_path);
-    g_free(daemon.config.metrics_listen);
-    g_free(daemon.config.libvirt_uri);
-    /* daemon.libvirt is not freed: a reconciliation thread may still be scanning with its
-     * connections; the process exits now. */
     return 0;
 }

@@ -1,6 +1,7 @@
 /* Helpers every poolimg command shares: messages, option errors, opening images,
  * progress, cancellation. */
 #include "client/poolimg.h"
+#include "common/json-text.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 
@@ -136,34 +137,6 @@ char *pi_size_str(uint64_t bytes)
     return pd_format_size(bytes);
 }
 
-/* Writes @s as a JSON string literal. */
-static void json_write_string(GString *out, const char *s)
-{
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            g_string_append(out, "\\\"");
-            break;
-        case '\\':
-            g_string_append(out, "\\\\");
-            break;
-        case '\n':
-            g_string_append(out, "\\n");
-            break;
-        case '\t':
-            g_string_append(out, "\\t");
-            break;
-        default:
-            if (*p < 0x20)
-                g_string_append_printf(out, "\\u%04x", *p);
-            else
-                g_string_append_c(out, (char)*p);
-        }
-    }
-    g_string_append_c(out, '"');
-}
-
 /* The bucket qemu's QDict puts a key in (its tdb_hash modulo 512 buckets). qemu-img prints
  * the members of an object bucket by bucket, and within a bucket the latest added first. */
 static unsigned qdict_bucket(const char *key)
@@ -210,7 +183,7 @@ static void json_write(GString *out, JsonNode *node, int level)
         g_string_append(out, "{\n");
         for (i = 0; i < n; i++) {
             g_string_append_printf(out, "%*s", (level + 1) * 4, "");
-            json_write_string(out, order[i].key);
+            pd_json_text_string(out, order[i].key);
             g_string_append(out, ": ");
             json_write(out, json_object_get_member(obj, order[i].key), level + 1);
             g_string_append(out, i + 1 < n ? ",\n" : "\n");
@@ -246,7 +219,7 @@ static void json_write(GString *out, JsonNode *node, int level)
             g_string_append_printf(out, "%.17g", json_node_get_double(node));
             break;
         case G_TYPE_STRING:
-            json_write_string(out, json_node_get_string(node));
+            pd_json_text_string(out, json_node_get_string(node));
             break;
         default:
             g_string_append_printf(out, "%" G_GINT64_FORMAT, json_node_get_int(node));

@@ -3,10 +3,10 @@
 
 #include "daemon/secrets.h"
 
+#include "common/json-text.h"
 #include "common/pd-error.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
-#include "daemon/json-text.h"
 #include "xml/pool-xml.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* daemon/json-text.c: what it writes parses back (json-glib) to exactly what went in. */
-#include "daemon/json-text.h"
+#include "common/json-text.h"
 
 #include <json-glib/json-glib.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* Writing JSON text directly, for answers too large to build as a json-glib tree first
- * (pd_call_reply_text). The caller writes the braces and commas; these write one member or
+/* Writing JSON text directly: poold's answers too large to build as a json-glib tree first
+ * (pd_call_reply_text), poolimg's --output=json. The caller writes the braces and commas; these write one member or
  * value each. Strings are escaped as RFC 8259 says (quotation mark, reverse solidus and the
  * control characters); other bytes, UTF-8 included, are copied. */
 #pragma once

@@ -1,5 +1,5 @@
 /* Writing JSON text directly (json-text.h). */
-#include "daemon/json-text.h"
+#include "common/json-text.h"
 
 #include <string.h>
 

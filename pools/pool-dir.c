@@ -653,8 +653,20 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
 
 bool pd_pool_dir_sync(const PdPool *pool, GError **error)
 {
-    if (pd_pool_util_sync_dir(pool->def->target_path, error))
+    const char *target = pool->def->target_path;
+    if (pd_pool_util_sync_dir(target, error))
         return true;
+    /* The directory is gone: pool-delete removed it (rmdir: only once empty) after the
+     * changes this sync was to make durable, before the group commit's barrier ran (a client
+     * that deletes its volumes, then stops and deletes the pool). Nothing is left in it to
+     * make durable: make its removal durable instead, or the answers of those deletes would
+     * say they failed. */
+    if (!g_file_test(target, G_FILE_TEST_EXISTS)) {
+        g_autofree char *parent = g_path_get_dirname(target);
+        g_clear_error(error);
+        if (pd_pool_util_sync_dir(parent, error))
+            return true;
+    }
     g_prefix_error(error, "pool '%s': ", pool->def->name);
     return false;
 }

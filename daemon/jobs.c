@@ -34,6 +34,7 @@ struct PdJob {
     GError *error;            /* set by the worker */
     GList *calls;             /* PdCall *: the starting call (unless async) and waiters */
     bool grouped;             /* group commit (PdJobSpec.sync) */
+    bool data_free_at_exit;   /* PdJobSpec.data_free_at_exit */
     PdClient *overlap_client; /* its call was released at the start (PD_METHOD_OVERLAP) */
     PdGroupSyncFunc sync;
     char *sync_key;
@@ -134,7 +135,17 @@ void pd_jobs_free(PdJobs *jobs)
     g_hash_table_iter_init(&it, jobs->by_id);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         PdJob *job = value;
-        job->data_free = NULL; /* a running job's data stays: its completion never ran */
+        /* Calls still waiting for a job whose completion never runs: every client is closed
+         * by now (pd_server_free), but a call released when its job started (overlap) was
+         * not abandoned with its client; drop them (the answers go nowhere). */
+        while (job->calls) {
+            PdCall *call = job->calls->data;
+            job->calls = g_list_delete_link(job->calls, job->calls);
+            call->on_abandon = NULL;
+            pd_call_reply(call, NULL);
+        }
+        if (!job->data_free_at_exit)
+            job->data_free = NULL; /* a running job's data stays: its completion never ran */
         job_free(job);
     }
     g_hash_table_unref(jobs->busy);
@@ -394,6 +405,7 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->apply = spec->apply;
     job->data = spec->data;
     job->data_free = spec->data_free;
+    job->data_free_at_exit = spec->data_free_at_exit;
     job->grouped = spec->sync && jobs->group && call && !async && pd_call_releasable(call);
     job->sync = spec->sync;
     job->sync_key = g_strdup(spec->sync_key);

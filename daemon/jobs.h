@@ -46,6 +46,9 @@ typedef struct {
     PdJobApplyFunc apply; /* NULL: reply {} */
     gpointer data;
     GDestroyNotify data_free;
+    /* @data_free touches nothing but @data (no daemon state): it also runs at exit for a job
+     * whose completion never ran. Else such data is left as it is, as after a crash. */
+    bool data_free_at_exit;
     /* Group commit (group-commit.h), for quick changes a client may pipeline: when @sync is
      * set and the starting call is plain (not async, not "more", not oneway), the job is
      * grouped (pd_job_grouped): its run may leave the change undurable, the store commits it

@@ -115,6 +115,7 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .apply = apply,
         .data = op,
         .data_free = vol_op_free,
+        .data_free_at_exit = true,
         .no_overlap = op->def && op->def->backing,
     };
     if (op->groupable && op->obj->backend->sync) {

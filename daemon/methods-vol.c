@@ -29,6 +29,7 @@ typedef struct {
     char *snapshot;
     const char *event; /* logged when applied */
     bool groupable;    /* a quick create or delete: group commit when the call allows it */
+    bool no_overlap;   /* a create the client's other calls must not overlap (PdJobSpec) */
     PdVol *result;     /* the new state, from the worker */
     GArray *snapshots;
     PdBackendJob bjob;
@@ -116,7 +117,7 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .data = op,
         .data_free = vol_op_free,
         .data_free_at_exit = true,
-        .no_overlap = op->def && op->def->backing,
+        .no_overlap = op->no_overlap,
     };
     if (op->groupable && op->obj->backend->sync) {
         spec.sync = sync_pool;
@@ -287,8 +288,16 @@ PD_HANDLER(pd_method_vol_create)
     if (obj)
         def = pd_vol_def_parse(pd_param_string(params, "xml"), obj->pool->def->type,
                                PD_VOL_PARSE_OPT_CAPACITY, &error);
-    if (def && def->backing && pd_call_overlapping(call)) {
-        pd_call_defer(call); /* its backing volume may be one an earlier call still makes */
+    /* A create on a backing volume, or one that reserves space (a raw file gets its
+     * allocation), runs alone: its base may be one an earlier call still makes (and a delete
+     * of that base, coming next, must see the new overlay as its user), and the pool's free
+     * space counts a new file only once its call has ended (account), so two such creates
+     * side by side could both pass the space check and then fail in their workers, where one
+     * at a time the second is refused. It waits for the earlier calls and is not overlapped
+     * by the later ones (PdJobSpec.no_overlap). */
+    bool alone = def && (def->backing || reserved_bytes(def) > 0);
+    if (alone && pd_call_overlapping(call)) {
+        pd_call_defer(call);
         return;
     }
     if (!def || !check_backend_creates(obj, false, &error) ||
@@ -302,6 +311,7 @@ PD_HANDLER(pd_method_vol_create)
     op->def = g_steal_pointer(&def);
     op->event = "vol-created";
     op->groupable = true;
+    op->no_overlap = alone;
     vol_op_start(daemon, call, params, op, "vol-create", op->def->name, true, run_create,
                  apply_volume);
 }

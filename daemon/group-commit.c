@@ -118,7 +118,10 @@ static gpointer barrier_thread(gpointer data)
 {
     PdGroupCommit *gc = data;
     group_sync(gc->running);
-    g_main_context_invoke(NULL, barrier_done, gc);
+    /* Queued for the main loop, never run here: g_main_context_invoke would run it on this
+     * thread when no loop iterates (poold stopping with a barrier running: it joined itself,
+     * "Resource deadlock avoided", and aborted); pd_group_commit_free answers that group. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, barrier_done, gc, NULL); /* as invoke did */
     return NULL;
 }
 

@@ -89,7 +89,10 @@ static void worker(gpointer data, gpointer user_data)
     PdJobs *jobs = user_data;
     g_atomic_int_inc(&jobs->active_workers);
     job->ok = job->run(job, job->cancellable, job->data, &job->error);
-    g_main_context_invoke(NULL, job_complete, job);
+    /* Queued for the main loop, never run here: g_main_context_invoke would run it on this
+     * thread when no loop iterates (poold stopping, its loop quit), alongside pd_jobs_free,
+     * which leaves completions unrun. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, job_complete, job, NULL); /* as invoke did */
     (void)g_atomic_int_dec_and_test(&jobs->active_workers);
 }
 

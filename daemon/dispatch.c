@@ -3,15 +3,13 @@
 
 #include "common/pd-error.h"
 #include "daemon/daemon.h"
+#include "daemon/heap.h"
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
 #include "daemon/server.h"
 
 #include <string.h>
 #include <unistd.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #define S(n)                                                                                       \
     {                                                                                              \
@@ -465,8 +463,6 @@ void pd_call_defer(PdCall *call)
     if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
         g_hash_table_remove(running_calls, call->client);
     pd_client_defer_current(call->client, call->slot);
-    if (call->fd >= 0)
-        (void)close(call->fd);
     pd_client_unref(call->client);
     g_free(call->method_name);
     g_free(call);
@@ -526,19 +522,12 @@ void pd_call_reply_text(PdCall *call, GString *params)
     trim_after(sent);
 }
 
-/* After a large reply, once the tree and the text are gone. */
+/* After a large reply (a vol-list of thousands of volumes): the text, and for a json-glib
+ * reply its tree, are freed now; give the memory back once the loop is idle. */
 static void trim_after(gsize sent)
 {
-    /* A large reply is built as a json-glib tree (a JsonObject, GHashTable and GList per
-     * volume) and serialized into a growing string: ~30 MB of small blocks for 10,000 volumes,
-     * now freed. glibc keeps freed heap memory in its arenas, and poold's resident memory stayed
-     * at that peak for good; hand it back to the kernel once the tree and the text are gone. */
-#ifdef __GLIBC__
     if (sent > TRIM_AFTER_REPLY_BYTES)
-        (void)malloc_trim(0);
-#else
-    (void)sent;
-#endif
+        pd_heap_trim_later();
 }
 
 void pd_call_progress(PdCall *call, JsonObject *params)

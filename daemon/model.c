@@ -6,15 +6,13 @@
 #include "common/json-text.h"
 #include "common/pd-error.h"
 #include "daemon/events.h"
+#include "daemon/heap.h"
 #include "daemon/jobs.h"
 #include "xml/pool-xml.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 /* A refresh listing this many volumes or more frees enough to trim the heap afterwards. */
 #define TRIM_AFTER_REFRESH_VOLUMES 1000
@@ -370,29 +368,6 @@ static void keep_touched(PdPoolObj *obj, PdPoolRefresh *refresh)
     g_hash_table_remove_all(obj->touched);
 }
 
-#ifdef __GLIBC__
-static guint trim_source;
-
-static gboolean trim_heap(gpointer data)
-{
-    trim_source = 0;
-    (void)malloc_trim(0);
-    return G_SOURCE_REMOVE;
-}
-#endif
-
-/* A large refresh frees the old catalog here, and the worker's lists and the job's data when
- * its job ends: give the pages back after that, once the reply is on its way (an idle of low
- * priority on the main loop). Trimming here, before those went, left ~3 MB resident in the
- * workers' arena (10,000 volumes; malloc_stats). As after a large reply (dispatch.c). */
-static void trim_heap_later(void)
-{
-#ifdef __GLIBC__
-    if (!trim_source)
-        trim_source = g_idle_add_full(G_PRIORITY_LOW, trim_heap, NULL, NULL);
-#endif
-}
-
 bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *refresh,
                             GError **error)
 {
@@ -410,8 +385,10 @@ bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *ref
                               refresh->volumes, error))
         return false;
     pd_pool_refresh_apply(obj->pool, refresh);
+    /* the old catalog goes now, the worker's lists and the job's data when its job ends:
+     * trimming before those went left ~3 MB resident in the workers' arena (10,000 volumes) */
     if (large)
-        trim_heap_later();
+        pd_heap_trim_later();
     return true;
 }
 
@@ -503,28 +480,6 @@ JsonObject *pd_model_pool_json(PdDaemon *daemon, PdPoolObj *obj)
     return o;
 }
 
-JsonObject *pd_model_volume_json(PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol)
-{
-    JsonObject *o = json_object_new();
-    json_object_set_string_member(o, "name", vol->name);
-    json_object_set_string_member(o, "pool", pd_pool_obj_name(obj));
-    json_object_set_string_member(o, "key", vol->key ? vol->key : vol->name);
-    json_object_set_string_member(o, "path", vol->path ? vol->path : "");
-    const char *type = pd_vol_type_name(vol->type);
-    json_object_set_string_member(o, "type", type ? type : "file");
-    if (vol->format)
-        json_object_set_string_member(o, "format", vol->format);
-    json_object_set_int_member(o, "capacity", (int64_t)vol->capacity);
-    json_object_set_int_member(o, "allocation", (int64_t)vol->allocation);
-    json_object_set_int_member(o, "physical", (int64_t)vol->physical);
-    if (vol->backing_path)
-        json_object_set_string_member(o, "backing_path", vol->backing_path);
-    PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);
-    if (job)
-        json_object_set_int_member(o, "busy_job", pd_job_id(job));
-    return o;
-}
-
 void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol)
 {
     const char *type = pd_vol_type_name(vol->type);
@@ -558,6 +513,20 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
         pd_json_text_member_int(out, "busy_job", pd_job_id(job));
     }
     g_string_append_c(out, '}');
+}
+
+JsonObject *pd_model_volume_json(PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol)
+{
+    /* one writer of the members (the text one, which vol-list uses), read back */
+    g_autoptr(GString) text = g_string_new(NULL);
+    pd_model_volume_json_text(text, daemon, obj, vol);
+    g_autoptr(JsonNode) node = json_from_string(text->str, NULL);
+    if (!node) { /* not UTF-8: refresh leaves such names out, a store of old may hold one */
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "name", vol->name);
+        return o;
+    }
+    return json_object_ref(json_node_get_object(node));
 }
 
 bool pd_model_load(PdDaemon *daemon, GError **error)

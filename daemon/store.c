@@ -14,13 +14,9 @@ struct PdStore {
     sqlite3 *db;
     char *path;
     char *wal_path; /* path + "-wal" */
-    /* The volume row statements, prepared once (SQLITE_PREPARE_PERSISTENT) on first use and
-     * reset after each use: a refresh or a burst of creates/deletes does not parse SQL per row.
-     * Finalized by pd_store_free. */
-    sqlite3_stmt *vol_put;
-    sqlite3_stmt *vol_delete;
-    /* Every other statement, by its SQL text: prepared once, on first use. Parsing SQL cost
-     * more than running it for the small statements of one call (a delete made four). */
+    /* Every statement, by its SQL text: prepared once (SQLITE_PREPARE_PERSISTENT), on first
+     * use, and reset after each. Parsing SQL cost more than running it for the small
+     * statements of one call (a delete made four) and for the rows of a refresh. */
     GHashTable *stmts;
     /* A transaction was rolled back: the daemon's in-memory catalog may hold changes the store
      * lost, so pd_store_volume_sync compares with the rows themselves from then on. */
@@ -263,8 +259,6 @@ void pd_store_free(PdStore *store)
 {
     if (!store)
         return;
-    sqlite3_finalize(store->vol_put);
-    sqlite3_finalize(store->vol_delete);
     if (store->stmts)
         g_hash_table_unref(store->stmts);
     if (store->db)
@@ -437,34 +431,13 @@ GPtrArray *pd_store_pool_list(PdStore *store, GError **error)
     "backing_format, compat, cluster_size, lazy_refcounts, mode, uid, gid, stat_size, "            \
     "stat_mtime_ns, stat_inode"
 
-/* The cached statement *@slot for @sql, prepared on first use. */
-static sqlite3_stmt *cached(PdStore *store, sqlite3_stmt **slot, const char *sql, GError **error)
-{
-    if (!*slot && sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) !=
-                      SQLITE_OK) {
-        store_fail(store, error, "preparing a statement");
-        *slot = NULL;
-        return NULL;
-    }
-    return *slot;
-}
-
-/* Steps a cached statement that returns no rows, then resets it for the next use. */
-static bool step_cached(PdStore *store, sqlite3_stmt *st, const char *what, GError **error)
-{
-    bool ok = step_done(store, st, what, error);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return ok;
-}
-
 bool pd_store_volume_put(PdStore *store, const char *pool, const PdVol *vol, GError **error)
 {
-    sqlite3_stmt *st = cached(store, &store->vol_put,
-                              "INSERT OR REPLACE INTO volumes(pool, " VOL_COLUMNS
-                              ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
-                              "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-                              error);
+    g_autoptr(PdStoreStmt) st = prepare(
+        store,
+        "INSERT OR REPLACE INTO volumes(pool, " VOL_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        error);
     if (!st)
         return false;
     bind_text(st, 1, pool);
@@ -487,18 +460,18 @@ bool pd_store_volume_put(PdStore *store, const char *pool, const PdVol *vol, GEr
     sqlite3_bind_int64(st, 18, (sqlite3_int64)vol->stat_size);
     sqlite3_bind_int64(st, 19, vol->stat_mtime_ns);
     sqlite3_bind_int64(st, 20, (sqlite3_int64)vol->stat_inode);
-    return step_cached(store, st, "saving a volume", error);
+    return step_done(store, st, "saving a volume", error);
 }
 
 bool pd_store_volume_delete(PdStore *store, const char *pool, const char *name, GError **error)
 {
-    sqlite3_stmt *st = cached(store, &store->vol_delete,
-                              "DELETE FROM volumes WHERE pool = ?1 AND name = ?2", error);
+    g_autoptr(PdStoreStmt) st =
+        prepare(store, "DELETE FROM volumes WHERE pool = ?1 AND name = ?2", error);
     if (!st)
         return false;
     bind_text(st, 1, pool);
     bind_text(st, 2, name);
-    return step_cached(store, st, "removing a volume", error);
+    return step_done(store, st, "removing a volume", error);
 }
 
 /* Whether @a and @b have the same row: every stored column (not the timestamps). */
@@ -646,7 +619,7 @@ bool pd_store_job_insert(PdStore *store, int64_t id, const char *kind, const cha
     /* Not synced on its own: the job's own commit (its result, or failed) syncs the WAL with
      * this row in it. A crash before that may lose the row; reconciliation still removes the
      * job's partial file, it only cannot report the job. */
-    (void)sqlite3_exec(store->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    (void)run(store, "PRAGMA synchronous = NORMAL", "setting synchronous", NULL);
     bool ok = step_done(store, st, "journaling a job", error);
     (void)run(store, "PRAGMA synchronous = FULL", "setting synchronous", NULL);
     return ok;

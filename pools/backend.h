@@ -474,5 +474,9 @@ PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol);
 /* True for the hidden names under which volumes are built (".NAME.partial*"): refresh skips
  * them, cleanup_partial removes them, and the daemon refuses them as volume names. */
 bool pd_pool_util_is_partial_name(const char *name);
+/* Whether a file found in a pool's directory or export may be listed as a volume by its
+ * name: not a partial name, and UTF-8 (libvirt's XML and every answer carry names as text; a
+ * file named otherwise, made behind poold's back, would break every listing of the pool). */
+bool pd_pool_util_is_volume_file_name(const char *name);
 
 G_END_DECLS

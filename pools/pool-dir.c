@@ -193,17 +193,14 @@ static PdVol *scan_volume(const PdPool *pool, const char *name, const struct sta
     bool unchanged =
         prev && prev->format && !force && S_ISREG(st->st_mode) && same_identity(prev, st);
     if (unchanged && path_is(prev->path, pool, name)) {
-        /* the common case in a large pool: nothing changed, or only stat fields (times) */
+        /* the common case in a large pool: nothing changed at all, so the catalog's volume
+         * is shared as it is (pd_vol_ref) instead of copied */
         PdVol probe;
         memcpy(&probe, prev, sizeof(probe));
         pd_pool_util_vol_set_stat(&probe, st);
         probe.capacity = prev->capacity;
         if (memcmp(&probe, prev, sizeof(probe)) == 0)
             return pd_vol_ref(prev);
-        PdVol *vol = pd_vol_copy(prev);
-        pd_pool_util_vol_set_stat(vol, st);
-        vol->capacity = prev->capacity;
-        return vol;
     }
     PdVol *vol = prev ? pd_vol_copy(prev) : pd_vol_new();
     uint64_t kept_capacity = vol->capacity;
@@ -250,10 +247,11 @@ static gint compare_vol_names(gconstpointer a, gconstpointer b)
 }
 
 /* Whether directory entry @name is a volume: a regular file or block device (symbolic links
- * followed), not a hidden partial file. Fills @st. */
+ * followed) with a UTF-8 name, not a hidden partial file. Fills @st. */
 static bool entry_is_volume(int dfd, const char *name, struct stat *st)
 {
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || pd_pool_util_is_partial_name(name))
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        !pd_pool_util_is_volume_file_name(name))
         return false;
     if (fstatat(dfd, name, st, 0) < 0)
         return false; /* gone meanwhile, or a dangling link */

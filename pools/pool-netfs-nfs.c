@@ -314,7 +314,7 @@ static bool scan_export(const PdPool *pool, PdNfsConn *conn, const GPtrArray *pr
     ScanStats stats = {0};
     for (guint i = 0; i < entries->len; i++) {
         const PdNfsDirent *e = &g_array_index(entries, PdNfsDirent, i);
-        if (!S_ISREG(e->st.mode) || pd_pool_util_is_partial_name(e->name))
+        if (!S_ISREG(e->st.mode) || !pd_pool_util_is_volume_file_name(e->name))
             continue;
         PdVol *vol = scan_volume(pool, conn, e->name, &e->st, g_hash_table_lookup(index, e->name),
                                  false, &stats, error);

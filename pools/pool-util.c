@@ -108,6 +108,11 @@ bool pd_pool_util_is_partial_name(const char *name)
     return name[0] == '.' && strstr(name, ".partial") != NULL;
 }
 
+bool pd_pool_util_is_volume_file_name(const char *name)
+{
+    return !pd_pool_util_is_partial_name(name) && g_utf8_validate(name, -1, NULL);
+}
+
 char *pd_pool_util_partial_path(const char *dir, const char *name)
 {
     static gint counter;
@@ -275,25 +280,24 @@ bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error)
     return true;
 }
 
-void pd_pool_util_vol_set_info(PdVol *vol, const PdImageInfo *info_in)
+void pd_pool_util_vol_set_info(PdVol *vol, const PdImageInfo *info)
 {
-    const PdImageInfo info = *info_in;
     g_free(vol->format);
-    vol->format = g_strdup(pd_format_name(info.format));
-    vol->capacity = info.virtual_size;
+    vol->format = g_strdup(pd_format_name(info->format));
+    vol->capacity = info->virtual_size;
     g_free(vol->backing_path);
-    vol->backing_path = g_strdup(info.backing_file);
+    vol->backing_path = g_strdup(info->backing_file);
     g_free(vol->backing_format);
-    vol->backing_format = info.backing_format != PD_FORMAT_UNKNOWN
-                              ? g_strdup(pd_format_name(info.backing_format))
+    vol->backing_format = info->backing_format != PD_FORMAT_UNKNOWN
+                              ? g_strdup(pd_format_name(info->backing_format))
                               : NULL;
     g_clear_pointer(&vol->compat, g_free);
     vol->cluster_size = 0;
     vol->lazy_refcounts = false;
-    if (info.format == PD_FORMAT_QCOW2) {
-        vol->compat = g_strdup(info.compat == 2 ? "0.10" : "1.1");
-        vol->cluster_size = info.cluster_size;
-        vol->lazy_refcounts = info.lazy_refcounts;
+    if (info->format == PD_FORMAT_QCOW2) {
+        vol->compat = g_strdup(info->compat == 2 ? "0.10" : "1.1");
+        vol->cluster_size = info->cluster_size;
+        vol->lazy_refcounts = info->lazy_refcounts;
     }
 }
 

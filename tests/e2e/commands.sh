@@ -109,6 +109,16 @@ pc --json vol-info xv --pool xp | python3 -c 'import json,sys; v=json.load(sys.s
 out=$(printf 'pool-list --name\nvol-path xv --pool xp\nquit\n' | pc)
 printf '%s\n' "$out" | grep -q "^$D/xp/xv$" && ok "interactive shell" || not_ok "interactive shell"
 
+# a file whose name is not UTF-8 (made behind poold's back) cannot be a volume: names travel
+# as JSON strings; it is left out, and the rest of the pool still lists
+weird="$D/xp/$(printf 'bad\xffname')"
+touch "$weird"
+run_ok "pool-refresh with a non-UTF-8 file name" pc pool-refresh xp
+check "vol-list leaves the non-UTF-8 name out" "0" "$(pc vol-list xp | grep -c bad)"
+pc vol-list xp | grep -q " xv " && ok "vol-list still lists the pool" || not_ok "vol-list still lists the pool"
+rm -f "$weird"
+run_ok "pool-refresh after it went" pc pool-refresh xp
+
 # pool-create (transient): gone after pool-destroy
 cat >"$D/tp.xml" <<XML
 <pool type='dir'><name>tp</name><target><path>$D/tp</path></target></pool>

@@ -1,0 +1,92 @@
+/* PdIO: byte I/O under every image format.
+ *
+ * A PdIO is a sized, randomly addressable byte store: a local file today, an NFS file
+ * (libnfs) or an iSCSI LUN (libiscsi) later. Nothing above this layer may assume a file
+ * descriptor. Operations are not thread-safe; one user at a time.
+ *
+ * Return convention of the ops (hot path): 0 or a byte count on success, -errno on failure.
+ * The pd_io_* wrappers below turn that into GError for callers that want it. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef struct PdIO PdIO;
+
+typedef enum {
+    PD_IO_RDONLY = 0,
+    PD_IO_RDWR = 1 << 0,
+    PD_IO_CREATE = 1 << 1, /* create if missing (with PD_IO_RDWR) */
+    PD_IO_EXCL = 1 << 2,   /* fail with EEXIST if it exists (with PD_IO_CREATE) */
+    PD_IO_TRUNC = 1 << 3,  /* truncate to 0 on open */
+    PD_IO_DIRECT = 1 << 4, /* bypass the host page cache where the backend can */
+} PdIOFlags;
+
+typedef struct {
+    /* Reads up to @len bytes at @offset. Returns bytes read (short only at end of store),
+     * or -errno. */
+    ssize_t (*pread)(PdIO *io, void *buf, size_t len, uint64_t offset);
+    /* Writes @len bytes at @offset, growing the store if needed. Returns @len or -errno. */
+    ssize_t (*pwrite)(PdIO *io, const void *buf, size_t len, uint64_t offset);
+    /* Makes every completed write durable. 0 or -errno. */
+    int (*flush)(PdIO *io);
+    /* Sets the size (grow fills with zeroes, sparse where possible). 0 or -errno. */
+    int (*truncate)(PdIO *io, uint64_t size);
+    /* Current size in bytes, or -errno. */
+    int64_t (*size)(PdIO *io);
+    /* Bytes actually allocated on the storage (for "disk size"), or -errno. */
+    int64_t (*allocated)(PdIO *io);
+    /* Drops the range so it reads back as zeroes (punch hole). 0, -ENOTSUP, or -errno. */
+    int (*discard)(PdIO *io, uint64_t offset, uint64_t len);
+    /* Reserves space for the range without changing content (fallocate); may grow the
+     * store. 0, -ENOTSUP, or -errno. Optional (NULL: -ENOTSUP). */
+    int (*allocate)(PdIO *io, uint64_t offset, uint64_t len);
+    /* Whether [offset, offset+len) starts with data (1) or a hole (0) and how many bytes
+     * share that state (*ret_len). -ENOTSUP if the store cannot tell. Optional. */
+    int (*data_status)(PdIO *io, uint64_t offset, uint64_t len, uint64_t *ret_len);
+    /* Opens another store named relative to this one (a backing file): same backend, same
+     * credentials; NULL with @error set on failure. Optional. */
+    PdIO *(*open_relative)(PdIO *io, const char *name, PdIOFlags flags, GError **error);
+    /* Another read-only handle on this same store, for another thread to use at the same
+     * time (a PdIO has one user at a time); NULL with @error if it cannot. Optional. */
+    PdIO *(*reopen)(PdIO *io, GError **error);
+    /* Releases everything. Never fails; errors of a final flush are the caller's to check
+     * before. */
+    void (*close)(PdIO *io);
+} PdIOOps;
+
+struct PdIO {
+    const PdIOOps *ops;
+    char *name;     /* what users call it: a path or a URL; owned */
+    bool read_only; /* opened without PD_IO_RDWR */
+    /* The store has a fixed size and holds old bytes everywhere (a block device, a LUN): a
+     * format must not place new metadata past its end, nor trust unwritten bytes to read as
+     * zeroes. */
+    bool fixed_size;
+};
+
+/* Opens a local file. The error names the path. */
+PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error);
+/* A store over @fd, a regular file or block device its caller opened (for reading, or for
+ * reading and writing with PD_IO_RDWR in @flags; other flags are ignored) and checked, named
+ * @path: relative backing files resolve against @path's directory. The store owns @fd from
+ * then on, also on failure (a directory is refused). */
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
+
+/* Full-length helpers. pread_full zero-fills what lies past the end of the store.
+ * Return true or false with @error naming the store and the operation. */
+bool pd_io_pread_full(PdIO *io, void *buf, size_t len, uint64_t offset, GError **error);
+bool pd_io_pwrite_full(PdIO *io, const void *buf, size_t len, uint64_t offset, GError **error);
+bool pd_io_flush(PdIO *io, GError **error);
+bool pd_io_truncate(PdIO *io, uint64_t size, GError **error);
+bool pd_io_get_size(PdIO *io, uint64_t *ret_size, GError **error);
+
+/* Closes and frees; NULL is fine. */
+void pd_io_close(PdIO *io);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdIO, pd_io_close)
+
+G_END_DECLS

@@ -72,6 +72,12 @@ struct PdIO {
 /* Opens a local file. The error names the path. */
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error);
 
+/* The same over a descriptor opened already (owned by the PdIO from then on, also on
+ * failure); @flags says only whether it is writable (PD_IO_RDWR). */
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
+/* Device and inode of a local file's store; false for other stores. */
+bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino);
+
 /* Full-length helpers. pread_full zero-fills what lies past the end of the store.
  * Return true or false with @error naming the store and the operation. */
 bool pd_io_pread_full(PdIO *io, void *buf, size_t len, uint64_t offset, GError **error);

@@ -47,8 +47,14 @@ static int file_flush(PdIO *io)
 static int file_truncate(PdIO *io, uint64_t size)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block)
-        return -ENOTSUP;
+    if (f->is_block) {
+        /* A device keeps its size: shrinking it is a no-op, growing it fails (as qemu's
+         * host_device driver does). */
+        uint64_t bytes;
+        if (ioctl(f->fd, BLKGETSIZE64, &bytes) < 0)
+            return -errno;
+        return size <= bytes ? 0 : -EFBIG;
+    }
     return ftruncate(f->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
@@ -75,10 +81,8 @@ static int64_t file_allocated(PdIO *io)
 static int file_discard(PdIO *io, uint64_t offset, uint64_t len)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block) {
-        uint64_t range[2] = {offset, len};
-        return ioctl(f->fd, BLKDISCARD, range) < 0 ? -errno : 0;
-    }
+    /* On a block device too, a punched hole reads back as zeroes (the kernel zeroes the
+     * range, unmapping it where the device can); BLKDISCARD would not promise that. */
     int r = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len);
     return r < 0 ? (errno == EOPNOTSUPP ? -ENOTSUP : -errno) : 0;
 }
@@ -167,6 +171,42 @@ static const PdIOOps file_ops = {
     .close = file_close,
 };
 
+/* Makes a FileIO of an open descriptor (owned from then on, also on failure). */
+static PdIO *file_from_fd(int fd, const char *path, bool writable, GError **error)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        (void)close(fd);
+        pd_error_set_errno(error, e, "Could not open '%s'", path);
+        return NULL;
+    }
+    FileIO *f = g_new0(FileIO, 1);
+    f->base.ops = &file_ops;
+    f->base.name = g_strdup(path);
+    f->base.read_only = !writable;
+    f->fd = fd;
+    f->is_block = S_ISBLK(st.st_mode);
+    f->base.fixed_size = f->is_block;
+    f->dir = g_path_get_dirname(path);
+    return &f->base;
+}
+
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error)
+{
+    return file_from_fd(fd, path, flags & PD_IO_RDWR, error);
+}
+
+bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
+{
+    struct stat st;
+    if (!io || io->ops != &file_ops || fstat(((FileIO *)io)->fd, &st) < 0)
+        return false;
+    *ret_dev = st.st_dev;
+    *ret_ino = st.st_ino;
+    return true;
+}
+
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error)
 {
     int oflags = O_CLOEXEC | ((flags & PD_IO_RDWR) ? O_RDWR : O_RDONLY);
@@ -183,20 +223,5 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
         pd_error_set_errno(error, errno, "Could not open '%s'", path);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
-        (void)close(fd);
-        pd_error_set_errno(error, e, "Could not open '%s'", path);
-        return NULL;
-    }
-    FileIO *f = g_new0(FileIO, 1);
-    f->base.ops = &file_ops;
-    f->base.name = g_strdup(path);
-    f->base.read_only = !(flags & PD_IO_RDWR);
-    f->fd = fd;
-    f->is_block = S_ISBLK(st.st_mode);
-    f->base.fixed_size = f->is_block;
-    f->dir = g_path_get_dirname(path);
-    return &f->base;
+    return file_from_fd(fd, path, flags & PD_IO_RDWR, error);
 }

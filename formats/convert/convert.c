@@ -737,9 +737,8 @@ bool pd_convert_to_new(PdImage *src, const char *path, const PdCreateOptions *cr
     if (!t)
         return false;
     /* A raw device holds old bytes: zeroes must be written there. */
-    copts.target_is_zero =
-        co.backing_file == NULL &&
-        !(pd_target_kind(t) == PD_TARGET_DEVICE && co.format == PD_FORMAT_RAW);
+    copts.target_is_zero = co.backing_file == NULL &&
+                           !(pd_target_kind(t) == PD_TARGET_DEVICE && co.format == PD_FORMAT_RAW);
     PdIO *store = NULL;
     PdImage *dst = create_target(t, &co, &store, error);
     copts.no_flush = false; /* the image's flush writes its caches; the store's is below */

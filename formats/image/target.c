@@ -74,8 +74,8 @@ static int open_existing(const char *path, PdImage *source, PdTargetKind *ret_ki
     }
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
-                    "Could not create '%s': it is %s, not a regular file or a block device",
-                    path, file_type_name(st.st_mode));
+                    "Could not create '%s': it is %s, not a regular file or a block device", path,
+                    file_type_name(st.st_mode));
         (void)close(fd);
         return -1;
     }

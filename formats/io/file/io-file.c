@@ -171,32 +171,6 @@ static const PdIOOps file_ops = {
     .close = file_close,
 };
 
-/* Makes a FileIO of an open descriptor (owned from then on, also on failure). */
-static PdIO *file_from_fd(int fd, const char *path, bool writable, GError **error)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
-        (void)close(fd);
-        pd_error_set_errno(error, e, "Could not open '%s'", path);
-        return NULL;
-    }
-    FileIO *f = g_new0(FileIO, 1);
-    f->base.ops = &file_ops;
-    f->base.name = g_strdup(path);
-    f->base.read_only = !writable;
-    f->fd = fd;
-    f->is_block = S_ISBLK(st.st_mode);
-    f->base.fixed_size = f->is_block;
-    f->dir = g_path_get_dirname(path);
-    return &f->base;
-}
-
-PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error)
-{
-    return file_from_fd(fd, path, flags & PD_IO_RDWR, error);
-}
-
 bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
 {
     struct stat st;
@@ -223,5 +197,25 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
         pd_error_set_errno(error, errno, "Could not open '%s'", path);
         return NULL;
     }
-    return file_from_fd(fd, path, flags & PD_IO_RDWR, error);
+    return pd_io_file_open_fd(fd, path, flags, error);
+}
+
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error)
+{
+    struct stat st;
+    int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e) {
+        (void)close(fd);
+        pd_error_set_errno(error, e, "Could not open '%s'", path);
+        return NULL;
+    }
+    FileIO *f = g_new0(FileIO, 1);
+    f->base.ops = &file_ops;
+    f->base.name = g_strdup(path);
+    f->base.read_only = !(flags & PD_IO_RDWR);
+    f->fd = fd;
+    f->is_block = S_ISBLK(st.st_mode);
+    f->base.fixed_size = f->is_block;
+    f->dir = g_path_get_dirname(path);
+    return &f->base;
 }

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 typedef struct PdJobs PdJobs;
 typedef struct PdEvents PdEvents;
 typedef struct PdLibvirt PdLibvirt;
+typedef struct PdBackingPolicy PdBackingPolicy;
 
 typedef struct {
     char *runtime_dir;
@@ -26,6 +27,7 @@ typedef struct {
     char *metrics_listen; /* "host:port" of the HTTP metrics listener, or NULL */
     char *libvirt_uri;    /* [libvirt] uri: the default of calls without one, or NULL */
     unsigned libvirt_detach_timeout_ms; /* [libvirt] detach_timeout (seconds in the file) */
+    char **backing_roots; /* [daemon] backing_roots: directories backing files may lie in */
 } PdDaemonConfig;
 
 struct PdDaemon {
@@ -40,6 +42,9 @@ struct PdDaemon {
      * rebuilt on first use after pd_model_backing_invalidate, kept by put/remove. */
     GHashTable *backing_index;
     PdLibvirt *libvirt; /* connections and attachment reconciliation (daemon/attachments.h) */
+    /* Which files backing chains may name (daemon/backing-policy.h); its roots follow the
+     * pools (pd_model_update_backing_roots). */
+    PdBackingPolicy *backing_policy;
     int64_t start_time; /* monotonic µs */
 };
 

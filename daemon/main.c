@@ -1,6 +1,7 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
+#include "daemon/backing-policy.h"
 #include "daemon/attachments.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
@@ -71,6 +72,27 @@ static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError 
     return true;
 }
 
+/* [daemon] backing_roots: absolute directories, separated by ';' (docs/security.md). */
+static bool config_backing_roots(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "daemon", "backing_roots", NULL))
+        return true;
+    g_auto(GStrv) roots = g_key_file_get_string_list(kf, "daemon", "backing_roots", NULL, NULL);
+    for (size_t i = 0; roots && roots[i]; i++) {
+        g_strstrip(roots[i]);
+        if (*roots[i] && !g_path_is_absolute(roots[i])) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [daemon] backing_roots: '%s' is not an absolute "
+                        "directory; list absolute directories separated by ';'",
+                        roots[i]);
+            return false;
+        }
+    }
+    g_strfreev(config->backing_roots);
+    config->backing_roots = g_steal_pointer(&roots);
+    return true;
+}
+
 /* Loads @path (a missing default file is fine). Command-line directories win. */
 static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
                         GError **error)
@@ -90,7 +112,7 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
-    if (!config_libvirt_timeout(kf, config, error))
+    if (!config_libvirt_timeout(kf, config, error) || !config_backing_roots(kf, config, error))
         return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
@@ -218,6 +240,9 @@ static void daemon_free(PdDaemon *daemon)
     g_free(daemon->config.config_path);
     g_free(daemon->config.metrics_listen);
     g_free(daemon->config.libvirt_uri);
+    g_strfreev(daemon->config.backing_roots);
+    pd_image_set_default_backing_opener(NULL);
+    pd_backing_policy_free(daemon->backing_policy);
 }
 
 /* Opens the store, loads and reconciles the pools, listens. */
@@ -234,6 +259,10 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         return false;
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
+    /* every backing chain poold opens goes through the policy, before any worker runs */
+    daemon->backing_policy =
+        pd_backing_policy_new((const char *const *)config->backing_roots);
+    pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
     daemon->events = pd_events_new(daemon);
     daemon->jobs = pd_jobs_new(daemon, config->workers);
     daemon->libvirt = pd_attach_state_new(daemon);

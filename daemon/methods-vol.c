@@ -3,6 +3,7 @@
  * and an event in one transaction before the answer. */
 #include "common/pd-error.h"
 #include "common/size.h"
+#include "daemon/backing-policy.h"
 #include "daemon/attachments.h"
 #include "daemon/events.h"
 #include "daemon/jobs.h"
@@ -196,7 +197,8 @@ static bool reread(VolOp *op, GError **error)
 /* ---- create ---- */
 
 /* A backing file must be a volume of a pool poold manages (a name in the same pool, or a
- * path under a pool's target). Resolves a bare name to its path. */
+ * path the backing policy accepts: what it resolves to lies in a managed pool or a
+ * backing_roots directory). Resolves a bare name to its path. */
 static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GError **error)
 {
     if (!def->backing || !def->backing->path)
@@ -214,19 +216,13 @@ static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GErro
                 g_free(def->backing->format);
                 def->backing->format = g_strdup(vol->format);
             }
-            return true;
+            return !vol->path || vol->type == PD_VOL_NETWORK ||
+                   pd_backing_policy_check(daemon->backing_policy, def->backing->path, def->name,
+                                           error);
         }
     } else {
-        g_autofree char *canon = g_canonicalize_filename(def->backing->path, "/");
-        GHashTableIter it;
-        gpointer value;
-        g_hash_table_iter_init(&it, daemon->pools);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-            const char *root = ((PdPoolObj *)value)->pool->def->target_path;
-            size_t len = root ? strlen(root) : 0;
-            if (len && strncmp(canon, root, len) == 0 && canon[len] == '/')
-                return true;
-        }
+        return pd_backing_policy_check(daemon->backing_policy, def->backing->path, def->name,
+                                       error);
     }
     g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
                 "backing store '%s' of volume '%s' is not a volume of a pool poold manages: "

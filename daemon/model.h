@@ -57,8 +57,12 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
  * an index, not a walk over every volume (vol-delete asks it for each volume). */
 PdVol *pd_model_backing_user(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol,
                              PdPoolObj **ret_obj);
-/* Forgets the index: catalogs changed wholesale (refresh, load, a pool removed). */
+/* Forgets the index: catalogs changed wholesale (refresh, load, a pool removed); updates the
+ * backing roots as well. */
 void pd_model_backing_invalidate(PdDaemon *daemon);
+/* Gives the backing policy the target directories of the pools (after any change of the set
+ * of pools or of a definition). */
+void pd_model_update_backing_roots(PdDaemon *daemon);
 
 /* Applies a refresh result to @obj, in memory and in the store. */
 bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *refresh,

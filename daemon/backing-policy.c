@@ -138,7 +138,7 @@ static void set_unresolved(PdBackingPolicy *p, GError **error, int e, const char
 }
 
 int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const char *volume,
-                              struct stat *ret_st, GError **error)
+                              struct stat *ret_st, char **ret_real, GError **error)
 {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
     int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
@@ -172,6 +172,8 @@ int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const c
         return -1;
     }
     *ret_st = st;
+    if (ret_real)
+        *ret_real = g_strdup(real);
     return fd;
 }
 
@@ -179,7 +181,7 @@ bool pd_backing_policy_check(PdBackingPolicy *policy, const char *path, const ch
                              GError **error)
 {
     struct stat st;
-    int fd = pd_backing_policy_resolve(policy, path, volume, &st, error);
+    int fd = pd_backing_policy_resolve(policy, path, volume, &st, NULL, error);
     if (fd < 0)
         return false;
     (void)close(fd);
@@ -199,7 +201,7 @@ static PdIO *policy_open(PdIO *overlay, const char *name, PdFormat format, PdIO 
     g_autofree char *path =
         g_path_is_absolute(name) ? g_strdup(name) : g_build_filename(dir, name, NULL);
     struct stat st;
-    int pfd = pd_backing_policy_resolve(p, path, volume, &st, error);
+    int pfd = pd_backing_policy_resolve(p, path, volume, &st, NULL, error);
     if (pfd < 0)
         return NULL;
     char proc[64];

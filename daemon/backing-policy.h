@@ -32,12 +32,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdBackingPolicy, pd_backing_policy_free)
  * defined, changed or removed. */
 void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots);
 
-/* Resolves backing file @path (absolute, or relative to the current directory: callers join
- * it to the overlay's directory) named by volume @volume. On success returns an O_PATH
- * descriptor of the file (caller closes) and its stat in @ret_st; on failure -1 with
- * PD_ERROR_PERMISSION_DENIED (or NOT_FOUND) naming the path, the volume and the rule. */
+/* THE rule. Resolves backing file @path (absolute, or relative to the current directory:
+ * callers join it to the overlay's directory) named by volume @volume. On success returns an
+ * O_PATH descriptor of the file (caller closes), its stat in @ret_st and (when @ret_real is
+ * not NULL) its real path; on failure -1 with PD_ERROR_PERMISSION_DENIED (or NOT_FOUND)
+ * naming the path, the volume and the rule. A path that does not resolve and lies outside
+ * the roots by name is called outside (answers do not tell which host files exist). */
 int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const char *volume,
-                              struct stat *ret_st, GError **error);
+                              struct stat *ret_st, char **ret_real, GError **error);
 
 /* pd_backing_policy_resolve without the descriptor: for checks of definitions and for the
  * marks of listed volumes (no file is opened for reading). */

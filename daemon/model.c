@@ -534,6 +534,11 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
     if (vol->backing_path) {
         g_string_append_c(out, ',');
         pd_json_text_member_string(out, "backing_path", vol->backing_path);
+        g_autoptr(GError) untrusted = NULL;
+        if (!pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+            g_string_append_c(out, ',');
+            pd_json_text_member_string(out, "untrusted_backing", untrusted->message);
+        }
     }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);
     if (job) {

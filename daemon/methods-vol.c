@@ -231,6 +231,15 @@ static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GErro
     return false;
 }
 
+/* Refuses to work on a volume whose backing chain the backing policy does not accept, before
+ * any job starts (the engine's opener refuses such a chain again when a worker opens it). For
+ * every operation that opens the chain or changes the image in place (create-from, clone,
+ * resize, snapshot create and revert, upload); delete, wipe and download stay possible. */
+static bool check_chain(PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol, GError **error)
+{
+    return !vol->backing_path || pd_model_backing_chain_check(daemon, obj, vol, error);
+}
+
 /* Refuses a create the pool's backend does not have (iSCSI LUNs) before any other check, so
  * that the answer is Unsupported naming the pool type rather than a space or name error. */
 static bool check_backend_creates(PdPoolObj *obj, bool from, GError **error)
@@ -329,7 +338,8 @@ static void create_from(PdDaemon *daemon, PdCall *call, JsonObject *params, PdPo
     PdJob *busy = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(src_obj), src->name);
     if (busy)
         pd_job_set_busy_error(busy, pd_pool_obj_name(src_obj), src->name, &error);
-    if (busy || !check_backend_creates(obj, true, &error) ||
+    if (busy || !check_chain(daemon, src_obj, src, &error) ||
+        !check_backend_creates(obj, true, &error) ||
         !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
         !check_backing(daemon, obj, def, &error) ||
         !check_space(obj, def->name, reserved_bytes(def), &error)) {
@@ -483,7 +493,8 @@ PD_HANDLER(pd_method_vol_resize)
     PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                       pd_param_string(params, "volume"), &obj, &error);
     bool allocate = pd_param_bool(params, "allocate", false);
-    if (!vol || !resize_target(vol, params, &target, &error) ||
+    if (!vol || !check_chain(daemon, obj, vol, &error) ||
+        !resize_target(vol, params, &target, &error) ||
         (target < vol->capacity &&
          !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name, "shrink", &error)) ||
         (allocate && target > vol->capacity &&
@@ -560,7 +571,7 @@ static void transfer(PdDaemon *daemon, PdCall *call, JsonObject *params, bool up
     PdPoolObj *obj = NULL;
     PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                       pd_param_string(params, "volume"), &obj, &error);
-    if (!vol) {
+    if (!vol || (upload && !check_chain(daemon, obj, vol, &error))) {
         pd_call_fail(call, error);
         return;
     }
@@ -613,7 +624,8 @@ static void snapshot_change(PdDaemon *daemon, PdCall *call, JsonObject *params, 
     PdVol *vol = error ? NULL
                        : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                               pd_param_string(params, "volume"), &obj, &error);
-    if (!vol || (g_str_equal(event, "vol-snapshot-reverted") &&
+    if (!vol || (!g_str_equal(event, "vol-snapshot-deleted") && !check_chain(daemon, obj, vol, &error)) ||
+        (g_str_equal(event, "vol-snapshot-reverted") &&
                  !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name,
                                              "revert to a snapshot", &error))) {
         pd_call_fail(call, error);

@@ -11,8 +11,7 @@
 #include <unistd.h>
 
 /* The catalog volume stored at @real (a resolved path), in a pool whose directory holds it. */
-static const PdVol *find_by_real_path(PdDaemon *daemon, const char *real,
-                                      const PdPoolObj **ret_obj)
+static const PdVol *find_by_real_path(PdDaemon *daemon, const char *real, const PdPoolObj **ret_obj)
 {
     g_autofree char *dir = g_path_get_dirname(real);
     g_autofree char *base = g_path_get_basename(real);
@@ -63,8 +62,8 @@ bool pd_model_backing_chain_check(PdDaemon *daemon, const PdPoolObj *obj, const 
                                     ? g_strdup(v->backing_path)
                                     : g_build_filename(dir, v->backing_path, NULL);
         g_autofree char *real = NULL;
-        int fd = pd_backing_policy_resolve(daemon->backing_policy, path, vol->name, &st, &real,
-                                           error);
+        int fd =
+            pd_backing_policy_resolve(daemon->backing_policy, path, vol->name, &st, &real, error);
         if (fd < 0)
             return false;
         (void)close(fd);

@@ -260,8 +260,7 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
     /* every backing chain poold opens goes through the policy, before any worker runs */
-    daemon->backing_policy =
-        pd_backing_policy_new((const char *const *)config->backing_roots);
+    daemon->backing_policy = pd_backing_policy_new((const char *const *)config->backing_roots);
     pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
     daemon->events = pd_events_new(daemon);
     daemon->jobs = pd_jobs_new(daemon, config->workers);

@@ -624,10 +624,11 @@ static void snapshot_change(PdDaemon *daemon, PdCall *call, JsonObject *params, 
     PdVol *vol = error ? NULL
                        : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                               pd_param_string(params, "volume"), &obj, &error);
-    if (!vol || (!g_str_equal(event, "vol-snapshot-deleted") && !check_chain(daemon, obj, vol, &error)) ||
+    if (!vol ||
+        (!g_str_equal(event, "vol-snapshot-deleted") && !check_chain(daemon, obj, vol, &error)) ||
         (g_str_equal(event, "vol-snapshot-reverted") &&
-                 !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name,
-                                             "revert to a snapshot", &error))) {
+         !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name,
+                                     "revert to a snapshot", &error))) {
         pd_call_fail(call, error);
         return;
     }

@@ -217,7 +217,8 @@ bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GEr
     PdIO *io = pd_io_file_open(path, PD_IO_RDONLY, 0, error);
     if (!io)
         return false;
-    g_autoptr(PdImage) img = open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, NULL, error);
+    g_autoptr(PdImage) img =
+        open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, NULL, error);
     return img && pd_image_get_info(img, ret, error);
 }
 

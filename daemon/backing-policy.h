@@ -13,7 +13,7 @@
  * Threads: pd_backing_policy_set_roots on the main loop; everything else on any thread. */
 #pragma once
 
-#include "formats/image.h"
+#include "formats/image/image.h"
 
 #include <glib.h>
 #include <stdbool.h>

@@ -10,7 +10,7 @@
  *     the top image, its refusal ends the open with its own message, and it applies to
  *     pd_image_create's backing file too; the process default can be replaced and restored.
  * Without qemu-img the test exits 77. */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "common/pd-error.h"
 #include "../interop/interop-util.h"
 

@@ -16,6 +16,7 @@ struct PdBackingPolicy {
     GMutex lock;
     GPtrArray *config_roots; /* char *, fixed after new */
     GPtrArray *pool_roots;   /* char *, replaced under @lock */
+    GPtrArray *device_roots; /* char *, replaced under @lock: /dev/VG of logical pools */
     PdBackingOpener opener;
 };
 
@@ -37,6 +38,7 @@ PdBackingPolicy *pd_backing_policy_new(const char *const *config_roots)
     g_mutex_init(&p->lock);
     p->config_roots = copy_roots(config_roots);
     p->pool_roots = copy_roots(NULL);
+    p->device_roots = copy_roots(NULL);
     p->opener.open = policy_open;
     p->opener.data = p;
     return p;
@@ -48,18 +50,24 @@ void pd_backing_policy_free(PdBackingPolicy *policy)
         return;
     g_ptr_array_unref(policy->config_roots);
     g_ptr_array_unref(policy->pool_roots);
+    g_ptr_array_unref(policy->device_roots);
     g_mutex_clear(&policy->lock);
     g_free(policy);
 }
 
-void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots)
+void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots,
+                                 const char *const *device_roots)
 {
     GPtrArray *a = copy_roots(pool_roots);
+    GPtrArray *d = copy_roots(device_roots);
     g_mutex_lock(&policy->lock);
     GPtrArray *old = policy->pool_roots;
+    GPtrArray *old_d = policy->device_roots;
     policy->pool_roots = a;
+    policy->device_roots = d;
     g_mutex_unlock(&policy->lock);
     g_ptr_array_unref(old);
+    g_ptr_array_unref(old_d);
 }
 
 const PdBackingOpener *pd_backing_policy_opener(PdBackingPolicy *policy)
@@ -97,6 +105,26 @@ static bool inside_roots(PdBackingPolicy *p, const char *real)
     g_mutex_unlock(&p->lock);
     bool inside = beneath_any(pools, real);
     g_ptr_array_unref(pools);
+    return inside;
+}
+
+/* A logical volume: /dev/VG/LV is a link to /dev/dm-N, made by LVM in a directory only root
+ * writes; a block device named beneath a logical pool's /dev/VG by its (canonical) name. */
+static bool logical_volume(PdBackingPolicy *p, const char *path, const struct stat *st)
+{
+    if (!S_ISBLK(st->st_mode))
+        return false;
+    g_autofree char *canon = g_canonicalize_filename(path, NULL);
+    g_mutex_lock(&p->lock);
+    GPtrArray *devs = g_ptr_array_ref(p->device_roots);
+    g_mutex_unlock(&p->lock);
+    bool inside = false;
+    for (guint i = 0; i < devs->len && !inside; i++) {
+        const char *root = devs->pdata[i];
+        size_t n = strlen(root);
+        inside = strncmp(canon, root, n) == 0 && canon[n] == '/' && !strchr(canon + n + 1, '/');
+    }
+    g_ptr_array_unref(devs);
     return inside;
 }
 
@@ -158,7 +186,7 @@ int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const c
         return -1;
     }
     real[n] = '\0';
-    if (real[0] != '/' || !inside_roots(policy, real)) {
+    if (real[0] != '/' || (!inside_roots(policy, real) && !logical_volume(policy, path, &st))) {
         set_outside(error, path, real, volume);
         (void)close(fd);
         return -1;

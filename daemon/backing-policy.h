@@ -28,9 +28,12 @@ PdBackingPolicy *pd_backing_policy_new(const char *const *config_roots);
 void pd_backing_policy_free(PdBackingPolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdBackingPolicy, pd_backing_policy_free)
 
-/* The target directories of the managed file pools (copied): called whenever pools are
- * defined, changed or removed. */
-void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots);
+/* The target directories of the managed file pools, and the /dev/VG directories of the logical
+ * pools (whose volumes are links to /dev/dm-N: a block device named directly beneath one is
+ * accepted by that name), both copied: called whenever pools are defined, changed or
+ * removed. */
+void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots,
+                                 const char *const *device_roots);
 
 /* THE rule. Resolves backing file @path (absolute, or relative to the current directory:
  * callers join it to the overlay's directory) named by volume @volume. On success returns an

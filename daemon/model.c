@@ -273,6 +273,7 @@ void pd_model_update_backing_roots(PdDaemon *daemon)
     if (!daemon->backing_policy || !daemon->pools)
         return;
     g_autoptr(GPtrArray) roots = g_ptr_array_new();
+    g_autoptr(GPtrArray) devices = g_ptr_array_new();
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, daemon->pools);
@@ -281,16 +282,21 @@ void pd_model_update_backing_roots(PdDaemon *daemon)
         const PdPoolDef *defs[] = {o->pool->def, o->next_def};
         for (size_t i = 0; i < G_N_ELEMENTS(defs); i++) {
             const PdPoolDef *d = defs[i];
-            /* file pools: what lies beneath their directory is theirs; not iSCSI's
-             * /dev/disk/by-path and the like, which hold every disk of the host */
-            if (d && d->target_path && *d->target_path &&
-                (d->type == PD_POOL_DIR || d->type == PD_POOL_FS || d->type == PD_POOL_NETFS ||
-                 d->type == PD_POOL_LOGICAL))
+            /* file pools: what lies beneath their directory is theirs; logical pools: the
+             * links in /dev/VG; not iSCSI's /dev/disk/by-path and the like, which hold every
+             * disk of the host */
+            if (!d || !d->target_path || !*d->target_path)
+                continue;
+            if (d->type == PD_POOL_DIR || d->type == PD_POOL_FS || d->type == PD_POOL_NETFS)
                 g_ptr_array_add(roots, d->target_path);
+            else if (d->type == PD_POOL_LOGICAL)
+                g_ptr_array_add(devices, d->target_path);
         }
     }
     g_ptr_array_add(roots, NULL);
-    pd_backing_policy_set_roots(daemon->backing_policy, (const char *const *)roots->pdata);
+    g_ptr_array_add(devices, NULL);
+    pd_backing_policy_set_roots(daemon->backing_policy, (const char *const *)roots->pdata,
+                                (const char *const *)devices->pdata);
 }
 
 void pd_model_backing_invalidate(PdDaemon *daemon)

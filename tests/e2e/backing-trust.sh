@@ -115,6 +115,17 @@ run_fails "overlay on an outside file by vol-create-as" "$OUT" \
 run_fails "overlay through the symlink by vol-create-as" "resolves to '$D/outside/secret.txt'" \
     pc vol-create-as p1 ovl 1M --format qcow2 --backing-vol "$D/p1/sh-link" --backing-vol-format raw
 
+# an upload brings in a header whose backing file is outside: the volume is marked afterwards
+# and its chain is refused from then on
+run_ok "a qcow2 volume to upload into" pc vol-create-as p1 upq 1M --format qcow2
+qemu-img create -q -f qcow2 -u -b "$D/outside/secret.txt" -F raw "$D/evil-upload.qcow2" 1M
+run_ok "upload of an image naming an outside backing file" pc vol-upload upq "$D/evil-upload.qcow2" --pool p1
+if pc --json vol-info upq --pool p1 | grep -q '"untrusted_backing"'; then ok "upq: marked after the upload"
+else not_ok "upq: marked after the upload"; fi
+run_fails "upq: create-from refused after the upload" "backing file '$D/outside/secret.txt' of volume 'upq' $OUT" \
+    tpc vol-create-from p1 "$(newxml cf-upq)" upq
+run_ok "an untrusted volume can still be deleted" pc vol-delete upq --pool p1
+
 # no secret byte in any volume or file of the pools
 check "no secret in the pools" "" "$(grep -rl "$SECRET" "$D/p1" "$D/p2" 2>/dev/null)"
 for v in $(pc vol-list p1 | awk 'NR>2 && $1 != "" {print $1}'); do

@@ -79,8 +79,13 @@ static const PdParamSpec p_secret[] = {S("secret"), END};
 static const PdParamSpec p_secret_value[] = {S("secret"), S("value"), END};
 static const PdParamSpec p_event_list[] = {IO("since"), IO("limit"), END};
 
+/* The class column: what the read-only socket admits (docs/security.md). */
+#define READ  PD_CLASS_READ
+#define WRITE PD_CLASS_WRITE
+#define DATA  PD_CLASS_DATA
+#define PRIV  PD_CLASS_PRIVILEGED
+
 enum {
-    W = PD_METHOD_WRITE,
     J = PD_METHOD_JOB,
     M = PD_METHOD_NEEDS_MORE,
     F = PD_METHOD_TAKES_FD,
@@ -88,71 +93,103 @@ enum {
 };
 
 static const PdMethod methods[] = {
-    {"org.varlink.service.GetInfo", pd_method_get_info, NULL, 0},
+    {"org.varlink.service.GetInfo", pd_method_get_info, NULL, READ, 0},
     {"org.varlink.service.GetInterfaceDescription", pd_method_get_interface_description,
-     p_interface, 0},
-    {"io.poold.Daemon.Info", pd_method_daemon_info, NULL, 0},
-    {"io.poold.Daemon.Metrics", pd_method_daemon_metrics, NULL, 0},
+     p_interface, READ, 0},
+    {"io.poold.Daemon.Info", pd_method_daemon_info, NULL, READ, 0},
+    {"io.poold.Daemon.Metrics", pd_method_daemon_metrics, NULL, READ, 0},
 
-    {"io.poold.Pool.List", pd_method_pool_list, NULL, 0},
-    {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
-    {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool_dumpxml, 0},
-    {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, 0},
-    {"io.poold.Pool.FindSources", pd_method_pool_find_sources, p_find_sources, W},
-    {"io.poold.Pool.Define", pd_method_pool_define, p_xml, W},
-    {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, W},
-    {"io.poold.Pool.Undefine", pd_method_pool_undefine, p_pool, W},
-    {"io.poold.Pool.Build", pd_method_pool_build, p_pool_build, W},
-    {"io.poold.Pool.Start", pd_method_pool_start, p_pool_start, W},
-    {"io.poold.Pool.Stop", pd_method_pool_stop, p_pool, W},
-    {"io.poold.Pool.Delete", pd_method_pool_delete, p_pool, W},
-    {"io.poold.Pool.Refresh", pd_method_pool_refresh, p_pool, W},
-    {"io.poold.Pool.SetAutostart", pd_method_pool_set_autostart, p_pool_autostart, W},
-    {"io.poold.Pool.ImportLibvirt", pd_method_pool_import_libvirt, p_import_libvirt, W},
+    {"io.poold.Pool.List", pd_method_pool_list, NULL, READ, 0},
+    {"io.poold.Pool.Info", pd_method_pool_info, p_pool, READ, 0},
+    {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool_dumpxml, READ, 0},
+    {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, READ, 0},
+    {"io.poold.Pool.FindSources", pd_method_pool_find_sources, p_find_sources, PRIV, 0},
+    {"io.poold.Pool.Define", pd_method_pool_define, p_xml, WRITE, 0},
+    {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, WRITE, 0},
+    {"io.poold.Pool.Undefine", pd_method_pool_undefine, p_pool, WRITE, 0},
+    {"io.poold.Pool.Build", pd_method_pool_build, p_pool_build, WRITE, 0},
+    {"io.poold.Pool.Start", pd_method_pool_start, p_pool_start, WRITE, 0},
+    {"io.poold.Pool.Stop", pd_method_pool_stop, p_pool, WRITE, 0},
+    {"io.poold.Pool.Delete", pd_method_pool_delete, p_pool, WRITE, 0},
+    {"io.poold.Pool.Refresh", pd_method_pool_refresh, p_pool, WRITE, 0},
+    {"io.poold.Pool.SetAutostart", pd_method_pool_set_autostart, p_pool_autostart, WRITE, 0},
+    {"io.poold.Pool.ImportLibvirt", pd_method_pool_import_libvirt, p_import_libvirt, PRIV, 0},
     /* Changes nothing in poold, but defines and starts a pool in libvirt. */
-    {"io.poold.Pool.ExportLibvirt", pd_method_pool_export_libvirt, p_export_libvirt, W},
+    {"io.poold.Pool.ExportLibvirt", pd_method_pool_export_libvirt, p_export_libvirt, PRIV, 0},
 
-    {"io.poold.Volume.List", pd_method_vol_list, p_pool, 0},
-    {"io.poold.Volume.Info", pd_method_vol_info, p_vol, 0},
-    {"io.poold.Volume.DumpXML", pd_method_vol_dumpxml, p_vol, 0},
-    {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, W | J | O},
-    {"io.poold.Volume.CreateFrom", pd_method_vol_create_from, p_vol_create_from, W | J},
-    {"io.poold.Volume.Clone", pd_method_vol_clone, p_vol_clone, W | J},
-    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol_delete, W | O},
-    {"io.poold.Volume.Resize", pd_method_vol_resize, p_vol_resize, W | J},
-    {"io.poold.Volume.Wipe", pd_method_vol_wipe, p_vol_wipe, W | J},
-    {"io.poold.Volume.Upload", pd_method_vol_upload, p_vol_transfer, W | J | F},
+    {"io.poold.Volume.List", pd_method_vol_list, p_pool, READ, 0},
+    {"io.poold.Volume.Info", pd_method_vol_info, p_vol, READ, 0},
+    {"io.poold.Volume.DumpXML", pd_method_vol_dumpxml, p_vol, READ, 0},
+    {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, WRITE, J | O},
+    {"io.poold.Volume.CreateFrom", pd_method_vol_create_from, p_vol_create_from, WRITE, J},
+    {"io.poold.Volume.Clone", pd_method_vol_clone, p_vol_clone, WRITE, J},
+    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol_delete, WRITE, O},
+    {"io.poold.Volume.Resize", pd_method_vol_resize, p_vol_resize, WRITE, J},
+    {"io.poold.Volume.Wipe", pd_method_vol_wipe, p_vol_wipe, WRITE, J},
+    {"io.poold.Volume.Upload", pd_method_vol_upload, p_vol_transfer, DATA, J | F},
     /* Download changes no volume, but writes into a caller's descriptor from a job. */
-    {"io.poold.Volume.Download", pd_method_vol_download, p_vol_transfer, J | F},
-    {"io.poold.Volume.SnapshotCreate", pd_method_vol_snapshot_create, p_vol_snapshot, W},
-    {"io.poold.Volume.SnapshotList", pd_method_vol_snapshot_list, p_vol, 0},
-    {"io.poold.Volume.SnapshotRevert", pd_method_vol_snapshot_revert, p_vol_snapshot, W},
-    {"io.poold.Volume.SnapshotDelete", pd_method_vol_snapshot_delete, p_vol_snapshot, W},
+    {"io.poold.Volume.Download", pd_method_vol_download, p_vol_transfer, DATA, J | F},
+    {"io.poold.Volume.SnapshotCreate", pd_method_vol_snapshot_create, p_vol_snapshot, WRITE, 0},
+    {"io.poold.Volume.SnapshotList", pd_method_vol_snapshot_list, p_vol, READ, 0},
+    {"io.poold.Volume.SnapshotRevert", pd_method_vol_snapshot_revert, p_vol_snapshot, WRITE, 0},
+    {"io.poold.Volume.SnapshotDelete", pd_method_vol_snapshot_delete, p_vol_snapshot, WRITE, 0},
 
-    {"io.poold.Domain.AttachDisk", pd_method_domain_attach_disk, p_attach_disk, W},
-    {"io.poold.Domain.DetachDisk", pd_method_domain_detach_disk, p_detach_disk, W},
-    {"io.poold.Domain.BlkList", pd_method_domain_blklist, p_blklist, 0},
+    {"io.poold.Domain.AttachDisk", pd_method_domain_attach_disk, p_attach_disk, PRIV, 0},
+    {"io.poold.Domain.DetachDisk", pd_method_domain_detach_disk, p_detach_disk, PRIV, 0},
+    {"io.poold.Domain.BlkList", pd_method_domain_blklist, p_blklist, PRIV, 0},
 
-    {"io.poold.Secret.List", pd_method_secret_list, NULL, 0},
-    {"io.poold.Secret.Define", pd_method_secret_define, p_xml, W},
-    {"io.poold.Secret.DumpXML", pd_method_secret_dumpxml, p_secret, 0},
-    {"io.poold.Secret.SetValue", pd_method_secret_set_value, p_secret_value, W},
-    {"io.poold.Secret.GetValue", pd_method_secret_get_value, p_secret, W},
-    {"io.poold.Secret.Undefine", pd_method_secret_undefine, p_secret, W},
+    {"io.poold.Secret.List", pd_method_secret_list, NULL, PRIV, 0},
+    {"io.poold.Secret.Define", pd_method_secret_define, p_xml, PRIV, 0},
+    {"io.poold.Secret.DumpXML", pd_method_secret_dumpxml, p_secret, PRIV, 0},
+    {"io.poold.Secret.SetValue", pd_method_secret_set_value, p_secret_value, PRIV, 0},
+    {"io.poold.Secret.GetValue", pd_method_secret_get_value, p_secret, PRIV, 0},
+    {"io.poold.Secret.Undefine", pd_method_secret_undefine, p_secret, PRIV, 0},
 
-    {"io.poold.Job.List", pd_method_job_list, NULL, 0},
-    {"io.poold.Job.Get", pd_method_job_get, p_job, 0},
-    {"io.poold.Job.Cancel", pd_method_job_cancel, p_job, W},
-    {"io.poold.Job.Wait", pd_method_job_wait, p_job, 0},
-    {"io.poold.Event.List", pd_method_event_list, p_event_list, 0},
-    {"io.poold.Event.Subscribe", pd_method_event_subscribe, NULL, M},
-    {NULL, NULL, NULL, 0},
+    {"io.poold.Job.List", pd_method_job_list, NULL, READ, 0},
+    {"io.poold.Job.Get", pd_method_job_get, p_job, READ, 0},
+    {"io.poold.Job.Cancel", pd_method_job_cancel, p_job, WRITE, 0},
+    {"io.poold.Job.Wait", pd_method_job_wait, p_job, READ, 0},
+    {"io.poold.Event.List", pd_method_event_list, p_event_list, READ, 0},
+    {"io.poold.Event.Subscribe", pd_method_event_subscribe, NULL, READ, M},
+    {NULL, NULL, NULL, 0, 0},
 };
 
 /* The call running on each client (main loop only). */
 static GHashTable *running_calls;
 /* The call whose handler runs now: only it may be deferred. */
 static PdCall *handling_call;
+
+bool pd_method_class_allowed(PdMethodClass cls, bool read_only)
+{
+    switch (cls) {
+    case PD_CLASS_READ:
+        return true;
+    case PD_CLASS_WRITE:
+    case PD_CLASS_DATA:
+    case PD_CLASS_PRIVILEGED:
+        return !read_only;
+    case PD_CLASS_NONE:
+        break;
+    }
+    return false; /* unclassed: refused on both sockets */
+}
+
+const char *pd_method_class_name(PdMethodClass cls)
+{
+    switch (cls) {
+    case PD_CLASS_READ:
+        return "read";
+    case PD_CLASS_WRITE:
+        return "write";
+    case PD_CLASS_DATA:
+        return "data";
+    case PD_CLASS_PRIVILEGED:
+        return "privileged";
+    case PD_CLASS_NONE:
+        break;
+    }
+    return NULL;
+}
 
 const PdMethod *pd_method_table(void)
 {
@@ -206,7 +243,7 @@ bool pd_dispatch_check(const PdMethod *method, JsonObject *params, bool read_onl
 {
     const char *err = NULL;
     JsonObject *eparams = NULL;
-    if (read_only && (method->flags & PD_METHOD_WRITE)) {
+    if (!pd_method_class_allowed(method->cls, read_only)) {
         err = "org.varlink.service.PermissionDenied";
     } else if ((method->flags & PD_METHOD_NEEDS_MORE) && !more) {
         err = "org.varlink.service.ExpectedMore";
@@ -381,7 +418,8 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
     if (pc.early_error) {
         const PdMethod *refused = pd_method_lookup(pc.name);
         if (refused) {
-            g_info("%s from %s refused: %s", pc.name, pd_client_describe(client), pc.early_error);
+            g_info("%s (class %s) from %s refused: %s", pc.name, pd_method_class_name(refused->cls),
+                   pd_client_describe(client), pc.early_error);
             pd_metrics_call(refused->name, true, 0);
         }
         drop_fds(client);

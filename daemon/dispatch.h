@@ -2,7 +2,8 @@
  *
  * A method is data (redis' command table): its varlink name, its handler, the schema of its
  * parameters and flags. pd_dispatch() checks everything a handler may rely on once, here:
- * the method exists, a changing method is not called on the read-only socket, every parameter
+ * the method exists, its class is admitted on the socket (only `read` on the read-only one,
+ * docs/security.md), every parameter
  * is known, of the right JSON type and within limits, required ones are present, "more" is
  * given where the method needs it, descriptors come only with methods that take one.
  * Handlers then only apply policy and do the work. */
@@ -31,8 +32,18 @@ typedef struct {
     bool required;
 } PdParamSpec;
 
+/* What a method may do, and so which socket admits it (docs/security.md). Every method of the
+ * table has one; the read-only socket admits only PD_CLASS_READ. An unclassed method (NONE)
+ * is refused everywhere. */
 typedef enum {
-    PD_METHOD_WRITE = 1 << 0,      /* changes something: refused on the read-only socket */
+    PD_CLASS_NONE = 0,
+    PD_CLASS_READ,       /* metadata only: lists, info, XML, jobs, events, metrics */
+    PD_CLASS_WRITE,      /* changes pools, volumes or jobs */
+    PD_CLASS_DATA,       /* streams volume contents (download, upload) */
+    PD_CLASS_PRIVILEGED, /* talks to libvirt or an external program or host; secrets */
+} PdMethodClass;
+
+typedef enum {
     PD_METHOD_JOB = 1 << 1,        /* may run as a job (takes "async", streams with "more") */
     PD_METHOD_NEEDS_MORE = 1 << 2, /* must be called with "more" (subscriptions) */
     PD_METHOD_TAKES_FD = 1 << 3,   /* the call carries one file descriptor */
@@ -54,11 +65,18 @@ typedef struct {
     const char *name; /* "io.poold.Pool.List" */
     PdMethodFunc handler;
     const PdParamSpec *params; /* terminated by an entry with name NULL; NULL: none */
-    unsigned flags;            /* PdMethodFlags */
+    PdMethodClass cls;
+    unsigned flags; /* PdMethodFlags */
 } PdMethod;
 
 /* Longest string parameter accepted (XML documents included). */
 #define PD_PARAM_STRING_MAX (1024 * 1024)
+
+/* Whether a method of @cls may be called on a socket (@read_only: the 0666 one). */
+bool pd_method_class_allowed(PdMethodClass cls, bool read_only);
+/* "read", "write", "data", "privileged"; NULL for PD_CLASS_NONE. Also the IDL's
+ * "# @class: NAME" annotation. */
+const char *pd_method_class_name(PdMethodClass cls);
 
 /* The method table, terminated by an entry with name NULL. */
 const PdMethod *pd_method_table(void);

@@ -208,8 +208,11 @@ PdImage *pd_image_open_io_with(PdIO *io, PdFormat format, PdOpenFlags flags,
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error)
 {
     PdIO *io = pd_io_file_open(path, PD_IO_RDONLY, 0, error);
-    if (!io)
-        return false;
+    return io && pd_image_read_info_io(io, format, ret, error);
+}
+
+bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error)
+{
     g_autoptr(PdImage) img =
         open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, NULL, error);
     return img && pd_image_get_info(img, ret, error);

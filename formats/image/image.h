@@ -209,6 +209,8 @@ bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
  * reading only its header: no mapping or refcount tables, no snapshot table, no backing
  * chain; for listings of many volumes (a pool refresh). snapshot_count is the header's. */
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error);
+/* The same over a store, which the call owns (closes) from then on, also on failure. */
+bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error);
 void pd_image_info_clear(PdImageInfo *info);
 
 /* Internal snapshots (qcow2). Raw answers PD_ERROR_UNSUPPORTED. */

@@ -81,14 +81,14 @@ struct PdIO {
 
 /* Opens a local file. The error names the path. */
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error);
-/* A store over @fd, already open as @flags say (taken, also on failure), called @name:
- * relative backing files count from @name's directory. A directory is refused, and with
- * PD_IO_DATA_ONLY anything but a regular file or block device. */
-PdIO *pd_io_file_open_fd(int fd, const char *name, PdIOFlags flags, GError **error);
+/* A store over @fd, a regular file or block device its caller opened (for reading, or for
+ * reading and writing with PD_IO_RDWR in @flags) and checked, named @path: relative backing
+ * files resolve against @path's directory. The store owns @fd from then on, also on failure.
+ * A directory is refused, and with PD_IO_DATA_ONLY anything but a regular file or a block
+ * device; other flags are ignored. */
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
 /* "regular file", "FIFO", "character device", ... for error messages. */
 const char *pd_io_file_type_name(mode_t mode);
-/* The directory relative names count from, when @io is a local file; else NULL. */
-const char *pd_io_file_dir(PdIO *io);
 
 /* Full-length helpers. pread_full zero-fills what lies past the end of the store.
  * Return true or false with @error naming the store and the operation. */

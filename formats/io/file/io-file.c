@@ -285,8 +285,3 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
     }
     return pd_io_file_open_fd(fd, path, flags, error);
 }
-
-const char *pd_io_file_dir(PdIO *io)
-{
-    return io && io->ops == &file_ops ? ((FileIO *)io)->dir : NULL;
-}

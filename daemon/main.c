@@ -1,12 +1,12 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/metrics.h"
-#include "daemon/model.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/core/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/model/model.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
 /* io.poold.Domain: attach-disk, detach-disk, domblklist. Policy in attachments.h; libvirt is
  * called from a job's worker thread, never on the main loop. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/jobs.h"
-#include "daemon/methods.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/api/methods.h"
 
 static PdAffectFlags affect_flags(JsonObject *params)
 {

@@ -1,9 +1,9 @@
 /* io.poold.Job and io.poold.Event. */
 #include "common/pd-error.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/methods.h"
+#include "daemon/core/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/api/methods.h"
 
 static void fail_no_job(PdCall *call, int64_t id)
 {

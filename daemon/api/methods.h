@@ -1,8 +1,8 @@
 /* The handlers of the method table (dispatch.c), one file per interface. */
 #pragma once
 
-#include "daemon/dispatch.h"
-#include "daemon/model.h"
+#include "daemon/rpc/dispatch.h"
+#include "daemon/model/model.h"
 
 G_BEGIN_DECLS
 

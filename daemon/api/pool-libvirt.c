@@ -1,8 +1,8 @@
 /* io.poold.Pool.ImportLibvirt and ExportLibvirt: pool definitions copied from and to libvirt.
  * libvirt is called on a thread (GTask); definitions change on the main loop. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/methods.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/api/methods.h"
 #include "xml/pool-xml.h"
 
 #include <gio/gio.h>

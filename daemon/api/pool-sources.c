@@ -2,7 +2,7 @@
  * exports, iSCSI targets), asked by the pool type's backend on a thread: the host may be slow
  * or dead, and the backend's own timeout bounds the wait. */
 #include "common/pd-error.h"
-#include "daemon/methods.h"
+#include "daemon/api/methods.h"
 #include "pools/backend.h"
 #include "xml/pool-xml.h"
 

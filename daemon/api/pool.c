@@ -1,12 +1,12 @@
 /* io.poold.Pool: definitions, state and lifecycle of pools. Policy here; mechanism in the
  * backend, run on a worker for everything that touches storage. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/methods.h"
-#include "daemon/model.h"
-#include "daemon/secrets.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/api/methods.h"
+#include "daemon/model/model.h"
+#include "daemon/model/secrets.h"
 #include "xml/pool-types.h"
 #include "xml/pool-xml.h"
 

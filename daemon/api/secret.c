@@ -1,9 +1,9 @@
 /* io.poold.Secret: secrets in libvirt's secret XML, values write-only (as libvirt's private
  * secrets: GetValue is refused, for every secret). */
 #include "common/pd-error.h"
-#include "daemon/events.h"
-#include "daemon/methods.h"
-#include "daemon/secrets.h"
+#include "daemon/observe/events.h"
+#include "daemon/api/methods.h"
+#include "daemon/model/secrets.h"
 #include "xml/secret-xml.h"
 
 #include <string.h>

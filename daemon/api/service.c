@@ -1,12 +1,12 @@
 /* org.varlink.service (GetInfo, GetInterfaceDescription from the IDL files built into the
  * daemon as a GResource) and io.poold.Daemon. */
 #include "common/pd-error.h"
-#include "daemon/daemon.h"
-#include "daemon/jobs.h"
-#include "daemon/methods.h"
-#include "daemon/metrics.h"
-#include "daemon/model.h"
-#include "daemon/store.h"
+#include "daemon/core/daemon.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/api/methods.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/model/model.h"
+#include "daemon/store/store.h"
 #include "poold-resources.h" /* generated: the IDL files */
 
 #include <gio/gio.h>

@@ -3,11 +3,11 @@
  * and an event in one transaction before the answer. */
 #include "common/pd-error.h"
 #include "common/size.h"
-#include "daemon/attachments.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/methods.h"
-#include "daemon/model.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/api/methods.h"
+#include "daemon/model/model.h"
 #include "xml/vol-xml.h"
 
 #include <string.h>

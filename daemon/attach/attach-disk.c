@@ -1,10 +1,10 @@
 /* attach-disk and detach-disk: checks and the in-progress row on the main loop, libvirt on a
  * worker, the row and its event in one transaction on the main loop. */
 #include "common/pd-error.h"
-#include "daemon/attach-private.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/libvirt-disk.h"
+#include "daemon/attach/attach-private.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/libvirt/disk.h"
 
 #include <string.h>
 

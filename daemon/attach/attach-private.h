@@ -1,7 +1,7 @@
 /* Shared between attachments.c, attach-disk.c and reconcile.c. */
 #pragma once
 
-#include "daemon/attachments.h"
+#include "daemon/attach/attachments.h"
 
 struct PdLibvirt {
     const PdLibvirtModule *module; /* NULL until pd_attach_load */

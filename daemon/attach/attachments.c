@@ -1,8 +1,8 @@
 /* The daemon's libvirt state, the URI default, the protection check and source matching. */
-#include "daemon/attachments.h"
+#include "daemon/attach/attachments.h"
 
 #include "common/pd-error.h"
-#include "daemon/attach-private.h"
+#include "daemon/attach/attach-private.h"
 
 #include <string.h>
 

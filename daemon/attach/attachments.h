@@ -24,9 +24,9 @@
  * one thread. */
 #pragma once
 
-#include "daemon/daemon.h"
-#include "daemon/libvirt-module.h"
-#include "daemon/model.h"
+#include "daemon/core/daemon.h"
+#include "daemon/libvirt/module.h"
+#include "daemon/model/model.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>

@@ -1,8 +1,8 @@
 /* Reconciliation of the attachment rows of a URI with libvirt's domains. */
 #include "common/pd-error.h"
-#include "daemon/attach-private.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
+#include "daemon/attach/attach-private.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
 
 GPtrArray *pd_reconcile_scan(PdLibvirtConns *conns, const char *uri, GError **error)
 {

@@ -3,8 +3,8 @@
  * copies of what they need and report back through the main loop. */
 #pragma once
 
-#include "daemon/server.h"
-#include "daemon/store.h"
+#include "daemon/rpc/server.h"
+#include "daemon/store/store.h"
 
 #include <glib.h>
 #include <stdbool.h>
@@ -39,7 +39,7 @@ struct PdDaemon {
     /* Which backing files the catalog's volumes use (pd_model_backing_user): key -> count;
      * rebuilt on first use after pd_model_backing_invalidate, kept by put/remove. */
     GHashTable *backing_index;
-    PdLibvirt *libvirt; /* connections and attachment reconciliation (daemon/attachments.h) */
+    PdLibvirt *libvirt; /* connections and attachment reconciliation (daemon/attach/attachments.h) */
     int64_t start_time; /* monotonic µs */
 };
 

@@ -1,5 +1,5 @@
 /* Heap trims off the answers' path (heap.h). */
-#include "daemon/heap.h"
+#include "daemon/core/heap.h"
 
 #ifdef __GLIBC__
 #include <malloc.h>

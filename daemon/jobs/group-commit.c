@@ -1,5 +1,5 @@
 /* Group commit: collecting answers, running the barrier, answering in order. */
-#include "daemon/group-commit.h"
+#include "daemon/jobs/group-commit.h"
 
 #include "common/pd-error.h"
 

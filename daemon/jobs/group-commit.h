@@ -14,8 +14,8 @@
  * Main loop thread only, except the sync functions, which run on the barrier's thread. */
 #pragma once
 
-#include "daemon/dispatch.h"
-#include "daemon/store.h"
+#include "daemon/rpc/dispatch.h"
+#include "daemon/store/store.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>

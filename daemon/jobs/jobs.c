@@ -1,12 +1,12 @@
 /* Jobs on a thread pool: accounting, busy volumes, progress, cancel, wait. */
-#include "daemon/jobs.h"
+#include "daemon/jobs/jobs.h"
 
 #include "common/pd-error.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/metrics.h"
-#include "daemon/server.h"
-#include "daemon/store.h"
+#include "daemon/core/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/rpc/server.h"
+#include "daemon/store/store.h"
 
 #include <unistd.h>
 

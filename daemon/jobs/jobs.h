@@ -8,8 +8,8 @@
  * listed for a while. Everything but the run function happens on the main loop thread. */
 #pragma once
 
-#include "daemon/dispatch.h"
-#include "daemon/group-commit.h"
+#include "daemon/rpc/dispatch.h"
+#include "daemon/jobs/group-commit.h"
 
 #include <gio/gio.h>
 #include <glib.h>

@@ -1,5 +1,5 @@
 /* The libvirt event loop thread, libvirt errors as GErrors, and the connection cache. */
-#include "daemon/libvirt-conn.h"
+#include "daemon/libvirt/conn.h"
 
 #include "common/pd-error.h"
 

@@ -19,7 +19,7 @@
  * one, the domain, followed by libvirt's own message. */
 #pragma once
 
-#include "daemon/libvirt-module.h"
+#include "daemon/libvirt/module.h"
 
 #include <glib.h>
 #include <libvirt/libvirt.h>

@@ -1,5 +1,5 @@
 /* Building a <disk> element for attach-disk. */
-#include "daemon/libvirt-disk.h"
+#include "daemon/libvirt/disk.h"
 
 #include "common/pd-error.h"
 #include "xml/xml-util.h"

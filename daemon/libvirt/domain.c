@@ -1,5 +1,5 @@
 /* attach-disk, detach-disk and the disk lists of domains, through the libvirt C API. */
-#include "daemon/libvirt-domain.h"
+#include "daemon/libvirt/domain.h"
 
 #include "common/pd-error.h"
 

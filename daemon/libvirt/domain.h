@@ -11,8 +11,8 @@
  *   PD_ERROR_IO               libvirt failed (its message follows). */
 #pragma once
 
-#include "daemon/libvirt-conn.h"
-#include "daemon/libvirt-domxml.h"
+#include "daemon/libvirt/conn.h"
+#include "daemon/libvirt/domxml.h"
 
 #include <glib.h>
 #include <stdbool.h>

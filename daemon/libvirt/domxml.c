@@ -1,5 +1,5 @@
 /* Reading the <disk> elements of a domain's XML. */
-#include "daemon/libvirt-domxml.h"
+#include "daemon/libvirt/domxml.h"
 
 #include "common/pd-error.h"
 #include "xml/xml-util.h"

@@ -1,5 +1,5 @@
 /* Loading poold's libvirt module (libvirt-module.h). */
-#include "daemon/libvirt-module.h"
+#include "daemon/libvirt/module.h"
 
 #include "common/module.h"
 #include "common/pd-error.h"

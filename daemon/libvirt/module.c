@@ -1,7 +1,7 @@
 /* The table poold-libvirt.so exports (libvirt-module.h): each entry takes the connection to
  * its URI from the cache, calls libvirt-domain.c or libvirt-pool.c, and lets the connection go. */
-#include "daemon/libvirt-domain.h"
-#include "daemon/libvirt-pool.h"
+#include "daemon/libvirt/domain.h"
+#include "daemon/libvirt/pool.h"
 
 static bool attach_disk(PdLibvirtConns *conns, const char *uri, const char *domain,
                         const char *disk_xml, const char *target, const PdAffectFlags *flags,

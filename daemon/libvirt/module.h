@@ -20,7 +20,7 @@
  * in libvirt-conn.h and libvirt-domain.h. */
 #pragma once
 
-#include "daemon/libvirt-domxml.h"
+#include "daemon/libvirt/domxml.h"
 
 #include <glib.h>
 #include <stdbool.h>

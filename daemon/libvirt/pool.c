@@ -1,5 +1,5 @@
 /* Reading and writing libvirt's storage pool definitions. */
-#include "daemon/libvirt-pool.h"
+#include "daemon/libvirt/pool.h"
 
 #include "common/pd-error.h"
 

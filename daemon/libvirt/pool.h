@@ -4,7 +4,7 @@
  * naming the URI. */
 #pragma once
 
-#include "daemon/libvirt-conn.h"
+#include "daemon/libvirt/conn.h"
 
 #include <glib.h>
 #include <stdbool.h>

@@ -1,13 +1,13 @@
 /* The daemon's pools and volume catalogs, and the policy checks shared by the methods. */
-#include "daemon/model.h"
+#include "daemon/model/model.h"
 
-#include "daemon/secrets.h"
+#include "daemon/model/secrets.h"
 
 #include "common/json-text.h"
 #include "common/pd-error.h"
-#include "daemon/events.h"
-#include "daemon/heap.h"
-#include "daemon/jobs.h"
+#include "daemon/observe/events.h"
+#include "daemon/core/heap.h"
+#include "daemon/jobs/jobs.h"
 #include "xml/pool-xml.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Secrets policy (see secrets.h). */
-#include "daemon/secrets.h"
+#include "daemon/model/secrets.h"
 
 #include "common/pd-error.h"
 #include "xml/xml-util.h"

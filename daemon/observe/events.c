@@ -1,8 +1,8 @@
 /* The event log and its subscribers. */
-#include "daemon/events.h"
+#include "daemon/observe/events.h"
 
-#include "daemon/daemon.h"
-#include "daemon/store.h"
+#include "daemon/core/daemon.h"
+#include "daemon/store/store.h"
 
 struct PdEvents {
     PdDaemon *daemon;

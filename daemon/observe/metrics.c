@@ -1,9 +1,9 @@
 /* Prometheus text exposition of the daemon's state and counters. */
-#include "daemon/metrics.h"
+#include "daemon/observe/metrics.h"
 
-#include "daemon/daemon.h"
-#include "daemon/jobs.h"
-#include "daemon/model.h"
+#include "daemon/core/daemon.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/model/model.h"
 
 #include <gio/gio.h>
 #include <string.h>

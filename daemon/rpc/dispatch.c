@@ -1,12 +1,12 @@
 /* The method table and the checks every call passes before its handler runs. */
-#include "daemon/dispatch.h"
+#include "daemon/rpc/dispatch.h"
 
 #include "common/pd-error.h"
-#include "daemon/daemon.h"
-#include "daemon/heap.h"
-#include "daemon/methods.h"
-#include "daemon/metrics.h"
-#include "daemon/server.h"
+#include "daemon/core/daemon.h"
+#include "daemon/core/heap.h"
+#include "daemon/api/methods.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/rpc/server.h"
 
 #include <string.h>
 #include <unistd.h>

@@ -1,9 +1,9 @@
 /* The varlink socket server: listening sockets, connections, framing, limits. */
-#include "daemon/server.h"
+#include "daemon/rpc/server.h"
 
 #include "common/pd-error.h"
-#include "daemon/daemon.h"
-#include "daemon/dispatch.h"
+#include "daemon/core/daemon.h"
+#include "daemon/rpc/dispatch.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* The SQLite store: schema, migrations, and the rows of pools, volumes, jobs and events. */
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #include "common/pd-error.h"
 

@@ -7,7 +7,7 @@
  * on the read-only socket must also be allowed on the read-write one. Any crash, leak or
  * sanitizer report is a bug. The replay program (fuzz-main.c) runs it over
  * tests/fuzz/corpus-varlink/ in the test suite. */
-#include "daemon/dispatch.h"
+#include "daemon/rpc/dispatch.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,11 +6,11 @@
  * outside poold, settles the row a crash left between libvirt's answer and the store write,
  * and runs by itself on libvirt's device-removed event. Without QEMU the test exits 77. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/libvirt-domain.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/libvirt-disk.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/libvirt/domain.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/libvirt/disk.h"
 #include "tests/libvirt/lv-fixture.h"
 
 #include <glib/gstdio.h>

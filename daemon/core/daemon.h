@@ -39,7 +39,8 @@ struct PdDaemon {
     /* Which backing files the catalog's volumes use (pd_model_backing_user): key -> count;
      * rebuilt on first use after pd_model_backing_invalidate, kept by put/remove. */
     GHashTable *backing_index;
-    PdLibvirt *libvirt; /* connections and attachment reconciliation (daemon/attach/attachments.h) */
+    /* connections and attachment reconciliation (daemon/attach/attachments.h) */
+    PdLibvirt *libvirt;
     int64_t start_time; /* monotonic µs */
 };
 

@@ -143,8 +143,9 @@ int pi_cmd_commit(int argc, char **argv)
         pi_error("Did not find '%s' in the backing chain of '%s'", base_name, argv[optind]);
         return 1;
     }
-    g_autoptr(PdImage) base =
-        pi_open(pd_image_name(layer), pd_image_format(layer), PD_OPEN_RDWR | PD_OPEN_NO_BACKING);
+    /* The base is opened with its own backing chain: a write that allocates only part of
+     * one of its clusters completes the cluster from what the base reads through there. */
+    g_autoptr(PdImage) base = pi_open(pd_image_name(layer), pd_image_format(layer), PD_OPEN_RDWR);
     if (!base)
         return 1;
     GError *error = NULL;

@@ -1,5 +1,5 @@
 /* The copy/convert engine (see convert.h for what it writes and who runs what). */
-#include "formats/convert.h"
+#include "formats/convert/convert.h"
 #include "common/pd-error.h"
 
 #include <errno.h>

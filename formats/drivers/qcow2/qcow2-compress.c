@@ -7,7 +7,7 @@
  *
  * qcow2_compress only reads the geometry of the image: it is pure and thread-safe, so the
  * convert engine runs it on every core. */
-#include "formats/qcow2.h"
+#include "formats/drivers/qcow2/qcow2.h"
 #include "common/pd-error.h"
 
 #include <string.h>

@@ -6,7 +6,7 @@
  *
  * Everything of cluster 0 we do not interpret (bitmaps, unknown extensions, header fields
  * past those we know) is kept and written back unchanged. */
-#include "formats/qcow2.h"
+#include "formats/drivers/qcow2/qcow2.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 

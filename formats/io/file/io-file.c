@@ -1,5 +1,5 @@
 /* PdIO over a local file (or block device) through a file descriptor. */
-#include "formats/io.h"
+#include "formats/io/io.h"
 #include "common/pd-error.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
  * naming the format. Every callback returns true/false with @error set, like image.h. */
 #pragma once
 
-#include "formats/image.h"
+#include "formats/image/image.h"
 
 typedef struct PdImageDriver PdImageDriver;
 

@@ -12,7 +12,7 @@
  * ("vol.qcow2", "dir/vol"); a leading '/' is allowed. */
 #pragma once
 
-#include "formats/io.h"
+#include "formats/io/io.h"
 
 #include <glib.h>
 #include <stdbool.h>

@@ -2,8 +2,8 @@
  * driver table. The on-disk work lives in qcow2-header.c (cluster 0), qcow2-cluster.c
  * (L1/L2 and guest I/O), qcow2-refcount.c, qcow2-cache.c, qcow2-compress.c,
  * qcow2-snapshot.c and qcow2-check.c. */
-#include "formats/qcow2.h"
-#include "formats/qcow2-snapshot-table.h"
+#include "formats/drivers/qcow2/qcow2.h"
+#include "formats/drivers/qcow2/qcow2-snapshot-table.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 

@@ -1,5 +1,5 @@
 /* PdIO over NFSv3 through libnfs, and the directory operations of an NFS pool. */
-#include "formats/io-nfs.h"
+#include "formats/io/nfs/io-nfs.h"
 
 #include "common/pd-error.h"
 

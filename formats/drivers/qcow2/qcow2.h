@@ -28,7 +28,7 @@
  */
 #pragma once
 
-#include "formats/image-driver.h"
+#include "formats/image/image-driver.h"
 
 #include <stdint.h>
 #include <string.h>

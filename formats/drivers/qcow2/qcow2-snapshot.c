@@ -19,8 +19,8 @@
  * the refcount cache. The write order is the one in qcow2.h: everything a snapshot needs is
  * durable before the table names it; a deleted snapshot leaves the table before its
  * references are dropped. A failure half-way leaks clusters, never shares one. */
-#include "formats/qcow2.h"
-#include "formats/qcow2-snapshot-table.h"
+#include "formats/drivers/qcow2/qcow2.h"
+#include "formats/drivers/qcow2/qcow2-snapshot-table.h"
 #include "common/pd-error.h"
 
 #include <string.h>

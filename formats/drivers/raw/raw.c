@@ -1,5 +1,5 @@
 /* raw: the guest's bytes, as they are, in the store. */
-#include "formats/image-driver.h"
+#include "formats/image/image-driver.h"
 #include "common/pd-error.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Backend-independent PdIO helpers. */
-#include "formats/io.h"
+#include "formats/io/io.h"
 #include "common/pd-error.h"
 
 #include <errno.h>

@@ -11,7 +11,7 @@
  * pwrite per host-contiguous run (partial clusters completed from the old contents or the
  * backing file), then update the L2 entries in the cache. Old clusters replaced by the
  * request lose their reference only after the L2 tables are on disk. */
-#include "formats/qcow2.h"
+#include "formats/drivers/qcow2/qcow2.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 

@@ -1,5 +1,5 @@
 /* PdImage: what every format shares. Checks happen here once; drivers trust them. */
-#include "formats/image-driver.h"
+#include "formats/image/image-driver.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 

@@ -1,5 +1,5 @@
 /* PdIO over one iSCSI LUN: byte-addressed I/O on top of block commands. */
-#include "formats/io-iscsi.h"
+#include "formats/io/iscsi/io-iscsi.h"
 
 #include "common/pd-error.h"
 

@@ -14,8 +14,8 @@
  * thread its own session. */
 #pragma once
 
-#include "formats/io.h"
-#include "formats/iscsi.h"
+#include "formats/io/io.h"
+#include "formats/io/iscsi/iscsi.h"
 
 G_BEGIN_DECLS
 

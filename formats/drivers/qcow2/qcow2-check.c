@@ -20,8 +20,8 @@
  * Speed: L2 tables and refcount blocks are read with large reads of adjacent clusters,
  * each distinct L2 table once (shared tables are counted with their multiplicity); no
  * per-cluster I/O. */
-#include "formats/qcow2.h"
-#include "formats/qcow2-snapshot-table.h"
+#include "formats/drivers/qcow2/qcow2.h"
+#include "formats/drivers/qcow2/qcow2-snapshot-table.h"
 #include "common/pd-error.h"
 
 #include <stdarg.h>

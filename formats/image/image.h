@@ -6,7 +6,7 @@
  * thread at a time; the convert engine gives each thread its own work, not its own image. */
 #pragma once
 
-#include "formats/io.h"
+#include "formats/io/io.h"
 
 #include <glib.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* iSCSI sessions through libiscsi: login, SCSI commands with UNIT ATTENTION retries, errors. */
-#include "formats/iscsi.h"
+#include "formats/io/iscsi/iscsi.h"
 
 #include "common/pd-error.h"
 

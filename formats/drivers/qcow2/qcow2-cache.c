@@ -6,7 +6,7 @@
  * recently used unpinned slot. Before a dirty table of a cache is written, its dependency
  * (the refcount cache for the L2 cache) is written and the store flushed, so an L2 entry
  * never reaches the disk before the refcount of the cluster it points to. */
-#include "formats/qcow2.h"
+#include "formats/drivers/qcow2/qcow2.h"
 #include "common/pd-error.h"
 
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  * New refcount blocks (and a grown refcount table) are placed together in a fresh area past
  * everything allocated, and they describe themselves: the blocks are written, flushed, then
  * the table entries (or the new table and then the header) that point to them. */
-#include "formats/qcow2.h"
+#include "formats/drivers/qcow2/qcow2.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 

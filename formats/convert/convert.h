@@ -21,7 +21,7 @@
  */
 #pragma once
 
-#include "formats/image.h"
+#include "formats/image/image.h"
 
 G_BEGIN_DECLS
 

@@ -1,6 +1,7 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
+#include "daemon/api/methods.h"
 #include "daemon/attach/attachments.h"
 #include "daemon/core/daemon.h"
 #include "daemon/observe/events.h"
@@ -202,6 +203,7 @@ static void daemon_free(PdDaemon *daemon)
 {
     pd_metrics_http_stop();
     pd_server_free(daemon->server);
+    g_clear_pointer(&daemon->dispatch, pd_dispatch_free);
     pd_jobs_free(daemon->jobs);
     /* not while a reconciliation thread still scans with its connections: then the process
      * exits with it */
@@ -239,7 +241,9 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
-    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    daemon->dispatch = pd_dispatch_new(pd_method_table(), daemon, pd_metrics_call);
+    daemon->server = pd_server_new(config->runtime_dir, &config->limits,
+                                   pd_dispatch_server_handler(), daemon->dispatch, error);
     if (!daemon->server || !pd_model_load(daemon, error))
         return false;
     if (config->metrics_listen && *config->metrics_listen &&

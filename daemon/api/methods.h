@@ -1,10 +1,14 @@
-/* The handlers of the method table (dispatch.c), one file per interface. */
+/* The method table (table.c) and its handlers, one file per interface. */
 #pragma once
 
 #include "daemon/rpc/dispatch.h"
 #include "daemon/model/model.h"
 
 G_BEGIN_DECLS
+
+/* The method table, terminated by an entry with name NULL. */
+const PdMethod *pd_method_table(void);
+const PdMethod *pd_method_lookup(const char *name);
 
 #define PD_HANDLER(fn) void fn(PdDaemon *daemon, PdCall *call, JsonObject *params)
 

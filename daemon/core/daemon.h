@@ -12,9 +12,11 @@
 
 G_BEGIN_DECLS
 
+typedef struct PdDaemon PdDaemon;
 typedef struct PdJobs PdJobs;
 typedef struct PdEvents PdEvents;
 typedef struct PdLibvirt PdLibvirt;
+typedef struct PdDispatch PdDispatch;
 
 typedef struct {
     char *runtime_dir;
@@ -33,6 +35,7 @@ struct PdDaemon {
     GMainLoop *loop;
     PdStore *store;
     PdServer *server;
+    PdDispatch *dispatch;
     PdJobs *jobs;
     PdEvents *events;
     GHashTable *pools; /* name -> PdPoolObj (daemon/pools-state.h) */

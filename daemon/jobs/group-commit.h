@@ -14,7 +14,7 @@
  * Main loop thread only, except the sync functions, which run on the barrier's thread. */
 #pragma once
 
-#include "daemon/rpc/dispatch.h"
+#include "daemon/rpc/call.h"
 #include "daemon/store/store.h"
 
 #include <glib.h>

@@ -8,7 +8,7 @@
  * listed for a while. Everything but the run function happens on the main loop thread. */
 #pragma once
 
-#include "daemon/rpc/dispatch.h"
+#include "daemon/rpc/call.h"
 #include "daemon/jobs/group-commit.h"
 
 #include <gio/gio.h>

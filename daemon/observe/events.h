@@ -2,7 +2,7 @@
  * (io.poold.Event.Subscribe calls made with "more"). Main loop thread only. */
 #pragma once
 
-#include "daemon/rpc/dispatch.h"
+#include "daemon/rpc/call.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>

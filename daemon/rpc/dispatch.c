@@ -1,167 +1,20 @@
-/* The method table and the checks every call passes before its handler runs. */
+/* The router: the checks every call passes before its handler runs, and the handler. */
 #include "daemon/rpc/dispatch.h"
 
 #include "common/pd-error.h"
-#include "daemon/core/daemon.h"
-#include "daemon/core/heap.h"
-#include "daemon/api/methods.h"
-#include "daemon/observe/metrics.h"
-#include "daemon/rpc/server.h"
 
 #include <string.h>
 #include <unistd.h>
 
-#define S(n)                                                                                       \
-    {                                                                                              \
-        n, PD_PARAM_STRING, true                                                                   \
-    }
-#define SO(n)                                                                                      \
-    {                                                                                              \
-        n, PD_PARAM_STRING, false                                                                  \
-    }
-#define I(n)                                                                                       \
-    {                                                                                              \
-        n, PD_PARAM_INT, true                                                                      \
-    }
-#define IO(n)                                                                                      \
-    {                                                                                              \
-        n, PD_PARAM_INT, false                                                                     \
-    }
-#define B(n)                                                                                       \
-    {                                                                                              \
-        n, PD_PARAM_BOOL, true                                                                     \
-    }
-#define BO(n)                                                                                      \
-    {                                                                                              \
-        n, PD_PARAM_BOOL, false                                                                    \
-    }
-#define END                                                                                        \
-    {                                                                                              \
-        NULL, 0, false                                                                             \
-    }
-
-static const PdParamSpec p_interface[] = {S("interface"), END};
-static const PdParamSpec p_pool[] = {S("pool"), END};
-static const PdParamSpec p_xml[] = {S("xml"), END};
-static const PdParamSpec p_pool_dumpxml[] = {S("pool"), BO("inactive"), END};
-static const PdParamSpec p_pool_create[] = {S("xml"), BO("build"), BO("overwrite"), END};
-static const PdParamSpec p_pool_build[] = {S("pool"), BO("overwrite"), BO("no_overwrite"), END};
-static const PdParamSpec p_pool_start[] = {S("pool"), BO("build"), END};
-static const PdParamSpec p_pool_autostart[] = {S("pool"), B("autostart"), END};
-static const PdParamSpec p_vol[] = {SO("pool"), S("volume"), END};
-static const PdParamSpec p_vol_delete[] = {SO("pool"), S("volume"), BO("delete_snapshots"), END};
-static const PdParamSpec p_vol_create[] = {S("pool"), S("xml"), BO("async"), END};
-static const PdParamSpec p_vol_create_from[] = {
-    S("pool"), S("xml"), SO("source_pool"), S("source"), BO("reflink"), BO("async"), END};
-static const PdParamSpec p_vol_clone[] = {SO("pool"),    S("volume"), S("name"),
-                                          BO("reflink"), BO("async"), END};
-static const PdParamSpec p_vol_resize[] = {SO("pool"),   S("volume"),    I("capacity"), BO("delta"),
-                                           BO("shrink"), BO("allocate"), BO("async"),   END};
-static const PdParamSpec p_vol_wipe[] = {SO("pool"), S("volume"), SO("algorithm"), BO("async"),
-                                         END};
-static const PdParamSpec p_vol_transfer[] = {SO("pool"),   S("volume"), IO("offset"), IO("length"),
-                                             BO("sparse"), BO("async"), END};
-static const PdParamSpec p_vol_snapshot[] = {SO("pool"), S("volume"), S("name"), END};
-static const PdParamSpec p_job[] = {I("id"), END};
-static const PdParamSpec p_attach_disk[] = {
-    SO("uri"),       S("domain"),      SO("pool"),      S("volume"),     S("target"), SO("driver"),
-    SO("subdriver"), SO("cache"),      SO("targetbus"), SO("type"),      SO("mode"),  BO("live"),
-    BO("config"),    BO("persistent"), BO("current"),   BO("print_xml"), END};
-static const PdParamSpec p_detach_disk[] = {SO("uri"),     S("domain"),  S("target"),
-                                            BO("live"),    BO("config"), BO("persistent"),
-                                            BO("current"), END};
-static const PdParamSpec p_blklist[] = {SO("uri"), S("domain"), BO("inactive"), END};
-static const PdParamSpec p_import_libvirt[] = {SO("uri"), SO("pool"), END};
-static const PdParamSpec p_find_sources[] = {S("type"), SO("host"), IO("port"), SO("initiator"),
-                                             END};
-static const PdParamSpec p_export_libvirt[] = {SO("uri"), S("pool"), END};
-static const PdParamSpec p_secret[] = {S("secret"), END};
-static const PdParamSpec p_secret_value[] = {S("secret"), S("value"), END};
-static const PdParamSpec p_event_list[] = {IO("since"), IO("limit"), END};
-
-enum {
-    W = PD_METHOD_WRITE,
-    J = PD_METHOD_JOB,
-    M = PD_METHOD_NEEDS_MORE,
-    F = PD_METHOD_TAKES_FD,
-    O = PD_METHOD_OVERLAP,
+struct PdDispatch {
+    const PdMethod *table;
+    PdDaemon *ctx;
+    PdCallObserver observer;
 };
 
-static const PdMethod methods[] = {
-    {"org.varlink.service.GetInfo", pd_method_get_info, NULL, 0},
-    {"org.varlink.service.GetInterfaceDescription", pd_method_get_interface_description,
-     p_interface, 0},
-    {"io.poold.Daemon.Info", pd_method_daemon_info, NULL, 0},
-    {"io.poold.Daemon.Metrics", pd_method_daemon_metrics, NULL, 0},
-
-    {"io.poold.Pool.List", pd_method_pool_list, NULL, 0},
-    {"io.poold.Pool.Info", pd_method_pool_info, p_pool, 0},
-    {"io.poold.Pool.DumpXML", pd_method_pool_dumpxml, p_pool_dumpxml, 0},
-    {"io.poold.Pool.Capabilities", pd_method_pool_capabilities, NULL, 0},
-    {"io.poold.Pool.FindSources", pd_method_pool_find_sources, p_find_sources, W},
-    {"io.poold.Pool.Define", pd_method_pool_define, p_xml, W},
-    {"io.poold.Pool.Create", pd_method_pool_create, p_pool_create, W},
-    {"io.poold.Pool.Undefine", pd_method_pool_undefine, p_pool, W},
-    {"io.poold.Pool.Build", pd_method_pool_build, p_pool_build, W},
-    {"io.poold.Pool.Start", pd_method_pool_start, p_pool_start, W},
-    {"io.poold.Pool.Stop", pd_method_pool_stop, p_pool, W},
-    {"io.poold.Pool.Delete", pd_method_pool_delete, p_pool, W},
-    {"io.poold.Pool.Refresh", pd_method_pool_refresh, p_pool, W},
-    {"io.poold.Pool.SetAutostart", pd_method_pool_set_autostart, p_pool_autostart, W},
-    {"io.poold.Pool.ImportLibvirt", pd_method_pool_import_libvirt, p_import_libvirt, W},
-    /* Changes nothing in poold, but defines and starts a pool in libvirt. */
-    {"io.poold.Pool.ExportLibvirt", pd_method_pool_export_libvirt, p_export_libvirt, W},
-
-    {"io.poold.Volume.List", pd_method_vol_list, p_pool, 0},
-    {"io.poold.Volume.Info", pd_method_vol_info, p_vol, 0},
-    {"io.poold.Volume.DumpXML", pd_method_vol_dumpxml, p_vol, 0},
-    {"io.poold.Volume.Create", pd_method_vol_create, p_vol_create, W | J | O},
-    {"io.poold.Volume.CreateFrom", pd_method_vol_create_from, p_vol_create_from, W | J},
-    {"io.poold.Volume.Clone", pd_method_vol_clone, p_vol_clone, W | J},
-    {"io.poold.Volume.Delete", pd_method_vol_delete, p_vol_delete, W | O},
-    {"io.poold.Volume.Resize", pd_method_vol_resize, p_vol_resize, W | J},
-    {"io.poold.Volume.Wipe", pd_method_vol_wipe, p_vol_wipe, W | J},
-    {"io.poold.Volume.Upload", pd_method_vol_upload, p_vol_transfer, W | J | F},
-    /* Download changes no volume, but writes into a caller's descriptor from a job. */
-    {"io.poold.Volume.Download", pd_method_vol_download, p_vol_transfer, J | F},
-    {"io.poold.Volume.SnapshotCreate", pd_method_vol_snapshot_create, p_vol_snapshot, W},
-    {"io.poold.Volume.SnapshotList", pd_method_vol_snapshot_list, p_vol, 0},
-    {"io.poold.Volume.SnapshotRevert", pd_method_vol_snapshot_revert, p_vol_snapshot, W},
-    {"io.poold.Volume.SnapshotDelete", pd_method_vol_snapshot_delete, p_vol_snapshot, W},
-
-    {"io.poold.Domain.AttachDisk", pd_method_domain_attach_disk, p_attach_disk, W},
-    {"io.poold.Domain.DetachDisk", pd_method_domain_detach_disk, p_detach_disk, W},
-    {"io.poold.Domain.BlkList", pd_method_domain_blklist, p_blklist, 0},
-
-    {"io.poold.Secret.List", pd_method_secret_list, NULL, 0},
-    {"io.poold.Secret.Define", pd_method_secret_define, p_xml, W},
-    {"io.poold.Secret.DumpXML", pd_method_secret_dumpxml, p_secret, 0},
-    {"io.poold.Secret.SetValue", pd_method_secret_set_value, p_secret_value, W},
-    {"io.poold.Secret.GetValue", pd_method_secret_get_value, p_secret, W},
-    {"io.poold.Secret.Undefine", pd_method_secret_undefine, p_secret, W},
-
-    {"io.poold.Job.List", pd_method_job_list, NULL, 0},
-    {"io.poold.Job.Get", pd_method_job_get, p_job, 0},
-    {"io.poold.Job.Cancel", pd_method_job_cancel, p_job, W},
-    {"io.poold.Job.Wait", pd_method_job_wait, p_job, 0},
-    {"io.poold.Event.List", pd_method_event_list, p_event_list, 0},
-    {"io.poold.Event.Subscribe", pd_method_event_subscribe, NULL, M},
-    {NULL, NULL, NULL, 0},
-};
-
-/* The call running on each client (main loop only). */
-static GHashTable *running_calls;
-/* The call whose handler runs now: only it may be deferred. */
-static PdCall *handling_call;
-
-const PdMethod *pd_method_table(void)
+const PdMethod *pd_method_find(const PdMethod *table, const char *name)
 {
-    return methods;
-}
-
-const PdMethod *pd_method_lookup(const char *name)
-{
-    for (const PdMethod *m = methods; m->name; m++)
+    for (const PdMethod *m = table; m->name; m++)
         if (g_str_equal(m->name, name))
             return m;
     return NULL;
@@ -257,10 +110,10 @@ static char *interface_of(const char *method)
     return dot && dot != method ? g_strndup(method, (gsize)(dot - method)) : NULL;
 }
 
-static bool interface_known(const char *iface)
+static bool interface_known(const PdMethod *table, const char *iface)
 {
     size_t len = strlen(iface);
-    for (const PdMethod *m = methods; m->name; m++)
+    for (const PdMethod *m = table; m->name; m++)
         if (strncmp(m->name, iface, len) == 0 && m->name[len] == '.' &&
             !strchr(m->name + len + 1, '.'))
             return true;
@@ -335,8 +188,8 @@ static void parsed_early(PdParsedCall *pc, const char *error, JsonObject *params
     pc->early_params = params;
 }
 
-bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_fds,
-                       PdParsedCall *pc)
+bool pd_dispatch_parse(const PdMethod *table, const char *data, size_t len, bool read_only,
+                       unsigned n_fds, PdParsedCall *pc)
 {
     memset(pc, 0, sizeof(*pc));
     if (len == 0 || data[len - 1] != '\0')
@@ -349,7 +202,7 @@ bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_
         pd_parsed_call_clear(pc);
         return false;
     }
-    pc->method = pd_method_lookup(pc->name);
+    pc->method = pd_method_find(table, pc->name);
     if (pc->method && has_nul_escape(data, len - 1)) {
         parsed_early(pc, "org.varlink.service.InvalidParameter",
                      error_param("parameter", "(a string holding a NUL character)"));
@@ -357,7 +210,7 @@ bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_
     }
     if (!pc->method) {
         g_autofree char *iface = interface_of(pc->name);
-        if (iface && interface_known(iface))
+        if (iface && interface_known(table, iface))
             parsed_early(pc, "org.varlink.service.MethodNotFound", error_param("method", pc->name));
         else
             parsed_early(pc, "org.varlink.service.InterfaceNotFound",
@@ -371,18 +224,20 @@ bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_
     return true;
 }
 
-bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len)
+bool pd_dispatch(PdDispatch *dispatch, PdClient *client, const char *data, size_t len)
 {
     PdParsedCall pc;
-    if (!pd_dispatch_parse(data, len, pd_client_read_only(client), pd_client_n_fds(client), &pc)) {
+    if (!pd_dispatch_parse(dispatch->table, data, len, pd_client_read_only(client),
+                           pd_client_n_fds(client), &pc)) {
         drop_fds(client);
         return false;
     }
     if (pc.early_error) {
-        const PdMethod *refused = pd_method_lookup(pc.name);
+        const PdMethod *refused = pd_method_find(dispatch->table, pc.name);
         if (refused) {
             g_info("%s from %s refused: %s", pc.name, pd_client_describe(client), pc.early_error);
-            pd_metrics_call(refused->name, true, 0);
+            if (dispatch->observer)
+                dispatch->observer(refused->name, true, 0);
         }
         drop_fds(client);
         answer_early(client, pc.oneway, pc.early_error, g_steal_pointer(&pc.early_params));
@@ -395,173 +250,55 @@ bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t le
         pd_parsed_call_clear(&pc);
         return true;
     }
-    PdCall *call = g_new0(PdCall, 1);
-    call->daemon = daemon;
-    call->client = pd_client_ref(client);
-    call->method = method;
-    call->method_name = g_strdup(pc.name);
-    call->more = pc.more;
-    call->oneway = pc.oneway;
-    call->start_us = g_get_monotonic_time();
-    call->slot = pd_client_reserve(client);
-    call->fd = (method->flags & PD_METHOD_TAKES_FD) ? pd_client_take_fd(client) : -1;
+    PdCall *call = pd_call_new(client, method, pc.name, pc.more, pc.oneway, dispatch->observer);
     drop_fds(client);
-    if (!running_calls)
-        running_calls = g_hash_table_new(NULL, NULL);
-    g_hash_table_insert(running_calls, client, call);
     g_debug("%s from %s", pc.name, pd_client_describe(client));
     g_autoptr(JsonObject) owned = pc.params ? json_object_ref(pc.params) : json_object_new();
     pd_parsed_call_clear(&pc);
-    handling_call = call;
-    method->handler(daemon, call, owned);
-    handling_call = NULL;
+    method->handler(dispatch->ctx, call, owned);
     return true;
 }
 
-void pd_dispatch_client_gone(PdDaemon *daemon, PdClient *client)
+PdDispatch *pd_dispatch_new(const PdMethod *table, PdDaemon *ctx, PdCallObserver observer)
 {
-    PdCall *call = running_calls ? g_hash_table_lookup(running_calls, client) : NULL;
-    if (call && call->on_abandon) {
-        void (*fn)(PdCall *, gpointer) = call->on_abandon;
-        call->on_abandon = NULL;
-        fn(call, call->abandon_data);
-    }
+    PdDispatch *dispatch = g_new0(PdDispatch, 1);
+    dispatch->table = table;
+    dispatch->ctx = ctx;
+    dispatch->observer = observer;
+    return dispatch;
 }
 
-void pd_dispatch_client_eof(PdDaemon *daemon, PdClient *client)
+void pd_dispatch_free(PdDispatch *dispatch)
 {
-    PdCall *call = running_calls ? g_hash_table_lookup(running_calls, client) : NULL;
+    g_free(dispatch);
+}
+
+static bool on_message(PdClient *client, const char *msg, size_t len, gpointer user)
+{
+    return pd_dispatch(user, client, msg, len);
+}
+
+/* The client is gone: the call running on it (if any) is abandoned. */
+static void on_gone(PdClient *client, gpointer user)
+{
+    PdCall *call = pd_client_running_call(client);
+    if (call)
+        pd_call_abandon(call);
+}
+
+/* The peer shut its side down: a streaming call ("more") running on @client is abandoned;
+ * others still get their answer. */
+static void on_eof(PdClient *client, gpointer user)
+{
+    PdCall *call = pd_client_running_call(client);
     if (call && call->more)
-        pd_dispatch_client_gone(daemon, client);
+        pd_call_abandon(call);
 }
 
-bool pd_call_releasable(PdCall *call)
+const PdServerHandler *pd_dispatch_server_handler(void)
 {
-    return !call->released && !call->oneway && !call->more;
-}
-
-void pd_call_release(PdCall *call)
-{
-    g_assert(pd_call_releasable(call));
-    if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
-        g_hash_table_remove(running_calls, call->client);
-    call->on_abandon = NULL;
-    call->released = true;
-    pd_client_call_done(call->client);
-}
-
-bool pd_call_overlapping(PdCall *call)
-{
-    return pd_client_overlapping(call->client);
-}
-
-void pd_call_defer(PdCall *call)
-{
-    g_assert(call == handling_call && !call->released && pd_call_overlapping(call) &&
-             !(call->method->flags & PD_METHOD_TAKES_FD));
-    handling_call = NULL;
-    if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
-        g_hash_table_remove(running_calls, call->client);
-    pd_client_defer_current(call->client, call->slot);
-    pd_client_unref(call->client);
-    g_free(call->method_name);
-    g_free(call);
-}
-
-bool pd_call_abandoned(PdCall *call)
-{
-    return pd_client_closed(call->client);
-}
-
-/* Sends the final message: @msg, or @text (serialized already) when @msg is NULL. Returns
- * the size of the reply sent (0 for a oneway call). */
-static gsize call_finish(PdCall *call, JsonObject *msg, const GString *text)
-{
-    gsize sent = 0;
-    if (call == handling_call)
-        handling_call = NULL;
-    pd_metrics_call(call->method->name, msg && json_object_has_member(msg, "error"),
-                    g_get_monotonic_time() - call->start_us);
-    if (msg || call->oneway)
-        sent = pd_client_send(call->client, call->slot, call->oneway ? NULL : msg, true);
-    else
-        sent = pd_client_send_text(call->client, call->slot, text->str, text->len, true);
-    call->slot = NULL;
-    if (running_calls && g_hash_table_lookup(running_calls, call->client) == call)
-        g_hash_table_remove(running_calls, call->client);
-    if (call->fd >= 0)
-        (void)close(call->fd);
-    if (!call->released)
-        pd_client_call_done(call->client);
-    pd_client_unref(call->client);
-    g_free(call->method_name);
-    g_free(call);
-    return sent;
-}
-
-/* A reply above this size (a vol-list of thousands of volumes) leaves free memory behind. */
-#define TRIM_AFTER_REPLY_BYTES (1024 * 1024)
-
-static void trim_after(gsize sent);
-
-void pd_call_reply(PdCall *call, JsonObject *params)
-{
-    JsonObject *msg = json_object_new();
-    json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
-    gsize sent = call_finish(call, msg, NULL);
-    json_object_unref(msg);
-    trim_after(sent);
-}
-
-void pd_call_reply_text(PdCall *call, GString *params)
-{
-    g_string_prepend(params, "{\"parameters\":");
-    g_string_append_c(params, '}');
-    gsize sent = call_finish(call, NULL, params);
-    g_string_free(params, true);
-    trim_after(sent);
-}
-
-/* After a large reply (a vol-list of thousands of volumes): the text, and for a json-glib
- * reply its tree, are freed now; give the memory back once the loop is idle. */
-static void trim_after(gsize sent)
-{
-    if (sent > TRIM_AFTER_REPLY_BYTES)
-        pd_heap_trim_later();
-}
-
-void pd_call_progress(PdCall *call, JsonObject *params)
-{
-    g_autoptr(JsonObject) msg = json_object_new();
-    json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
-    if (!call->more)
-        return;
-    json_object_set_boolean_member(msg, "continues", true);
-    pd_client_send(call->client, call->slot, msg, false);
-}
-
-void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)
-{
-    g_autoptr(JsonObject) msg = json_object_new();
-    json_object_set_string_member(msg, "error", error);
-    json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
-    g_info("%s from %s: %s", call->method_name, pd_client_describe(call->client), error);
-    call_finish(call, msg, NULL);
-}
-
-void pd_call_fail(PdCall *call, const GError *error)
-{
-    if (call == handling_call && (call->method->flags & PD_METHOD_OVERLAP) && !call->released &&
-        pd_call_overlapping(call)) {
-        pd_call_defer(call); /* perhaps an earlier call still makes or removes its volume */
-        return;
-    }
-    const char *name = error->domain == PD_ERROR ? pd_error_wire_name(error->code)
-                                                 : pd_error_wire_name(PD_ERROR_FAILED);
-    JsonObject *params = json_object_new();
-    json_object_set_string_member(params, "message", error->message);
-    g_info("%s: %s", call->method_name, error->message);
-    pd_call_fail_name(call, name, params);
+    static const PdServerHandler handler = {on_message, on_eof, on_gone};
+    return &handler;
 }
 
 const char *pd_param_string(JsonObject *params, const char *name)

@@ -2,13 +2,12 @@
 #include "daemon/rpc/server.h"
 
 #include "common/pd-error.h"
-#include "daemon/core/daemon.h"
-#include "daemon/rpc/dispatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,7 +26,8 @@ typedef struct {
 } PdListener;
 
 struct PdServer {
-    PdDaemon *daemon;
+    const PdServerHandler *handler;
+    gpointer handler_data;
     PdServerLimits limits;
     PdListener listeners[2];
     unsigned n_listeners;
@@ -43,8 +43,10 @@ struct PdClient {
     int fd;
     bool read_only;
     bool closed;
-    bool eof;  /* the peer shut down its writing side: answer what is queued, then close */
-    bool busy; /* a call runs: the next message waits */
+    bool eof;         /* the peer shut down its writing side: answer what is queued, then close */
+    bool busy;        /* a call runs: the next message waits */
+    bool dispatching; /* in the handler's on_message */
+    PdCall *running_call; /* pd_client_set_running_call */
     /* Overlap (pd_client_overlap_begin): calls released when their job started, still
      * running. While any are, a call that must not overlap them was deferred: the queue
      * holds until they have ended. */
@@ -141,6 +143,21 @@ const char *pd_client_describe(PdClient *client)
     return client->description;
 }
 
+PdCall *pd_client_running_call(PdClient *client)
+{
+    return client->running_call;
+}
+
+void pd_client_set_running_call(PdClient *client, PdCall *call)
+{
+    client->running_call = call;
+}
+
+bool pd_client_dispatching(PdClient *client)
+{
+    return client->dispatching;
+}
+
 unsigned pd_server_n_clients(PdServer *server)
 {
     return server->n_clients;
@@ -178,7 +195,7 @@ void pd_client_close(PdClient *client, const char *why)
     PdServer *server = client->server;
     server->clients = g_list_remove(server->clients, client);
     server->n_clients--;
-    pd_dispatch_client_gone(server->daemon, client);
+    server->handler->on_gone(client, server->handler_data);
     pd_client_unref(client);
 }
 
@@ -296,7 +313,10 @@ static void client_process(PdClient *client)
         client->busy = true;
         g_array_append_vals(client->current_fds, msg->fds->data, msg->fds->len);
         g_array_set_size(msg->fds, 0);
-        bool ok = pd_dispatch(client->server->daemon, client, data, len);
+        PdServer *server = client->server;
+        client->dispatching = true;
+        bool ok = server->handler->on_message(client, data, len, server->handler_data);
+        client->dispatching = false;
         if (client->defer_current) {
             requeue(client, msg);
             continue;
@@ -453,7 +473,7 @@ static bool client_read(PdClient *client, int fd)
             return false;
         }
         client->eof = true;
-        pd_dispatch_client_eof(client->server->daemon, client);
+        client->server->handler->on_eof(client, client->server->handler_data);
         client_schedule(client);
         return false;
     }
@@ -605,11 +625,12 @@ static unsigned take_systemd_sockets(PdServer *server)
     return server->n_listeners;
 }
 
-PdServer *pd_server_new(PdDaemon *daemon, const char *runtime_dir, const PdServerLimits *limits,
-                        GError **error)
+PdServer *pd_server_new(const char *runtime_dir, const PdServerLimits *limits,
+                        const PdServerHandler *handler, gpointer data, GError **error)
 {
     g_autoptr(PdServer) server = g_new0(PdServer, 1);
-    server->daemon = daemon;
+    server->handler = handler;
+    server->handler_data = data;
     server->limits = *limits;
     if (take_systemd_sockets(server) > 0) {
         g_message("using %u socket(s) passed by systemd", server->n_listeners);

@@ -16,9 +16,9 @@
 
 G_BEGIN_DECLS
 
-typedef struct PdDaemon PdDaemon;
 typedef struct PdServer PdServer;
 typedef struct PdClient PdClient;
+typedef struct PdCall PdCall;
 
 typedef struct {
     size_t max_message;   /* bytes of one message, NUL excluded */
@@ -28,11 +28,23 @@ typedef struct {
     size_t max_outbuf;    /* unread answers kept for a client before it is dropped */
 } PdServerLimits;
 
+/* What the server calls up (the router, dispatch.h, registered by main.c); each gets
+ * the @data given to pd_server_new as @user. */
+typedef struct {
+    /* One complete message of @len bytes (its NUL included). Returns false when it is not a
+     * varlink call at all: the connection is closed. */
+    bool (*on_message)(PdClient *client, const char *msg, size_t len, gpointer user);
+    /* The peer shut its side down (what is queued is still answered). */
+    void (*on_eof)(PdClient *client, gpointer user);
+    /* The connection is closed. */
+    void (*on_gone)(PdClient *client, gpointer user);
+} PdServerHandler;
+
 /* Listens in @runtime_dir (created 0755 if missing), or on systemd's sockets when LISTEN_FDS
- * names this process (the first is read-write, a second read-only). Returns NULL with an
- * error naming the socket. */
-PdServer *pd_server_new(PdDaemon *daemon, const char *runtime_dir, const PdServerLimits *limits,
-                        GError **error);
+ * names this process (the first is read-write, a second read-only). Messages go to @handler
+ * (kept, with @data). Returns NULL with an error naming the socket. */
+PdServer *pd_server_new(const char *runtime_dir, const PdServerLimits *limits,
+                        const PdServerHandler *handler, gpointer data, GError **error);
 /* Closes every connection and listening socket; removes the socket files it created. */
 void pd_server_free(PdServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdServer, pd_server_free)
@@ -73,6 +85,11 @@ void pd_client_overlap_begin(PdClient *client);
 void pd_client_overlap_end(PdClient *client);
 bool pd_client_overlapping(PdClient *client);
 void pd_client_defer_current(PdClient *client, PdReplySlot *slot);
+/* The call running on @client (set by the call layer, call.h), or NULL. */
+PdCall *pd_client_running_call(PdClient *client);
+void pd_client_set_running_call(PdClient *client, PdCall *call);
+/* True while @client's current message is in the handler's on_message. */
+bool pd_client_dispatching(PdClient *client);
 /* Closes the connection (after a protocol violation). */
 void pd_client_close(PdClient *client, const char *why);
 /* "pid 123 uid 1000" for logs. */

@@ -83,7 +83,7 @@ PD_HANDLER(pd_method_daemon_info)
 
 PD_HANDLER(pd_method_daemon_metrics)
 {
-    g_autofree char *text = pd_metrics_format(daemon);
+    g_autofree char *text = pd_metrics_format(daemon->metrics);
     JsonObject *reply = json_object_new();
     json_object_set_string_member(reply, "text", text);
     pd_call_reply(call, reply);

@@ -17,6 +17,7 @@ typedef struct PdJobs PdJobs;
 typedef struct PdEvents PdEvents;
 typedef struct PdLibvirt PdLibvirt;
 typedef struct PdDispatch PdDispatch;
+typedef struct PdMetrics PdMetrics;
 
 typedef struct {
     char *runtime_dir;
@@ -36,6 +37,7 @@ struct PdDaemon {
     PdStore *store;
     PdServer *server;
     PdDispatch *dispatch;
+    PdMetrics *metrics;
     PdJobs *jobs;
     PdEvents *events;
     GHashTable *pools; /* name -> PdPoolObj (daemon/pools-state.h) */

@@ -2,9 +2,8 @@
 #include "daemon/jobs/jobs.h"
 
 #include "common/pd-error.h"
-#include "daemon/core/daemon.h"
 #include "daemon/observe/events.h"
-#include "daemon/observe/metrics.h"
+#include "daemon/observe/counters.h"
 #include "daemon/rpc/server.h"
 #include "daemon/store/store.h"
 
@@ -43,7 +42,9 @@ struct PdJob {
 };
 
 struct PdJobs {
-    PdDaemon *daemon;
+    PdDaemon *ctx;  /* given to the apply functions, opaque here */
+    PdStore *store; /* NULL in tests that journal nothing */
+    PdEvents *events;
     GThreadPool *threads;
     GHashTable *by_id; /* int64 id -> PdJob * (running and recently finished) */
     GHashTable *busy;  /* "pool/volume" -> PdJob * */
@@ -96,16 +97,18 @@ static void worker(gpointer data, gpointer user_data)
     (void)g_atomic_int_dec_and_test(&jobs->active_workers);
 }
 
-PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers)
+PdJobs *pd_jobs_new(PdDaemon *ctx, PdStore *store, PdEvents *events, unsigned workers)
 {
     PdJobs *jobs = g_new0(PdJobs, 1);
-    jobs->daemon = daemon;
+    jobs->ctx = ctx;
+    jobs->store = store;
+    jobs->events = events;
     jobs->threads = g_thread_pool_new(worker, jobs, (gint)MAX(workers, 1u), false, NULL);
     jobs->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
     jobs->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&jobs->finished);
-    jobs->last_id = daemon->store ? pd_store_job_max_id(daemon->store) : 0;
-    jobs->group = daemon->store ? pd_group_commit_new(daemon->store) : NULL;
+    jobs->last_id = store ? pd_store_job_max_id(store) : 0;
+    jobs->group = store ? pd_group_commit_new(store) : NULL;
     return jobs;
 }
 
@@ -303,7 +306,7 @@ JsonArray *pd_jobs_list_json(PdJobs *jobs)
     g_hash_table_iter_init(&it, jobs->by_id);
     while (g_hash_table_iter_next(&it, NULL, &value))
         g_ptr_array_add(all, pd_job_to_json(value));
-    g_autoptr(GPtrArray) journal = pd_store_job_list(jobs->daemon->store, 100, NULL);
+    g_autoptr(GPtrArray) journal = pd_store_job_list(jobs->store, 100, NULL);
     for (guint i = 0; journal && i < journal->len; i++) {
         PdStoreJob *j = journal->pdata[i];
         if (!pd_jobs_lookup(jobs, j->id))
@@ -318,7 +321,7 @@ JsonArray *pd_jobs_list_json(PdJobs *jobs)
 
 JsonObject *pd_jobs_journal_lookup(PdJobs *jobs, int64_t id)
 {
-    g_autoptr(PdStoreJob) row = pd_store_job_get(jobs->daemon->store, id);
+    g_autoptr(PdStoreJob) row = pd_store_job_get(jobs->store, id);
     return row ? journal_to_json(row) : NULL;
 }
 
@@ -384,8 +387,8 @@ static void overlap_end(PdJob *job)
 PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error)
 {
     int64_t id = jobs->last_id + 1;
-    if (spec->journal && !pd_store_job_insert(jobs->daemon->store, id, spec->kind, spec->pool,
-                                              spec->volume, spec->bytes_total, error)) {
+    if (spec->journal && !pd_store_job_insert(jobs->store, id, spec->kind, spec->pool, spec->volume,
+                                              spec->bytes_total, error)) {
         if (spec->data_free)
             spec->data_free(spec->data);
         return NULL;
@@ -466,21 +469,20 @@ void pd_job_wait(PdJob *job, PdCall *call)
  * parameters or NULL with @error. */
 static JsonObject *job_apply(PdJobs *jobs, PdJob *job, GError **error)
 {
-    PdDaemon *daemon = jobs->daemon;
-    if (!(job->grouped ? pd_store_begin_lazy(daemon->store, error)
-                       : pd_store_begin(daemon->store, error)))
+    if (!(job->grouped ? pd_store_begin_lazy(jobs->store, error)
+                       : pd_store_begin(jobs->store, error)))
         return NULL;
     g_autoptr(JsonObject) reply =
-        job->apply ? job->apply(daemon, job, job->data, error) : json_object_new();
+        job->apply ? job->apply(jobs->ctx, job, job->data, error) : json_object_new();
     if (!reply ||
-        (job->journal && !pd_store_job_finish(daemon->store, job->id, "done", job->done, job->total,
-                                              NULL, error)) ||
-        !pd_store_commit(daemon->store, error)) {
-        pd_store_rollback(daemon->store);
-        pd_events_discard(daemon->events);
+        (job->journal &&
+         !pd_store_job_finish(jobs->store, job->id, "done", job->done, job->total, NULL, error)) ||
+        !pd_store_commit(jobs->store, error)) {
+        pd_store_rollback(jobs->store);
+        pd_events_discard(jobs->events);
         return NULL;
     }
-    pd_events_flush(daemon->events);
+    pd_events_flush(jobs->events);
     return g_steal_pointer(&reply);
 }
 
@@ -547,7 +549,6 @@ static gboolean job_complete(gpointer data)
 {
     PdJob *job = data;
     PdJobs *jobs = job->jobs;
-    PdDaemon *daemon = jobs->daemon;
     g_autoptr(GError) error = g_steal_pointer(&job->error);
     g_autoptr(JsonObject) reply = NULL;
     if (job->ok && job->done < job->total)
@@ -563,7 +564,7 @@ static gboolean job_complete(gpointer data)
         job->error_text = g_strdup(error->message);
         g_autoptr(GError) store_error = NULL;
         if (job->journal &&
-            !pd_store_job_finish(daemon->store, job->id, state_name(job->state), job->done,
+            !pd_store_job_finish(jobs->store, job->id, state_name(job->state), job->done,
                                  job->total, job->error_text, &store_error))
             g_warning("job %" G_GINT64_FORMAT ": %s", job->id, store_error->message);
         g_info("job %" G_GINT64_FORMAT " (%s) %s: %s", job->id, job->kind, state_name(job->state),
@@ -581,7 +582,7 @@ static gboolean job_complete(gpointer data)
     if (job->src_key && g_hash_table_lookup(jobs->busy, job->src_key) == job)
         g_hash_table_remove(jobs->busy, job->src_key);
     jobs->n_running--;
-    pd_metrics_job(job->kind, state_name(job->state), g_get_monotonic_time() - job->started_mono);
+    pd_counters_job(job->kind, state_name(job->state), g_get_monotonic_time() - job->started_mono);
     if (job->grouped)
         pd_group_commit_set_running(jobs->group, --jobs->n_grouped);
     if (job->grouped && !error)

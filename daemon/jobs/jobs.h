@@ -10,6 +10,8 @@
 
 #include "daemon/rpc/call.h"
 #include "daemon/jobs/group-commit.h"
+#include "daemon/observe/events.h"
+#include "daemon/store/store.h"
 
 #include <gio/gio.h>
 #include <glib.h>
@@ -64,7 +66,9 @@ typedef struct {
     bool no_overlap;
 } PdJobSpec;
 
-PdJobs *pd_jobs_new(PdDaemon *daemon, unsigned workers);
+/* Jobs on @workers threads, journaled in @store and applied with @events (the apply
+ * functions get @ctx, which the engine does not look into). */
+PdJobs *pd_jobs_new(PdDaemon *ctx, PdStore *store, PdEvents *events, unsigned workers);
 /* Cancels running jobs, waits for the workers, frees. */
 void pd_jobs_free(PdJobs *jobs);
 

@@ -99,5 +99,7 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
 
 /* Pools sorted by name (PdPoolObj *, not owned). */
 GPtrArray *pd_model_pools_sorted(PdDaemon *daemon);
+/* The pool and volume gauges of the metrics (a PdMetricsWriter over the daemon). */
+void pd_model_write_metrics(GString *out, gpointer daemon);
 
 G_END_DECLS

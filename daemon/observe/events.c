@@ -1,19 +1,18 @@
 /* The event log and its subscribers. */
 #include "daemon/observe/events.h"
 
-#include "daemon/core/daemon.h"
 #include "daemon/store/store.h"
 
 struct PdEvents {
-    PdDaemon *daemon;
+    PdStore *store;
     GList *subscribers; /* PdCall * */
     GPtrArray *queued;  /* JsonObject *: emitted, not yet sent */
 };
 
-PdEvents *pd_events_new(PdDaemon *daemon)
+PdEvents *pd_events_new(PdStore *store)
 {
     PdEvents *events = g_new0(PdEvents, 1);
-    events->daemon = daemon;
+    events->store = store;
     events->queued = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
     return events;
 }
@@ -52,8 +51,7 @@ bool pd_events_emit(PdEvents *events, const char *kind, const char *pool, const 
                     const char *detail, GError **error)
 {
     int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-    int64_t id =
-        pd_store_event_append(events->daemon->store, kind, pool, volume, detail, now, error);
+    int64_t id = pd_store_event_append(events->store, kind, pool, volume, detail, now, error);
     if (id <= 0)
         return false;
     g_ptr_array_add(events->queued, pd_event_to_json(id, now, kind, pool, volume, detail));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon/rpc/call.h"
+#include "daemon/store/store.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -12,7 +13,8 @@ G_BEGIN_DECLS
 
 typedef struct PdEvents PdEvents;
 
-PdEvents *pd_events_new(PdDaemon *daemon);
+/* Events logged in @store. */
+PdEvents *pd_events_new(PdStore *store);
 /* Ends every subscription (final empty answers are not sent: the daemon is stopping). */
 void pd_events_free(PdEvents *events);
 

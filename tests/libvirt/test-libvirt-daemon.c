@@ -30,8 +30,8 @@ static void daemon_init(void)
     g_assert_no_error(error);
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
-    daemon->events = pd_events_new(daemon);
-    daemon->jobs = pd_jobs_new(daemon, 1);
+    daemon->events = pd_events_new(daemon->store);
+    daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, 1);
     daemon->config.libvirt_uri = g_strdup(fx.uri);
     daemon->config.libvirt_detach_timeout_ms = 10000;
     /* The daemon's own callbacks go to a context of the test's (libvirt's thread iterates the

@@ -88,7 +88,16 @@ PdImage *pi_open(const char *path, PdFormat format, PdOpenFlags flags)
         else
             pi_error("Could not open '%s': %s", path, error->message);
         g_error_free(error);
+        return NULL;
     }
+    /* qemu's warning for a guessed raw image opened for writing. */
+    if ((flags & PD_OPEN_RDWR) && pd_image_probed(img) && pd_image_format(img) == PD_FORMAT_RAW)
+        fprintf(stderr,
+                "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+                "         Automatically detecting the format is dangerous for raw images, "
+                "write operations on block 0 will be restricted.\n"
+                "         Specify the 'raw' format explicitly to remove the restrictions.\n",
+                path);
     return img;
 }
 

@@ -5,8 +5,8 @@
  * "poolimg: ...", results on stdout. */
 #pragma once
 
-#include "formats/convert.h"
-#include "formats/image.h"
+#include "formats/convert/convert.h"
+#include "formats/image/image.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>

@@ -10,6 +10,16 @@
 
 typedef struct PdImageDriver PdImageDriver;
 
+/* How many bytes of the head of a store the probe callbacks see (qemu's probe buffer). */
+#define PD_PROBE_HEAD_SIZE 512
+
+/* What a driver can do (PdImageDriver.flags). */
+typedef enum {
+    /* No write side: image.c refuses PD_OPEN_RDWR and every write-side call, naming the
+     * format; the driver fills in open, close, read, block_status and get_info only. */
+    PD_DRIVER_READ_ONLY = 1 << 0,
+} PdDriverFlags;
+
 struct PdImage {
     const PdImageDriver *driver;
     PdIO *io; /* owned */
@@ -24,13 +34,24 @@ struct PdImage {
     /* pd_image_read_info: the driver's open reads what get_info reports (the header) and
      * nothing more; the image is closed right after get_info. */
     bool header_only;
+    /* The format was guessed from the contents (no format given). */
+    bool probed;
 };
 
 struct PdImageDriver {
     const char *name;
     PdFormat format;
+    unsigned flags; /* PdDriverFlags */
 
-    /* Creates the format's structures in an empty writable store. Required. */
+    /* How surely @head (the first PD_PROBE_HEAD_SIZE bytes of the store, zeroes past its
+     * end) is this format: 0 = not at all, 100 = its magic; raw answers 1. The best score
+     * wins (image/registry.c). @filename may be NULL. Optional (never guessed). */
+    int (*probe)(const uint8_t *head, size_t len, const char *filename);
+
+    /* Everything below marked Required is required of writable drivers; a read-only driver
+     * (PD_DRIVER_READ_ONLY) needs open, close, read and block_status.
+     * Creates the format's structures in an empty writable store. Optional (NULL: the
+     * format cannot be created). */
     bool (*create)(PdIO *io, const PdCreateOptions *opts, GError **error);
     /* Reads the header and fills img->size, img->priv, img->backing_name/format.
      * Must refuse unsupported incompatible features. Required. */
@@ -72,6 +93,13 @@ struct PdImageDriver {
 
 extern const PdImageDriver pd_raw_driver;
 extern const PdImageDriver pd_qcow2_driver;
+
+/* The registry (image/registry.c): the driver of @format, NULL if there is none. */
+const PdImageDriver *pd_image_driver_for(PdFormat format);
+/* The driver whose probe scores @head best (raw when none matches), with @ret_score; NULL
+ * with @error when the head is a format poolfmt recognises but cannot read. */
+const PdImageDriver *pd_image_probe_head(const uint8_t *head, size_t len, const char *filename,
+                                         int *ret_score, GError **error);
 
 /* Reads [offset, offset+len) of @img's backing file into @buf, zeroes where there is none
  * or past its end. For drivers serving unallocated ranges. */

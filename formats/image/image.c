@@ -9,31 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const PdImageDriver *const drivers[] = {&pd_raw_driver, &pd_qcow2_driver};
-
-static const PdImageDriver *driver_for(PdFormat format)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(drivers); i++)
-        if (drivers[i]->format == format)
-            return drivers[i];
-    return NULL;
-}
-
-PdFormat pd_format_from_name(const char *name)
-{
-    if (!name)
-        return PD_FORMAT_UNKNOWN;
-    for (size_t i = 0; i < G_N_ELEMENTS(drivers); i++)
-        if (strcmp(drivers[i]->name, name) == 0)
-            return drivers[i]->format;
-    return PD_FORMAT_UNKNOWN;
-}
-
-const char *pd_format_name(PdFormat format)
-{
-    const PdImageDriver *drv = driver_for(format);
-    return drv ? drv->name : "unknown";
-}
+#define driver_for pd_image_driver_for
 
 static const char *const prealloc_names[] = {
     [PD_PREALLOC_OFF] = "off",
@@ -70,14 +46,31 @@ static bool unsupported(PdImage *img, const char *what, GError **error)
 
 /* ---- probing and opening ---------------------------------------------------------- */
 
+/* The best-scoring driver for the head of @io (raw when nothing matches, and for an empty
+ * store, as qemu). */
+static const PdImageDriver *probe_io(PdIO *io, GError **error)
+{
+    uint64_t size;
+    if (!pd_io_get_size(io, &size, error))
+        return NULL;
+    if (size == 0)
+        return driver_for(PD_FORMAT_RAW);
+    uint8_t head[PD_PROBE_HEAD_SIZE];
+    g_autoptr(GError) local = NULL;
+    if (!pd_io_pread_full(io, head, sizeof head, 0, &local)) {
+        g_set_error(error, PD_ERROR, local->code,
+                    "Could not read image '%s' for determining its format: %s", io->name,
+                    local->message);
+        return NULL;
+    }
+    int score;
+    return pd_image_probe_head(head, sizeof head, io->name, &score, error);
+}
+
 PdFormat pd_image_probe(PdIO *io, GError **error)
 {
-    uint8_t magic[4];
-    if (!pd_io_pread_full(io, magic, sizeof magic, 0, error))
-        return PD_FORMAT_UNKNOWN;
-    if (memcmp(magic, "QFI\xfb", 4) == 0)
-        return PD_FORMAT_QCOW2;
-    return PD_FORMAT_RAW;
+    const PdImageDriver *drv = probe_io(io, error);
+    return drv ? drv->format : PD_FORMAT_UNKNOWN;
 }
 
 static bool open_backing(PdImage *img, GError **error)
@@ -148,8 +141,11 @@ PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError *
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error)
 {
     PdIO *io = pd_io_file_open(path, PD_IO_RDONLY, 0, error);
-    if (!io)
-        return false;
+    return io && pd_image_read_info_io(io, format, ret, error);
+}
+
+bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error)
+{
     g_autoptr(PdImage) img = open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, error);
     return img && pd_image_get_info(img, ret, error);
 }
@@ -157,7 +153,8 @@ bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GEr
 static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool header_only,
                         GError **error)
 {
-    if (format == PD_FORMAT_UNKNOWN) {
+    bool probed = format == PD_FORMAT_UNKNOWN;
+    if (probed) {
         format = pd_image_probe(io, error);
         if (format == PD_FORMAT_UNKNOWN) {
             pd_io_close(io);
@@ -168,9 +165,18 @@ static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool heade
     img->io = io;
     img->flags = flags;
     img->header_only = header_only;
+    img->probed = probed;
     img->driver = driver_for(format);
     if (!img->driver) {
         g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED, "Image '%s': unknown format", io->name);
+        return NULL;
+    }
+    if ((flags & PD_OPEN_RDWR) && (img->driver->flags & PD_DRIVER_READ_ONLY)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_READ_ONLY,
+                    "Image '%s': format %s is read-only in poolimg; convert it to qcow2 or "
+                    "raw (poolimg convert -O qcow2) to change it",
+                    io->name, img->driver->name);
+        img->driver = NULL;
         return NULL;
     }
     if ((flags & PD_OPEN_RDWR) && io->read_only) {
@@ -241,6 +247,13 @@ bool pd_image_create_io(PdIO *io, const PdCreateOptions *opts_in, GError **error
                     "Cannot create '%s': unknown image format", io->name);
         return false;
     }
+    if (!drv->create) {
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "Cannot create '%s': format %s is read-only in poolimg (create raw or "
+                    "qcow2)",
+                    io->name, drv->name);
+        return false;
+    }
     if (!resolve_backing_size(io, &opts, error))
         return false;
     return drv->create(io, &opts, error);
@@ -302,6 +315,10 @@ bool pd_image_read_only(PdImage *img)
 {
     return !(img->flags & PD_OPEN_RDWR);
 }
+bool pd_image_probed(PdImage *img)
+{
+    return img->probed;
+}
 
 /* ---- guest I/O -------------------------------------------------------------------- */
 
@@ -316,6 +333,35 @@ static bool check_range(PdImage *img, uint64_t offset, uint64_t len, GError **er
         return false;
     }
     return true;
+}
+
+/* A raw image whose format was guessed must not be written into a head that another
+ * format would claim: the next probe would read the guest's bytes as that format (qemu's
+ * rule for probed raw images). @buf NULL: zeroes. */
+static bool check_probed_head(PdImage *img, uint64_t offset, const void *buf, uint64_t len,
+                              GError **error)
+{
+    if (!img->probed || img->driver->format != PD_FORMAT_RAW || offset >= PD_PROBE_HEAD_SIZE)
+        return true;
+    uint8_t head[PD_PROBE_HEAD_SIZE];
+    if (!pd_io_pread_full(img->io, head, sizeof head, 0, error))
+        return false;
+    size_t n = (size_t)MIN(len, (uint64_t)(sizeof head - offset));
+    if (buf)
+        memcpy(head + offset, buf, n);
+    else
+        memset(head + offset, 0, n);
+    int score;
+    g_autoptr(GError) local = NULL;
+    const PdImageDriver *drv =
+        pd_image_probe_head(head, sizeof head, img->io->name, &score, &local);
+    if (drv && drv->format == PD_FORMAT_RAW)
+        return true;
+    g_set_error(error, PD_ERROR, PD_ERROR_READ_ONLY,
+                "Image '%s': its format was guessed as raw, and this write to block 0 would "
+                "make it look like %s; pass -f raw to write it",
+                img->io->name, drv ? drv->name : "another format");
+    return false;
 }
 
 static bool check_writable(PdImage *img, GError **error)
@@ -353,8 +399,12 @@ bool pd_image_write(PdImage *img, uint64_t offset, const void *buf, size_t len, 
 {
     if (len == 0)
         return true;
-    return check_writable(img, error) && check_range(img, offset, len, error) &&
-           img->driver->write(img, offset, buf, len, error);
+    if (!check_writable(img, error) || !check_range(img, offset, len, error) ||
+        !check_probed_head(img, offset, buf, len, error))
+        return false;
+    if (!img->driver->write)
+        return unsupported(img, "writing", error);
+    return img->driver->write(img, offset, buf, len, error);
 }
 
 bool pd_image_write_zeroes(PdImage *img, uint64_t offset, uint64_t len, PdZeroFlags flags,
@@ -362,15 +412,20 @@ bool pd_image_write_zeroes(PdImage *img, uint64_t offset, uint64_t len, PdZeroFl
 {
     if (len == 0)
         return true;
-    return check_writable(img, error) && check_range(img, offset, len, error) &&
-           img->driver->write_zeroes(img, offset, len, flags, error);
+    if (!check_writable(img, error) || !check_range(img, offset, len, error) ||
+        !check_probed_head(img, offset, NULL, len, error))
+        return false;
+    if (!img->driver->write_zeroes)
+        return unsupported(img, "writing", error);
+    return img->driver->write_zeroes(img, offset, len, flags, error);
 }
 
 bool pd_image_discard(PdImage *img, uint64_t offset, uint64_t len, GError **error)
 {
     if (len == 0)
         return true;
-    if (!check_writable(img, error) || !check_range(img, offset, len, error))
+    if (!check_writable(img, error) || !check_range(img, offset, len, error) ||
+        !check_probed_head(img, offset, NULL, len, error))
         return false;
     if (!img->driver->discard)
         return true; /* a hint */
@@ -379,7 +434,7 @@ bool pd_image_discard(PdImage *img, uint64_t offset, uint64_t len, GError **erro
 
 bool pd_image_flush(PdImage *img, GError **error)
 {
-    if (!(img->flags & PD_OPEN_RDWR))
+    if (!(img->flags & PD_OPEN_RDWR) || !img->driver->flush)
         return true;
     return img->driver->flush(img, error);
 }

@@ -1,4 +1,5 @@
-/* PdImage: a disk image (raw or qcow2) over a PdIO, with its backing chain.
+/* PdImage: a disk image (raw, qcow2, or one of the read-only formats) over a PdIO, with its
+ * backing chain.
  *
  * formats/ knows no pools, no daemon and no XML. Every call returns true/non-NULL on success
  * or false/NULL with @error set (PD_ERROR domain, message naming the image and the cause).
@@ -20,11 +21,20 @@ typedef enum {
     PD_FORMAT_UNKNOWN = 0,
     PD_FORMAT_RAW,
     PD_FORMAT_QCOW2,
+    PD_FORMAT_VMDK, /* read-only, streamOptimized written by convert */
+    PD_FORMAT_VHDX, /* read-only */
+    PD_FORMAT_VPC,  /* read-only */
+    PD_FORMAT_VDI,  /* read-only */
+    PD_FORMAT_QCOW, /* qcow version 1, read-only */
 } PdFormat;
 
-/* "raw"/"qcow2" <-> PdFormat. pd_format_from_name returns PD_FORMAT_UNKNOWN for others. */
+/* Format name (qemu's: "raw", "qcow2", "vmdk", ...) <-> PdFormat. pd_format_from_name returns
+ * PD_FORMAT_UNKNOWN for names no driver has. */
 PdFormat pd_format_from_name(const char *name);
 const char *pd_format_name(PdFormat format);
+/* Whether poolfmt can create images of @format / opens them read-only only. */
+bool pd_format_can_create(PdFormat format);
+bool pd_format_read_only(PdFormat format);
 
 typedef enum {
     PD_PREALLOC_OFF = 0,
@@ -83,7 +93,10 @@ PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError *
 void pd_image_close(PdImage *img);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdImage, pd_image_close)
 
-/* Guesses the format of a store from its first bytes: qcow2 by magic, else raw. */
+/* Guesses the format of a store from its first bytes: every driver scores the head, the best
+ * score wins, raw when none matches (and for an empty store). A format poolfmt recognises
+ * but cannot read (qed, luks, ...) is an error, not raw. Only for stores whose format is
+ * not recorded: a recorded format is never guessed over. */
 PdFormat pd_image_probe(PdIO *io, GError **error);
 
 PdFormat pd_image_format(PdImage *img);
@@ -92,6 +105,9 @@ const char *pd_image_name(PdImage *img);
 PdIO *pd_image_io(PdImage *img);
 PdImage *pd_image_backing(PdImage *img); /* NULL if none or not opened */
 bool pd_image_read_only(PdImage *img);
+/* Whether the format was guessed (opened with PD_FORMAT_UNKNOWN). A guessed raw image
+ * refuses writes that would make block 0 look like another format. */
+bool pd_image_probed(PdImage *img);
 
 /* Guest-visible I/O. Reads past the end of a backing file (shorter than its overlay) read
  * zeroes. Requests must lie inside the virtual size. */
@@ -162,6 +178,8 @@ bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
  * reading only its header: no mapping or refcount tables, no snapshot table, no backing
  * chain; for listings of many volumes (a pool refresh). snapshot_count is the header's. */
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error);
+/* The same over a store, which the call owns (closes) from then on, also on failure. */
+bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error);
 void pd_image_info_clear(PdImageInfo *info);
 
 /* Internal snapshots (qcow2). Raw answers PD_ERROR_UNSUPPORTED. */

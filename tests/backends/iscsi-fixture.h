@@ -2,7 +2,7 @@
  * temporary directory and stops it at exit (tgtd by PID). Targets and LUNs: see the script. */
 #pragma once
 
-#include "formats/iscsi.h"
+#include "formats/io/iscsi/iscsi.h"
 
 #include <glib.h>
 

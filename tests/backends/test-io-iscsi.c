@@ -6,8 +6,8 @@
  * or vanishes mid-operation (an error within the timeout, no hang). Exits 77 without tgtd or
  * qemu-img. */
 #include "common/pd-error.h"
-#include "formats/image.h"
-#include "formats/io-iscsi.h"
+#include "formats/image/image.h"
+#include "formats/io/iscsi/io-iscsi.h"
 #include "tests/backends/iscsi-fixture.h"
 #include "tests/interop/interop-util.h"
 

@@ -5,8 +5,8 @@
  * listening, a path leaving the export, and a frozen server (SIGSTOP) that must fail within
  * the timeout. Without the fixture's environment the test exits 77. */
 #include "common/pd-error.h"
-#include "formats/image.h"
-#include "formats/io-nfs.h"
+#include "formats/image/image.h"
+#include "formats/io/nfs/io-nfs.h"
 #include "tests/interop/interop-util.h"
 
 #include <errno.h>

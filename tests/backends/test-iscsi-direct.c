@@ -6,7 +6,7 @@
  * domain disk source, discovery, and the target killed in the middle of an upload. Exits 77
  * without tgtd or qemu-img. */
 #include "common/pd-error.h"
-#include "formats/io-iscsi.h"
+#include "formats/io/iscsi/io-iscsi.h"
 #include "pools/backend.h"
 #include "tests/backends/iscsi-fixture.h"
 #include "tests/interop/interop-util.h"

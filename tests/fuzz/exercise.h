@@ -2,7 +2,7 @@
  * list, check. Shared by the malformed-corpus test and the fuzz target. */
 #pragma once
 
-#include "formats/image.h"
+#include "formats/image/image.h"
 
 #include <glib.h>
 

@@ -9,7 +9,7 @@
  * Built as a fuzzer only with clang and -fsanitize=fuzzer (tests/fuzz/meson.build); the same
  * file is linked with fuzz-main.c into a replay program that the test suite runs over the
  * malformed corpus and the seed corpus. See tests/fuzz/README.md. */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "exercise.h"
 
 #include <errno.h>

@@ -22,7 +22,7 @@
  *
  * Usage: test-differential [--long] [--seed N] [--config I] [--ops N] [--list]
  * POOLD_TEST_SEED=N replays a run; POOLD_TEST_KEEP=1 keeps the temporary directory. */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "interop-util.h"
 
 #include <stdio.h>

@@ -17,7 +17,7 @@
  * POOLD_TEST_STRICT is set (and print a note once they pass, to be removed from the list).
  *
  * Usage: test-malformed [CORPUS_DIR] [NAME...]   (default: $POOLD_TEST_DATA/malformed) */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "../fuzz/exercise.h"
 #include "interop-util.h"
 

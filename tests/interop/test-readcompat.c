@@ -23,7 +23,7 @@
  *     reads what the engine wrote, and the bitmaps are still there.
  *
  * Usage: test-readcompat [CASE...]  (POOLD_TEST_KEEP=1 keeps the directory) */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "interop-util.h"
 
 #include <json-glib/json-glib.h>

@@ -26,7 +26,7 @@
  *
  * POOLD_TEST_SEED=N picks the seed of the random subsets; POOLD_CRASH_STRIDE=K tries every
  * Kth N only (for quick local runs). */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "common/pd-error.h"
 
 #include <errno.h>

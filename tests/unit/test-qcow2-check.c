@@ -4,7 +4,7 @@
  * lost refcount block, a wrong COPIED flag, an L2 entry past the end of the file) give the
  * same corruption and leak counts as qemu-img, and after repair qemu-img finds them clean
  * with the guest data intact. Without qemu-img the test says why and exits 77. */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "common/pd-error.h"
 #include "../interop/interop-util.h"
 

@@ -3,7 +3,7 @@
  * and v3 images, with compressed clusters; `qemu-img check` finds nothing afterwards; bad
  * snapshot tables are refused with PD_ERROR_CORRUPT at open, never a crash.
  * Without qemu-img the test says why and exits 77. */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "common/pd-error.h"
 #include "../interop/interop-util.h"
 

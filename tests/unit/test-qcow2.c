@@ -6,7 +6,7 @@
  *   - preallocation modes, resize grow/shrink, amend compat/lazy_refcounts, set_backing;
  *   - malformed headers give an error, never a crash.
  * Without qemu-img the test prints why and exits 77. */
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "common/pd-error.h"
 #include "../interop/interop-util.h"
 

@@ -633,9 +633,18 @@ static size_t qcow2_cluster_size_cb(PdImage *img)
     return qcow2_state(img)->cluster_size;
 }
 
+/* qcow2 is the qcow magic with version 2 or more (version 1 is the qcow driver's). */
+static int qcow2_probe(const uint8_t *head, size_t len, const char *filename)
+{
+    if (len < 8 || qcow2_get_be32(head) != QCOW2_MAGIC || qcow2_get_be32(head + 4) < 2)
+        return 0;
+    return 100;
+}
+
 const PdImageDriver pd_qcow2_driver = {
     .name = "qcow2",
     .format = PD_FORMAT_QCOW2,
+    .probe = qcow2_probe,
     .create = qcow2_create,
     .open = qcow2_open,
     .close = qcow2_close,

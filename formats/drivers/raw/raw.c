@@ -7,6 +7,12 @@
 
 #define ZERO_CHUNK (1024 * 1024)
 
+/* Anything could be raw: the lowest score, for when no other format claims the head. */
+static int raw_probe(const uint8_t *head, size_t len, const char *filename)
+{
+    return 1;
+}
+
 static bool raw_open(PdImage *img, GError **error)
 {
     return pd_io_get_size(img->io, &img->size, error);
@@ -160,6 +166,7 @@ static bool raw_measure(const PdCreateOptions *opts, PdImage *source, PdMeasure 
 const PdImageDriver pd_raw_driver = {
     .name = "raw",
     .format = PD_FORMAT_RAW,
+    .probe = raw_probe,
     .create = raw_create,
     .open = raw_open,
     .close = raw_close,

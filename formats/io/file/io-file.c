@@ -183,9 +183,14 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
         pd_error_set_errno(error, errno, "Could not open '%s'", path);
         return NULL;
     }
+    return pd_io_file_open_fd(fd, path, flags, error);
+}
+
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error)
+{
     struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e) {
         (void)close(fd);
         pd_error_set_errno(error, e, "Could not open '%s'", path);
         return NULL;

@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 #ifdef HAVE_VALGRIND_H
@@ -73,6 +74,43 @@ static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError 
     return true;
 }
 
+/* [libvirt] allowed_uris: the URIs a call may name besides [libvirt] uri, each "URI" or
+ * "NAME=URI" (a name has no ':' or '/'), separated by ';' (docs/security.md, rule U). */
+static bool config_libvirt_uris(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "libvirt", "allowed_uris", NULL))
+        return true;
+    g_auto(GStrv) items = g_key_file_get_string_list(kf, "libvirt", "allowed_uris", NULL, NULL);
+    g_autoptr(GPtrArray) uris = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (char **it = items; it && *it; it++) {
+        char *item = g_strstrip(*it);
+        const char *eq = strchr(item, '=');
+        const char *colon = strchr(item, ':');
+        g_autofree char *name = NULL;
+        if (eq && (!colon || eq < colon) && !memchr(item, '/', (size_t)(eq - item))) {
+            name = g_strndup(item, (gsize)(eq - item));
+            item = g_strstrip((char *)eq + 1);
+        }
+        if (!*item && !name)
+            continue;
+        if (!strchr(item, ':') || (name && !*name)) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [libvirt] allowed_uris: '%s' is not a libvirt URI nor "
+                        "NAME=URI; separate entries with ';'",
+                        *it);
+            return false;
+        }
+        g_ptr_array_add(uris, g_strdup(item));
+        g_ptr_array_add(names, name ? g_steal_pointer(&name) : g_strdup(""));
+    }
+    g_ptr_array_add(uris, NULL);
+    g_ptr_array_add(names, NULL);
+    config->libvirt_allowed_uris = (char **)g_ptr_array_free(g_steal_pointer(&uris), false);
+    config->libvirt_allowed_names = (char **)g_ptr_array_free(g_steal_pointer(&names), false);
+    return true;
+}
+
 /* Loads @path (a missing default file is fine). Command-line directories win. */
 static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
                         GError **error)
@@ -92,7 +130,7 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
-    if (!config_libvirt_timeout(kf, config, error))
+    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error))
         return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
@@ -221,6 +259,8 @@ static void daemon_free(PdDaemon *daemon)
     g_free(daemon->config.config_path);
     g_free(daemon->config.metrics_listen);
     g_free(daemon->config.libvirt_uri);
+    g_strfreev(daemon->config.libvirt_allowed_uris);
+    g_strfreev(daemon->config.libvirt_allowed_names);
 }
 
 /* The daemon's own gauges, last in the metrics (a PdMetricsWriter). */

@@ -180,14 +180,15 @@ static JsonObject *apply_blklist(PdDaemon *daemon, PdJob *job, gpointer data, GE
 PD_HANDLER(pd_method_domain_blklist)
 {
     g_autoptr(GError) error = NULL;
-    if (!pd_attach_load(daemon, &error)) {
+    const char *uri = pd_attach_uri(daemon, pd_param_string(params, "uri"), &error);
+    if (!uri || !pd_attach_load(daemon, &error)) {
         pd_call_fail(call, error);
         return;
     }
     BlkList *b = g_new0(BlkList, 1);
     b->module = pd_attach_module(daemon);
     b->conns = pd_attach_conns(daemon);
-    b->uri = g_strdup(pd_attach_uri(daemon, pd_param_string(params, "uri")));
+    b->uri = g_strdup(uri);
     b->domain = g_strdup(pd_param_string(params, "domain"));
     b->inactive = pd_param_bool(params, "inactive", false);
     start_job(daemon, call, "domblklist", NULL, NULL, run_blklist, apply_blklist, b, blklist_free);

@@ -74,7 +74,8 @@ static void import_done(GObject *source, GAsyncResult *result, gpointer data)
 PD_HANDLER(pd_method_pool_import_libvirt)
 {
     g_autoptr(GError) error = NULL;
-    if (!pd_attach_load(daemon, &error)) {
+    const char *uri = pd_attach_uri(daemon, pd_param_string(params, "uri"), &error);
+    if (!uri || !pd_attach_load(daemon, &error)) {
         pd_call_fail(call, error);
         return;
     }
@@ -83,7 +84,7 @@ PD_HANDLER(pd_method_pool_import_libvirt)
     op->call = call;
     op->module = pd_attach_module(daemon);
     op->conns = pd_attach_conns(daemon);
-    op->uri = g_strdup(pd_attach_uri(daemon, pd_param_string(params, "uri")));
+    op->uri = g_strdup(uri);
     op->pool = g_strdup(pd_param_string(params, "pool"));
     g_autoptr(GTask) task = g_task_new(NULL, NULL, import_done, NULL);
     g_task_set_task_data(task, op, op_free);
@@ -128,7 +129,8 @@ PD_HANDLER(pd_method_pool_export_libvirt)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_pool(daemon, pd_param_string(params, "pool"), &error);
-    if (!obj || !pd_attach_load(daemon, &error)) {
+    const char *uri = obj ? pd_attach_uri(daemon, pd_param_string(params, "uri"), &error) : NULL;
+    if (!uri || !pd_attach_load(daemon, &error)) {
         pd_call_fail(call, error);
         return;
     }
@@ -137,7 +139,7 @@ PD_HANDLER(pd_method_pool_export_libvirt)
     op->call = call;
     op->module = pd_attach_module(daemon);
     op->conns = pd_attach_conns(daemon);
-    op->uri = g_strdup(pd_attach_uri(daemon, pd_param_string(params, "uri")));
+    op->uri = g_strdup(uri);
     op->pool = g_strdup(pd_pool_obj_name(obj));
     op->xml = libvirt_xml(obj->next_def ? obj->next_def : obj->pool->def);
     op->start = obj->active;

@@ -161,9 +161,12 @@ PdAttachOp *pd_attach_prepare(PdDaemon *daemon, const PdAttachRequest *req, bool
             explain_inactive(daemon, req->volume, error);
         return NULL;
     }
+    const char *uri = pd_attach_uri(daemon, req->uri, error);
+    if (!uri)
+        return NULL;
     g_autoptr(PdAttachOp) op = g_new0(PdAttachOp, 1);
     op->daemon = daemon;
-    op->uri = g_strdup(pd_attach_uri(daemon, req->uri));
+    op->uri = g_strdup(uri);
     op->domain = g_strdup(req->domain);
     op->target = g_strdup(req->target);
     op->pool = g_strdup(pd_pool_obj_name(obj));
@@ -294,11 +297,14 @@ PdDetachOp *pd_detach_prepare(PdDaemon *daemon, const PdDetachRequest *req, GErr
     }
     if (!pd_attach_load(daemon, error))
         return NULL;
+    const char *uri = pd_attach_uri(daemon, req->uri, error);
+    if (!uri)
+        return NULL;
     g_autoptr(PdDetachOp) op = g_new0(PdDetachOp, 1);
     op->daemon = daemon;
     op->module = daemon->libvirt->module;
     op->conns = daemon->libvirt->conns;
-    op->uri = g_strdup(pd_attach_uri(daemon, req->uri));
+    op->uri = g_strdup(uri);
     op->domain = g_strdup(req->domain);
     op->target = g_strdup(req->target);
     op->flags = req->flags;

@@ -94,13 +94,45 @@ PdLibvirtConns *pd_attach_conns(PdDaemon *daemon)
     return pd_attach_module(daemon) ? daemon->libvirt->conns : NULL;
 }
 
-const char *pd_attach_uri(PdDaemon *daemon, const char *given)
+static const char *default_uri(PdDaemon *daemon)
 {
-    if (given && *given)
-        return given;
-    if (daemon->config.libvirt_uri && *daemon->config.libvirt_uri)
-        return daemon->config.libvirt_uri;
-    return PD_LIBVIRT_DEFAULT_URI;
+    const char *uri = daemon->config.libvirt_uri;
+    return uri && *uri ? uri : PD_LIBVIRT_DEFAULT_URI;
+}
+
+/* The configured URI @given equals or names, or NULL. */
+static const char *configured_uri(PdDaemon *daemon, const char *given, bool by_name)
+{
+    const PdDaemonConfig *c = &daemon->config;
+    if (g_str_equal(given, default_uri(daemon)))
+        return default_uri(daemon);
+    for (unsigned i = 0; c->libvirt_allowed_uris && c->libvirt_allowed_uris[i]; i++) {
+        const char *name = c->libvirt_allowed_names[i];
+        if (g_str_equal(given, c->libvirt_allowed_uris[i]) ||
+            (by_name && *name && g_str_equal(given, name)))
+            return c->libvirt_allowed_uris[i];
+    }
+    return NULL;
+}
+
+const char *pd_attach_uri(PdDaemon *daemon, const char *given, GError **error)
+{
+    if (!given || !*given)
+        return default_uri(daemon);
+    const char *uri = configured_uri(daemon, given, true);
+    if (uri)
+        return uri;
+    g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                "libvirt URI '%s' is not allowed: poold opens only the URIs of its "
+                "configuration ([libvirt] uri, now '%s', and [libvirt] allowed_uris in %s); use "
+                "one of them or its name, or ask the administrator to add it to allowed_uris",
+                given, default_uri(daemon), daemon->config.config_path);
+    return NULL;
+}
+
+bool pd_attach_uri_allowed(PdDaemon *daemon, const char *uri)
+{
+    return configured_uri(daemon, uri, false) != NULL;
 }
 
 bool pd_attach_check_unattached(PdDaemon *daemon, const char *pool, const char *volume,

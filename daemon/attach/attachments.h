@@ -52,8 +52,14 @@ bool pd_attach_load(PdDaemon *daemon, GError **error);
 const PdLibvirtModule *pd_attach_module(PdDaemon *daemon);
 PdLibvirtConns *pd_attach_conns(PdDaemon *daemon);
 
-/* The URI a call uses: @given, else the configured one, else PD_LIBVIRT_DEFAULT_URI. */
-const char *pd_attach_uri(PdDaemon *daemon, const char *given);
+/* The libvirt URI a call uses (docs/security.md, rule U: the one place that decides which
+ * URIs poold opens). @given NULL or "": the default ([libvirt] uri, else
+ * PD_LIBVIRT_DEFAULT_URI). Else @given must equal the default or an entry of [libvirt]
+ * allowed_uris, or be an entry's name. Returns the URI (owned by the configuration), or NULL
+ * with PD_ERROR_PERMISSION_DENIED naming @given, the rule and the configuration keys. */
+const char *pd_attach_uri(PdDaemon *daemon, const char *given, GError **error);
+/* Whether poold's configuration allows @uri as it is (a URI, not a name). */
+bool pd_attach_uri_allowed(PdDaemon *daemon, const char *uri);
 
 /* Refuses (PD_ERROR_VOLUME_ATTACHED) when volume @volume of pool @pool (every volume of the
  * pool when @volume is NULL) is attached to a domain: "cannot ACTION volume 'v' of pool 'p':

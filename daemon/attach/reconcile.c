@@ -246,8 +246,16 @@ void pd_reconcile_start_up(PdDaemon *daemon)
     g_autoptr(GHashTable) uris = g_hash_table_new(g_str_hash, g_str_equal);
     if (daemon->config.libvirt_uri && *daemon->config.libvirt_uri)
         g_hash_table_add(uris, daemon->config.libvirt_uri);
-    for (guint i = 0; rows && i < rows->len; i++)
-        g_hash_table_add(uris, ((PdStoreAttachment *)rows->pdata[i])->uri);
+    g_autoptr(GHashTable) refused = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; rows && i < rows->len; i++) {
+        char *uri = ((PdStoreAttachment *)rows->pdata[i])->uri;
+        if (pd_attach_uri_allowed(daemon, uri))
+            g_hash_table_add(uris, uri);
+        else if (g_hash_table_add(refused, uri))
+            g_warning("attachments recorded at libvirt URI %s are not reconciled: poold's "
+                      "configuration does not allow that URI ([libvirt] uri, allowed_uris)",
+                      uri);
+    }
     GHashTableIter it;
     gpointer key;
     PdLibvirt *state = daemon->libvirt;

@@ -28,6 +28,10 @@ typedef struct {
     unsigned workers;     /* job threads */
     char *metrics_listen; /* "host:port" of the HTTP metrics listener, or NULL */
     char *libvirt_uri;    /* [libvirt] uri: the default of calls without one, or NULL */
+    /* [libvirt] allowed_uris: the other URIs a call may name (NULL-terminated, or NULL), and
+     * their names ("" for none), index by index */
+    char **libvirt_allowed_uris;
+    char **libvirt_allowed_names;
     unsigned libvirt_detach_timeout_ms; /* [libvirt] detach_timeout (seconds in the file) */
 } PdDaemonConfig;
 

@@ -52,6 +52,46 @@ bool pd_libvirt_init(bool run_thread, GError **error)
     return ok;
 }
 
+/* poold's words for a libvirt error code (docs/security.md, rule L): libvirt's own text may
+ * quote a file it read as root, so it goes to poold's log only. */
+static const char *cause_of(int code)
+{
+    switch (code) {
+    case VIR_ERR_NO_DOMAIN:
+        return "libvirt has no such domain";
+    case VIR_ERR_NO_STORAGE_POOL:
+        return "libvirt has no such storage pool";
+    case VIR_ERR_OPERATION_INVALID:
+        return "libvirt says the operation is not valid in the domain's or pool's current state";
+    case VIR_ERR_OPERATION_DENIED:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_CANCELLED:
+    case VIR_ERR_AUTH_UNAVAILABLE:
+    case VIR_ERR_ACCESS_DENIED:
+        return "libvirt denied access";
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_RPC:
+    case VIR_ERR_SYSTEM_ERROR:
+        return "libvirt could not be reached or failed to talk to its daemon";
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+    case VIR_ERR_ARGUMENT_UNSUPPORTED:
+        return "the libvirt driver does not support this";
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_INVALID_ARG:
+        return "libvirt refused the definition or an argument";
+    case VIR_ERR_OPERATION_TIMEOUT:
+    case VIR_ERR_AGENT_UNRESPONSIVE:
+        return "libvirt timed out";
+    case VIR_ERR_OPERATION_FAILED:
+        return "the operation failed in libvirt";
+    default:
+        return "libvirt reported an error";
+    }
+}
+
 bool pd_libvirt_fail(GError **error, int code, const char *what_fmt, ...)
 {
     va_list ap;
@@ -59,12 +99,15 @@ bool pd_libvirt_fail(GError **error, int code, const char *what_fmt, ...)
     g_autofree char *what = g_strdup_vprintf(what_fmt, ap);
     va_end(ap);
     virErrorPtr last = virGetLastError();
-    g_set_error(error, PD_ERROR, code, "%s: %s", what,
-                last && last->message ? last->message : "unknown libvirt error");
+    int vcode = last ? last->code : VIR_ERR_OK;
+    g_message("%s: libvirt error %d: %s", what, vcode,
+              last && last->message ? last->message : "unknown libvirt error");
+    g_set_error(error, PD_ERROR, code,
+                "%s: %s (libvirt error %d; libvirt's own message is in poold's log)", what,
+                cause_of(vcode), vcode);
     virResetLastError();
     return false;
 }
-
 static void on_close(virConnectPtr ptr, int reason, void *opaque)
 {
     PdLibvirtConn *conn = opaque;

@@ -16,7 +16,8 @@
  * callback drops a dead one from the cache, and the next call opens a new one.
  *
  * Errors: every failure is a PD_ERROR GError whose message names the URI and, where there is
- * one, the domain, followed by libvirt's own message. */
+ * one, the domain, followed by poold's words for libvirt's error code. libvirt's own message
+ * goes to poold's log only: it may quote a file libvirt read as root (docs/security.md). */
 #pragma once
 
 #include "daemon/libvirt/module.h"
@@ -32,8 +33,9 @@ G_BEGIN_DECLS
  * exits. Thread-safe. Returns false with an error when libvirt refuses the registration. */
 bool pd_libvirt_init(bool run_thread, GError **error);
 
-/* Sets @error (code @code, PD_ERROR domain) to "@what: " followed by libvirt's last error of
- * this thread (or "unknown libvirt error"). Returns false, for "return pd_libvirt_fail(...)". */
+/* Sets @error (code @code, PD_ERROR domain) to "@what: " followed by poold's words for the
+ * code of libvirt's last error of this thread, and logs libvirt's own message with @what.
+ * Returns false, for "return pd_libvirt_fail(...)". */
 bool pd_libvirt_fail(GError **error, int code, const char *what_fmt, ...) G_GNUC_PRINTF(3, 4);
 
 typedef struct PdLibvirtConn PdLibvirtConn;

@@ -12,6 +12,38 @@ struct PdDispatch {
     PdCallObserver observer;
 };
 
+bool pd_method_class_allowed(PdMethodClass cls, bool read_only)
+{
+    switch (cls) {
+    case PD_CLASS_READ:
+        return true;
+    case PD_CLASS_WRITE:
+    case PD_CLASS_DATA:
+    case PD_CLASS_PRIVILEGED:
+        return !read_only;
+    case PD_CLASS_NONE:
+        break;
+    }
+    return false; /* unclassed: refused on both sockets */
+}
+
+const char *pd_method_class_name(PdMethodClass cls)
+{
+    switch (cls) {
+    case PD_CLASS_READ:
+        return "read";
+    case PD_CLASS_WRITE:
+        return "write";
+    case PD_CLASS_DATA:
+        return "data";
+    case PD_CLASS_PRIVILEGED:
+        return "privileged";
+    case PD_CLASS_NONE:
+        break;
+    }
+    return NULL;
+}
+
 const PdMethod *pd_method_find(const PdMethod *table, const char *name)
 {
     for (const PdMethod *m = table; m->name; m++)
@@ -59,7 +91,7 @@ bool pd_dispatch_check(const PdMethod *method, JsonObject *params, bool read_onl
 {
     const char *err = NULL;
     JsonObject *eparams = NULL;
-    if (read_only && (method->flags & PD_METHOD_WRITE)) {
+    if (!pd_method_class_allowed(method->cls, read_only)) {
         err = "org.varlink.service.PermissionDenied";
     } else if ((method->flags & PD_METHOD_NEEDS_MORE) && !more) {
         err = "org.varlink.service.ExpectedMore";
@@ -235,7 +267,8 @@ bool pd_dispatch(PdDispatch *dispatch, PdClient *client, const char *data, size_
     if (pc.early_error) {
         const PdMethod *refused = pd_method_find(dispatch->table, pc.name);
         if (refused) {
-            g_info("%s from %s refused: %s", pc.name, pd_client_describe(client), pc.early_error);
+            g_info("%s (class %s) from %s refused: %s", pc.name, pd_method_class_name(refused->cls),
+                   pd_client_describe(client), pc.early_error);
             if (dispatch->observer)
                 dispatch->observer(refused->name, true, 0);
         }

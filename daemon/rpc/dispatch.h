@@ -1,9 +1,10 @@
 /* The router: checks every call against the method table it is given, then runs its handler.
  *
- * pd_dispatch() checks everything a handler may rely on once, here: the method exists, a
- * changing method is not called on the read-only socket, every parameter is known, of the
- * right JSON type and within limits, required ones are present, "more" is given where the
- * method needs it, descriptors come only with methods that take one. Handlers then only
+ * pd_dispatch() checks everything a handler may rely on once, here: the method exists, its
+ * class is admitted on the socket (only `read` on the read-only one, docs/security.md),
+ * every parameter is known, of the right JSON type and within limits, required ones are
+ * present, "more" is given where the method needs it, descriptors come only with methods
+ * that take one. Handlers then only
  * apply policy and do the work. The table (method.h) and the handlers are api/'s; the
  * server (server.h) reaches the router only through the PdServerHandler it registers. */
 #pragma once

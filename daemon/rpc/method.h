@@ -25,8 +25,18 @@ typedef struct {
     bool required;
 } PdParamSpec;
 
+/* What a method may do, and so which socket admits it (docs/security.md). Every method of the
+ * table has one; the read-only socket admits only PD_CLASS_READ. An unclassed method (NONE)
+ * is refused everywhere. */
 typedef enum {
-    PD_METHOD_WRITE = 1 << 0,      /* changes something: refused on the read-only socket */
+    PD_CLASS_NONE = 0,
+    PD_CLASS_READ,       /* metadata only: lists, info, XML, jobs, events, metrics */
+    PD_CLASS_WRITE,      /* changes pools, volumes or jobs */
+    PD_CLASS_DATA,       /* streams volume contents (download, upload) */
+    PD_CLASS_PRIVILEGED, /* talks to libvirt or an external program or host; secrets */
+} PdMethodClass;
+
+typedef enum {
     PD_METHOD_JOB = 1 << 1,        /* may run as a job (takes "async", streams with "more") */
     PD_METHOD_NEEDS_MORE = 1 << 2, /* must be called with "more" (subscriptions) */
     PD_METHOD_TAKES_FD = 1 << 3,   /* the call carries one file descriptor */
@@ -48,10 +58,17 @@ typedef struct {
     const char *name; /* "io.poold.Pool.List" */
     PdMethodFunc handler;
     const PdParamSpec *params; /* terminated by an entry with name NULL; NULL: none */
-    unsigned flags;            /* PdMethodFlags */
+    PdMethodClass cls;
+    unsigned flags; /* PdMethodFlags */
 } PdMethod;
 
 /* Longest string parameter accepted (XML documents included). */
 #define PD_PARAM_STRING_MAX (1024 * 1024)
+
+/* Whether a method of @cls may be called on a socket (@read_only: the 0666 one). */
+bool pd_method_class_allowed(PdMethodClass cls, bool read_only);
+/* "read", "write", "data", "privileged"; NULL for PD_CLASS_NONE. Also the IDL's
+ * "# @class: NAME" annotation. */
+const char *pd_method_class_name(PdMethodClass cls);
 
 G_END_DECLS

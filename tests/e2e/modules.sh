@@ -11,6 +11,9 @@
 maps_libvirt() { grep -c '/libvirt\.so' "/proc/$POOLD_PID/maps"; }
 maps_lib() { grep -c "/$1\\.so" "/proc/$POOLD_PID/maps"; }
 INITIATOR=iqn.2026-01.org.example:modules
+# poold opens only the libvirt URIs of its configuration (docs/security.md)
+printf '[libvirt]\nallowed_uris = test:///default\n' >"$E2E_DIR/poold.conf"
+POOLD_ARGS="--config $E2E_DIR/poold.conf"
 
 start_poold
 check "libvirt not mapped at start" 0 "$(maps_libvirt)"

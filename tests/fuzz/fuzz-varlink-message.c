@@ -29,8 +29,8 @@ static void parse_both(const char *msg, size_t len, unsigned n_fds)
             abort(); /* exactly one outcome */
         if (ro.method && !rw.method)
             abort(); /* the read-only socket never allows more */
-        if (ro.method && (ro.method->flags & PD_METHOD_WRITE))
-            abort(); /* a changing method on the read-only socket */
+        if (ro.method && ro.method->cls != PD_CLASS_READ)
+            abort(); /* only the read class on the read-only socket */
     }
     pd_parsed_call_clear(&rw);
     pd_parsed_call_clear(&ro);

@@ -51,39 +51,6 @@ static bool commit_data(PdImage *top, PdImage *base, int base_depth, PiProgress 
     return pd_image_flush(base, error);
 }
 
-/* Empties the overlay after a commit: its data is in the base now. pd_image_discard would
- * leave zero clusters in a v3 overlay (guest discard semantics), so the overlay is created
- * again, empty, with the same options and backing file (atomically, by rename). An overlay
- * with internal snapshots is kept as it is (still correct, only not emptied). Closes *top. */
-static bool empty_overlay(PdImage **top, const char *filename, GError **error)
-{
-    PdImageInfo info;
-    if (!pd_image_get_info(*top, &info, error))
-        return false;
-    bool ok = true;
-    if (info.snapshot_count > 0 || info.format != PD_FORMAT_QCOW2) {
-        fprintf(stderr, "poolimg: warning: '%s' keeps its data (it has internal snapshots)\n",
-                filename);
-    } else {
-        PdCreateOptions c = {
-            .format = info.format,
-            .size = info.virtual_size,
-            .compat = info.compat,
-            .cluster_size = (uint32_t)info.cluster_size,
-            .refcount_bits = info.refcount_bits,
-            .lazy_refcounts = info.lazy_refcounts,
-            .extended_l2 = info.extended_l2,
-            .compression_type = info.compression_type,
-            .backing_file = info.backing_file,
-            .backing_format = info.backing_format,
-        };
-        g_clear_pointer(top, pd_image_close);
-        ok = pd_image_create(filename, &c, true, error);
-    }
-    pd_image_info_clear(&info);
-    return ok;
-}
-
 int pi_cmd_commit(int argc, char **argv)
 {
     const char *fmt = NULL, *base_name = NULL;
@@ -157,7 +124,9 @@ int pi_cmd_commit(int argc, char **argv)
     if (!commit_data(top, base, depth, &progress, &error))
         return pi_fail(error, 1);
     g_clear_pointer(&base, pd_image_close);
-    if (!drop && !empty_overlay(&top, argv[optind], &error))
+    /* The overlay's data is in the base now: it is emptied in place (its inode, owner and
+     * mode stay; internal snapshots are kept), as qemu-img's commit does. */
+    if (!drop && (!pd_image_make_empty(top, &error) || !pd_image_flush(top, &error)))
         return pi_fail(error, 1);
     pi_progress_end(&progress);
     if (!quiet)

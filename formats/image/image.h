@@ -239,6 +239,11 @@ bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set
 bool pd_image_set_backing(PdImage *img, const char *backing_file, PdFormat backing_format,
                           GError **error);
 
+/* Empties the image's own layer: afterwards everything reads from its backing file (commit
+ * does this to the overlay it committed). Internal snapshots are kept. PD_ERROR_UNSUPPORTED
+ * for formats without a backing file (raw). */
+bool pd_image_make_empty(PdImage *img, GError **error);
+
 /* Compressed writes for convert -c. compress is thread-safe and pure: it turns one cluster
  * of guest data into the format's compressed bytes (returns the length, 0 when compression
  * does not pay and the cluster should be written plain, -1 with @error on failure).

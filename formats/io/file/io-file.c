@@ -47,8 +47,14 @@ static int file_flush(PdIO *io)
 static int file_truncate(PdIO *io, uint64_t size)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block)
-        return -ENOTSUP;
+    if (f->is_block) {
+        /* A device keeps its size: shrinking it is a no-op, growing it fails (as qemu's
+         * host_device driver does). */
+        uint64_t bytes;
+        if (ioctl(f->fd, BLKGETSIZE64, &bytes) < 0)
+            return -errno;
+        return size <= bytes ? 0 : -EFBIG;
+    }
     return ftruncate(f->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
@@ -75,10 +81,8 @@ static int64_t file_allocated(PdIO *io)
 static int file_discard(PdIO *io, uint64_t offset, uint64_t len)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block) {
-        uint64_t range[2] = {offset, len};
-        return ioctl(f->fd, BLKDISCARD, range) < 0 ? -errno : 0;
-    }
+    /* On a block device too, a punched hole reads back as zeroes (the kernel zeroes the
+     * range, unmapping it where the device can); BLKDISCARD would not promise that. */
     int r = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len);
     return r < 0 ? (errno == EOPNOTSUPP ? -ENOTSUP : -errno) : 0;
 }
@@ -166,6 +170,16 @@ static const PdIOOps file_ops = {
     .reopen = file_reopen,
     .close = file_close,
 };
+
+bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
+{
+    struct stat st;
+    if (!io || io->ops != &file_ops || fstat(((FileIO *)io)->fd, &st) < 0)
+        return false;
+    *ret_dev = st.st_dev;
+    *ret_ino = st.st_ino;
+    return true;
+}
 
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error)
 {

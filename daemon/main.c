@@ -1,13 +1,15 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
-#include "daemon/backing-policy.h"
-#include "daemon/attachments.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/metrics.h"
-#include "daemon/model.h"
+#include "daemon/api/methods.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/core/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/observe/counters.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -261,8 +263,9 @@ static bool parse_args(int *argc, char ***argv, PdDaemonConfig *config, GError *
 /* What daemon_init made (as far as it got) and the configuration. */
 static void daemon_free(PdDaemon *daemon)
 {
-    pd_metrics_http_stop();
+    g_clear_pointer(&daemon->metrics, pd_metrics_free);
     pd_server_free(daemon->server);
+    g_clear_pointer(&daemon->dispatch, pd_dispatch_free);
     pd_jobs_free(daemon->jobs);
     /* not while a reconciliation thread still scans with its connections: then the process
      * exits with it */
@@ -286,6 +289,19 @@ static void daemon_free(PdDaemon *daemon)
     pd_backing_policy_free(daemon->backing_policy);
 }
 
+/* The daemon's own gauges, last in the metrics (a PdMetricsWriter). */
+static void write_daemon_metrics(GString *out, gpointer data)
+{
+    PdDaemon *daemon = data;
+    pd_metrics_header(out, "poold_jobs_running", "gauge", "Jobs running now");
+    g_string_append_printf(out, "poold_jobs_running %u\n", pd_jobs_n_running(daemon->jobs));
+    pd_metrics_header(out, "poold_clients", "gauge", "Connected clients");
+    g_string_append_printf(out, "poold_clients %u\n", pd_server_n_clients(daemon->server));
+    pd_metrics_header(out, "poold_uptime_seconds", "gauge", "Seconds since poold started");
+    g_string_append_printf(out, "poold_uptime_seconds %" G_GINT64_FORMAT "\n",
+                           (g_get_monotonic_time() - daemon->start_time) / G_USEC_PER_SEC);
+}
+
 /* Opens the store, loads and reconciles the pools, listens. */
 static bool daemon_init(PdDaemon *daemon, GError **error)
 {
@@ -303,16 +319,22 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
     /* every backing chain poold opens goes through the policy, before any worker runs */
     daemon->backing_policy = pd_backing_policy_new((const char *const *)config->backing_roots);
     pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
-    daemon->events = pd_events_new(daemon);
-    daemon->jobs = pd_jobs_new(daemon, config->workers);
+    daemon->metrics = pd_metrics_new();
+    pd_metrics_add_writer(daemon->metrics, pd_model_write_metrics, daemon);
+    pd_metrics_add_writer(daemon->metrics, pd_counters_write, NULL);
+    pd_metrics_add_writer(daemon->metrics, write_daemon_metrics, daemon);
+    daemon->events = pd_events_new(daemon->store);
+    daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, config->workers);
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
-    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    daemon->dispatch = pd_dispatch_new(pd_method_table(), daemon, pd_counters_call);
+    daemon->server = pd_server_new(config->runtime_dir, &config->limits,
+                                   pd_dispatch_server_handler(), daemon->dispatch, error);
     if (!daemon->server || !pd_model_load(daemon, error))
         return false;
     if (config->metrics_listen && *config->metrics_listen &&
-        !pd_metrics_http_start(daemon, config->metrics_listen, error))
+        !pd_metrics_http_start(daemon->metrics, config->metrics_listen, error))
         return false;
     pd_model_reconcile(daemon);
     /* Attachments: scanned on threads, applied once the main loop runs. */

@@ -139,7 +139,10 @@ int pi_cmd_map(int argc, char **argv)
             .data = (st.flags & PD_BLOCK_DATA) != 0,
             .has_offset = has_offset,
             .offset = st.host_offset,
-            .filename = has_offset && st.layer ? layer_name(st.layer) : NULL,
+            .filename = !has_offset ? NULL
+                        : st.file   ? st.file
+                        : st.layer  ? layer_name(st.layer)
+                                    : NULL,
         };
         if (mergeable(&cur, &next)) {
             cur.length += next.length;

@@ -24,6 +24,10 @@ typedef enum {
     PD_IO_EXCL = 1 << 2,   /* fail with EEXIST if it exists (with PD_IO_CREATE) */
     PD_IO_TRUNC = 1 << 3,  /* truncate to 0 on open */
     PD_IO_DIRECT = 1 << 4, /* bypass the host page cache where the backend can */
+    /* open_relative only: the name must resolve beneath the directory of the store it is
+     * relative to (no absolute name, no ".." or symbolic link leading out); refused with
+     * PD_ERROR_PERMISSION_DENIED otherwise. For names taken from untrusted images. */
+    PD_IO_BENEATH = 1 << 5,
 } PdIOFlags;
 
 typedef struct {

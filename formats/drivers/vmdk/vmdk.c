@@ -155,7 +155,11 @@ static bool open_extent(PdImage *img, const VmdkExtentLine *l, GError **error)
                     l->filename);
         return false;
     }
-    return open_sparse_store(img, e, true, error); /* SPARSE, VMFSSPARSE */
+    if (!open_sparse_store(img, e, true, error)) { /* SPARSE, VMFSSPARSE */
+        g_prefix_error(error, "Image '%s': ", img->io->name);
+        return false;
+    }
+    return true;
 }
 
 static bool open_descriptor(PdImage *img, const char *text, GError **error)

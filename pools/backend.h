@@ -36,7 +36,7 @@
  * failure leaves. */
 #pragma once
 
-#include "formats/image.h"
+#include "formats/image/image.h"
 #include "xml/pool-xml.h"
 #include "xml/vol-xml.h"
 

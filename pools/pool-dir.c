@@ -8,6 +8,7 @@
 
 #include "common/pd-error.h"
 #include "pools/pool-image.h"
+#include "pools/pool-path.h"
 #include "pools/pool-util.h"
 
 #include <dirent.h>
@@ -187,7 +188,7 @@ typedef struct {
  * recorded format too). Block devices are always re-read: their size changes without their
  * inode or mtime changing. A file the engine cannot open is listed with what stat says (as
  * libvirt lists what it cannot read). Never NULL. */
-static PdVol *scan_volume(const PdPool *pool, const char *name, const struct stat *st,
+static PdVol *scan_volume(const PdPool *pool, int dfd, const char *name, const struct stat *st,
                           const PdVol *prev, bool force, ScanStats *stats)
 {
     bool unchanged =
@@ -215,10 +216,6 @@ static PdVol *scan_volume(const PdPool *pool, const char *name, const struct sta
         vol->capacity = kept_capacity;
         return vol;
     }
-    if (S_ISBLK(st->st_mode)) {
-        int64_t size = pd_pool_util_block_size(vol->path);
-        vol->capacity = vol->physical = size > 0 ? (uint64_t)size : 0;
-    }
     /* what the image said last time is stale now */
     g_clear_pointer(&vol->backing_path, g_free);
     g_clear_pointer(&vol->backing_format, g_free);
@@ -230,10 +227,16 @@ static PdVol *scan_volume(const PdPool *pool, const char *name, const struct sta
     stats->reopened++;
     if (!vol->format)
         stats->probed++;
-    if (!readable)
+    if (!readable && !S_ISBLK(st->st_mode))
         return vol;
+    /* through the path rule (pool-path.h): what refresh read may have been swapped since */
+    g_autoptr(PdIO) io = pd_pool_path_open_io(pool, dfd, name, PD_IO_RDONLY, NULL);
+    uint64_t size;
+    if (io && S_ISBLK(st->st_mode))
+        vol->capacity = vol->physical = pd_io_get_size(io, &size, NULL) ? size : 0;
     PdImageInfo info;
-    if (pd_image_read_info(vol->path, format, &info, NULL)) { /* header only: cheap */
+    if (io && readable &&
+        pd_image_read_info_io(g_steal_pointer(&io), format, &info, NULL)) { /* header only */
         pd_pool_util_vol_set_info(vol, &info);
         pd_image_info_clear(&info);
     }
@@ -246,16 +249,12 @@ static gint compare_vol_names(gconstpointer a, gconstpointer b)
     return strcmp(va->name, vb->name);
 }
 
-/* Whether directory entry @name is a volume: a regular file or block device (symbolic links
- * followed) with a UTF-8 name, not a hidden partial file. Fills @st. */
+/* Whether directory entry @name is a volume: a regular file or block device, or a symbolic
+ * link resolving to one inside the pool directory (pool-path.h), with a UTF-8 name, not a
+ * hidden partial file. Fills @st. */
 static bool entry_is_volume(int dfd, const char *name, struct stat *st)
 {
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        !pd_pool_util_is_volume_file_name(name))
-        return false;
-    if (fstatat(dfd, name, st, 0) < 0)
-        return false; /* gone meanwhile, or a dangling link */
-    return S_ISREG(st->st_mode) || S_ISBLK(st->st_mode);
+    return pd_pool_util_is_volume_file_name(name) && pd_pool_path_stat_volume(dfd, name, st);
 }
 
 bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
@@ -268,10 +267,14 @@ bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRe
         pd_pool_util_prefix_error(error, pool, NULL);
         return false;
     }
-    DIR *dir = opendir(path);
+    int dfd = pd_pool_path_open_dir(pool, error);
+    DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!dir) {
-        pd_pool_util_error_errno(error, pool, NULL, errno, "cannot read target directory '%s'",
-                                 path);
+        if (dfd >= 0) {
+            pd_pool_util_error_errno(error, pool, NULL, errno, "cannot read target directory '%s'",
+                                     path);
+            (void)close(dfd);
+        }
         return false;
     }
     g_autoptr(GHashTable) index = g_hash_table_new(g_str_hash, g_str_equal);
@@ -287,7 +290,7 @@ bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRe
         struct stat st;
         if (entry_is_volume(dirfd(dir), ent->d_name, &st))
             g_ptr_array_add(r.volumes,
-                            scan_volume(pool, ent->d_name, &st,
+                            scan_volume(pool, dfd, ent->d_name, &st,
                                         g_hash_table_lookup(index, ent->d_name), false, &stats));
         errno = 0;
     }
@@ -340,32 +343,23 @@ bool pd_pool_dir_cleanup_partial(const PdPool *pool, unsigned *ret_removed, GErr
     return true;
 }
 
-/* Stats the volume file @name and reads it (reopening it). @prev supplies the recorded format
- * (may be NULL: probe). */
-static PdVol *read_volume(const PdPool *pool, const char *name, const PdVol *prev, GError **error)
+/* Stats the volume file @name beneath @dfd through the path rule and reads it (reopening it).
+ * @prev supplies the recorded format (may be NULL: probe). */
+static PdVol *read_volume(const PdPool *pool, int dfd, const char *name, const PdVol *prev,
+                          GError **error)
 {
-    g_autofree char *path = vol_path(pool, name);
     struct stat st;
-    if (stat(path, &st) < 0) {
-        if (errno == ENOENT)
-            pd_pool_util_error(error, pool, name, PD_ERROR_NO_SUCH_VOLUME,
-                               "'%s' does not exist anymore", path);
-        else
-            pd_pool_util_error_errno(error, pool, name, errno, "cannot stat '%s'", path);
+    PD_AUTO_FD int fd = pd_pool_path_open(pool, dfd, name, O_RDONLY, &st, error);
+    if (fd < 0)
         return NULL;
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        pd_pool_util_error(error, pool, name, PD_ERROR_INVALID_ARGUMENT,
-                           "'%s' is neither a file nor a block device", path);
-        return NULL;
-    }
     ScanStats stats = {0};
-    return scan_volume(pool, name, &st, prev, true, &stats);
+    return scan_volume(pool, dfd, name, &st, prev, true, &stats);
 }
 
 bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_vol, GError **error)
 {
-    PdVol *v = read_volume(pool, vol->name, vol, error);
+    PD_AUTO_FD int dfd = pd_pool_path_open_dir(pool, error);
+    PdVol *v = dfd >= 0 ? read_volume(pool, dfd, vol->name, vol, error) : NULL;
     if (!v)
         return false;
     *ret_vol = v;
@@ -391,12 +385,33 @@ static PdImage *open_image_at(const PdPool *pool, const PdVol *vol, const char *
     return img;
 }
 
-/* open_image_at the volume's file in the pool directory. */
+/* Opens the image of @vol, a file in the pool directory, through the path rule (pool-path.h)
+ * with its recorded format (probing only when none is recorded). @flags: PdOpenFlags. */
 static PdImage *open_volume_image(const PdPool *pool, const PdVol *vol, unsigned flags,
                                   GError **error)
 {
-    g_autofree char *path = vol_path(pool, vol->name);
-    return open_image_at(pool, vol, path, flags, error);
+    bool readable;
+    PdFormat format = engine_format(vol->format, &readable);
+    if (!readable) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
+                           "format '%s' is not supported for this operation (raw and qcow2 are)",
+                           vol->format);
+        return NULL;
+    }
+    PD_AUTO_FD int dfd = pd_pool_path_open_dir(pool, error);
+    PdIO *io = dfd >= 0
+                   ? pd_pool_path_open_io(pool, dfd, vol->name,
+                                          (flags & PD_OPEN_RDWR) ? PD_IO_RDWR : PD_IO_RDONLY, error)
+                   : NULL;
+    PdImage *img = io ? pd_image_open_io(io, format, flags, error) : NULL;
+    if (io && !img)
+        pd_pool_util_prefix_error(error, pool, vol->name);
+    return img;
+}
+
+PdImage *pd_pool_dir_vol_open(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error)
+{
+    return open_volume_image(pool, vol, flags, error);
 }
 
 /* ---- creating ------------------------------------------------------------------------------ */
@@ -412,39 +427,38 @@ static PdImage *probe_backing(const PdPool *pool, const char *path, void *data, 
     return pd_image_open(full, PD_FORMAT_UNKNOWN, PD_OPEN_NO_BACKING, error);
 }
 
-/* Writes a new image per @plan into the empty partial file @tmp; its engine name is the
- * final @path, so that relative backing files resolve as they will after the rename. */
-static bool write_new_image(const char *tmp, const char *path, const PdCreatePlan *plan,
-                            GError **error)
-{
-    PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
-    if (!io)
-        return false;
-    g_free(io->name);
-    io->name = g_strdup(path);
-    bool ok = pd_pool_image_write_new(io, plan, error);
-    pd_io_close(io);
-    return ok;
-}
+/* A volume being built: the pool directory, the hidden partial file in it (by name and by
+ * descriptor: after its creation nothing opens it by name again) and the final name. Cleared
+ * with new_file_clear, which removes the partial file unless it was committed. */
+typedef struct {
+    const PdPool *pool;
+    const char *name; /* the volume's, not owned */
+    int dfd;
+    int fd;     /* the partial file, read-write */
+    char *tmp;  /* its name in the directory; NULL once committed */
+    char *path; /* DIR/NAME: the engine's name of the new image */
+} NewFile;
 
-/* The volume @name after a create: read back (the catalog's new entry). */
-static bool finish_create(const PdPool *pool, const char *name, const char *format, PdVol **ret_vol,
-                          GError **error)
-{
-    g_autoptr(PdVol) prev = pd_vol_new();
-    prev->name = g_strdup(name);
-    prev->format = g_strdup(format);
-    PdVol *vol = read_volume(pool, name, prev, error);
-    if (!vol)
-        return false;
-    *ret_vol = vol;
-    return true;
-}
+#define NEW_FILE_INIT                                                                              \
+    {                                                                                              \
+        .dfd = -1, .fd = -1                                                                        \
+    }
 
-/* Refuses a name that is taken by anything in the directory, and (the daemon checks it first;
- * this is defence in depth, as the daemon may run as root) a name that is not a plain file name
- * or is a hidden partial name. */
-static bool check_name_free(const PdPool *pool, const char *name, const char *path, GError **error)
+static void new_file_clear(NewFile *nf)
+{
+    if (nf->tmp && nf->dfd >= 0)
+        (void)unlinkat(nf->dfd, nf->tmp, 0);
+    pd_pool_path_close_fd(&nf->fd);
+    pd_pool_path_close_fd(&nf->dfd);
+    g_clear_pointer(&nf->tmp, g_free);
+    g_clear_pointer(&nf->path, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NewFile, new_file_clear)
+
+/* Refuses a name that is taken by anything in the directory (a dangling link too), and (the
+ * daemon checks it first; this is defence in depth, as the daemon may run as root) a name that
+ * is not a plain file name or is a hidden partial name. */
+static bool check_name_free(const PdPool *pool, int dfd, const char *name, GError **error)
 {
     if (!pd_xml_name_valid(name) || pd_pool_util_is_partial_name(name)) {
         pd_pool_util_error(error, pool, name, PD_ERROR_INVALID_ARGUMENT,
@@ -453,26 +467,85 @@ static bool check_name_free(const PdPool *pool, const char *name, const char *pa
         return false;
     }
     struct stat st;
-    if (lstat(path, &st) == 0) {
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        g_autofree char *path = vol_path(pool, name);
         pd_pool_util_error(error, pool, name, PD_ERROR_EXISTS, "'%s' already exists", path);
         return false;
     }
     return true;
 }
 
-/* Renames the complete partial file @tmp to @path (never over an existing file) and makes that
- * durable before the daemon's reply says done (unless @no_sync: then the daemon's later
- * pd_pool_dir_sync does, group commit). On failure the name is free again and @tmp is the
- * caller's to remove. */
-static bool commit_partial(const PdPool *pool, const char *tmp, const char *path, bool no_sync,
-                           GError **error)
+/* Opens the pool directory, checks that @def's name is free and creates the empty partial
+ * file (O_EXCL, no link followed) with @def's permissions (set through the descriptor) and
+ * nocow attribute. False with @error; new_file_clear undoes what was done. */
+static bool new_file_begin(NewFile *nf, const PdPool *pool, const PdVolDef *def, GError **error)
 {
-    if (!pd_pool_util_rename_noreplace(tmp, path, error))
+    nf->pool = pool;
+    nf->name = def->name;
+    nf->dfd = pd_pool_path_open_dir(pool, error);
+    if (nf->dfd < 0 || !check_name_free(pool, nf->dfd, def->name, error))
         return false;
-    if (no_sync || pd_pool_util_sync_dir(pool->def->target_path, error))
+    g_autofree char *tmp = pd_pool_util_partial_name(def->name);
+    nf->fd = pd_pool_path_create(pool, nf->dfd, tmp, def->name, 0600, error);
+    if (nf->fd < 0)
+        return false;
+    nf->tmp = g_steal_pointer(&tmp);
+    nf->path = vol_path(pool, def->name);
+    if (def->nocow)
+        pd_pool_util_set_nocow(nf->fd);
+    return pd_pool_util_apply_perms_fd(nf->fd, nf->tmp, &def->target_perms, DEFAULT_VOL_MODE,
+                                       error);
+}
+
+/* A store over the partial file (on a descriptor of its own), named as the final volume so
+ * that relative backing files resolve as they will after the rename. */
+static PdIO *new_file_io(const NewFile *nf, GError **error)
+{
+    int fd = fcntl(nf->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        pd_error_set_errno(error, errno, "Could not open '%s'", nf->tmp);
+        return NULL;
+    }
+    return pd_io_file_open_fd(fd, nf->path, PD_IO_RDWR, error);
+}
+
+/* Renames the complete partial file into place (never over an existing file) and makes that
+ * durable before the daemon's reply says done (unless @no_sync: then the daemon's later
+ * pd_pool_dir_sync does, group commit). On failure the name is free again. */
+static bool new_file_commit(NewFile *nf, bool no_sync, GError **error)
+{
+    if (!pd_pool_path_rename_noreplace(nf->dfd, nf->tmp, nf->name, error))
+        return false;
+    g_clear_pointer(&nf->tmp, g_free); /* committed: nothing to remove any more */
+    if (no_sync || fsync(nf->dfd) == 0)
         return true;
-    (void)unlink(path);
+    pd_error_set_errno(error, errno, "Could not flush directory '%s'", nf->pool->def->target_path);
+    (void)unlinkat(nf->dfd, nf->name, 0);
     return false;
+}
+
+/* Writes a new image per @plan into the empty partial file. */
+static bool write_new_image(const NewFile *nf, const PdCreatePlan *plan, GError **error)
+{
+    PdIO *io = new_file_io(nf, error);
+    if (!io)
+        return false;
+    bool ok = pd_pool_image_write_new(io, plan, error);
+    pd_io_close(io);
+    return ok;
+}
+
+/* The committed volume read back (the catalog's new entry). */
+static bool finish_create(const NewFile *nf, const char *format, PdVol **ret_vol, GError **error)
+{
+    g_autoptr(PdVol) prev = pd_vol_new();
+    prev->name = g_strdup(nf->name);
+    prev->format = g_strdup(format);
+    PdVol *vol = read_volume(nf->pool, nf->dfd, nf->name, prev, error);
+    if (!vol)
+        return false;
+    *ret_vol = vol;
+    return true;
 }
 
 /* Creates a volume per @plan: partial file with permissions, image, rename into place.
@@ -481,25 +554,16 @@ static bool create_from_plan(const PdPool *pool, const PdVolDef *def, const PdCr
                              unsigned flags, const PdBackendJob *job, PdVol **ret_vol,
                              GError **error)
 {
-    g_autofree char *path = vol_path(pool, def->name);
-    if (!check_name_free(pool, def->name, path, error) ||
-        !pd_pool_util_check_cancel(job, pool, def->name, error))
-        return false;
-    g_autofree char *tmp = pd_pool_util_partial_path(pool->def->target_path, def->name);
-    if (!pd_pool_util_partial_create(tmp, &def->target_perms, DEFAULT_VOL_MODE, def->nocow,
-                                     error)) {
-        pd_pool_util_prefix_error(error, pool, def->name);
-        return false;
-    }
-    bool ok = write_new_image(tmp, path, plan, error) &&
+    g_auto(NewFile) nf = NEW_FILE_INIT;
+    bool ok = pd_pool_util_check_cancel(job, pool, def->name, error) &&
+              new_file_begin(&nf, pool, def, error) && write_new_image(&nf, plan, error) &&
               pd_pool_util_check_cancel(job, pool, def->name, error) &&
-              commit_partial(pool, tmp, path, flags & PD_VOL_CREATE_NO_SYNC, error);
+              new_file_commit(&nf, flags & PD_VOL_CREATE_NO_SYNC, error);
     if (!ok) {
-        (void)unlink(tmp);
         pd_pool_util_prefix_error(error, pool, def->name);
         return false;
     }
-    if (!finish_create(pool, def->name, pd_format_name(plan->opts.format), ret_vol, error))
+    if (!finish_create(&nf, pd_format_name(plan->opts.format), ret_vol, error))
         return false;
     pd_pool_util_progress(job, (*ret_vol)->capacity, (*ret_vol)->capacity);
     return true;
@@ -517,67 +581,62 @@ bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned fl
 
 /* ---- cloning ------------------------------------------------------------------------------ */
 
-/* Makes @tmp share @src's extents (FICLONE). Returns 1 when done, 0 when the filesystem
- * cannot (different filesystems, no reflink support), -1 with @error on another failure. */
-static int try_reflink(const char *src, const char *tmp, GError **error)
+/* Makes the partial file share the extents of @src_vol of @src_pool (FICLONE; the source opened
+ * through the path rule of its own pool). Returns 1 when done, 0 when the filesystem cannot
+ * (different filesystems, no reflink support), -1 with @error on another failure. */
+static int try_reflink(const PdPool *src_pool, const PdVol *src_vol, const NewFile *nf,
+                       GError **error)
 {
-    int sfd = open(src, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0) {
-        pd_error_set_errno(error, errno, "Could not open '%s'", src);
+    PD_AUTO_FD int sdfd = pd_pool_path_open_dir(src_pool, error);
+    PD_AUTO_FD int sfd =
+        sdfd >= 0 ? pd_pool_path_open(src_pool, sdfd, src_vol->name, O_RDONLY, NULL, error) : -1;
+    if (sfd < 0)
         return -1;
-    }
-    int dfd = open(tmp, O_WRONLY | O_CLOEXEC);
-    if (dfd < 0) {
-        pd_error_set_errno(error, errno, "Could not open '%s'", tmp);
-        (void)close(sfd);
-        return -1;
-    }
-    int r = 1;
-    if (ioctl(dfd, FICLONE, sfd) < 0) {
+    if (ioctl(nf->fd, FICLONE, sfd) < 0) {
         int e = errno;
         if (e == EOPNOTSUPP || e == ENOTTY || e == EXDEV || e == EINVAL || e == ENOSYS ||
-            e == EPERM) {
-            r = 0;
-        } else {
-            pd_error_set_errno(error, e, "Could not clone '%s'", src);
-            r = -1;
-        }
-    } else if (fsync(dfd) < 0) {
-        pd_error_set_errno(error, errno, "Could not flush '%s'", tmp);
-        r = -1;
+            e == EPERM)
+            return 0;
+        pd_error_set_errno(error, e, "Could not clone '%s'", src_vol->path);
+        return -1;
     }
-    (void)close(dfd);
-    (void)close(sfd);
-    return r;
+    if (fsync(nf->fd) < 0) {
+        pd_error_set_errno(error, errno, "Could not flush '%s'", nf->tmp);
+        return -1;
+    }
+    return 1;
 }
 
-/* Copies @src into the partial file @tmp as a new image per @plan. */
-static bool copy_into(PdImage *src, const char *tmp, const PdCreatePlan *plan,
+/* Copies @src into the partial file as a new image per @plan. */
+static bool copy_into(PdImage *src, const NewFile *nf, const PdCreatePlan *plan,
                       const PdBackendJob *job, GError **error)
 {
-    PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR, 0, error);
+    PdIO *io = new_file_io(nf, error);
     return io && pd_pool_image_copy_into(src, io, plan, job, error);
 }
 
 /* Grows a reflinked copy to @capacity (a bigger clone than its source). */
-static bool grow_copy(const char *tmp, PdFormat format, uint64_t capacity, GError **error)
+static bool grow_copy(const NewFile *nf, PdFormat format, uint64_t capacity, GError **error)
 {
-    g_autoptr(PdImage) img = pd_image_open(tmp, format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    PdIO *io = new_file_io(nf, error);
+    g_autoptr(PdImage) img =
+        io ? pd_image_open_io(io, format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error) : NULL;
     return img && pd_image_resize(img, capacity, PD_PREALLOC_OFF, false, error) &&
            pd_image_flush(img, error);
 }
 
-/* Fills the partial file @tmp with a copy of @src_vol (open as @src): reflink when allowed and
- * possible, else the convert engine. */
-static bool clone_into(const PdPool *pool, const PdVolDef *def, const PdVol *src_vol, PdImage *src,
-                       const char *tmp, const PdCreatePlan *plan, unsigned flags,
+/* Fills the partial file with a copy of @src_vol of @src_pool (open as @src): reflink when
+ * allowed and possible (a file of a pool of files), else the convert engine. */
+static bool clone_into(const PdPool *src_pool, const PdVol *src_vol, PdImage *src,
+                       const NewFile *nf, const PdCreatePlan *plan, unsigned flags,
                        const PdBackendJob *job, GError **error)
 {
-    bool can_reflink = src_vol->path && src_vol->type == PD_VOL_FILE &&
+    bool can_reflink = src_vol->type == PD_VOL_FILE && src_pool->def->target_path &&
+                       path_is(src_vol->path, src_pool, src_vol->name) &&
                        pd_image_format(src) == plan->opts.format && !pd_image_backing(src);
     int r = 0;
     if (can_reflink) {
-        r = try_reflink(src_vol->path, tmp, error);
+        r = try_reflink(src_pool, src_vol, nf, error);
         if (r < 0)
             return false;
     }
@@ -590,10 +649,10 @@ static bool clone_into(const PdPool *pool, const PdVolDef *def, const PdVol *src
         return false;
     }
     if (r == 0)
-        return copy_into(src, tmp, plan, job, error);
+        return copy_into(src, nf, plan, job, error);
     uint64_t src_size = pd_image_size(src);
     pd_pool_util_progress(job, src_size, src_size);
-    return plan->opts.size <= src_size || grow_copy(tmp, plan->opts.format, plan->opts.size, error);
+    return plan->opts.size <= src_size || grow_copy(nf, plan->opts.format, plan->opts.size, error);
 }
 
 /* A linked clone: a qcow2 overlay whose backing file is @src_vol. */
@@ -613,6 +672,23 @@ static bool create_linked(const PdPool *pool, const PdVolDef *def, const PdVol *
     return ok;
 }
 
+/* Copies @src (open) into a new volume per @plan. */
+static bool create_copy(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
+                        const PdVol *src_vol, PdImage *src, const PdCreatePlan *plan,
+                        unsigned flags, const PdBackendJob *job, PdVol **ret_vol, GError **error)
+{
+    g_auto(NewFile) nf = NEW_FILE_INIT;
+    bool ok = new_file_begin(&nf, pool, def, error) &&
+              clone_into(src_pool, src_vol, src, &nf, plan, flags, job, error) &&
+              pd_pool_util_check_cancel(job, pool, def->name, error) &&
+              new_file_commit(&nf, false, error);
+    if (!ok) {
+        pd_pool_util_prefix_error(error, pool, def->name);
+        return false;
+    }
+    return finish_create(&nf, pd_format_name(plan->opts.format), ret_vol, error);
+}
+
 bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
                                  const PdVol *src_vol, unsigned flags, const PdBackendJob *job,
                                  PdVol **ret_vol, GError **error)
@@ -627,24 +703,9 @@ bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const 
     PdCreatePlan plan;
     if (!src || !pd_pool_image_plan_clone(pool, def, src, &plan, error))
         return false;
-    g_autofree char *path = vol_path(pool, def->name);
-    if (!check_name_free(pool, def->name, path, error))
-        return false;
-    g_autofree char *tmp = pd_pool_util_partial_path(pool->def->target_path, def->name);
-    if (!pd_pool_util_partial_create(tmp, &def->target_perms, DEFAULT_VOL_MODE, def->nocow,
-                                     error)) {
-        pd_pool_util_prefix_error(error, pool, def->name);
-        return false;
-    }
-    bool ok = clone_into(pool, def, src_vol, src, tmp, &plan, flags, job, error) &&
-              pd_pool_util_check_cancel(job, pool, def->name, error) &&
-              commit_partial(pool, tmp, path, false, error);
-    if (!ok) {
-        (void)unlink(tmp);
-        pd_pool_util_prefix_error(error, pool, def->name);
-        return false;
-    }
-    return finish_create(pool, def->name, pd_format_name(plan.opts.format), ret_vol, error);
+    bool ok = create_copy(pool, def, src_pool, src_vol, src, &plan, flags, job, ret_vol, error);
+    pd_create_plan_clear(&plan);
+    return ok;
 }
 
 /* ---- delete, resize ------------------------------------------------------------------------ */
@@ -672,11 +733,15 @@ bool pd_pool_dir_sync(const PdPool *pool, GError **error)
 bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error)
 {
     g_autofree char *path = vol_path(pool, vol->name);
-    if (unlink(path) == 0) {
+    PD_AUTO_FD int dfd = pd_pool_path_open_dir(pool, error);
+    if (dfd < 0)
+        return false;
+    /* the name goes, whatever it is: a symbolic link is removed, never what it points at */
+    if (unlinkat(dfd, vol->name, 0) == 0) {
         /* best effort: the volume is gone either way; a crash may bring the name back, and the
          * next refresh then lists it again */
         if (!(flags & PD_VOL_DELETE_NO_SYNC)) /* else pd_pool_dir_sync, group commit */
-            (void)pd_pool_util_sync_dir(pool->def->target_path, NULL);
+            (void)fsync(dfd);
         return true;
     }
     if (errno == ENOENT)
@@ -708,41 +773,54 @@ bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capac
 
 /* ---- wipe ---------------------------------------------------------------------------------- */
 
+/* Wipes the open image @img of @vol and closes it. */
+static bool wipe_image(const PdPool *pool, const PdVol *vol, PdImage *img,
+                       PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error)
+{
+    g_autoptr(PdImage) owned = img;
+    if (!owned || !pd_pool_image_wipe(pool, vol, owned, algorithm, job, error))
+        return false;
+    return pd_pool_image_close(g_steal_pointer(&owned), pool, vol, error);
+}
+
 bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
                           unsigned flags, const PdBackendJob *job, GError **error)
 {
-    g_autofree char *path = vol_path(pool, vol->name);
-    return pd_pool_dir_wipe_at(pool, vol, path, algorithm, job, error);
+    PdImage *img = open_volume_image(pool, vol, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    return wipe_image(pool, vol, img, algorithm, job, error);
 }
 
 bool pd_pool_dir_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
                          PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error)
 {
-    g_autoptr(PdImage) img =
-        open_image_at(pool, vol, path, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
-    if (!img)
-        return false;
-    if (!pd_pool_image_wipe(pool, vol, img, algorithm, job, error))
-        return false;
-    return pd_pool_image_close(g_steal_pointer(&img), pool, vol, error);
+    PdImage *img = open_image_at(pool, vol, path, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    return wipe_image(pool, vol, img, algorithm, job, error);
 }
 
 /* ---- upload, download ----------------------------------------------------------------------- */
+
+/* The volume's file or device as a store, through the path rule. */
+static PdIO *open_volume_io(const PdPool *pool, const PdVol *vol, PdIOFlags flags, GError **error)
+{
+    PD_AUTO_FD int dfd = pd_pool_path_open_dir(pool, error);
+    return dfd >= 0 ? pd_pool_path_open_io(pool, dfd, vol->name, flags, error) : NULL;
+}
 
 bool pd_pool_dir_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
                             uint64_t length, unsigned flags, const PdBackendJob *job,
                             GError **error)
 {
-    g_autofree char *path = vol_path(pool, vol->name);
-    return pd_pool_util_upload_path(pool, vol, path, fd, offset, length, flags, job, error);
+    g_autoptr(PdIO) io = open_volume_io(pool, vol, PD_IO_RDWR, error);
+    return io && pd_pool_util_upload_io(pool, vol, io, io->fixed_size, fd, offset, length, flags,
+                                        job, error);
 }
 
 bool pd_pool_dir_vol_download(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
                               uint64_t length, unsigned flags, const PdBackendJob *job,
                               GError **error)
 {
-    g_autofree char *path = vol_path(pool, vol->name);
-    return pd_pool_util_download_path(pool, vol, path, fd, offset, length, flags, job, error);
+    g_autoptr(PdIO) io = open_volume_io(pool, vol, PD_IO_RDONLY, error);
+    return io && pd_pool_util_download_io(pool, vol, io, fd, offset, length, flags, job, error);
 }
 
 /* ---- snapshots ------------------------------------------------------------------------------ */
@@ -818,7 +896,7 @@ const PdPoolBackend pd_pool_backend_dir = {
     .refresh = pd_pool_dir_refresh,
     .cleanup_partial = pd_pool_dir_cleanup_partial,
     .vol_refresh = pd_pool_dir_vol_refresh,
-    .vol_open = NULL, /* volumes are files: opened by path */
+    .vol_open = pd_pool_dir_vol_open, /* through the path rule (pool-path.h) */
     .vol_create = pd_pool_dir_vol_create,
     .vol_create_from = pd_pool_dir_vol_create_from,
     .vol_delete = pd_pool_dir_vol_delete,

@@ -15,6 +15,8 @@ bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRe
                          GError **error);
 bool pd_pool_dir_cleanup_partial(const PdPool *pool, unsigned *ret_removed, GError **error);
 bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_vol, GError **error);
+/* Opens the volume's file through the path rule (pool-path.h) with its recorded format. */
+PdImage *pd_pool_dir_vol_open(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error);
 bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,
                             const PdBackendJob *job, PdVol **ret_vol, GError **error);
 bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,

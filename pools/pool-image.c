@@ -2,7 +2,7 @@
 #include "pools/pool-image.h"
 
 #include "common/pd-error.h"
-#include "formats/convert.h"
+#include "formats/convert/convert.h"
 #include "pools/pool-util.h"
 
 #include <errno.h>

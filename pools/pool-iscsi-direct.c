@@ -19,7 +19,7 @@
  * or deleted from here (that is the target's administration): vol_create and vol_delete
  * answer Unsupported, saying so. */
 #include "common/pd-error.h"
-#include "formats/io-iscsi.h"
+#include "formats/io/iscsi/io-iscsi.h"
 #include "pools/backend.h"
 #include "pools/pool-image.h"
 #include "pools/pool-util.h"

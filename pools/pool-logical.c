@@ -17,7 +17,7 @@
 #include "pools/backend.h"
 
 #include "common/pd-error.h"
-#include "formats/convert.h"
+#include "formats/convert/convert.h"
 #include "pools/lvm.h"
 #include "pools/pool-dir.h"
 #include "pools/pool-image.h"

@@ -15,7 +15,7 @@
  * pool-image.c's, the transfers pool-util.c's. NFSv3 has no rename that refuses to replace:
  * the name is checked just before the rename (the daemon serialises creates of one name). */
 #include "common/pd-error.h"
-#include "formats/io-nfs.h"
+#include "formats/io/nfs/io-nfs.h"
 #include "pools/backend.h"
 #include "pools/pool-image.h"
 #include "pools/pool-util.h"

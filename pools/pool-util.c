@@ -113,13 +113,19 @@ bool pd_pool_util_is_volume_file_name(const char *name)
     return !pd_pool_util_is_partial_name(name) && g_utf8_validate(name, -1, NULL);
 }
 
-char *pd_pool_util_partial_path(const char *dir, const char *name)
+char *pd_pool_util_partial_name(const char *name)
 {
     static gint counter;
     unsigned n = (unsigned)g_atomic_int_add(&counter, 1);
     /* ".NAME.partial-PID-N": 1 + 9 + 10 + 1 + 10 bytes besides NAME, so at most 220 of it */
     int keep = (int)MIN(strlen(name), 220);
-    return g_strdup_printf("%s/.%.*s.partial-%d-%u", dir, keep, name, (int)getpid(), n);
+    return g_strdup_printf(".%.*s.partial-%d-%u", keep, name, (int)getpid(), n);
+}
+
+char *pd_pool_util_partial_path(const char *dir, const char *name)
+{
+    g_autofree char *base = pd_pool_util_partial_name(name);
+    return g_strdup_printf("%s/%s", dir, base);
 }
 
 bool pd_pool_util_partial_is_ours(const char *name)
@@ -134,60 +140,13 @@ bool pd_pool_util_partial_is_ours(const char *name)
     return end && (*end == '\0' || *end == '-') && pid == (long)getpid();
 }
 
-/* Sets FS_NOCOW_FL (btrfs) on an empty file; best effort, as libvirt. */
-static void set_nocow(int fd)
+void pd_pool_util_set_nocow(int fd)
 {
     int attr = 0;
     if (ioctl(fd, FS_IOC_GETFLAGS, &attr) < 0)
         return;
     attr |= FS_NOCOW_FL;
     (void)ioctl(fd, FS_IOC_SETFLAGS, &attr);
-}
-
-bool pd_pool_util_partial_create(const char *tmp_path, const PdPerms *perms, mode_t default_mode,
-                                 bool nocow, GError **error)
-{
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        pd_error_set_errno(error, errno, "Could not create '%s'", tmp_path);
-        return false;
-    }
-    if (nocow)
-        set_nocow(fd);
-    (void)close(fd);
-    if (!pd_pool_util_apply_perms(tmp_path, perms, default_mode, error)) {
-        (void)unlink(tmp_path);
-        return false;
-    }
-    return true;
-}
-
-bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **error)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return true;
-    int e = errno;
-    if (e == EINVAL || e == ENOSYS) {
-        /* no RENAME_NOREPLACE here: link fails on an existing name as well */
-        if (link(from, to) == 0) {
-            (void)unlink(from);
-            return true;
-        }
-        e = errno;
-        struct stat st;
-        /* no hard links either (vfat, some NFS servers): check, then rename (racy, but the
-         * daemon serialises creates of one name) */
-        if (e != EEXIST && lstat(to, &st) < 0 && errno == ENOENT) {
-            if (rename(from, to) == 0)
-                return true;
-            e = errno;
-        }
-    }
-    if (e == EEXIST)
-        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists", to);
-    else
-        pd_error_set_errno(error, e, "Could not rename '%s' to '%s'", from, to);
-    return false;
 }
 
 bool pd_pool_util_sync_dir(const char *dir, GError **error)
@@ -205,11 +164,12 @@ bool pd_pool_util_sync_dir(const char *dir, GError **error)
 
 /* ---- permissions and sizes --------------------------------------------------------------- */
 
-bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t default_mode,
-                              GError **error)
+/* apply_perms on descriptor @fd when it is >= 0, else on @path (which errors name either way). */
+static bool apply_perms(int fd, const char *path, const PdPerms *perms, mode_t default_mode,
+                        GError **error)
 {
     mode_t mode = perms && perms->mode != PD_PERM_UNSET ? (mode_t)perms->mode : default_mode;
-    if (mode != (mode_t)-1 && chmod(path, mode) < 0) {
+    if (mode != (mode_t)-1 && (fd >= 0 ? fchmod(fd, mode) : chmod(path, mode)) < 0) {
         pd_error_set_errno(error, errno, "Could not set mode %04o on '%s'", (unsigned)mode, path);
         return false;
     }
@@ -217,16 +177,28 @@ bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t def
         return true;
     uid_t uid = perms->owner == PD_PERM_UNSET ? (uid_t)-1 : (uid_t)perms->owner;
     gid_t gid = perms->group == PD_PERM_UNSET ? (gid_t)-1 : (gid_t)perms->group;
-    if (chown(path, uid, gid) == 0)
+    if ((fd >= 0 ? fchown(fd, uid, gid) : chown(path, uid, gid)) == 0)
         return true;
     int e = errno;
     struct stat st;
-    if (e == EPERM && stat(path, &st) == 0 && (uid == (uid_t)-1 || st.st_uid == uid) &&
-        (gid == (gid_t)-1 || st.st_gid == gid))
+    if (e == EPERM && (fd >= 0 ? fstat(fd, &st) : stat(path, &st)) == 0 &&
+        (uid == (uid_t)-1 || st.st_uid == uid) && (gid == (gid_t)-1 || st.st_gid == gid))
         return true;
     pd_error_set_errno(error, e, "Could not set owner %ld:%ld on '%s'", (long)perms->owner,
                        (long)perms->group, path);
     return false;
+}
+
+bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t default_mode,
+                              GError **error)
+{
+    return apply_perms(-1, path, perms, default_mode, error);
+}
+
+bool pd_pool_util_apply_perms_fd(int fd, const char *name, const PdPerms *perms,
+                                 mode_t default_mode, GError **error)
+{
+    return apply_perms(fd, name, perms, default_mode, error);
 }
 
 bool pd_pool_util_statvfs(const char *path, uint64_t *ret_capacity, uint64_t *ret_allocation,
@@ -299,17 +271,6 @@ void pd_pool_util_vol_set_info(PdVol *vol, const PdImageInfo *info)
         vol->cluster_size = info->cluster_size;
         vol->lazy_refcounts = info->lazy_refcounts;
     }
-}
-
-int64_t pd_pool_util_block_size(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return -errno;
-    uint64_t size = 0;
-    int r = ioctl(fd, BLKGETSIZE64, &size) < 0 ? -errno : 0;
-    (void)close(fd);
-    return r < 0 ? r : (int64_t)size;
 }
 
 /* ---- volume XML ------------------------------------------------------------------------- */

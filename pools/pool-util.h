@@ -43,23 +43,19 @@ void pd_cancel_bridge_clear(PdCancelBridge *bridge);
 
 /* ---- hidden partial files ---------------------------------------------------------------- */
 
-/* "DIR/.NAME.partial-PID-N" (NAME shortened so the file name fits in 255 bytes), unique in
- * this process. Caller frees. */
+/* ".NAME.partial-PID-N" (NAME shortened so the file name fits in 255 bytes), unique in this
+ * process. Caller frees. */
+char *pd_pool_util_partial_name(const char *name);
+/* "DIR/" and the same. Caller frees. */
 char *pd_pool_util_partial_path(const char *dir, const char *name);
 
 /* True when partial name @name was made by this process (its "-PID" part is getpid()): a
  * create in progress, not a leftover. Names without a PID (older engines) are not ours. */
 bool pd_pool_util_partial_is_ours(const char *name);
 
-/* Creates the empty partial file @tmp_path (O_EXCL) with @perms applied (mode default
- * @default_mode; owner/group when set) and the nocow attribute when asked (ignored where the
- * filesystem has none). On failure nothing is left. */
-bool pd_pool_util_partial_create(const char *tmp_path, const PdPerms *perms, mode_t default_mode,
-                                 bool nocow, GError **error);
-
-/* Renames @from to @to, failing with PD_ERROR_EXISTS instead of replacing a file at @to
- * (renameat2 RENAME_NOREPLACE; link+unlink where the filesystem lacks it). */
-bool pd_pool_util_rename_noreplace(const char *from, const char *to, GError **error);
+/* Sets FS_NOCOW_FL (btrfs) on an empty file; best effort (ignored where the filesystem has
+ * none), as libvirt. */
+void pd_pool_util_set_nocow(int fd);
 
 /* fsync of a directory, making a rename or unlink in it durable. */
 bool pd_pool_util_sync_dir(const char *dir, GError **error);
@@ -71,6 +67,10 @@ bool pd_pool_util_sync_dir(const char *dir, GError **error);
  * error. */
 bool pd_pool_util_apply_perms(const char *path, const PdPerms *perms, mode_t default_mode,
                               GError **error);
+/* The same through descriptor @fd (never by name: nothing can swap the file meanwhile); @name
+ * is what errors call it. */
+bool pd_pool_util_apply_perms_fd(int fd, const char *name, const PdPerms *perms,
+                                 mode_t default_mode, GError **error);
 
 /* capacity, allocation, available of the filesystem holding @path, as libvirt computes them
  * from statvfs (allocation = blocks - free, available = blocks available to unprivileged). */
@@ -86,9 +86,6 @@ void pd_pool_util_vol_set_stat(PdVol *vol, const struct stat *st);
 bool pd_pool_util_vol_set_image(PdVol *vol, PdImage *img, GError **error);
 /* The same from what pd_image_get_info or pd_image_read_info said. */
 void pd_pool_util_vol_set_info(PdVol *vol, const PdImageInfo *info);
-
-/* Size of a block device, or -errno. */
-int64_t pd_pool_util_block_size(const char *path);
 
 /* ---- transfers --------------------------------------------------------------------------- */
 

@@ -83,6 +83,8 @@ struct PdImageDriver {
     bool (*amend)(PdImage *img, const PdCreateOptions *opts, PdAmendFields set, GError **error);
     bool (*set_backing)(PdImage *img, const char *backing_file, PdFormat backing_format,
                         GError **error);
+    /* Drops every cluster of the active layer (pd_image_make_empty). */
+    bool (*make_empty)(PdImage *img, GError **error);
     size_t (*cluster_size)(PdImage *img);
     ssize_t (*compress)(PdImage *img, const void *cluster, void *out, size_t out_len,
                         GError **error);

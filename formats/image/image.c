@@ -1,5 +1,6 @@
 /* PdImage: what every format shares. Checks happen here once; drivers trust them. */
 #include "formats/image/image-driver.h"
+#include "formats/image/target.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 
@@ -141,8 +142,11 @@ PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError *
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error)
 {
     PdIO *io = pd_io_file_open(path, PD_IO_RDONLY, 0, error);
-    if (!io)
-        return false;
+    return io && pd_image_read_info_io(io, format, ret, error);
+}
+
+bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error)
+{
     g_autoptr(PdImage) img = open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, error);
     return img && pd_image_get_info(img, ret, error);
 }
@@ -262,28 +266,15 @@ bool pd_image_create(const char *path, const PdCreateOptions *opts, bool overwri
         g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists", path);
         return false;
     }
-    /* Build under a hidden name in the same directory, rename into place when complete:
-     * a failed create leaves nothing at @path. */
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.partial-%d", dir, base, (int)getpid());
-    PdIO *io = pd_io_file_open(tmp, PD_IO_RDWR | PD_IO_CREATE | PD_IO_TRUNC, 0644, error);
-    if (!io) {
-        g_prefix_error(error, "Could not create '%s': ", path);
+    /* A new file is built under a hidden name and renamed into place when complete; an
+     * existing file or device is written in place (target.h). */
+    g_autoptr(PdTarget) t = pd_target_open(path, NULL, error);
+    if (!t)
         return false;
-    }
-    /* The new image's name is @path, so relative backing files resolve as users expect. */
-    g_free(io->name);
-    io->name = g_strdup(path);
+    PdIO *io = pd_target_take_io(t);
     bool ok = pd_image_create_io(io, opts, error) && pd_io_flush(io, error);
     pd_io_close(io);
-    if (ok && rename(tmp, path) < 0) {
-        pd_error_set_errno(error, errno, "Could not create '%s'", path);
-        ok = false;
-    }
-    if (!ok)
-        (void)unlink(tmp);
-    return ok;
+    return ok && pd_target_finish(t, error);
 }
 
 /* ---- accessors -------------------------------------------------------------------- */
@@ -613,6 +604,15 @@ bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set
     if (!img->driver->amend)
         return unsupported(img, "amend", error);
     return img->driver->amend(img, opts, set, error);
+}
+
+bool pd_image_make_empty(PdImage *img, GError **error)
+{
+    if (!check_writable(img, error))
+        return false;
+    if (!img->driver->make_empty)
+        return unsupported(img, "emptying an overlay", error);
+    return img->driver->make_empty(img, error);
 }
 
 bool pd_image_set_backing(PdImage *img, const char *backing_file, PdFormat backing_format,

@@ -195,6 +195,8 @@ bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
  * reading only its header: no mapping or refcount tables, no snapshot table, no backing
  * chain; for listings of many volumes (a pool refresh). snapshot_count is the header's. */
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error);
+/* The same over a store, which the call owns (closes) from then on, also on failure. */
+bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error);
 void pd_image_info_clear(PdImageInfo *info);
 
 /* Internal snapshots (qcow2). Raw answers PD_ERROR_UNSUPPORTED. */
@@ -253,6 +255,11 @@ bool pd_image_amend(PdImage *img, const PdCreateOptions *opts, PdAmendFields set
 /* Rewrites the backing file reference (no data is touched: that is rebase's job). */
 bool pd_image_set_backing(PdImage *img, const char *backing_file, PdFormat backing_format,
                           GError **error);
+
+/* Empties the image's own layer: afterwards everything reads from its backing file (commit
+ * does this to the overlay it committed). Internal snapshots are kept. PD_ERROR_UNSUPPORTED
+ * for formats without a backing file (raw). */
+bool pd_image_make_empty(PdImage *img, GError **error);
 
 /* Compressed writes for convert -c. compress is thread-safe and pure: it turns one cluster
  * of guest data into the format's compressed bytes (returns the length, 0 when compression

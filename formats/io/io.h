@@ -75,6 +75,13 @@ struct PdIO {
 
 /* Opens a local file. The error names the path. */
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error);
+/* A store over @fd, a regular file or block device its caller opened (for reading, or for
+ * reading and writing with PD_IO_RDWR in @flags; other flags are ignored) and checked, named
+ * @path: relative backing files resolve against @path's directory. The store owns @fd from
+ * then on, also on failure (a directory is refused). */
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
+/* Device and inode of a local file's store; false for other stores. */
+bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino);
 
 /* Full-length helpers. pread_full zero-fills what lies past the end of the store.
  * Return true or false with @error naming the store and the operation. */

@@ -49,8 +49,14 @@ static int file_flush(PdIO *io)
 static int file_truncate(PdIO *io, uint64_t size)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block)
-        return -ENOTSUP;
+    if (f->is_block) {
+        /* A device keeps its size: shrinking it is a no-op, growing it fails (as qemu's
+         * host_device driver does). */
+        uint64_t bytes;
+        if (ioctl(f->fd, BLKGETSIZE64, &bytes) < 0)
+            return -errno;
+        return size <= bytes ? 0 : -EFBIG;
+    }
     return ftruncate(f->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
@@ -77,10 +83,8 @@ static int64_t file_allocated(PdIO *io)
 static int file_discard(PdIO *io, uint64_t offset, uint64_t len)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block) {
-        uint64_t range[2] = {offset, len};
-        return ioctl(f->fd, BLKDISCARD, range) < 0 ? -errno : 0;
-    }
+    /* On a block device too, a punched hole reads back as zeroes (the kernel zeroes the
+     * range, unmapping it where the device can); BLKDISCARD would not promise that. */
     int r = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len);
     return r < 0 ? (errno == EOPNOTSUPP ? -ENOTSUP : -errno) : 0;
 }
@@ -118,8 +122,6 @@ static int file_data_status(PdIO *io, uint64_t offset, uint64_t len, uint64_t *r
         *ret_len = len; /* racing truncate; call it data */
     return 1;
 }
-
-static PdIO *file_from_fd(int fd, const char *path, PdIOFlags flags, GError **error);
 
 static int open_flags(PdIOFlags flags)
 {
@@ -176,7 +178,7 @@ static PdIO *open_beneath(FileIO *f, const char *name, PdIOFlags flags, GError *
                     "'%s' is not a regular file or block device", path);
         return NULL;
     }
-    return file_from_fd(fd, path, flags, error);
+    return pd_io_file_open_fd(fd, path, flags, error);
 }
 
 static PdIO *file_open_relative(PdIO *io, const char *name, PdIOFlags flags, GError **error)
@@ -231,6 +233,16 @@ static const PdIOOps file_ops = {
     .close = file_close,
 };
 
+bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
+{
+    struct stat st;
+    if (!io || io->ops != &file_ops || fstat(((FileIO *)io)->fd, &st) < 0)
+        return false;
+    *ret_dev = st.st_dev;
+    *ret_ino = st.st_ino;
+    return true;
+}
+
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error)
 {
     int fd = open(path, open_flags(flags), mode);
@@ -238,15 +250,14 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
         pd_error_set_errno(error, errno, "Could not open '%s'", path);
         return NULL;
     }
-    return file_from_fd(fd, path, flags, error);
+    return pd_io_file_open_fd(fd, path, flags, error);
 }
 
-/* Takes @fd (closed on failure). */
-static PdIO *file_from_fd(int fd, const char *path, PdIOFlags flags, GError **error)
+PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e) {
         (void)close(fd);
         pd_error_set_errno(error, e, "Could not open '%s'", path);
         return NULL;

@@ -9,6 +9,7 @@
 #include "daemon/observe/counters.h"
 #include "daemon/observe/metrics.h"
 #include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +75,27 @@ static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError 
     return true;
 }
 
+/* [daemon] backing_roots: absolute directories, separated by ';' (docs/security.md). */
+static bool config_backing_roots(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "daemon", "backing_roots", NULL))
+        return true;
+    g_auto(GStrv) roots = g_key_file_get_string_list(kf, "daemon", "backing_roots", NULL, NULL);
+    for (size_t i = 0; roots && roots[i]; i++) {
+        g_strstrip(roots[i]);
+        if (*roots[i] && !g_path_is_absolute(roots[i])) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [daemon] backing_roots: '%s' is not an absolute "
+                        "directory; list absolute directories separated by ';'",
+                        roots[i]);
+            return false;
+        }
+    }
+    g_strfreev(config->backing_roots);
+    config->backing_roots = g_steal_pointer(&roots);
+    return true;
+}
+
 /* [libvirt] allowed_uris: the URIs a call may name besides [libvirt] uri, each "URI" or
  * "NAME=URI" (a name has no ':' or '/'), separated by ';' (docs/security.md, rule U). */
 static bool config_libvirt_uris(GKeyFile *kf, PdDaemonConfig *config, GError **error)
@@ -130,7 +152,8 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
-    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error))
+    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error) ||
+        !config_backing_roots(kf, config, error))
         return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
@@ -261,6 +284,9 @@ static void daemon_free(PdDaemon *daemon)
     g_free(daemon->config.libvirt_uri);
     g_strfreev(daemon->config.libvirt_allowed_uris);
     g_strfreev(daemon->config.libvirt_allowed_names);
+    g_strfreev(daemon->config.backing_roots);
+    pd_image_set_default_backing_opener(NULL);
+    pd_backing_policy_free(daemon->backing_policy);
 }
 
 /* The daemon's own gauges, last in the metrics (a PdMetricsWriter). */
@@ -290,6 +316,9 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         return false;
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
+    /* every backing chain poold opens goes through the policy, before any worker runs */
+    daemon->backing_policy = pd_backing_policy_new((const char *const *)config->backing_roots);
+    pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
     daemon->metrics = pd_metrics_new();
     pd_metrics_add_writer(daemon->metrics, pd_model_write_metrics, daemon);
     pd_metrics_add_writer(daemon->metrics, pd_counters_write, NULL);

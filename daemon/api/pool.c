@@ -38,6 +38,7 @@ static void pool_op_free(gpointer data)
         if (!pd_store_pool_delete(op->daemon->store, pd_pool_obj_name(op->obj), &error))
             g_warning("%s", error->message);
         g_hash_table_remove(op->daemon->pools, pd_pool_obj_name(op->obj));
+        pd_model_update_backing_roots(op->daemon);
     }
     pd_pool_view_free(op->view);
     if (op->previous)
@@ -244,6 +245,7 @@ static PdPoolObj *define_pool(PdDaemon *daemon, PdPoolDef *def_in, bool persiste
             return NULL;
     }
     obj->persistent = obj->persistent || persistent;
+    pd_model_update_backing_roots(daemon);
     if (!commit_pool_change(daemon, obj, "pool-defined", error)) {
         if (created) {
             g_hash_table_remove(daemon->pools, pd_pool_obj_name(obj));

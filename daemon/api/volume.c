@@ -8,6 +8,7 @@
 #include "daemon/jobs/jobs.h"
 #include "daemon/api/methods.h"
 #include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 #include "xml/vol-xml.h"
 
 #include <string.h>
@@ -196,7 +197,8 @@ static bool reread(VolOp *op, GError **error)
 /* ---- create ---- */
 
 /* A backing file must be a volume of a pool poold manages (a name in the same pool, or a
- * path under a pool's target). Resolves a bare name to its path. */
+ * path the backing policy accepts: what it resolves to lies in a managed pool or a
+ * backing_roots directory). Resolves a bare name to its path. */
 static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GError **error)
 {
     if (!def->backing || !def->backing->path)
@@ -214,25 +216,28 @@ static bool check_backing(PdDaemon *daemon, PdPoolObj *obj, PdVolDef *def, GErro
                 g_free(def->backing->format);
                 def->backing->format = g_strdup(vol->format);
             }
-            return true;
+            return !vol->path || vol->type == PD_VOL_NETWORK ||
+                   pd_backing_policy_check(daemon->backing_policy, def->backing->path, def->name,
+                                           error);
         }
     } else {
-        g_autofree char *canon = g_canonicalize_filename(def->backing->path, "/");
-        GHashTableIter it;
-        gpointer value;
-        g_hash_table_iter_init(&it, daemon->pools);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-            const char *root = ((PdPoolObj *)value)->pool->def->target_path;
-            size_t len = root ? strlen(root) : 0;
-            if (len && strncmp(canon, root, len) == 0 && canon[len] == '/')
-                return true;
-        }
+        return pd_backing_policy_check(daemon->backing_policy, def->backing->path, def->name,
+                                       error);
     }
     g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
                 "backing store '%s' of volume '%s' is not a volume of a pool poold manages: "
                 "give a volume name of pool '%s' or a path inside a pool's target",
                 def->backing->path, def->name, pd_pool_obj_name(obj));
     return false;
+}
+
+/* Refuses to work on a volume whose backing chain the backing policy does not accept, before
+ * any job starts (the engine's opener refuses such a chain again when a worker opens it). For
+ * every operation that opens the chain or changes the image in place (create-from, clone,
+ * resize, snapshot create and revert, upload); delete, wipe and download stay possible. */
+static bool check_chain(PdDaemon *daemon, PdPoolObj *obj, const PdVol *vol, GError **error)
+{
+    return !vol->backing_path || pd_model_backing_chain_check(daemon, obj, vol, error);
 }
 
 /* Refuses a create the pool's backend does not have (iSCSI LUNs) before any other check, so
@@ -333,7 +338,8 @@ static void create_from(PdDaemon *daemon, PdCall *call, JsonObject *params, PdPo
     PdJob *busy = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(src_obj), src->name);
     if (busy)
         pd_job_set_busy_error(busy, pd_pool_obj_name(src_obj), src->name, &error);
-    if (busy || !check_backend_creates(obj, true, &error) ||
+    if (busy || !check_chain(daemon, src_obj, src, &error) ||
+        !check_backend_creates(obj, true, &error) ||
         !pd_model_check_new_volume(daemon, obj, def->name, &error) ||
         !check_backing(daemon, obj, def, &error) ||
         !check_space(obj, def->name, reserved_bytes(def), &error)) {
@@ -487,7 +493,8 @@ PD_HANDLER(pd_method_vol_resize)
     PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                       pd_param_string(params, "volume"), &obj, &error);
     bool allocate = pd_param_bool(params, "allocate", false);
-    if (!vol || !resize_target(vol, params, &target, &error) ||
+    if (!vol || !check_chain(daemon, obj, vol, &error) ||
+        !resize_target(vol, params, &target, &error) ||
         (target < vol->capacity &&
          !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name, "shrink", &error)) ||
         (allocate && target > vol->capacity &&
@@ -564,7 +571,7 @@ static void transfer(PdDaemon *daemon, PdCall *call, JsonObject *params, bool up
     PdPoolObj *obj = NULL;
     PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                       pd_param_string(params, "volume"), &obj, &error);
-    if (!vol) {
+    if (!vol || (upload && !check_chain(daemon, obj, vol, &error))) {
         pd_call_fail(call, error);
         return;
     }
@@ -617,9 +624,11 @@ static void snapshot_change(PdDaemon *daemon, PdCall *call, JsonObject *params, 
     PdVol *vol = error ? NULL
                        : pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
                                               pd_param_string(params, "volume"), &obj, &error);
-    if (!vol || (g_str_equal(event, "vol-snapshot-reverted") &&
-                 !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name,
-                                             "revert to a snapshot", &error))) {
+    if (!vol ||
+        (!g_str_equal(event, "vol-snapshot-deleted") && !check_chain(daemon, obj, vol, &error)) ||
+        (g_str_equal(event, "vol-snapshot-reverted") &&
+         !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), vol->name,
+                                     "revert to a snapshot", &error))) {
         pd_call_fail(call, error);
         return;
     }
@@ -735,6 +744,14 @@ PD_HANDLER(pd_method_vol_dumpxml)
         return;
     }
     g_autoptr(PdVolDef) def = pd_vol_to_def(obj->pool, vol);
+    g_autoptr(GError) untrusted = NULL;
+    if (def->backing && !pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+        /* marked, and nothing told of a file poold does not trust (its owner, mode, times) */
+        def->backing->untrusted = g_strdup(untrusted->message);
+        pd_perms_clear(&def->backing->perms);
+        pd_perms_init(&def->backing->perms);
+        pd_vol_timestamps_init(&def->backing->timestamps);
+    }
     g_autofree char *xml = pd_vol_def_format(def);
     JsonObject *reply = json_object_new();
     json_object_set_string_member(reply, "xml", xml);

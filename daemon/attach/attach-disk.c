@@ -161,6 +161,12 @@ PdAttachOp *pd_attach_prepare(PdDaemon *daemon, const PdAttachRequest *req, bool
             explain_inactive(daemon, req->volume, error);
         return NULL;
     }
+    /* a guest's QEMU would open the whole chain: the backing policy's rule holds here too */
+    if (!pd_model_backing_chain_check(daemon, obj, vol, error)) {
+        g_prefix_error(error, "cannot attach volume '%s' of pool '%s': ", vol->name,
+                       pd_pool_obj_name(obj));
+        return NULL;
+    }
     const char *uri = pd_attach_uri(daemon, req->uri, error);
     if (!uri)
         return NULL;

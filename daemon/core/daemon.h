@@ -16,6 +16,7 @@ typedef struct PdDaemon PdDaemon;
 typedef struct PdJobs PdJobs;
 typedef struct PdEvents PdEvents;
 typedef struct PdLibvirt PdLibvirt;
+typedef struct PdBackingPolicy PdBackingPolicy;
 typedef struct PdDispatch PdDispatch;
 typedef struct PdMetrics PdMetrics;
 
@@ -33,6 +34,7 @@ typedef struct {
     char **libvirt_allowed_uris;
     char **libvirt_allowed_names;
     unsigned libvirt_detach_timeout_ms; /* [libvirt] detach_timeout (seconds in the file) */
+    char **backing_roots; /* [daemon] backing_roots: directories backing files may lie in */
 } PdDaemonConfig;
 
 struct PdDaemon {
@@ -50,6 +52,9 @@ struct PdDaemon {
     GHashTable *backing_index;
     /* connections and attachment reconciliation (daemon/attach/attachments.h) */
     PdLibvirt *libvirt;
+    /* Which files backing chains may name (daemon/model/backing-policy.h); its roots follow
+     * the pools (pd_model_update_backing_roots). */
+    PdBackingPolicy *backing_policy;
     int64_t start_time; /* monotonic µs */
 };
 

@@ -1,5 +1,6 @@
 /* The daemon's pools and volume catalogs, and the policy checks shared by the methods. */
 #include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 
 #include "daemon/model/secrets.h"
 
@@ -267,8 +268,40 @@ static void index_count(PdDaemon *daemon, const PdPoolObj *o, const PdVol *v, in
                             GUINT_TO_POINTER(delta < 0 ? n - 1 : n + 1));
 }
 
+void pd_model_update_backing_roots(PdDaemon *daemon)
+{
+    if (!daemon->backing_policy || !daemon->pools)
+        return;
+    g_autoptr(GPtrArray) roots = g_ptr_array_new();
+    g_autoptr(GPtrArray) devices = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, daemon->pools);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const PdPoolObj *o = value;
+        const PdPoolDef *defs[] = {o->pool->def, o->next_def};
+        for (size_t i = 0; i < G_N_ELEMENTS(defs); i++) {
+            const PdPoolDef *d = defs[i];
+            /* file pools: what lies beneath their directory is theirs; logical pools: the
+             * links in /dev/VG; not iSCSI's /dev/disk/by-path and the like, which hold every
+             * disk of the host */
+            if (!d || !d->target_path || !*d->target_path)
+                continue;
+            if (d->type == PD_POOL_DIR || d->type == PD_POOL_FS || d->type == PD_POOL_NETFS)
+                g_ptr_array_add(roots, d->target_path);
+            else if (d->type == PD_POOL_LOGICAL)
+                g_ptr_array_add(devices, d->target_path);
+        }
+    }
+    g_ptr_array_add(roots, NULL);
+    g_ptr_array_add(devices, NULL);
+    pd_backing_policy_set_roots(daemon->backing_policy, (const char *const *)roots->pdata,
+                                (const char *const *)devices->pdata);
+}
+
 void pd_model_backing_invalidate(PdDaemon *daemon)
 {
+    pd_model_update_backing_roots(daemon);
     g_clear_pointer(&daemon->backing_index, g_hash_table_unref);
 }
 
@@ -434,6 +467,7 @@ PdPoolObj *pd_model_add_pool(PdDaemon *daemon, PdPoolDef *def, bool persistent, 
     obj->backend = backend;
     obj->persistent = persistent;
     g_hash_table_insert(daemon->pools, g_strdup(obj->pool->def->name), obj);
+    pd_model_update_backing_roots(daemon);
     return obj;
 }
 
@@ -506,6 +540,11 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
     if (vol->backing_path) {
         g_string_append_c(out, ',');
         pd_json_text_member_string(out, "backing_path", vol->backing_path);
+        g_autoptr(GError) untrusted = NULL;
+        if (!pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+            g_string_append_c(out, ',');
+            pd_json_text_member_string(out, "untrusted_backing", untrusted->message);
+        }
     }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);
     if (job) {

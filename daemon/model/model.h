@@ -57,8 +57,22 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
  * an index, not a walk over every volume (vol-delete asks it for each volume). */
 PdVol *pd_model_backing_user(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol,
                              PdPoolObj **ret_obj);
-/* Forgets the index: catalogs changed wholesale (refresh, load, a pool removed). */
+/* Forgets the index: catalogs changed wholesale (refresh, load, a pool removed); updates the
+ * backing roots as well. */
 void pd_model_backing_invalidate(PdDaemon *daemon);
+/* Gives the backing policy the target directories of the pools (after any change of the set
+ * of pools or of a definition). */
+void pd_model_update_backing_roots(PdDaemon *daemon);
+
+/* The backing chain of @vol of @obj as the catalog knows it, checked without opening any file
+ * for reading (daemon/model/backing-chain.c): each element resolved by the backing policy
+ * (pd_backing_policy_resolve, O_PATH), then, when it is a volume of a managed pool, that
+ * volume's own backing file (its header was read by refresh), until the chain ends, leaves
+ * the catalog (a file in backing_roots: its own chain is checked when it is opened) or loops
+ * (st_dev, st_ino seen twice). For attach-disk and the marks of vol-list, vol-info and
+ * vol-dumpxml. */
+bool pd_model_backing_chain_check(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol,
+                                  GError **error);
 
 /* Applies a refresh result to @obj, in memory and in the store. */
 bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *refresh,

@@ -27,6 +27,8 @@ struct PdImage {
     uint64_t size;    /* virtual size; the driver keeps it current */
     PdImage *backing; /* owned; NULL if none or not opened */
     int depth;        /* 0 for the top image, +1 per backing level */
+    PdImage *overlay; /* the image whose backing file this is; NULL for the top (not owned) */
+    const PdBackingOpener *opener; /* opens the backing files of the whole chain */
     /* Set by the driver's open when the image names a backing file: */
     char *backing_name; /* as recorded */
     PdFormat backing_format;

@@ -4,6 +4,7 @@
 #include "common/pd-error.h"
 #include "daemon/daemon.h"
 #include "daemon/heap.h"
+#include "daemon/json-limits.h"
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
 #include "daemon/server.h"
@@ -372,11 +373,21 @@ static void parsed_early(PdParsedCall *pc, const char *error, JsonObject *params
     pc->early_params = params;
 }
 
+static PdJsonLimits json_limits = {PD_JSON_MAX_DEPTH_DEFAULT, PD_JSON_MAX_ELEMENTS_DEFAULT};
+
+void pd_dispatch_set_json_limits(const PdJsonLimits *limits)
+{
+    json_limits = *limits;
+}
+
 bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_fds,
                        PdParsedCall *pc)
 {
     memset(pc, 0, sizeof(*pc));
     if (len == 0 || data[len - 1] != '\0')
+        return false;
+    /* before json-glib sees it: its parser recurses per level and allocates per value */
+    if (!pd_json_scan(data, len - 1, &json_limits, &pc->refused))
         return false;
     pc->parser = json_parser_new_immutable();
     if (!g_utf8_validate(data, (gssize)len - 1, NULL) ||
@@ -411,8 +422,19 @@ bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_
 bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len)
 {
     PdParsedCall pc;
-    if (!pd_dispatch_parse(data, len, pd_client_read_only(client), pd_client_n_fds(client), &pc)) {
+    bool parsed =
+        pd_dispatch_parse(data, len, pd_client_read_only(client), pd_client_n_fds(client), &pc);
+    return pd_dispatch_parsed(daemon, client, &pc, parsed);
+}
+
+bool pd_dispatch_parsed(PdDaemon *daemon, PdClient *client, PdParsedCall *parsed, bool ok)
+{
+    PdParsedCall pc = *parsed;
+    memset(parsed, 0, sizeof(*parsed));
+    if (!ok) {
         drop_fds(client);
+        if (pc.refused)
+            pd_client_close(client, pc.refused);
         return false;
     }
     if (pc.early_error) {

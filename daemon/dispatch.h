@@ -9,6 +9,8 @@
  * Handlers then only apply policy and do the work. */
 #pragma once
 
+#include "daemon/json-limits.h"
+
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <stdbool.h>
@@ -99,7 +101,14 @@ typedef struct {
      * error name and its parameters. */
     char *early_error;
     JsonObject *early_params;
+    /* When pd_dispatch_parse returned false because the message broke a limit of its
+     * structure (nesting, values): why (static text). */
+    const char *refused;
 } PdParsedCall;
+
+/* The limits pd_dispatch_parse checks before parsing (defaults: PD_JSON_*_DEFAULT). Called
+ * once at start-up, before any message. */
+void pd_dispatch_set_json_limits(const PdJsonLimits *limits);
 
 void pd_parsed_call_clear(PdParsedCall *pc);
 
@@ -115,6 +124,10 @@ bool pd_dispatch_parse(const char *data, size_t len, bool read_only, unsigned n_
  * a varlink call at all (not JSON, not an object, no method): the caller closes the
  * connection. Errors of a well-formed call are answered on the call. */
 bool pd_dispatch(PdDaemon *daemon, PdClient *client, const char *data, size_t len);
+/* The second half of pd_dispatch, for a message pd_dispatch_parse read elsewhere (a large one,
+ * parsed on a thread so that the main loop goes on answering others): @ok is what
+ * pd_dispatch_parse returned; @pc is taken (cleared). Main loop only. */
+bool pd_dispatch_parsed(PdDaemon *daemon, PdClient *client, PdParsedCall *pc, bool ok);
 
 /* The peer shut its side down: a streaming call ("more") running on @client is abandoned;
  * others still get their answer. */

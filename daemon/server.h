@@ -22,10 +22,16 @@ typedef struct PdClient PdClient;
 
 typedef struct {
     size_t max_message;   /* bytes of one message, NUL excluded */
-    unsigned max_clients; /* connections at once, both sockets */
+    unsigned max_clients; /* connections at once on the read-write socket */
     unsigned max_pending; /* calls queued on one connection (the one running included) */
     unsigned max_fds;     /* descriptors queued on one connection */
     size_t max_outbuf;    /* unread answers kept for a client before it is dropped */
+    /* docs/security.md, attacks 2.2 to 2.4 */
+    unsigned max_ro_clients;         /* connections at once on the read-only socket */
+    unsigned max_ro_clients_per_uid; /* of those, from one uid (SO_PEERCRED) */
+    unsigned ro_idle_timeout_s;      /* a read-only connection doing nothing is closed; 0: never */
+    size_t max_outbuf_total;         /* unread answers of all clients together */
+    size_t parse_offload_bytes;      /* a larger message is parsed on a thread */
 } PdServerLimits;
 
 /* Listens in @runtime_dir (created 0755 if missing), or on systemd's sockets when LISTEN_FDS

@@ -1,12 +1,15 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/metrics.h"
-#include "daemon/model.h"
+#include "daemon/api/methods.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/core/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/observe/counters.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +79,27 @@ static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError 
         return false;
     }
     config->libvirt_detach_timeout_ms = (unsigned)v * 1000;
+    return true;
+}
+
+/* [daemon] backing_roots: absolute directories, separated by ';' (docs/security.md). */
+static bool config_backing_roots(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "daemon", "backing_roots", NULL))
+        return true;
+    g_auto(GStrv) roots = g_key_file_get_string_list(kf, "daemon", "backing_roots", NULL, NULL);
+    for (size_t i = 0; roots && roots[i]; i++) {
+        g_strstrip(roots[i]);
+        if (*roots[i] && !g_path_is_absolute(roots[i])) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [daemon] backing_roots: '%s' is not an absolute "
+                        "directory; list absolute directories separated by ';'",
+                        roots[i]);
+            return false;
+        }
+    }
+    g_strfreev(config->backing_roots);
+    config->backing_roots = g_steal_pointer(&roots);
     return true;
 }
 
@@ -161,7 +185,8 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
-    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error))
+    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error) ||
+        !config_backing_roots(kf, config, error))
         return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
@@ -271,8 +296,9 @@ static bool parse_args(int *argc, char ***argv, PdDaemonConfig *config, GError *
 /* What daemon_init made (as far as it got) and the configuration. */
 static void daemon_free(PdDaemon *daemon)
 {
-    pd_metrics_http_stop();
+    g_clear_pointer(&daemon->metrics, pd_metrics_free);
     pd_server_free(daemon->server);
+    g_clear_pointer(&daemon->dispatch, pd_dispatch_free);
     pd_jobs_free(daemon->jobs);
     /* not while a reconciliation thread still scans with its connections: then the process
      * exits with it */
@@ -291,6 +317,22 @@ static void daemon_free(PdDaemon *daemon)
     g_free(daemon->config.libvirt_uri);
     g_strfreev(daemon->config.libvirt_allowed_uris);
     g_strfreev(daemon->config.libvirt_allowed_names);
+    g_strfreev(daemon->config.backing_roots);
+    pd_image_set_default_backing_opener(NULL);
+    pd_backing_policy_free(daemon->backing_policy);
+}
+
+/* The daemon's own gauges, last in the metrics (a PdMetricsWriter). */
+static void write_daemon_metrics(GString *out, gpointer data)
+{
+    PdDaemon *daemon = data;
+    pd_metrics_header(out, "poold_jobs_running", "gauge", "Jobs running now");
+    g_string_append_printf(out, "poold_jobs_running %u\n", pd_jobs_n_running(daemon->jobs));
+    pd_metrics_header(out, "poold_clients", "gauge", "Connected clients");
+    g_string_append_printf(out, "poold_clients %u\n", pd_server_n_clients(daemon->server));
+    pd_metrics_header(out, "poold_uptime_seconds", "gauge", "Seconds since poold started");
+    g_string_append_printf(out, "poold_uptime_seconds %" G_GINT64_FORMAT "\n",
+                           (g_get_monotonic_time() - daemon->start_time) / G_USEC_PER_SEC);
 }
 
 /* Opens the store, loads and reconciles the pools, listens. */
@@ -307,17 +349,26 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         return false;
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
-    daemon->events = pd_events_new(daemon);
-    daemon->jobs = pd_jobs_new(daemon, config->workers);
+    /* every backing chain poold opens goes through the policy, before any worker runs */
+    daemon->backing_policy = pd_backing_policy_new((const char *const *)config->backing_roots);
+    pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
+    daemon->metrics = pd_metrics_new();
+    pd_metrics_add_writer(daemon->metrics, pd_model_write_metrics, daemon);
+    pd_metrics_add_writer(daemon->metrics, pd_counters_write, NULL);
+    pd_metrics_add_writer(daemon->metrics, write_daemon_metrics, daemon);
+    daemon->events = pd_events_new(daemon->store);
+    daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, config->workers);
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
     pd_dispatch_set_json_limits(&config->json_limits);
-    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    daemon->dispatch = pd_dispatch_new(pd_method_table(), daemon, pd_counters_call);
+    daemon->server = pd_server_new(config->runtime_dir, &config->limits,
+                                   pd_dispatch_server_handler(), daemon->dispatch, error);
     if (!daemon->server || !pd_model_load(daemon, error))
         return false;
     if (config->metrics_listen && *config->metrics_listen &&
-        !pd_metrics_http_start(daemon, config->metrics_listen, error))
+        !pd_metrics_http_start(daemon->metrics, config->metrics_listen, error))
         return false;
     pd_model_reconcile(daemon);
     /* Attachments: scanned on threads, applied once the main loop runs. */

@@ -1,8 +1,9 @@
 /* pd_json_scan (daemon/json-limits.c): the nesting and value limits checked over a message's
  * bytes before json-glib parses it (docs/security.md, attacks 2.1 and 2.2), and
  * pd_dispatch_parse refusing such messages. */
-#include "daemon/dispatch.h"
-#include "daemon/json-limits.h"
+#include "daemon/api/methods.h"
+#include "daemon/rpc/dispatch.h"
+#include "daemon/rpc/json-limits.h"
 
 #include <string.h>
 
@@ -84,12 +85,15 @@ static void test_dispatch(void)
         unsigned depth;
         char open, close;
         bool ok;
-    } cases[] = {{10, '[', ']', true}, {62, '[', ']', true}, {63, '[', ']', false},
-                 {75000, '[', ']', false}, {1000000, '{', '}', false}};
+    } cases[] = {{10, '[', ']', true},
+                 {62, '[', ']', true},
+                 {63, '[', ']', false},
+                 {75000, '[', ']', false},
+                 {1000000, '{', '}', false}};
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *text = nested(cases[i].depth, cases[i].open, cases[i].close);
         PdParsedCall pc;
-        bool ok = pd_dispatch_parse(text, strlen(text) + 1, true, 0, &pc);
+        bool ok = pd_dispatch_parse(pd_method_table(), text, strlen(text) + 1, true, 0, &pc);
         g_assert_cmpint(ok, ==, cases[i].ok);
         g_assert_true(ok || pc.refused);
         pd_parsed_call_clear(&pc);
@@ -101,7 +105,7 @@ static void test_dispatch(void)
     g_string_append(bomb, "0]}}");
     int64_t t0 = g_get_monotonic_time();
     PdParsedCall pc;
-    g_assert_false(pd_dispatch_parse(bomb->str, bomb->len + 1, true, 0, &pc));
+    g_assert_false(pd_dispatch_parse(pd_method_table(), bomb->str, bomb->len + 1, true, 0, &pc));
     g_assert_nonnull(strstr(pc.refused, "max_json_elements"));
     g_test_message("bomb of %zu bytes refused in %.1f ms", bomb->len,
                    (double)(g_get_monotonic_time() - t0) / 1000.0);

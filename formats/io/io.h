@@ -76,6 +76,8 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
  * @path: relative backing files resolve against @path's directory. The store owns @fd from
  * then on, also on failure (a directory is refused). */
 PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
+/* The descriptor under a store of pd_io_file_open*, still the store's; -1 for any other store. */
+int pd_io_file_fd(PdIO *io);
 
 /* Full-length helpers. pread_full zero-fills what lies past the end of the store.
  * Return true or false with @error naming the store and the operation. */

@@ -205,3 +205,8 @@ PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **err
     f->dir = g_path_get_dirname(path);
     return &f->base;
 }
+
+int pd_io_file_fd(PdIO *io)
+{
+    return io && io->ops == &file_ops ? ((FileIO *)io)->fd : -1;
+}

@@ -17,7 +17,7 @@ mode=full
 dir=${POOLD_BENCH_DIR:-/var/tmp/poold-bench}
 reps=
 cache=
-rows=convert-qcow2,convert-raw,convert-compressed,create-prealloc,check,snapshot
+rows=convert-qcow2,convert-raw,convert-raw-existing,convert-compressed,create-prealloc,check,snapshot
 poolimg=
 build=1
 keep=0
@@ -243,6 +243,22 @@ prep_convert-raw() { prep_convert; }
 cmd_convert-raw() { printf '%s\n' convert -f qcow2 -O raw "$ref_qcow2" "$out"; }
 verify_convert-raw() { verify_same_as_input raw; }
 
+# onto an existing target: the output of an earlier qcow2->raw convert (written once, untimed,
+# by qemu-img; each run leaves the same file for the next). Both tools write it in place.
+prep_convert-raw-existing()
+{
+    [ -f "$out.existing" ] || "$qemu_img" convert -f qcow2 -O raw "$ref_qcow2" "$out.existing"
+    [ -f "$out" ] && [ "$(stat -c %i "$out")" = "$(stat -c %i "$out.existing")" ] ||
+        { rm -f "$out"; ln "$out.existing" "$out"; }
+}
+cmd_convert-raw-existing() { printf '%s\n' convert -f qcow2 -O raw "$ref_qcow2" "$out"; }
+verify_convert-raw-existing()
+{
+    verify_same_as_input raw || return 1
+    [ "$(stat -c %i "$out")" = "$(stat -c %i "$out.existing")" ] ||
+        { echo "the existing target was replaced, not written in place"; return 1; }
+}
+
 prep_convert-compressed() { prep_convert; }
 cmd_convert-compressed() { printf '%s\n' convert -c -f raw -O qcow2 "$input_raw" "$out"; }
 verify_convert-compressed()
@@ -287,6 +303,7 @@ verify_snapshot()
 declare -A label=(
     [convert-qcow2]="convert raw->qcow2"
     [convert-raw]="convert qcow2->raw"
+    [convert-raw-existing]="convert qcow2->raw, existing target"
     [convert-compressed]="convert -c raw->qcow2"
     [create-prealloc]="create $create_size prealloc=metadata"
     [check]="check ($check_clusters clusters)"
@@ -363,7 +380,7 @@ say "  input: $((img_size >> 20)) MiB raw, $(du -k "$input_raw" | awk '{ printf 
 # after boot or after inputs were written pays for the VM's first touch of memory (measured:
 # the same qemu-img convert took 3.5 s first, 2.0 s after), so neither tool gets that run.
 "$qemu_img" convert -f raw -O qcow2 "$input_raw" "$out" && "$qemu_img" convert -O raw "$out" "$out.raw"
-rm -f "$out" "$out.raw"
+rm -f "$out" "$out.raw" "$out.existing"
 
 IFS=, read -r -a row_list <<<"$rows"
 for row in "${row_list[@]}"; do

@@ -46,12 +46,8 @@ static bool cmd_job_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (!reply)
         return false;
     JsonArray *jobs = json_object_get_array_member(reply, "jobs");
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, json_array_ref(jobs));
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, jobs))
         return true;
-    }
     bool all = pc_flag(args, "all");
     PcTable *t = pc_table_new("Id", "Kind", "Pool", "Volume", "State", "Progress", NULL);
     for (guint i = 0; i < json_array_get_length(jobs); i++) {
@@ -97,9 +93,7 @@ static bool cmd_job_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (!reply)
         return false;
     JsonObject *j = json_object_get_object_member(reply, "job");
-    if (ctl->json)
-        pc_print_json_object(j);
-    else
+    if (!pc_answer_json(ctl, j))
         print_job(j);
     return true;
 }
@@ -128,10 +122,7 @@ static bool cmd_job_wait(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
         return false;
     JsonObject *j = json_object_get_object_member(reply, "job");
     const char *state = json_object_get_string_member(j, "state");
-    if (ctl->json)
-        pc_print_json_object(j);
-    else
-        printf("Job %" G_GINT64_FORMAT " %s\n", id, state);
+    pc_answer_message(ctl, j, "Job %" G_GINT64_FORMAT " %s\n", id, state);
     if (!g_str_equal(state, "done")) {
         if (json_object_has_member(j, "error"))
             pc_error("%s", json_object_get_string_member(j, "error"));
@@ -228,10 +219,8 @@ static bool cmd_daemon_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
     if (!reply)
         return false;
     JsonObject *i = json_object_get_object_member(reply, "info");
-    if (ctl->json) {
-        pc_print_json_object(i);
+    if (pc_answer_json(ctl, i))
         return true;
-    }
     printf("%-15s %s\n", "Version:", json_object_get_string_member(i, "version"));
     printf("%-15s %" G_GINT64_FORMAT "\n", "PID:", json_object_get_int_member(i, "pid"));
     printf("%-15s %" G_GINT64_FORMAT " s\n", "Uptime:", json_object_get_int_member(i, "uptime"));

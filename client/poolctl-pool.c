@@ -229,12 +229,8 @@ static bool cmd_pool_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
         if (list_filter(args, p))
             json_array_add_object_element(pools, json_object_ref(p));
     }
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, pools);
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, pools))
         return true;
-    }
     bool names = pc_flag(args, "name"), uuids = pc_flag(args, "uuid");
     if (!names && !uuids) {
         print_pool_table(args, pools);
@@ -271,10 +267,8 @@ static bool cmd_pool_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
     if (!p)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(p);
+    if (pc_answer_json(ctl, p))
         return true;
-    }
     bool bytes = pc_flag(args, "bytes");
     printf("%-15s %s\n", "Name:", json_object_get_string_member(p, "name"));
     printf("%-15s %s\n", "UUID:", json_object_get_string_member(p, "uuid"));
@@ -299,10 +293,7 @@ static bool cmd_pool_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int arg
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.DumpXML", p, NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -311,10 +302,7 @@ static bool cmd_pool_capabilities(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Capabilities", NULL, NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -342,10 +330,7 @@ static bool cmd_find_sources_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int 
         pc_ctl_call(ctl, "io.poold.Pool.FindSources", p, "Failed to find any pool sources");
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -354,12 +339,7 @@ static bool cmd_pool_name_uuid(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int a
     g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
     if (!p)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(p);
-        return true;
-    }
-    bool name = g_str_equal(cmd->name, "pool-name");
-    printf("%s\n", json_object_get_string_member(p, name ? "name" : "uuid"));
+    pc_answer_member(ctl, p, g_str_equal(cmd->name, "pool-name") ? "name" : "uuid", true);
     return true;
 }
 

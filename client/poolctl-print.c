@@ -1,9 +1,45 @@
-/* virsh's output helpers: pretty sizes and tables (vshTable's layout). */
+/* virsh's output helpers: a command's answer as JSON or text, pretty sizes and tables
+ * (vshTable's layout). */
 #include "client/poolctl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+bool pc_answer_json(PcCtl *ctl, JsonObject *object)
+{
+    if (!ctl->json)
+        return false;
+    pc_print_json_object(object);
+    return true;
+}
+
+bool pc_answer_json_array(PcCtl *ctl, JsonArray *array)
+{
+    if (!ctl->json)
+        return false;
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+    json_node_set_array(node, array);
+    pc_print_json(node);
+    return true;
+}
+
+void pc_answer_member(PcCtl *ctl, JsonObject *object, const char *member, bool newline)
+{
+    if (pc_answer_json(ctl, object))
+        return;
+    printf("%s%s", json_object_get_string_member(object, member), newline ? "\n" : "");
+}
+
+void pc_answer_message(PcCtl *ctl, JsonObject *object, const char *fmt, ...)
+{
+    if (pc_answer_json(ctl, object))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
 
 char *pc_pretty_size(uint64_t bytes)
 {

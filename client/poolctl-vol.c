@@ -217,10 +217,8 @@ static bool cmd_vol_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     g_autoptr(JsonObject) v = get_vol(ctl, args);
     if (!v)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(v);
+    if (pc_answer_json(ctl, v))
         return true;
-    }
     bool bytes = pc_flag(args, "bytes");
     printf("%-15s %s\n", "Name:", json_object_get_string_member(v, "name"));
     printf("%-15s %s\n", "Type:", json_object_get_string_member(v, "type"));
@@ -240,12 +238,8 @@ static bool cmd_vol_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (!reply)
         return false;
     JsonArray *vols = json_object_get_array_member(reply, "volumes");
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, json_array_ref(vols));
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, vols))
         return true;
-    }
     bool details = pc_flag(args, "details");
     PcTable *t = details ? pc_table_new("Name", "Path", "Type", "Capacity", "Allocation", NULL)
                          : pc_table_new("Name", "Path", NULL);
@@ -272,10 +266,7 @@ static bool cmd_vol_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
         pc_ctl_call(ctl, "io.poold.Volume.DumpXML", vol_params(args), NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -285,10 +276,8 @@ static bool cmd_vol_field(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     g_autoptr(JsonObject) v = get_vol(ctl, args);
     if (!v)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(v);
+    if (pc_answer_json(ctl, v))
         return true;
-    }
     const char *field = cmd->name + strlen("vol-");
     if (g_str_equal(field, "pool") && pc_flag(args, "uuid")) {
         JsonObject *p = json_object_new();
@@ -382,12 +371,8 @@ static bool cmd_vol_snapshot_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
     if (!reply)
         return false;
     JsonArray *snaps = json_object_get_array_member(reply, "snapshots");
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, json_array_ref(snaps));
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, snaps))
         return true;
-    }
     PcTable *t = pc_table_new("Id", "Name", "Creation Time", "VM Size", NULL);
     for (guint i = 0; i < json_array_get_length(snaps); i++) {
         JsonObject *s = json_array_get_object_element(snaps, i);

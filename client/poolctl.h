@@ -127,6 +127,18 @@ bool pc_shell(PcCtl *ctl);
 
 /* ---- poolctl-print.c ---- */
 
+/* A command's answer: with --json, @object (or @array) is printed whole and the functions
+ * return true (the command has nothing more to print); otherwise they print nothing and
+ * return false. */
+bool pc_answer_json(PcCtl *ctl, JsonObject *object);
+bool pc_answer_json_array(PcCtl *ctl, JsonArray *array);
+/* A command's answer that is one string member of @object: with --json @object whole,
+ * otherwise the member as it is (XML ends with its own newline) or, with @newline, followed
+ * by one. */
+void pc_answer_member(PcCtl *ctl, JsonObject *object, const char *member, bool newline);
+/* A command's answer that is a message: with --json @object whole, otherwise the message. */
+void pc_answer_message(PcCtl *ctl, JsonObject *object, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
 /* virsh's vshPrettyCapacity: "20.00 GiB". Caller frees. */
 char *pc_pretty_size(uint64_t bytes);
 

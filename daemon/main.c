@@ -1,12 +1,15 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/metrics.h"
-#include "daemon/model.h"
+#include "daemon/api/methods.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/core/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/observe/counters.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 #ifdef HAVE_VALGRIND_H
@@ -71,6 +75,64 @@ static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError 
     return true;
 }
 
+/* [daemon] backing_roots: absolute directories, separated by ';' (docs/security.md). */
+static bool config_backing_roots(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "daemon", "backing_roots", NULL))
+        return true;
+    g_auto(GStrv) roots = g_key_file_get_string_list(kf, "daemon", "backing_roots", NULL, NULL);
+    for (size_t i = 0; roots && roots[i]; i++) {
+        g_strstrip(roots[i]);
+        if (*roots[i] && !g_path_is_absolute(roots[i])) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [daemon] backing_roots: '%s' is not an absolute "
+                        "directory; list absolute directories separated by ';'",
+                        roots[i]);
+            return false;
+        }
+    }
+    g_strfreev(config->backing_roots);
+    config->backing_roots = g_steal_pointer(&roots);
+    return true;
+}
+
+/* [libvirt] allowed_uris: the URIs a call may name besides [libvirt] uri, each "URI" or
+ * "NAME=URI" (a name has no ':' or '/'), separated by ';' (docs/security.md, rule U). */
+static bool config_libvirt_uris(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "libvirt", "allowed_uris", NULL))
+        return true;
+    g_auto(GStrv) items = g_key_file_get_string_list(kf, "libvirt", "allowed_uris", NULL, NULL);
+    g_autoptr(GPtrArray) uris = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (char **it = items; it && *it; it++) {
+        char *item = g_strstrip(*it);
+        const char *eq = strchr(item, '=');
+        const char *colon = strchr(item, ':');
+        g_autofree char *name = NULL;
+        if (eq && (!colon || eq < colon) && !memchr(item, '/', (size_t)(eq - item))) {
+            name = g_strndup(item, (gsize)(eq - item));
+            item = g_strstrip((char *)eq + 1);
+        }
+        if (!*item && !name)
+            continue;
+        if (!strchr(item, ':') || (name && !*name)) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [libvirt] allowed_uris: '%s' is not a libvirt URI nor "
+                        "NAME=URI; separate entries with ';'",
+                        *it);
+            return false;
+        }
+        g_ptr_array_add(uris, g_strdup(item));
+        g_ptr_array_add(names, name ? g_steal_pointer(&name) : g_strdup(""));
+    }
+    g_ptr_array_add(uris, NULL);
+    g_ptr_array_add(names, NULL);
+    config->libvirt_allowed_uris = (char **)g_ptr_array_free(g_steal_pointer(&uris), false);
+    config->libvirt_allowed_names = (char **)g_ptr_array_free(g_steal_pointer(&names), false);
+    return true;
+}
+
 /* Loads @path (a missing default file is fine). Command-line directories win. */
 static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
                         GError **error)
@@ -90,7 +152,8 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
-    if (!config_libvirt_timeout(kf, config, error))
+    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error) ||
+        !config_backing_roots(kf, config, error))
         return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
@@ -200,8 +263,9 @@ static bool parse_args(int *argc, char ***argv, PdDaemonConfig *config, GError *
 /* What daemon_init made (as far as it got) and the configuration. */
 static void daemon_free(PdDaemon *daemon)
 {
-    pd_metrics_http_stop();
+    g_clear_pointer(&daemon->metrics, pd_metrics_free);
     pd_server_free(daemon->server);
+    g_clear_pointer(&daemon->dispatch, pd_dispatch_free);
     pd_jobs_free(daemon->jobs);
     /* not while a reconciliation thread still scans with its connections: then the process
      * exits with it */
@@ -218,6 +282,24 @@ static void daemon_free(PdDaemon *daemon)
     g_free(daemon->config.config_path);
     g_free(daemon->config.metrics_listen);
     g_free(daemon->config.libvirt_uri);
+    g_strfreev(daemon->config.libvirt_allowed_uris);
+    g_strfreev(daemon->config.libvirt_allowed_names);
+    g_strfreev(daemon->config.backing_roots);
+    pd_image_set_default_backing_opener(NULL);
+    pd_backing_policy_free(daemon->backing_policy);
+}
+
+/* The daemon's own gauges, last in the metrics (a PdMetricsWriter). */
+static void write_daemon_metrics(GString *out, gpointer data)
+{
+    PdDaemon *daemon = data;
+    pd_metrics_header(out, "poold_jobs_running", "gauge", "Jobs running now");
+    g_string_append_printf(out, "poold_jobs_running %u\n", pd_jobs_n_running(daemon->jobs));
+    pd_metrics_header(out, "poold_clients", "gauge", "Connected clients");
+    g_string_append_printf(out, "poold_clients %u\n", pd_server_n_clients(daemon->server));
+    pd_metrics_header(out, "poold_uptime_seconds", "gauge", "Seconds since poold started");
+    g_string_append_printf(out, "poold_uptime_seconds %" G_GINT64_FORMAT "\n",
+                           (g_get_monotonic_time() - daemon->start_time) / G_USEC_PER_SEC);
 }
 
 /* Opens the store, loads and reconciles the pools, listens. */
@@ -234,16 +316,25 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         return false;
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
-    daemon->events = pd_events_new(daemon);
-    daemon->jobs = pd_jobs_new(daemon, config->workers);
+    /* every backing chain poold opens goes through the policy, before any worker runs */
+    daemon->backing_policy = pd_backing_policy_new((const char *const *)config->backing_roots);
+    pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
+    daemon->metrics = pd_metrics_new();
+    pd_metrics_add_writer(daemon->metrics, pd_model_write_metrics, daemon);
+    pd_metrics_add_writer(daemon->metrics, pd_counters_write, NULL);
+    pd_metrics_add_writer(daemon->metrics, write_daemon_metrics, daemon);
+    daemon->events = pd_events_new(daemon->store);
+    daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, config->workers);
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
-    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    daemon->dispatch = pd_dispatch_new(pd_method_table(), daemon, pd_counters_call);
+    daemon->server = pd_server_new(config->runtime_dir, &config->limits,
+                                   pd_dispatch_server_handler(), daemon->dispatch, error);
     if (!daemon->server || !pd_model_load(daemon, error))
         return false;
     if (config->metrics_listen && *config->metrics_listen &&
-        !pd_metrics_http_start(daemon, config->metrics_listen, error))
+        !pd_metrics_http_start(daemon->metrics, config->metrics_listen, error))
         return false;
     pd_model_reconcile(daemon);
     /* Attachments: scanned on threads, applied once the main loop runs. */

@@ -76,6 +76,7 @@ void pd_vol_backing_free(PdVolBacking *backing)
         return;
     g_free(backing->path);
     g_free(backing->format);
+    g_free(backing->untrusted);
     pd_perms_clear(&backing->perms);
     g_free(backing);
 }
@@ -592,6 +593,11 @@ char *pd_vol_def_format(const PdVolDef *def)
         pd_xml_buf_open(&buf, "<backingStore>");
         format_file_elems(&buf, def->backing->path, def->backing->format, &def->backing->perms,
                           &def->backing->timestamps);
+        if (def->backing->untrusted) {
+            g_autofree char *reason = pd_xml_escape(def->backing->untrusted);
+            pd_xml_buf_line(&buf, "<poold:untrusted-backing xmlns:poold='%s' reason='%s'/>",
+                            PD_VOL_NS_POOLD, reason);
+        }
         pd_xml_buf_close(&buf, "</backingStore>");
     }
     pd_xml_buf_close(&buf, "</volume>");

@@ -65,6 +65,9 @@ typedef struct {
     bool format_given;
     PdPerms perms;
     PdVolTimestamps timestamps;
+    /* Output only (never parsed): why poold does not trust this backing chain, written as
+     * <poold:untrusted-backing reason='...'/> in poold's volume namespace; NULL = trusted. */
+    char *untrusted;
 } PdVolBacking;
 
 typedef struct {
@@ -103,6 +106,9 @@ typedef enum {
 PdVolDef *pd_vol_def_new(PdPoolType pool_type);
 void pd_vol_def_free(PdVolDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolDef, pd_vol_def_free)
+
+/* poold's namespace in volume XML (<poold:untrusted-backing/>). */
+#define PD_VOL_NS_POOLD "http://poold.io/schemas/storagevol/1.0"
 
 /* A backing store with every optional field unset. */
 PdVolBacking *pd_vol_backing_new(void);

@@ -1,5 +1,6 @@
 /* The copy/convert engine (see convert.h for what it writes and who runs what). */
 #include "formats/convert/convert.h"
+#include "formats/image/target.h"
 #include "common/pd-error.h"
 
 #include <errno.h>
@@ -699,24 +700,16 @@ static const PdIOOps defer_ops = {
     .close = defer_close,
 };
 
-/* Creates the image in @tmp (named @path for messages and backing files) and opens it over
- * a DeferIO; *ret_store is the real store, for the final flush (owned by the image). */
-static PdImage *create_target(const char *tmp, const char *path, const PdCreateOptions *create,
-                              PdIO **ret_store, GError **error)
+/* Creates the image in the target's store and opens it over a DeferIO; *ret_store is the
+ * real store, for the final flush (owned by the image). */
+static PdImage *create_target(PdTarget *t, const PdCreateOptions *create, PdIO **ret_store,
+                              GError **error)
 {
-    GError *local = NULL;
-    PdIO *file = pd_io_file_open(tmp, PD_IO_RDWR | PD_IO_CREATE | PD_IO_EXCL, 0644, &local);
-    if (!file) {
-        /* Name the file the user asked for, not the temporary one. */
-        const char *cause = strstr(local->message, "': ");
-        g_set_error(error, PD_ERROR, local->code, "Could not create '%s': %s", path,
-                    cause ? cause + 3 : local->message);
-        g_error_free(local);
-        return NULL;
-    }
+    PdIO *file = pd_target_take_io(t);
     DeferIO *d = g_new0(DeferIO, 1);
     d->base.ops = &defer_ops;
-    d->base.name = g_strdup(path);
+    d->base.name = g_strdup(file->name);
+    d->base.fixed_size = file->fixed_size;
     d->inner = file;
     if (!pd_image_create_io(&d->base, create, error)) {
         pd_io_close(&d->base);
@@ -737,24 +730,20 @@ bool pd_convert_to_new(PdImage *src, const char *path, const PdCreateOptions *cr
         co.size = align_up(co.size, 512);
     PdConvertOptions copts = *opts;
     copts.target_has_backing = co.backing_file != NULL;
-    copts.target_is_zero = co.backing_file == NULL;
 
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.partial-%d", dir, base, (int)getpid());
-    (void)unlink(tmp); /* a leftover of a crashed run with our pid */
-
+    /* A new file is built under a hidden name and renamed into place when complete; an
+     * existing file or device is written in place; the source itself is refused. */
+    g_autoptr(PdTarget) t = pd_target_open(path, src, error);
+    if (!t)
+        return false;
+    /* A raw device holds old bytes: zeroes must be written there. */
+    copts.target_is_zero = co.backing_file == NULL &&
+                           !(pd_target_kind(t) == PD_TARGET_DEVICE && co.format == PD_FORMAT_RAW);
     PdIO *store = NULL;
-    PdImage *dst = create_target(tmp, path, &co, &store, error);
+    PdImage *dst = create_target(t, &co, &store, error);
     copts.no_flush = false; /* the image's flush writes its caches; the store's is below */
     bool ok = dst != NULL && pd_convert_copy(src, dst, &copts, error) &&
               (opts->no_flush || pd_io_flush(store, error));
     pd_image_close(dst);
-    if (ok && rename(tmp, path) < 0) {
-        pd_error_set_errno(error, errno, "Could not create '%s'", path);
-        ok = false;
-    }
-    if (!ok)
-        (void)unlink(tmp);
-    return ok;
+    return ok && pd_target_finish(t, error);
 }

@@ -60,9 +60,11 @@ typedef struct {
 bool pd_convert_copy(PdImage *src, PdImage *dst, const PdConvertOptions *opts, GError **error);
 
 /* Creates a new image at @path from @create (its size defaults to the source's) and copies
- * @src into it. The image is built under a hidden temporary name in the same directory and
- * renamed into place when complete (replacing a file already at @path): on failure or
- * cancellation nothing is left behind and what was at @path is untouched. */
+ * @src into it, by qemu-img's rules (formats/image/target.h): a new file is built under a
+ * hidden temporary name in the same directory and renamed into place when complete (on
+ * failure or cancellation nothing is left behind); an existing file (links followed) or
+ * block device is written in place, keeping its inode, owner and mode; @src or a file of
+ * its backing chain is refused. */
 bool pd_convert_to_new(PdImage *src, const char *path, const PdCreateOptions *create,
                        const PdConvertOptions *opts, GError **error);
 

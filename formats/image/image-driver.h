@@ -27,6 +27,8 @@ struct PdImage {
     uint64_t size;    /* virtual size; the driver keeps it current */
     PdImage *backing; /* owned; NULL if none or not opened */
     int depth;        /* 0 for the top image, +1 per backing level */
+    PdImage *overlay; /* the image whose backing file this is; NULL for the top (not owned) */
+    const PdBackingOpener *opener; /* opens the backing files of the whole chain */
     /* Set by the driver's open when the image names a backing file: */
     char *backing_name; /* as recorded */
     PdFormat backing_format;
@@ -83,6 +85,8 @@ struct PdImageDriver {
     bool (*amend)(PdImage *img, const PdCreateOptions *opts, PdAmendFields set, GError **error);
     bool (*set_backing)(PdImage *img, const char *backing_file, PdFormat backing_format,
                         GError **error);
+    /* Drops every cluster of the active layer (pd_image_make_empty). */
+    bool (*make_empty)(PdImage *img, GError **error);
     size_t (*cluster_size)(PdImage *img);
     ssize_t (*compress)(PdImage *img, const void *cluster, void *out, size_t out_len,
                         GError **error);

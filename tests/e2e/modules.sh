@@ -1,6 +1,6 @@
 #!/bin/bash
 # poold loads its modules only when a call needs them (common/module.h): libvirt's library
-# (poold-libvirt.so, daemon/libvirt-module.h) is not mapped in a poold that has not needed it,
+# (poold-libvirt.so, daemon/libvirt/module.h) is not mapped in a poold that has not needed it,
 # is after a domblklist (against libvirt's built-in test driver, test:///default: no
 # libvirtd); libnfs and libiscsi (poold-nfs.so, poold-iscsi.so, pools/backend-module.h) are
 # mapped once a userspace netfs pool starts and an iscsi-direct find-sources runs (against
@@ -11,6 +11,9 @@
 maps_libvirt() { grep -c '/libvirt\.so' "/proc/$POOLD_PID/maps"; }
 maps_lib() { grep -c "/$1\\.so" "/proc/$POOLD_PID/maps"; }
 INITIATOR=iqn.2026-01.org.example:modules
+# poold opens only the libvirt URIs of its configuration (docs/security.md)
+printf '[libvirt]\nallowed_uris = test:///default\n' >"$E2E_DIR/poold.conf"
+POOLD_ARGS="--config $E2E_DIR/poold.conf"
 
 start_poold
 check "libvirt not mapped at start" 0 "$(maps_libvirt)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Pipelined sessions and group commit (daemon/group-commit.h): poolctl reading commands from a
+# Pipelined sessions and group commit (daemon/jobs/group-commit.h): poolctl reading commands from a
 # file sends vol-create-as / vol-delete without waiting, poold answers a burst after one sync.
 # The output must be exactly that of the same commands run one at a time, answers must come
 # in call order (raw varlink client), and a poold killed in the middle of a burst must come

@@ -97,14 +97,25 @@ run_fails "detach of a disk the guest keeps: clear error" "noos.*vdb|vdb.*noos" 
 check "the disk is still in the live XML" "$P/r2 raw virtio" "$(lv_disk noos vdb)"
 run_fails "r2 is still protected" "noos.*vdb|vdb.*noos" pc vol-wipe r2 --pool p
 
-# unreachable libvirt URI, per call (-C) and as poold's default
-refused "unreachable URI (-C)" "/nonexistent/libvirt-sock" p/r1 \
-    pc -C "qemu+unix:///system?socket=/nonexistent/libvirt-sock" attach-disk noos p/r1 sdc \
-    --targetbus scsi --live
+# a URI poold's configuration does not name is refused before libvirt is asked
+refused "a URI not in the configuration (-C)" \
+    "libvirt URI 'qemu\\+unix:///system\\?socket=/tmp/x' is not allowed.*allowed_uris" p/r1 \
+    pc -C "qemu+unix:///system?socket=/tmp/x" attach-disk noos p/r1 sdc --targetbus scsi --live
+# unreachable libvirt URI, per call (-C, by its configured name) and as poold's default
+stop_poold TERM
+cat >"$E2E_DIR/poold.conf" <<EOF
+[libvirt]
+uri=$LIBVIRT_URI
+allowed_uris=gone=qemu+unix:///system?socket=/nonexistent/libvirt-sock
+EOF
+start_poold
+refused "unreachable URI (-C NAME)" "/nonexistent/libvirt-sock" p/r1 \
+    pc -C gone attach-disk noos p/r1 sdc --targetbus scsi --live
 stop_poold TERM
 cat >"$E2E_DIR/poold.conf" <<EOF
 [libvirt]
 uri=qemu+unix:///system?socket=/nonexistent/libvirt-sock
+allowed_uris=$LIBVIRT_URI
 EOF
 start_poold
 refused "unreachable URI (poold's default)" "/nonexistent/libvirt-sock" p/r1 \

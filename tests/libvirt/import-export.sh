@@ -30,7 +30,8 @@ run_ok "an imported pool builds and starts in poold" sh -c \
 run_fails "pool-import-libvirt of an unknown pool names it" "nosuchpool" \
     pc pool-import-libvirt nosuchpool
 check "nothing imported by the failed import" "" "$(pc pool-list --all | awk '$1 == "nosuchpool"')"
-run_fails "pool-import-libvirt from an unreachable URI names it" "/nonexistent/libvirt-sock" \
+run_fails "pool-import-libvirt from a URI poold does not allow names it and the rule" \
+    "/nonexistent/libvirt-sock' is not allowed.*allowed_uris" \
     pc pool-import-libvirt --connect "qemu+unix:///system?socket=/nonexistent/libvirt-sock" lv-a
 
 # --- export

@@ -1,6 +1,6 @@
 /* The dispatch table and its central checks: every method is described in the IDL the daemon
  * serves, and pd_dispatch_check refuses what a handler must never see. */
-#include "daemon/dispatch.h"
+#include "daemon/api/methods.h"
 #include "poold-resources.h"
 
 #include <gio/gio.h>
@@ -49,6 +49,14 @@ static void test_table_matches_idl(void)
         const char *at = strstr(text, decl);
         if (!at)
             g_error("%s is in the dispatch table but not in %s", m->name, path);
+        /* the IDL carries the class just above the declaration, as the table has it */
+        const char *cls = pd_method_class_name(m->cls);
+        if (!cls)
+            g_error("%s has no class in the dispatch table (docs/security.md)", m->name);
+        g_autofree char *annot = g_strdup_printf("# @class: %s\n", cls);
+        size_t alen = strlen(annot);
+        if ((size_t)(at - text) < alen || strncmp(at - alen, annot, alen) != 0)
+            g_error("%s: the IDL in %s lacks '# @class: %s' just above it", m->name, path, cls);
         /* every parameter of the schema appears in the IDL declaration */
         const char *end = strstr(at, ") ->");
         g_assert_nonnull(end);
@@ -67,16 +75,38 @@ static void test_read_only(void)
         check("io.poold.Pool.Define", "{\"xml\":\"<pool/>\"}", true, false, 0, NULL);
     g_assert_cmpstr(e, ==, "org.varlink.service.PermissionDenied");
     g_assert_null(check("io.poold.Pool.List", NULL, true, false, 0, NULL));
-    /* every changing method is refused on the read-only socket */
+    /* the attacks of the 2026-12-08 review: none of these on the read-only socket */
+    const char *not_read[] = {"io.poold.Domain.BlkList", "io.poold.Volume.Download",
+                              "io.poold.Volume.Upload", "io.poold.Secret.List",
+                              "io.poold.Pool.FindSources"};
+    for (unsigned i = 0; i < G_N_ELEMENTS(not_read); i++)
+        g_assert_cmpint(pd_method_lookup(not_read[i])->cls, !=, PD_CLASS_READ);
+    /* the read-only socket admits exactly the read class; the read-write one every class;
+     * no method is unclassed */
+    unsigned n_read = 0;
     for (const PdMethod *m = pd_method_table(); m->name; m++) {
-        if (!(m->flags & PD_METHOD_WRITE))
-            continue;
+        g_assert_nonnull(pd_method_class_name(m->cls));
         g_autofree char *err = NULL;
         JsonObject *eparams = NULL;
-        g_assert_false(pd_dispatch_check(m, NULL, true, false, 0, &err, &eparams));
-        g_assert_cmpstr(err, ==, "org.varlink.service.PermissionDenied");
-        json_object_unref(eparams);
+        bool ok = pd_dispatch_check(m, NULL, true, false, 0, &err, &eparams);
+        if (m->cls == PD_CLASS_READ) {
+            n_read++;
+            /* refused, if at all, for its parameters, never for the socket */
+            g_assert_cmpstr(err, !=, "org.varlink.service.PermissionDenied");
+        } else {
+            g_assert_false(ok);
+            g_assert_cmpstr(err, ==, "org.varlink.service.PermissionDenied");
+        }
+        g_clear_pointer(&eparams, json_object_unref);
+        g_clear_pointer(&err, g_free);
+        ok = pd_dispatch_check(m, NULL, false, false, 0, &err, &eparams);
+        g_assert_cmpstr(err, !=, "org.varlink.service.PermissionDenied");
+        g_clear_pointer(&eparams, json_object_unref);
+        (void)ok;
     }
+    g_assert_cmpuint(n_read, ==, 17);
+    g_assert_false(pd_method_class_allowed(PD_CLASS_NONE, false));
+    g_assert_false(pd_method_class_allowed(PD_CLASS_NONE, true));
 }
 
 static void test_types(void)

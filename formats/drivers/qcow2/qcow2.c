@@ -394,6 +394,19 @@ static bool set_size(PdImage *img, uint64_t size, GError **error)
     return true;
 }
 
+/* Cuts the file after the image's last used cluster (a shrink or an emptied image). */
+static bool trim_file(PdImage *img, GError **error)
+{
+    Qcow2State *s = qcow2_state(img);
+    uint64_t end, file_size;
+    if (!qcow2_image_end(img, &end, error) || !pd_io_get_size(img->io, &file_size, error))
+        return false;
+    if (end < file_size && !img->io->fixed_size && !pd_io_truncate(img->io, end, error))
+        return false;
+    s->alloc_end = qcow2_size_to_clusters(s, MAX(end, s->cluster_size));
+    return true;
+}
+
 static bool shrink(PdImage *img, uint64_t new_size, GError **error)
 {
     Qcow2State *s = qcow2_state(img);
@@ -402,16 +415,17 @@ static bool shrink(PdImage *img, uint64_t new_size, GError **error)
                     "Image '%s' has internal snapshots; it cannot be shrunk", img->io->name);
         return false;
     }
-    if (!qcow2_truncate_mappings(img, new_size, error) || !set_size(img, new_size, error) ||
-        !qcow2_flush_caches(img, error))
-        return false;
-    uint64_t end, file_size;
-    if (!qcow2_image_end(img, &end, error) || !pd_io_get_size(img->io, &file_size, error))
-        return false;
-    if (end < file_size && !pd_io_truncate(img->io, end, error))
-        return false;
-    s->alloc_end = qcow2_size_to_clusters(s, MAX(end, s->cluster_size));
-    return true;
+    return qcow2_truncate_mappings(img, new_size, error) && set_size(img, new_size, error) &&
+           qcow2_flush_caches(img, error) && trim_file(img, error);
+}
+
+/* commit's "empty the overlay": every cluster of the active layer unallocated (reads come
+ * from the backing file again), its clusters and L2 tables freed, snapshots kept. The
+ * references go first, then the refcounts: a crash may leak clusters, nothing more. */
+static bool qcow2_make_empty(PdImage *img, GError **error)
+{
+    return qcow2_truncate_mappings(img, 0, error) && qcow2_flush_caches(img, error) &&
+           trim_file(img, error);
 }
 
 static bool qcow2_resize(PdImage *img, uint64_t new_size, PdPrealloc prealloc, GError **error)
@@ -663,6 +677,7 @@ const PdImageDriver pd_qcow2_driver = {
     .check = qcow2_check,
     .amend = qcow2_amend,
     .set_backing = qcow2_set_backing,
+    .make_empty = qcow2_make_empty,
     .cluster_size = qcow2_cluster_size_cb,
     .compress = qcow2_compress,
     .write_compressed = qcow2_write_compressed,

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -47,8 +48,14 @@ static int file_flush(PdIO *io)
 static int file_truncate(PdIO *io, uint64_t size)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block)
-        return -ENOTSUP;
+    if (f->is_block) {
+        /* A device keeps its size: shrinking it is a no-op, growing it fails (as qemu's
+         * host_device driver does). */
+        uint64_t bytes;
+        if (ioctl(f->fd, BLKGETSIZE64, &bytes) < 0)
+            return -errno;
+        return size <= bytes ? 0 : -EFBIG;
+    }
     return ftruncate(f->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
@@ -75,10 +82,8 @@ static int64_t file_allocated(PdIO *io)
 static int file_discard(PdIO *io, uint64_t offset, uint64_t len)
 {
     FileIO *f = (FileIO *)io;
-    if (f->is_block) {
-        uint64_t range[2] = {offset, len};
-        return ioctl(f->fd, BLKDISCARD, range) < 0 ? -errno : 0;
-    }
+    /* On a block device too, a punched hole reads back as zeroes (the kernel zeroes the
+     * range, unmapping it where the device can); BLKDISCARD would not promise that. */
     int r = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len);
     return r < 0 ? (errno == EOPNOTSUPP ? -ENOTSUP : -errno) : 0;
 }
@@ -167,6 +172,108 @@ static const PdIOOps file_ops = {
     .close = file_close,
 };
 
+const char *pd_io_file_type_name(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return "regular file";
+    if (S_ISBLK(mode))
+        return "block device";
+    if (S_ISDIR(mode))
+        return "directory";
+    if (S_ISFIFO(mode))
+        return "FIFO";
+    if (S_ISSOCK(mode))
+        return "socket";
+    if (S_ISCHR(mode))
+        return "character device";
+    if (S_ISLNK(mode))
+        return "symbolic link";
+    return "special file";
+}
+
+/* A directory is never a store; with PD_IO_DATA_ONLY only regular files and block devices
+ * are. */
+static bool check_type(const struct stat *st, const char *name, PdIOFlags flags, GError **error)
+{
+    if (S_ISDIR(st->st_mode)) {
+        pd_error_set_errno(error, EISDIR, "Could not open '%s'", name);
+        return false;
+    }
+    if ((flags & PD_IO_DATA_ONLY) && !S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "Could not open '%s': it is a %s; only a regular file or a block device can "
+                    "hold an image",
+                    name, pd_io_file_type_name(st->st_mode));
+        return false;
+    }
+    return true;
+}
+
+/* PD_IO_DATA_ONLY: the type is checked on an O_PATH handle, which opens nothing (a FIFO's
+ * open would wait for a writer, a device's open may act), then that same file is opened
+ * through it, non-blocking. */
+static int open_data_only(const char *path, int oflags, GError **error)
+{
+    int pfd = open(path, O_PATH | O_CLOEXEC);
+    struct stat st;
+    if (pfd < 0 || fstat(pfd, &st) < 0) {
+        pd_error_set_errno(error, errno, "Could not open '%s'", path);
+        if (pfd >= 0)
+            (void)close(pfd);
+        return -1;
+    }
+    if (!check_type(&st, path, PD_IO_DATA_ONLY, error)) {
+        (void)close(pfd);
+        return -1;
+    }
+    char proc[64];
+    (void)snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+    int fd = open(proc, oflags | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT) /* no /proc: by name; the fstat after it checks again */
+        fd = open(path, oflags | O_NONBLOCK);
+    int e = errno;
+    (void)close(pfd);
+    if (fd < 0)
+        pd_error_set_errno(error, e, "Could not open '%s'", path);
+    return fd;
+}
+
+PdIO *pd_io_file_open_fd(int fd, const char *name, PdIOFlags flags, GError **error)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        pd_error_set_errno(error, errno, "Could not open '%s'", name);
+        (void)close(fd);
+        return NULL;
+    }
+    if (!check_type(&st, name, flags, error)) {
+        (void)close(fd);
+        return NULL;
+    }
+    FileIO *f = g_new0(FileIO, 1);
+    f->base.ops = &file_ops;
+    f->base.name = g_strdup(name);
+    f->base.read_only = !(flags & PD_IO_RDWR);
+    f->base.has_file_id = true;
+    f->base.file_dev = (uint64_t)st.st_dev;
+    f->base.file_ino = (uint64_t)st.st_ino;
+    f->fd = fd;
+    f->is_block = S_ISBLK(st.st_mode);
+    f->base.fixed_size = f->is_block;
+    f->dir = g_path_get_dirname(name);
+    return &f->base;
+}
+
+bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
+{
+    struct stat st;
+    if (!io || io->ops != &file_ops || fstat(((FileIO *)io)->fd, &st) < 0)
+        return false;
+    *ret_dev = st.st_dev;
+    *ret_ino = st.st_ino;
+    return true;
+}
+
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error)
 {
     int oflags = O_CLOEXEC | ((flags & PD_IO_RDWR) ? O_RDWR : O_RDONLY);
@@ -178,32 +285,19 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
         oflags |= O_TRUNC;
     if (flags & PD_IO_DIRECT)
         oflags |= O_DIRECT;
-    int fd = open(path, oflags, mode);
-    if (fd < 0) {
-        pd_error_set_errno(error, errno, "Could not open '%s'", path);
-        return NULL;
+    int fd;
+    if ((flags & PD_IO_DATA_ONLY) && !(flags & PD_IO_CREATE)) {
+        fd = open_data_only(path, oflags, error);
+        if (fd < 0)
+            return NULL;
+    } else {
+        fd = open(path, oflags | ((flags & PD_IO_DATA_ONLY) ? O_NONBLOCK : 0), mode);
+        if (fd < 0) {
+            pd_error_set_errno(error, errno, "Could not open '%s'", path);
+            return NULL;
+        }
     }
     return pd_io_file_open_fd(fd, path, flags, error);
-}
-
-PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error)
-{
-    struct stat st;
-    int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-    if (e) {
-        (void)close(fd);
-        pd_error_set_errno(error, e, "Could not open '%s'", path);
-        return NULL;
-    }
-    FileIO *f = g_new0(FileIO, 1);
-    f->base.ops = &file_ops;
-    f->base.name = g_strdup(path);
-    f->base.read_only = !(flags & PD_IO_RDWR);
-    f->fd = fd;
-    f->is_block = S_ISBLK(st.st_mode);
-    f->base.fixed_size = f->is_block;
-    f->dir = g_path_get_dirname(path);
-    return &f->base;
 }
 
 int pd_io_file_fd(PdIO *io)

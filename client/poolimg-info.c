@@ -192,6 +192,23 @@ static void print_json(JsonArray *arr, bool chain)
     pi_json_print(root);
 }
 
+/* A backing file of the chain, opened as the engine opens backing files (non-blocking, data
+ * only: a FIFO, socket or character device is refused, never waited on). */
+static PdImage *open_backing_element(const char *path, PdFormat format)
+{
+    GError *error = NULL;
+    PdIO *io = pd_io_file_open(path, PD_IO_RDONLY | PD_IO_DATA_ONLY, 0, &error);
+    PdImage *img = io ? pd_image_open_io(io, format, PD_OPEN_NO_BACKING, &error) : NULL;
+    if (!img) {
+        if (g_str_has_prefix(error->message, "Could not open"))
+            pi_error("%s", error->message);
+        else
+            pi_error("Could not open '%s': %s", path, error->message);
+        g_error_free(error);
+    }
+    return img;
+}
+
 /* Reports @filename and, with @chain, its backing files: human text as it goes, JSON into
  * @arr. Returns the exit status. */
 static int report_chain(const char *first, PdFormat format, bool chain, bool json, JsonArray *arr)
@@ -204,7 +221,8 @@ static int report_chain(const char *first, PdFormat format, bool chain, bool jso
             return 1;
         }
         g_hash_table_add(seen, g_strdup(filename));
-        g_autoptr(PdImage) img = pi_open(filename, format, PD_OPEN_NO_BACKING);
+        g_autoptr(PdImage) img = depth == 0 ? pi_open(filename, format, PD_OPEN_NO_BACKING)
+                                            : open_backing_element(filename, format);
         if (!img)
             return 1;
         g_auto(ImageReport) r = {0};

@@ -92,6 +92,11 @@ else not_ok "marked in vol-list --json"; fi
 pc --json vol-info ok2.qcow2 --pool p1 | grep -q untrusted_backing &&
     not_ok "a chain into a second pool is not marked" || ok "a chain into a second pool is not marked"
 
+# a copy into another pool opens the same chain
+run_fails "create-from into the second pool refused" "backing file '$D/outside/secret.txt' of volume 'abs.qcow2' $OUT" \
+    tpc vol-create-from p2 "$(newxml x2)" abs.qcow2 --inputpool p1
+check "nothing made in the second pool" "base2" "$(ls "$D/p2")"
+
 # a FIFO wedges nothing: four at once, then an ordinary create answers within the bound
 for i in 1 2 3 4; do
     pc --async vol-create-from p1 "$(newxml "ff$i")" fifo.qcow2 >/dev/null 2>&1

@@ -330,11 +330,6 @@ static PdVol *lun_volume(const PdPool *pool, const char *lun_dir, const char *hc
     return vol;
 }
 
-static gint compare_vol_names(gconstpointer a, gconstpointer b)
-{
-    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
-}
-
 /* The disks of session directory @session_dir, sorted by name. Layout:
  *   SESSION/device/targetH:C:T/H:C:T:L/{type,wwid,block/sdX/size} */
 static GPtrArray *session_volumes(const PdPool *pool, const char *session_dir)
@@ -356,7 +351,7 @@ static GPtrArray *session_volumes(const PdPool *pool, const char *session_dir)
                 g_ptr_array_add(vols, vol);
         }
     }
-    g_ptr_array_sort(vols, compare_vol_names);
+    g_ptr_array_sort(vols, pd_vol_compare_name);
     return vols;
 }
 

@@ -121,33 +121,6 @@ bool pd_pool_util_check_vol_name(const PdPool *pool, const char *name, GError **
     return false;
 }
 
-char *pd_pool_util_partial_name(const char *name)
-{
-    static gint counter;
-    unsigned n = (unsigned)g_atomic_int_add(&counter, 1);
-    /* ".NAME.partial-PID-N": 1 + 9 + 10 + 1 + 10 bytes besides NAME, so at most 220 of it */
-    int keep = (int)MIN(strlen(name), 220);
-    return g_strdup_printf(".%.*s.partial-%d-%u", keep, name, (int)getpid(), n);
-}
-
-char *pd_pool_util_partial_path(const char *dir, const char *name)
-{
-    g_autofree char *base = pd_pool_util_partial_name(name);
-    return g_strdup_printf("%s/%s", dir, base);
-}
-
-bool pd_pool_util_partial_is_ours(const char *name)
-{
-    /* ".NAME.partial-PID" (the engine's) or ".NAME.partial-PID-N" (ours); NAME may hold
-     * ".partial-" itself, so take the last one */
-    const char *p = g_strrstr(name, ".partial-");
-    if (!p)
-        return false;
-    char *end = NULL;
-    long pid = strtol(p + strlen(".partial-"), &end, 10);
-    return end && (*end == '\0' || *end == '-') && pid == (long)getpid();
-}
-
 void pd_pool_util_set_nocow(int fd)
 {
     int attr = 0;

@@ -160,33 +160,27 @@ static const char *exit_hint(int status)
  * shows the argv (it may hold the CHAP password). *ret_status (may be NULL): the exit status
  * (-1: killed at the deadline) whenever it ran. @tolerated: an exit status that counts as
  * success (0 for none). */
+/* The error code of iscsiadm's exit status @status: a bad argument for what the user gave. */
+static int iscsiadm_code(int status, const char *err)
+{
+    (void)err;
+    return status == 24 || status == 19 || status == 21 ? PD_ERROR_INVALID_ARGUMENT : PD_ERROR_IO;
+}
+
 static bool run_iscsiadm(const PdPool *pool, char **argv, const char *what, int tolerated,
                          PdCmdResult *ret, GError **error)
 {
+    PdCmdCheck check = {
+        .what = what,
+        .timeout_ms = ISCSIADM_TIMEOUT_MS,
+        .tolerated = tolerated,
+        .hint = exit_hint,
+        .code = iscsiadm_code,
+    };
     PdCmdResult res = {0};
-    if (!pd_cmd_run((const char *const *)argv, ISCSIADM_TIMEOUT_MS, &res, error)) {
-        g_prefix_error(error, "%s: ", what);
-        if (pool)
-            pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
-    bool ok = res.exit_status == 0 || (tolerated && res.exit_status == tolerated);
-    if (!ok) {
-        const char *hint = exit_hint(res.exit_status);
-        g_autofree char *last = pd_cmd_last_line(res.err);
-        g_autofree char *why =
-            res.timed_out
-                ? g_strdup_printf("iscsiadm did not finish within %u s", ISCSIADM_TIMEOUT_MS / 1000)
-            : hint ? g_strdup_printf("%s [%s]", hint, last)
-                   : g_strdup(*last ? last : "iscsiadm failed without a message");
-        int code = res.exit_status == 24 || res.exit_status == 19 || res.exit_status == 21
-                       ? PD_ERROR_INVALID_ARGUMENT
-                       : PD_ERROR_IO;
-        if (pool)
-            pd_pool_util_error(error, pool, NULL, code, "%s: %s", what, why);
-        else
-            g_set_error(error, PD_ERROR, code, "%s: %s", what, why);
-    }
+    bool ok = pd_cmd_run_checked((const char *const *)argv, &check, &res, error);
+    if (!ok && pool)
+        pd_pool_util_prefix_error(error, pool, NULL);
     if (ret)
         *ret = res;
     else

@@ -178,18 +178,25 @@ static bool check_devices_exist(const PdPool *pool, GError **error)
     return true;
 }
 
+/* Every PV lvm2 knows (PdLvmPv *), or NULL with @error naming the pool. */
+static GPtrArray *read_pvs(const PdPool *pool, GError **error)
+{
+    g_autofree char *out = NULL;
+    if (!run(pool, NULL, pd_lvm_argv_pvs(NULL), &out, error))
+        return NULL;
+    GPtrArray *pvs = pd_lvm_parse_pvs(out, error);
+    if (!pvs)
+        pd_pool_util_prefix_error(error, pool, NULL);
+    return pvs;
+}
+
 /* Fails (EXISTS) when a VG named like the pool's exists, or (BUSY) when a source device is a
  * PV of some VG: never taken over, not even with --overwrite. */
 static bool check_vg_and_pvs_free(const PdPool *pool, GError **error)
 {
-    g_autofree char *out = NULL;
-    if (!run(pool, NULL, pd_lvm_argv_pvs(NULL), &out, error))
+    g_autoptr(GPtrArray) pvs = read_pvs(pool, error);
+    if (!pvs)
         return false;
-    g_autoptr(GPtrArray) pvs = pd_lvm_parse_pvs(out, error);
-    if (!pvs) {
-        pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
     GPtrArray *devices = pool->def->source.devices;
     for (guint i = 0; i < pvs->len; i++) {
         PdLvmPv *pv = pvs->pdata[i];
@@ -315,14 +322,9 @@ static bool logical_delete(PdPool *pool, unsigned flags, GError **error)
                            vg->name, vg->lv_count);
         return false;
     }
-    g_autofree char *out = NULL;
-    if (!run(pool, NULL, pd_lvm_argv_pvs(NULL), &out, error))
+    g_autoptr(GPtrArray) pvs = read_pvs(pool, error);
+    if (!pvs)
         return false;
-    g_autoptr(GPtrArray) pvs = pd_lvm_parse_pvs(out, error);
-    if (!pvs) {
-        pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
     g_autoptr(GPtrArray) devices = g_ptr_array_new();
     for (guint i = 0; i < pvs->len; i++) {
         PdLvmPv *pv = pvs->pdata[i];

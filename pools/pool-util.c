@@ -28,27 +28,34 @@ static char *context(const PdPool *pool, const char *vol_name)
     return g_strdup_printf("pool '%s': ", pool->def->name);
 }
 
+/* "CONTEXT" + the message of @fmt + @suffix (may be ""). */
+static void set_error(GError **error, const PdPool *pool, const char *vol_name, int code,
+                      const char *suffix, const char *fmt, va_list ap) G_GNUC_PRINTF(6, 0);
+static void set_error(GError **error, const PdPool *pool, const char *vol_name, int code,
+                      const char *suffix, const char *fmt, va_list ap)
+{
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    g_autofree char *ctx = context(pool, vol_name);
+    g_set_error(error, PD_ERROR, code, "%s%s%s", ctx, msg, suffix);
+}
+
 void pd_pool_util_error(GError **error, const PdPool *pool, const char *vol_name, int code,
                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    set_error(error, pool, vol_name, code, "", fmt, ap);
     va_end(ap);
-    g_autofree char *ctx = context(pool, vol_name);
-    g_set_error(error, PD_ERROR, code, "%s%s", ctx, msg);
 }
 
 void pd_pool_util_error_errno(GError **error, const PdPool *pool, const char *vol_name, int errnum,
                               const char *fmt, ...)
 {
+    g_autofree char *suffix = g_strdup_printf(": %s", g_strerror(errnum));
     va_list ap;
     va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    set_error(error, pool, vol_name, pd_error_code_from_errno(errnum), suffix, fmt, ap);
     va_end(ap);
-    g_autofree char *ctx = context(pool, vol_name);
-    g_set_error(error, PD_ERROR, pd_error_code_from_errno(errnum), "%s%s: %s", ctx, msg,
-                g_strerror(errnum));
 }
 
 void pd_pool_util_prefix_error(GError **error, const PdPool *pool, const char *vol_name)

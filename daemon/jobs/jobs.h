@@ -64,11 +64,24 @@ typedef struct {
      * is set (a create on a backing volume: a delete of that base, coming next, must see the
      * new overlay as its user, so the client waits until it is made). */
     bool no_overlap;
+    /* Streams a client's descriptor (upload, download): runs on the stream pool, never on
+     * the storage workers, and is cancelled when it moves no byte for the stall timeout
+     * (docs/security.md, attack 1.8). */
+    bool stream;
 } PdJobSpec;
+
+/* docs/security.md, rule W. */
+typedef struct {
+    unsigned stream_workers;  /* threads of the stream pool */
+    unsigned stall_timeout_s; /* a stream that moves nothing for that long fails; 0: never */
+    unsigned max_per_client;  /* running jobs one connection may have started */
+} PdJobLimits;
 
 /* Jobs on @workers threads, journaled in @store and applied with @events (the apply
  * functions get @ctx, which the engine does not look into). */
 PdJobs *pd_jobs_new(PdDaemon *ctx, PdStore *store, PdEvents *events, unsigned workers);
+/* Before any job starts (defaults: 4 stream workers, 60 s, 32 jobs per client). */
+void pd_jobs_set_limits(PdJobs *jobs, const PdJobLimits *limits);
 /* Cancels running jobs, waits for the workers, frees. */
 void pd_jobs_free(PdJobs *jobs);
 

@@ -3,6 +3,8 @@
  * copies of what they need and report back through the main loop. */
 #pragma once
 
+#include "daemon/jobs/jobs.h"
+#include "daemon/rpc/json-limits.h"
 #include "daemon/rpc/server.h"
 #include "daemon/store/store.h"
 
@@ -26,9 +28,11 @@ typedef struct {
     char *config_path;
     bool verbose;
     PdServerLimits limits;
-    unsigned workers;     /* job threads */
-    char *metrics_listen; /* "host:port" of the HTTP metrics listener, or NULL */
-    char *libvirt_uri;    /* [libvirt] uri: the default of calls without one, or NULL */
+    PdJsonLimits json_limits; /* checked before a message is parsed */
+    PdJobLimits job_limits;   /* stream pool, stall timeout, jobs per client */
+    unsigned workers;         /* job threads */
+    char *metrics_listen;     /* "host:port" of the HTTP metrics listener, or NULL */
+    char *libvirt_uri;        /* [libvirt] uri: the default of calls without one, or NULL */
     /* [libvirt] allowed_uris: the other URIs a call may name (NULL-terminated, or NULL), and
      * their names ("" for none), index by index */
     char **libvirt_allowed_uris;

@@ -134,6 +134,7 @@ static void print_human(const ImageReport *r)
             printf("    corrupt: %s\n    extended l2: %s\n", i->corrupt ? "true" : "false",
                    i->extended_l2 ? "true" : "false");
     }
+    pi_info_foreign_human(i);
 }
 
 static JsonObject *report_json(const ImageReport *r)
@@ -168,6 +169,9 @@ static JsonObject *report_json(const ImageReport *r)
         json_object_set_object_member(spec, "data", data);
         json_object_set_object_member(o, "format-specific", spec);
     }
+    JsonObject *foreign = pi_info_foreign_json(i);
+    if (foreign)
+        json_object_set_object_member(o, "format-specific", foreign);
     if (i->backing_file) {
         json_object_set_string_member(o, "full-backing-filename", i->full_backing_filename);
         json_object_set_string_member(o, "backing-filename", i->backing_file);

@@ -74,7 +74,10 @@ static bool next_entry(PdImage *img, uint64_t off, uint64_t end, MapEntry *ret, 
         .data = (st.flags & PD_BLOCK_DATA) != 0,
         .has_offset = has_offset,
         .offset = st.host_offset,
-        .filename = has_offset && st.layer ? layer_name(st.layer) : NULL,
+        .filename = !has_offset ? NULL
+                    : st.file   ? st.file
+                    : st.layer  ? layer_name(st.layer)
+                                : NULL,
     };
     return true;
 }

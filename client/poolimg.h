@@ -69,6 +69,10 @@ char *pi_size_str(uint64_t bytes);
 
 /* qemu-img's "Snapshot list:" table (poolimg-info.c). */
 void pi_snapshot_table_print(GArray *snaps);
+/* info's format-specific part for the read-only formats (poolimg-info-foreign.c); the JSON
+ * is NULL for formats without one. */
+void pi_info_foreign_human(const PdImageInfo *info);
+JsonObject *pi_info_foreign_json(const PdImageInfo *info);
 
 /* ---- -o options (poolimg-opts.c) -------------------------------------------------- */
 

@@ -3,7 +3,7 @@
 #include "common/pd-error.h"
 #include "daemon/api/methods.h"
 #include "daemon/attach/attachments.h"
-#include "daemon/core/daemon.h"
+#include "daemon/model/daemon.h"
 #include "daemon/observe/events.h"
 #include "daemon/jobs/jobs.h"
 #include "daemon/observe/counters.h"

@@ -1,6 +1,6 @@
 /* io.poold.Job and io.poold.Event. */
 #include "common/pd-error.h"
-#include "daemon/core/daemon.h"
+#include "daemon/model/daemon.h"
 #include "daemon/observe/events.h"
 #include "daemon/jobs/jobs.h"
 #include "daemon/api/methods.h"

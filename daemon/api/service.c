@@ -1,7 +1,7 @@
 /* org.varlink.service (GetInfo, GetInterfaceDescription from the IDL files built into the
  * daemon as a GResource) and io.poold.Daemon. */
 #include "common/pd-error.h"
-#include "daemon/core/daemon.h"
+#include "daemon/model/daemon.h"
 #include "daemon/jobs/jobs.h"
 #include "daemon/api/methods.h"
 #include "daemon/observe/metrics.h"

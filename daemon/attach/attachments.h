@@ -24,7 +24,7 @@
  * one thread. */
 #pragma once
 
-#include "daemon/core/daemon.h"
+#include "daemon/model/daemon.h"
 #include "daemon/libvirt/module.h"
 #include "daemon/model/model.h"
 

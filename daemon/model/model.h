@@ -3,7 +3,7 @@
  * valid and free, busy). Main loop thread only. */
 #pragma once
 
-#include "daemon/core/daemon.h"
+#include "daemon/model/daemon.h"
 #include "pools/backend.h"
 
 #include <glib.h>

@@ -3,7 +3,7 @@
  * one and nothing logs one. Main loop thread only. */
 #pragma once
 
-#include "daemon/core/daemon.h"
+#include "daemon/model/daemon.h"
 #include "pools/backend.h"
 
 G_BEGIN_DECLS

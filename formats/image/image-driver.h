@@ -97,6 +97,7 @@ struct PdImageDriver {
 
 extern const PdImageDriver pd_raw_driver;
 extern const PdImageDriver pd_qcow2_driver;
+extern const PdImageDriver pd_vmdk_driver;
 
 /* The registry (image/registry.c): the driver of @format, NULL if there is none. */
 const PdImageDriver *pd_image_driver_for(PdFormat format);
@@ -104,6 +105,11 @@ const PdImageDriver *pd_image_driver_for(PdFormat format);
  * with @error when the head is a format poolfmt recognises but cannot read. */
 const PdImageDriver *pd_image_probe_head(const uint8_t *head, size_t len, const char *filename,
                                          int *ret_score, GError **error);
+
+/* Runs fn(0..n-1, data) spread over the machine's cores (the caller's thread among them) and
+ * returns when all are done. For pure CPU work within one request (inflating grains): @fn
+ * must be thread-safe and must not call back into the image. */
+void pd_parallel_for(size_t n, void (*fn)(size_t i, void *data), void *data);
 
 /* Reads [offset, offset+len) of @img's backing file into @buf, zeroes where there is none
  * or past its end. For drivers serving unallocated ranges. */

@@ -589,6 +589,15 @@ bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error)
 
 void pd_image_info_clear(PdImageInfo *info)
 {
+    if (info->extents) {
+        for (guint i = 0; i < info->extents->len; i++) {
+            PdExtentInfo *e = &g_array_index(info->extents, PdExtentInfo, i);
+            g_free(e->filename);
+            g_free(e->format);
+        }
+        g_array_unref(info->extents);
+    }
+    g_free(info->create_type);
     g_free(info->filename);
     g_free(info->backing_file);
     g_free(info->full_backing_filename);

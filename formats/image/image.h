@@ -170,6 +170,9 @@ typedef struct {
     int depth;            /* 0 = this image, 1 = its backing file, ... */
     uint64_t host_offset; /* valid with PD_BLOCK_OFFSET_VALID */
     PdImage *layer;       /* the image at @depth (not owned) */
+    /* The store host_offset refers to when it is not the layer's own (a vmdk extent file),
+     * as users see its name; NULL otherwise. Valid while the image is open. */
+    const char *file;
 } PdBlockStatus;
 
 /* Status of [offset, offset+len), len > 0, through the whole backing chain. */
@@ -183,6 +186,15 @@ bool pd_image_block_status_layer(PdImage *img, uint64_t offset, uint64_t len, Pd
  * is lost: callers check first). New space is preallocated as @prealloc says. */
 bool pd_image_resize(PdImage *img, uint64_t new_size, PdPrealloc prealloc, bool allow_shrink,
                      GError **error);
+
+/* One extent of an image made of several stores (vmdk), as qemu-img info lists it. */
+typedef struct {
+    char *filename;
+    char *format; /* the extent's type as recorded ("FLAT", "SPARSE"); "" in a single file */
+    uint64_t virtual_size;
+    uint64_t cluster_size; /* 0 for flat extents */
+    bool compressed;
+} PdExtentInfo;
 
 typedef struct {
     char *filename;
@@ -203,6 +215,11 @@ typedef struct {
     PdCompression compression_type;
     uint32_t bitmap_count; /* persistent bitmaps present (kept intact) */
     size_t snapshot_count;
+    /* vmdk */
+    char *create_type; /* "monolithicSparse", "streamOptimized", ... */
+    uint32_t cid;
+    uint32_t parent_cid;
+    GArray *extents; /* PdExtentInfo; NULL when the format has none */
 } PdImageInfo;
 bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
 /* What pd_image_get_info says of the image at @path (@format, or probed when UNKNOWN),

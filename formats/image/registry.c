@@ -7,6 +7,7 @@
 static const PdImageDriver *const drivers[] = {
     &pd_raw_driver,
     &pd_qcow2_driver,
+    &pd_vmdk_driver,
 };
 
 const PdImageDriver *pd_image_driver_for(PdFormat format)
@@ -68,8 +69,6 @@ static int not_yet_probe(const uint8_t *head, size_t len, const char **ret_name)
         size_t len;
         size_t at;
     } heads[] = {
-        {"vmdk", "KDMV", 4, 0},
-        {"vmdk", "COWD", 4, 0},
         {"vhdx", "vhdxfile", 8, 0},
         {"vpc", "conectix", 8, 0},
         {"vdi", "\x7f\x10\xda\xbe", 4, 64},

@@ -29,6 +29,10 @@ typedef enum {
      * regular file or a block device: a FIFO, socket or character device is never opened
      * for reading (its type is checked on an O_PATH handle first). */
     PD_IO_DATA_ONLY = 1 << 5,
+    /* open_relative only: the name must resolve beneath the directory of the store it is
+     * relative to (no absolute name, no ".." or symbolic link leading out); refused with
+     * PD_ERROR_PERMISSION_DENIED otherwise. For names taken from untrusted images. */
+    PD_IO_BENEATH = 1 << 6,
 } PdIOFlags;
 
 typedef struct {

@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -122,9 +124,69 @@ static int file_data_status(PdIO *io, uint64_t offset, uint64_t len, uint64_t *r
     return 1;
 }
 
+static int open_flags(PdIOFlags flags)
+{
+    int oflags = O_CLOEXEC | ((flags & PD_IO_RDWR) ? O_RDWR : O_RDONLY);
+    if (flags & PD_IO_CREATE)
+        oflags |= O_CREAT;
+    if (flags & PD_IO_EXCL)
+        oflags |= O_EXCL;
+    if (flags & PD_IO_TRUNC)
+        oflags |= O_TRUNC;
+    if (flags & PD_IO_DIRECT)
+        oflags |= O_DIRECT;
+    return oflags;
+}
+
+/* @name beneath f->dir, by the kernel's own resolution (openat2 RESOLVE_BENEATH): "..", an
+ * absolute symbolic link or /proc magic links cannot lead out. */
+static PdIO *open_beneath(FileIO *f, const char *name, PdIOFlags flags, GError **error)
+{
+    g_autofree char *path = g_build_filename(f->dir, name, NULL);
+    if (g_path_is_absolute(name)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "'%s' is an absolute name; only names relative to '%s' are allowed", name,
+                    f->dir);
+        return NULL;
+    }
+    int dfd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        pd_error_set_errno(error, errno, "Could not open directory '%s'", f->dir);
+        return NULL;
+    }
+    struct open_how how = {
+        .flags = (uint64_t)open_flags(flags & ~(PdIOFlags)(PD_IO_CREATE | PD_IO_TRUNC)) |
+                 O_NONBLOCK, /* a FIFO must not stall the open */
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof how);
+    int e = errno;
+    (void)close(dfd);
+    if (fd < 0 && e == EXDEV) {
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "'%s' leads out of '%s'; only names beneath it are allowed", name, f->dir);
+        return NULL;
+    }
+    if (fd < 0) {
+        pd_error_set_errno(error, e, "Could not open '%s'", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        (void)close(fd);
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "'%s' is not a regular file or block device", path);
+        return NULL;
+    }
+    return pd_io_file_open_fd(fd, path, flags, error);
+}
+
 static PdIO *file_open_relative(PdIO *io, const char *name, PdIOFlags flags, GError **error)
 {
     FileIO *f = (FileIO *)io;
+    if (flags & PD_IO_BENEATH)
+        return open_beneath(f, name, flags, error);
     if (g_path_is_absolute(name))
         return pd_io_file_open(name, flags, 0644, error);
     g_autofree char *path = g_build_filename(f->dir, name, NULL);
@@ -276,15 +338,7 @@ bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
 
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error)
 {
-    int oflags = O_CLOEXEC | ((flags & PD_IO_RDWR) ? O_RDWR : O_RDONLY);
-    if (flags & PD_IO_CREATE)
-        oflags |= O_CREAT;
-    if (flags & PD_IO_EXCL)
-        oflags |= O_EXCL;
-    if (flags & PD_IO_TRUNC)
-        oflags |= O_TRUNC;
-    if (flags & PD_IO_DIRECT)
-        oflags |= O_DIRECT;
+    int oflags = open_flags(flags);
     int fd;
     if ((flags & PD_IO_DATA_ONLY) && !(flags & PD_IO_CREATE)) {
         fd = open_data_only(path, oflags, error);

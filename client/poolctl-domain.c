@@ -182,7 +182,7 @@ static bool cmd_domblklist(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc,
         else
             pc_table_add(table, target, source, NULL);
     }
-    pc_table_print(table);
+    pc_table_print(ctl, table);
     return true;
 }
 
@@ -212,7 +212,8 @@ static bool print_imported(PcCtl *ctl, JsonObject *reply)
     bool ok = true;
     JsonArray *done = json_object_get_array_member(reply, "imported");
     for (guint i = 0; done && i < json_array_get_length(done); i++)
-        printf("Pool %s imported from libvirt\n", json_array_get_string_element(done, i));
+        if (!ctl->quiet)
+            printf("Pool %s imported from libvirt\n", json_array_get_string_element(done, i));
     JsonArray *skipped = json_object_get_array_member(reply, "skipped");
     for (guint i = 0; skipped && i < json_array_get_length(skipped); i++) {
         JsonObject *s = json_array_get_object_element(skipped, i);
@@ -277,13 +278,18 @@ static bool cmd_pool_export_libvirt(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, 
     return true;
 }
 
+static const PcOpt o_import[] = {
+    {"connect", PC_OPT_NAMED, "libvirt URI (default: -C, or poold's [libvirt] uri)"},
+    {"pool", PC_OPT_ARGV, "the pools to import (default: every pool libvirt has)"},
+    {NULL}};
+
 const PcCmd pc_domain_cmds[] = {
     {"attach-disk", cmd_attach_disk, o_attach, "attach a volume as a disk of a domain"},
     {"detach-disk", cmd_detach_disk, o_detach, "detach a disk from a domain"},
     {"domblklist", cmd_domblklist, o_blklist, "list all domain blocks"},
     {"pool-export-libvirt", cmd_pool_export_libvirt, o_export,
      "define a pool in libvirt (and start it there when it runs here)"},
-    {"pool-import-libvirt", cmd_pool_import_libvirt, NULL,
+    {"pool-import-libvirt", cmd_pool_import_libvirt, o_import,
      "copy pool definitions from libvirt: [--connect URI] [POOL...]"},
     {NULL},
 };

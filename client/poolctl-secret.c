@@ -123,7 +123,7 @@ static bool cmd_secret_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
                             json_object_get_string_member(s, "usage_id"));
         pc_table_add(table, json_object_get_string_member(s, "uuid"), usage, NULL);
     }
-    pc_table_print(table);
+    pc_table_print(ctl, table);
     return true;
 }
 

@@ -120,6 +120,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolBacking, pd_vol_backing_free)
  * element and the cause. Does no I/O. */
 PdVolDef *pd_vol_def_parse(const char *xml, PdPoolType pool_type, unsigned flags, GError **error);
 
+/* True for the hidden names under which volumes are built (".NAME.partial*"): refresh skips
+ * them, cleanup_partial removes them, and no volume may be named so. */
+bool pd_vol_name_is_partial(const char *name);
+
+/* The one check of a volume name, wherever one comes in (XML, a call, a backend's defence in
+ * depth): a plain file name (pd_xml_name_valid: 1 to 255 bytes, no '/', not "." or "..") that
+ * is not a hidden partial name. False with PD_ERROR_INVALID_ARGUMENT "volume 'NAME': invalid
+ * name (...)" (the one message). */
+bool pd_vol_name_check(const char *name, GError **error);
+
 /* Checks @def (name, formats against the pool type, qcow2-only options, sizes) and fills
  * defaults (formats, compat, allocation). pd_vol_def_parse calls it; builders call it too. */
 bool pd_vol_def_validate(PdVolDef *def, unsigned flags, GError **error);

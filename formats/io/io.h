@@ -91,6 +91,8 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
  * A directory is refused, and with PD_IO_DATA_ONLY anything but a regular file or a block
  * device; other flags are ignored. */
 PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
+/* The descriptor under a store of pd_io_file_open*, still the store's; -1 for any other store. */
+int pd_io_file_fd(PdIO *io);
 /* "regular file", "FIFO", "character device", ... for error messages. */
 const char *pd_io_file_type_name(mode_t mode);
 /* Device and inode of a local file's store; false for other stores. */

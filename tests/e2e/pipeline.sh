@@ -86,7 +86,7 @@ stop_poold KILL
 wait $CLIENT 2>/dev/null
 done_names=$(sed -n 's/^Vol \(k[0-9]*\) created$/\1/p' "$D/burst.out" | sort)
 start_poold
-catalog=$(pc -q vol-list pl | awk 'NR > 2 && NF {print $1}' | sort)
+catalog=$(pc -q vol-list pl | awk 'NF {print $1}' | sort)
 files=$(ls "$D/pl" | sort)
 check "after the crash the catalog is the directory" "$files" "$catalog"
 missing=$(comm -23 <(printf '%s\n' "$done_names") <(printf '%s\n' "$catalog") | grep -c . || true)

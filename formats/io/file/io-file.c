@@ -353,3 +353,8 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
     }
     return pd_io_file_open_fd(fd, path, flags, error);
 }
+
+int pd_io_file_fd(PdIO *io)
+{
+    return io && io->ops == &file_ops ? ((FileIO *)io)->fd : -1;
+}

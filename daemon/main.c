@@ -35,6 +35,13 @@ static void config_defaults(PdDaemonConfig *config)
     config->limits.max_pending = 16;
     config->limits.max_fds = 4;
     config->limits.max_outbuf = 64 * 1024 * 1024;
+    config->limits.max_ro_clients = 128;
+    config->limits.max_ro_clients_per_uid = 16;
+    config->limits.ro_idle_timeout_s = 60;
+    config->limits.max_outbuf_total = 256 * 1024 * 1024;
+    config->limits.parse_offload_bytes = 64 * 1024;
+    config->json_limits.max_depth = PD_JSON_MAX_DEPTH_DEFAULT;
+    config->json_limits.max_elements = PD_JSON_MAX_ELEMENTS_DEFAULT;
     config->workers = 4;
 }
 
@@ -133,6 +140,32 @@ static bool config_libvirt_uris(GKeyFile *kf, PdDaemonConfig *config, GError **e
     return true;
 }
 
+/* The limits of docs/security.md (attacks 2.1 to 2.4), in [daemon]. */
+static bool config_security(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    PdServerLimits *l = &config->limits;
+    uint64_t ro = l->max_ro_clients, per_uid = l->max_ro_clients_per_uid;
+    uint64_t idle = l->ro_idle_timeout_s, total = l->max_outbuf_total;
+    uint64_t offload = l->parse_offload_bytes, depth = config->json_limits.max_depth;
+    uint64_t elements = config->json_limits.max_elements;
+    if (!config_uint(kf, "max_ro_clients", 1, 65536, &ro, error) ||
+        !config_uint(kf, "max_ro_clients_per_uid", 1, 65536, &per_uid, error) ||
+        !config_uint(kf, "ro_idle_timeout", 0, 86400, &idle, error) ||
+        !config_uint(kf, "max_outbuf_total", 1024 * 1024, (uint64_t)1 << 40, &total, error) ||
+        !config_uint(kf, "parse_offload_bytes", 1024, (uint64_t)1 << 30, &offload, error) ||
+        !config_uint(kf, "max_json_depth", 2, 1024, &depth, error) ||
+        !config_uint(kf, "max_json_elements", 16, 100000000, &elements, error))
+        return false;
+    l->max_ro_clients = (unsigned)ro;
+    l->max_ro_clients_per_uid = (unsigned)per_uid;
+    l->ro_idle_timeout_s = (unsigned)idle;
+    l->max_outbuf_total = (size_t)total;
+    l->parse_offload_bytes = (size_t)offload;
+    config->json_limits.max_depth = (unsigned)depth;
+    config->json_limits.max_elements = (size_t)elements;
+    return true;
+}
+
 /* Loads @path (a missing default file is fine). Command-line directories win. */
 static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
                         GError **error)
@@ -160,7 +193,7 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
     if (!config_uint(kf, "max_message_size", 1024, 1u << 30, &msg, error) ||
         !config_uint(kf, "max_clients", 1, 65536, &clients, error) ||
         !config_uint(kf, "max_calls_per_client", 1, 1024, &pending, error) ||
-        !config_uint(kf, "workers", 1, 256, &workers, error))
+        !config_uint(kf, "workers", 1, 256, &workers, error) || !config_security(kf, config, error))
         return false;
     config->limits.max_message = msg;
     config->limits.max_clients = (unsigned)clients;
@@ -328,6 +361,7 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
+    pd_dispatch_set_json_limits(&config->json_limits);
     daemon->dispatch = pd_dispatch_new(pd_method_table(), daemon, pd_counters_call);
     daemon->server = pd_server_new(config->runtime_dir, &config->limits,
                                    pd_dispatch_server_handler(), daemon->dispatch, error);

@@ -3,6 +3,7 @@
  * copies of what they need and report back through the main loop. */
 #pragma once
 
+#include "daemon/rpc/json-limits.h"
 #include "daemon/rpc/server.h"
 #include "daemon/store/store.h"
 
@@ -26,9 +27,10 @@ typedef struct {
     char *config_path;
     bool verbose;
     PdServerLimits limits;
-    unsigned workers;     /* job threads */
-    char *metrics_listen; /* "host:port" of the HTTP metrics listener, or NULL */
-    char *libvirt_uri;    /* [libvirt] uri: the default of calls without one, or NULL */
+    PdJsonLimits json_limits; /* checked before a message is parsed */
+    unsigned workers;         /* job threads */
+    char *metrics_listen;     /* "host:port" of the HTTP metrics listener, or NULL */
+    char *libvirt_uri;        /* [libvirt] uri: the default of calls without one, or NULL */
     /* [libvirt] allowed_uris: the other URIs a call may name (NULL-terminated, or NULL), and
      * their names ("" for none), index by index */
     char **libvirt_allowed_uris;

@@ -2,6 +2,7 @@
 #include "daemon/rpc/dispatch.h"
 
 #include "common/pd-error.h"
+#include "daemon/rpc/json-limits.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -220,11 +221,21 @@ static void parsed_early(PdParsedCall *pc, const char *error, JsonObject *params
     pc->early_params = params;
 }
 
+static PdJsonLimits json_limits = {PD_JSON_MAX_DEPTH_DEFAULT, PD_JSON_MAX_ELEMENTS_DEFAULT};
+
+void pd_dispatch_set_json_limits(const PdJsonLimits *limits)
+{
+    json_limits = *limits;
+}
+
 bool pd_dispatch_parse(const PdMethod *table, const char *data, size_t len, bool read_only,
                        unsigned n_fds, PdParsedCall *pc)
 {
     memset(pc, 0, sizeof(*pc));
     if (len == 0 || data[len - 1] != '\0')
+        return false;
+    /* before json-glib sees it: its parser recurses per level and allocates per value */
+    if (!pd_json_scan(data, len - 1, &json_limits, &pc->refused))
         return false;
     pc->parser = json_parser_new_immutable();
     if (!g_utf8_validate(data, (gssize)len - 1, NULL) ||
@@ -259,9 +270,19 @@ bool pd_dispatch_parse(const PdMethod *table, const char *data, size_t len, bool
 bool pd_dispatch(PdDispatch *dispatch, PdClient *client, const char *data, size_t len)
 {
     PdParsedCall pc;
-    if (!pd_dispatch_parse(dispatch->table, data, len, pd_client_read_only(client),
-                           pd_client_n_fds(client), &pc)) {
+    bool ok = pd_dispatch_parse(dispatch->table, data, len, pd_client_read_only(client),
+                                pd_client_n_fds(client), &pc);
+    return pd_dispatch_parsed(dispatch, client, &pc, ok);
+}
+
+bool pd_dispatch_parsed(PdDispatch *dispatch, PdClient *client, PdParsedCall *parsed, bool ok)
+{
+    PdParsedCall pc = *parsed;
+    memset(parsed, 0, sizeof(*parsed));
+    if (!ok) {
         drop_fds(client);
+        if (pc.refused)
+            pd_client_close(client, pc.refused);
         return false;
     }
     if (pc.early_error) {
@@ -328,9 +349,37 @@ static void on_eof(PdClient *client, gpointer user)
         pd_call_abandon(call);
 }
 
+/* A large message, parsed on one of the server's threads. */
+typedef struct {
+    PdParsedCall pc;
+    bool ok;
+} Parsed;
+
+static gpointer on_parse(const char *msg, size_t len, bool read_only, unsigned n_fds, gpointer user)
+{
+    PdDispatch *dispatch = user;
+    Parsed *p = g_new0(Parsed, 1);
+    p->ok = pd_dispatch_parse(dispatch->table, msg, len, read_only, n_fds, &p->pc);
+    return p;
+}
+
+static bool on_parsed(PdClient *client, gpointer parsed, gpointer user)
+{
+    g_autofree Parsed *p = parsed;
+    return pd_dispatch_parsed(user, client, &p->pc, p->ok);
+}
+
+static void free_parsed(gpointer parsed)
+{
+    Parsed *p = parsed;
+    pd_parsed_call_clear(&p->pc);
+    g_free(p);
+}
+
 const PdServerHandler *pd_dispatch_server_handler(void)
 {
-    static const PdServerHandler handler = {on_message, on_eof, on_gone};
+    static const PdServerHandler handler = {on_message, on_eof,    on_gone,
+                                            on_parse,   on_parsed, free_parsed};
     return &handler;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "daemon/rpc/call.h"
+#include "daemon/rpc/json-limits.h"
 #include "daemon/rpc/method.h"
 #include "daemon/rpc/server.h"
 
@@ -42,7 +43,14 @@ typedef struct {
      * error name and its parameters. */
     char *early_error;
     JsonObject *early_params;
+    /* When pd_dispatch_parse returned false because the message broke a limit of its
+     * structure (nesting, values): why (static text naming the configuration key). */
+    const char *refused;
 } PdParsedCall;
+
+/* The limits pd_dispatch_parse checks before parsing (defaults: PD_JSON_*_DEFAULT). Called
+ * once at start-up, before any message. */
+void pd_dispatch_set_json_limits(const PdJsonLimits *limits);
 
 void pd_parsed_call_clear(PdParsedCall *pc);
 
@@ -65,6 +73,9 @@ const PdServerHandler *pd_dispatch_server_handler(void);
  * a varlink call at all (not JSON, not an object, no method): the caller closes the
  * connection. Errors of a well-formed call are answered on the call. */
 bool pd_dispatch(PdDispatch *dispatch, PdClient *client, const char *data, size_t len);
+/* The second half of pd_dispatch, for a message pd_dispatch_parse read elsewhere (a large one,
+ * parsed on a thread): @ok is what it returned; @pc is taken (cleared). Main loop only. */
+bool pd_dispatch_parsed(PdDispatch *dispatch, PdClient *client, PdParsedCall *pc, bool ok);
 
 /* Parameter access after the central check (absent optional parameters give the default). */
 const char *pd_param_string(JsonObject *params, const char *name);

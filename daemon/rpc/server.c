@@ -2,6 +2,7 @@
 #include "daemon/rpc/server.h"
 
 #include "common/pd-error.h"
+#include "daemon/core/heap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,8 @@
 
 #define READ_CHUNK      (64 * 1024)
 #define MAX_FDS_PER_MSG 8
+/* A message above this size leaves free memory behind: trim once it is gone. */
+#define TRIM_AFTER_MESSAGE_BYTES (1024 * 1024)
 
 typedef struct {
     PdServer *server;
@@ -33,6 +36,10 @@ struct PdServer {
     unsigned n_listeners;
     GList *clients; /* PdClient*, each holding one reference of its own */
     unsigned n_clients;
+    unsigned n_clients_ro; /* of n_clients, on the read-only socket */
+    GHashTable *ro_by_uid; /* uid -> read-only connections of that uid */
+    size_t outbuf_total;   /* unread answers of every client (max_outbuf_total) */
+    guint idle_timer;      /* closes idle read-only connections (ro_idle_timeout) */
     uint64_t next_client_id;
 };
 
@@ -42,6 +49,11 @@ struct PdClient {
     uint64_t id;
     int fd;
     bool read_only;
+    bool has_uid;
+    uid_t uid;
+    int64_t active_us;     /* monotonic time of its last message or answer (idle timeout) */
+    size_t outbuf_counted; /* its share of the server's outbuf_total */
+    size_t scanned;        /* bytes of inbuf known to hold no NUL */
     bool closed;
     bool eof;         /* the peer shut down its writing side: answer what is queued, then close */
     bool busy;        /* a call runs: the next message waits */
@@ -99,6 +111,8 @@ static void message_free(PdMessage *msg)
 
 static void client_watch_in(PdClient *client, bool on);
 static void client_schedule(PdClient *client);
+static PdClient *close_largest_reader(PdServer *server);
+static void client_process(PdClient *client);
 
 PdClient *pd_client_ref(PdClient *client)
 {
@@ -195,8 +209,29 @@ void pd_client_close(PdClient *client, const char *why)
     PdServer *server = client->server;
     server->clients = g_list_remove(server->clients, client);
     server->n_clients--;
+    server->outbuf_total -= client->outbuf_counted;
+    client->outbuf_counted = 0;
+    if (client->read_only) {
+        server->n_clients_ro--;
+        if (client->has_uid) {
+            gpointer key = GUINT_TO_POINTER(client->uid);
+            unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(server->ro_by_uid, key));
+            if (n > 1)
+                g_hash_table_insert(server->ro_by_uid, key, GUINT_TO_POINTER(n - 1));
+            else
+                g_hash_table_remove(server->ro_by_uid, key);
+        }
+    }
     server->handler->on_gone(client, server->handler_data);
     pd_client_unref(client);
+}
+
+/* Brings the server's total of unread answers up to date with @client's output buffer. */
+static void account_outbuf(PdClient *client)
+{
+    PdServer *server = client->server;
+    server->outbuf_total = server->outbuf_total - client->outbuf_counted + client->outbuf->len;
+    client->outbuf_counted = client->outbuf->len;
 }
 
 /* Writes what it can of the output buffer. Returns false if the connection was closed. */
@@ -213,6 +248,7 @@ static bool client_flush(PdClient *client)
             return false;
         }
         g_byte_array_remove_range(client->outbuf, 0, (guint)n);
+        account_outbuf(client);
     }
     if (client->eof && !client->busy && g_queue_is_empty(&client->slots) &&
         g_queue_is_empty(&client->messages)) {
@@ -279,14 +315,34 @@ gsize pd_client_send_text(PdClient *client, PdReplySlot *slot, const char *text,
     if (client->closed)
         return 0; /* the slot is freed with the client */
     collect_slots(client);
+    account_outbuf(client);
+    client->active_us = g_get_monotonic_time();
     if (client->outbuf->len > client->server->limits.max_outbuf) {
         pd_client_close(client, "too many unread answers");
         return len;
     }
+    if (client->server->outbuf_total > client->server->limits.max_outbuf_total &&
+        close_largest_reader(client->server) == client)
+        return len;
     if (!client_flush(client) || client->outbuf->len == 0 || client->watch_out)
         return len;
     client->watch_out = g_unix_fd_add(client->fd, G_IO_OUT, client_writable, client);
     return len;
+}
+
+/* Over max_outbuf_total: closes the client holding the most unread answers (the one that
+ * reads least); returns it (no longer to be used but still referenced by the caller). */
+static PdClient *close_largest_reader(PdServer *server)
+{
+    PdClient *largest = NULL;
+    for (GList *l = server->clients; l; l = l->next) {
+        PdClient *c = l->data;
+        if (!largest || c->outbuf->len > largest->outbuf->len)
+            largest = c;
+    }
+    if (largest)
+        pd_client_close(largest, "too many unread answers of all clients (max_outbuf_total)");
+    return largest;
 }
 
 /* A deferred message goes back to the head of the queue with its descriptors; the queue
@@ -301,6 +357,77 @@ static void requeue(PdClient *client, PdMessage *msg)
     g_queue_push_head(&client->messages, msg);
 }
 
+/* After a message was dispatched (the handler returned @ok). */
+static void message_done(PdClient *client, PdMessage *msg, bool ok)
+{
+    if (client->defer_current) {
+        requeue(client, msg);
+        return;
+    }
+    close_fds(client->current_fds); /* what the call did not take */
+    if (g_bytes_get_size(msg->data) > TRIM_AFTER_MESSAGE_BYTES)
+        pd_heap_trim_later();
+    message_free(msg);
+    if (!ok)
+        pd_client_close(client, "malformed message");
+}
+
+/* A large message parsed on a thread (docs/security.md, rule J): the main loop goes on
+ * answering other clients meanwhile; this client's next message waits (it is busy). */
+typedef struct {
+    PdClient *client; /* referenced */
+    PdMessage *msg;
+    const PdServerHandler *handler;
+    gpointer handler_data;
+    bool read_only;
+    unsigned n_fds;
+    gpointer parsed; /* what handler->parse made */
+} ParseWork;
+
+static void parse_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    ParseWork *w = data;
+    gsize len = 0;
+    const char *bytes = g_bytes_get_data(w->msg->data, &len);
+    w->parsed = w->handler->parse(bytes, len, w->read_only, w->n_fds, w->handler_data);
+}
+
+static void parse_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    ParseWork *w = g_task_get_task_data(G_TASK(result));
+    PdClient *client = w->client;
+    if (client->closed) {
+        w->handler->free_parsed(w->parsed);
+        message_free(w->msg);
+    } else {
+        client->dispatching = true;
+        bool ok = w->handler->on_parsed(client, w->parsed, w->handler_data);
+        client->dispatching = false;
+        message_done(client, w->msg, ok);
+        client_process(client);
+    }
+    pd_client_unref(client);
+}
+
+static void parse_work_free(gpointer data)
+{
+    g_free(data);
+}
+
+static void parse_off_loop(PdClient *client, PdMessage *msg)
+{
+    ParseWork *w = g_new0(ParseWork, 1);
+    w->client = pd_client_ref(client);
+    w->msg = msg;
+    w->handler = client->server->handler;
+    w->handler_data = client->server->handler_data;
+    w->read_only = client->read_only;
+    w->n_fds = client->current_fds->len;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, parse_done, NULL);
+    g_task_set_task_data(task, w, parse_work_free);
+    g_task_run_in_thread(task, parse_thread);
+}
+
 /* Dispatches queued messages while no call is running. */
 static void client_process(PdClient *client)
 {
@@ -311,20 +438,18 @@ static void client_process(PdClient *client)
         gsize len = 0;
         const char *data = g_bytes_get_data(msg->data, &len);
         client->busy = true;
+        client->active_us = g_get_monotonic_time();
         g_array_append_vals(client->current_fds, msg->fds->data, msg->fds->len);
         g_array_set_size(msg->fds, 0);
         PdServer *server = client->server;
+        if (len > server->limits.parse_offload_bytes && server->handler->parse) {
+            parse_off_loop(client, msg);
+            break;
+        }
         client->dispatching = true;
         bool ok = server->handler->on_message(client, data, len, server->handler_data);
         client->dispatching = false;
-        if (client->defer_current) {
-            requeue(client, msg);
-            continue;
-        }
-        close_fds(client->current_fds); /* what the call did not take */
-        message_free(msg);
-        if (!ok)
-            pd_client_close(client, "malformed message");
+        message_done(client, msg, ok);
     }
     if (!client->closed) {
         if (g_queue_get_length(&client->messages) < client->server->limits.max_pending &&
@@ -395,10 +520,15 @@ static bool client_split(PdClient *client)
 {
     size_t max = client->server->limits.max_message;
     for (;;) {
-        guint8 *nul =
-            client->inbuf->len ? memchr(client->inbuf->data, 0, client->inbuf->len) : NULL;
-        if (!nul)
+        size_t from = MIN(client->scanned, (size_t)client->inbuf->len);
+        guint8 *nul = client->inbuf->len > from
+                          ? memchr(client->inbuf->data + from, 0, client->inbuf->len - from)
+                          : NULL;
+        if (!nul) {
+            client->scanned = client->inbuf->len; /* a long message: scan each byte once */
             return client->inbuf->len <= max;
+        }
+        client->scanned = 0;
         size_t len = (size_t)(nul - client->inbuf->data);
         if (len > max)
             return false;
@@ -414,6 +544,12 @@ static bool client_split(PdClient *client)
         g_queue_push_tail(&client->messages, msg);
         g_byte_array_remove_range(client->inbuf, 0, (guint)len + 1);
         client->in_offset += len + 1;
+        if (len > TRIM_AFTER_MESSAGE_BYTES) { /* its buffer keeps the message's size */
+            GByteArray *fresh = g_byte_array_sized_new(READ_CHUNK);
+            g_byte_array_append(fresh, client->inbuf->data, client->inbuf->len);
+            g_byte_array_unref(client->inbuf);
+            client->inbuf = fresh;
+        }
     }
 }
 
@@ -478,6 +614,7 @@ static bool client_read(PdClient *client, int fd)
         return false;
     }
     g_byte_array_append(client->inbuf, buf, (guint)n);
+    client->active_us = g_get_monotonic_time();
     if (!client_split(client)) {
         client->watch_in = 0;
         pd_client_close(client, "message too large");
@@ -510,15 +647,69 @@ static void client_watch_in(PdClient *client, bool on)
     }
 }
 
-static char *describe_peer(int fd, bool read_only)
+/* "pid 123 uid 1000 gid 1000, read-only"; the peer's uid in @ret_uid when known. */
+static char *describe_peer(int fd, bool read_only, bool *ret_has_uid, uid_t *ret_uid)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
     const char *sock = read_only ? "read-only" : "read-write";
+    *ret_has_uid = false;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return g_strdup_printf("unknown peer, %s", sock);
+    *ret_has_uid = true;
+    *ret_uid = cred.uid;
     return g_strdup_printf("pid %d uid %u gid %u, %s", (int)cred.pid, (unsigned)cred.uid,
                            (unsigned)cred.gid, sock);
+}
+
+/* Closes read-only connections idle for ro_idle_timeout: no call running or queued, no
+ * answer waiting, nothing received meanwhile (docs/security.md, attack 2.3). */
+static gboolean idle_check(gpointer data)
+{
+    PdServer *server = data;
+    int64_t now = g_get_monotonic_time();
+    int64_t limit = (int64_t)server->limits.ro_idle_timeout_s * G_USEC_PER_SEC;
+    for (GList *l = server->clients, *next; l; l = next) {
+        next = l->next;
+        PdClient *c = l->data;
+        if (c->read_only && !c->busy && g_queue_is_empty(&c->messages) &&
+            g_queue_is_empty(&c->slots) && c->outbuf->len == 0 && c->inbuf->len == 0 &&
+            now - c->active_us > limit)
+            pd_client_close(c, "idle (ro_idle_timeout)");
+    }
+    if (server->n_clients_ro > 0)
+        return G_SOURCE_CONTINUE;
+    server->idle_timer = 0;
+    return G_SOURCE_REMOVE;
+}
+
+/* Whether a new connection may be kept: the read-write socket has its own max_clients, so
+ * read-only connections (max_ro_clients, max_ro_clients_per_uid) never take its slots.
+ * Else logs why and returns false. */
+static bool admit(PdServer *server, bool read_only, bool has_uid, uid_t uid, const char *peer)
+{
+    const PdServerLimits *lim = &server->limits;
+    unsigned n_rw = server->n_clients - server->n_clients_ro;
+    if (!read_only && n_rw >= lim->max_clients) {
+        g_warning("refusing connection from %s: %u read-write clients already (max_clients)", peer,
+                  n_rw);
+        return false;
+    }
+    if (read_only && server->n_clients_ro >= lim->max_ro_clients) {
+        g_warning("refusing connection from %s: %u read-only clients already (max_ro_clients)",
+                  peer, server->n_clients_ro);
+        return false;
+    }
+    unsigned of_uid =
+        has_uid ? GPOINTER_TO_UINT(g_hash_table_lookup(server->ro_by_uid, GUINT_TO_POINTER(uid)))
+                : 0;
+    if (read_only && of_uid >= lim->max_ro_clients_per_uid) {
+        g_warning("refusing connection from %s: uid %u has %u read-only connections already "
+                  "(max_ro_clients_per_uid)",
+                  peer, (unsigned)uid, of_uid);
+        return false;
+    }
+    return true;
 }
 
 static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
@@ -532,10 +723,10 @@ static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
                       g_strerror(errno));
         return G_SOURCE_CONTINUE;
     }
-    g_autofree char *peer = describe_peer(cfd, listener->read_only);
-    if (server->n_clients >= server->limits.max_clients) {
-        g_warning("refusing connection from %s: %u clients already (max_clients)", peer,
-                  server->n_clients);
+    bool has_uid = false;
+    uid_t uid = 0;
+    g_autofree char *peer = describe_peer(cfd, listener->read_only, &has_uid, &uid);
+    if (!admit(server, listener->read_only, has_uid, uid, peer)) {
         (void)close(cfd);
         return G_SOURCE_CONTINUE;
     }
@@ -545,6 +736,9 @@ static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
     client->id = ++server->next_client_id;
     client->fd = cfd;
     client->read_only = listener->read_only;
+    client->has_uid = has_uid;
+    client->uid = uid;
+    client->active_us = g_get_monotonic_time();
     client->inbuf = g_byte_array_new();
     client->outbuf = g_byte_array_new();
     client->description = g_steal_pointer(&peer);
@@ -554,6 +748,16 @@ static gboolean listener_accept(int fd, GIOCondition cond, gpointer data)
     client->current_fds = g_array_new(false, false, sizeof(int));
     server->clients = g_list_prepend(server->clients, client);
     server->n_clients++;
+    if (client->read_only) {
+        server->n_clients_ro++;
+        if (has_uid)
+            g_hash_table_insert(server->ro_by_uid, GUINT_TO_POINTER(uid),
+                                GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(
+                                                     server->ro_by_uid, GUINT_TO_POINTER(uid))) +
+                                                 1));
+        if (!server->idle_timer && server->limits.ro_idle_timeout_s > 0)
+            server->idle_timer = g_timeout_add_seconds(1, idle_check, server);
+    }
     g_info("client %" G_GUINT64_FORMAT " connected: %s", client->id, client->description);
     client_watch_in(client, true);
     return G_SOURCE_CONTINUE;
@@ -632,6 +836,7 @@ PdServer *pd_server_new(const char *runtime_dir, const PdServerLimits *limits,
     server->handler = handler;
     server->handler_data = data;
     server->limits = *limits;
+    server->ro_by_uid = g_hash_table_new(NULL, NULL);
     if (take_systemd_sockets(server) > 0) {
         g_message("using %u socket(s) passed by systemd", server->n_listeners);
     } else {
@@ -666,6 +871,9 @@ void pd_server_free(PdServer *server)
         return;
     while (server->clients)
         pd_client_close(server->clients->data, "daemon stopping");
+    if (server->idle_timer)
+        g_source_remove(server->idle_timer);
+    g_hash_table_unref(server->ro_by_uid);
     for (unsigned i = 0; i < server->n_listeners; i++) {
         PdListener *l = &server->listeners[i];
         if (l->watch)

@@ -22,10 +22,16 @@ typedef struct PdCall PdCall;
 
 typedef struct {
     size_t max_message;   /* bytes of one message, NUL excluded */
-    unsigned max_clients; /* connections at once, both sockets */
+    unsigned max_clients; /* connections at once on the read-write socket */
     unsigned max_pending; /* calls queued on one connection (the one running included) */
     unsigned max_fds;     /* descriptors queued on one connection */
     size_t max_outbuf;    /* unread answers kept for a client before it is dropped */
+    /* docs/security.md, attacks 2.2 to 2.4 */
+    unsigned max_ro_clients;         /* connections at once on the read-only socket */
+    unsigned max_ro_clients_per_uid; /* of those, from one uid (SO_PEERCRED) */
+    unsigned ro_idle_timeout_s;      /* a read-only connection doing nothing is closed; 0: never */
+    size_t max_outbuf_total;         /* unread answers of all clients together */
+    size_t parse_offload_bytes;      /* a larger message is parsed on a thread */
 } PdServerLimits;
 
 /* What the server calls up (the router, dispatch.h, registered by main.c); each gets
@@ -38,6 +44,13 @@ typedef struct {
     void (*on_eof)(PdClient *client, gpointer user);
     /* The connection is closed. */
     void (*on_gone)(PdClient *client, gpointer user);
+    /* Optional, for a message over parse_offload_bytes (docs/security.md, rule J): @parse
+     * reads it on a thread (it touches no daemon state) into an opaque result, which
+     * @on_parsed then runs on the main loop as on_message would, or @free_parsed drops when
+     * the client is gone meanwhile. */
+    gpointer (*parse)(const char *msg, size_t len, bool read_only, unsigned n_fds, gpointer user);
+    bool (*on_parsed)(PdClient *client, gpointer parsed, gpointer user);
+    void (*free_parsed)(gpointer parsed);
 } PdServerHandler;
 
 /* Listens in @runtime_dir (created 0755 if missing), or on systemd's sockets when LISTEN_FDS

@@ -98,6 +98,8 @@ struct PdImageDriver {
 extern const PdImageDriver pd_raw_driver;
 extern const PdImageDriver pd_qcow2_driver;
 extern const PdImageDriver pd_vmdk_driver;
+extern const PdImageDriver pd_vhdx_driver;
+extern const PdImageDriver pd_vdi_driver;
 
 /* The registry (image/registry.c): the driver of @format, NULL if there is none. */
 const PdImageDriver *pd_image_driver_for(PdFormat format);

@@ -5,6 +5,7 @@
 #include "common/pd-error.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -191,6 +192,29 @@ JsonObject *pc_conn_recv(PcConn *conn, bool *ret_continues, char **ret_error_nam
         return NULL;
     }
     return params ? json_object_ref(params) : json_object_new();
+}
+
+int pc_conn_wait(PcConn *conn, gint64 deadline, const gint *interrupted)
+{
+    for (;;) {
+        if (conn->buf->len && memchr(conn->buf->data, 0, conn->buf->len))
+            return 1;
+        int ms = -1;
+        if (deadline > 0) {
+            gint64 left = deadline - g_get_monotonic_time();
+            if (left <= 0)
+                return 0;
+            ms = (int)MIN((left + 999) / 1000, (gint64)G_MAXINT);
+        }
+        struct pollfd pfd = {.fd = conn->fd, .events = POLLIN};
+        int n = poll(&pfd, 1, ms);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return 1; /* the read reports it */
+        if (interrupted && g_atomic_int_get(interrupted))
+            return -1;
+    }
 }
 
 JsonObject *pc_call(PcConn *conn, const char *method, JsonObject *params, GError **error)

@@ -121,12 +121,10 @@ static bool cmd_attach_disk(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
     g_autoptr(JsonObject) reply = attach_call(ctl, p, pc_arg(args, "pool"), pc_arg(args, "source"));
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else if (print_xml)
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    if (print_xml)
+        pc_answer_member(ctl, reply, "xml", false);
     else
-        printf("Disk attached successfully\n");
+        pc_answer_message(ctl, reply, "Disk attached successfully\n");
     return true;
 }
 
@@ -149,10 +147,7 @@ static bool cmd_detach_disk(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
         pc_ctl_call(ctl, "io.poold.Domain.DetachDisk", p, "Failed to detach disk");
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("Disk detached successfully\n");
+    pc_answer_message(ctl, reply, "Disk detached successfully\n");
     return true;
 }
 
@@ -171,10 +166,8 @@ static bool cmd_domblklist(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc,
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Domain.BlkList", p, NULL);
     if (!reply)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(reply);
+    if (pc_answer_json(ctl, reply))
         return true;
-    }
     bool details = pc_flag(args, "details");
     PcTable *table = details ? pc_table_new("Type", "Device", "Target", "Source", NULL)
                              : pc_table_new("Target", "Source", NULL);
@@ -189,7 +182,7 @@ static bool cmd_domblklist(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc,
         else
             pc_table_add(table, target, source, NULL);
     }
-    pc_table_print(table);
+    pc_table_print(ctl, table);
     return true;
 }
 
@@ -219,7 +212,8 @@ static bool print_imported(PcCtl *ctl, JsonObject *reply)
     bool ok = true;
     JsonArray *done = json_object_get_array_member(reply, "imported");
     for (guint i = 0; done && i < json_array_get_length(done); i++)
-        printf("Pool %s imported from libvirt\n", json_array_get_string_element(done, i));
+        if (!ctl->quiet)
+            printf("Pool %s imported from libvirt\n", json_array_get_string_element(done, i));
     JsonArray *skipped = json_object_get_array_member(reply, "skipped");
     for (guint i = 0; skipped && i < json_array_get_length(skipped); i++) {
         JsonObject *s = json_array_get_object_element(skipped, i);
@@ -253,9 +247,7 @@ static bool cmd_pool_import_libvirt(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, 
             ok = false;
             continue;
         }
-        if (ctl->json)
-            pc_print_json_object(reply);
-        else if (!print_imported(ctl, reply))
+        if (!pc_answer_json(ctl, reply) && !print_imported(ctl, reply))
             ok = false;
     }
     return ok;
@@ -280,14 +272,16 @@ static bool cmd_pool_export_libvirt(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, 
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.ExportLibvirt", p, failed);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("Pool %s exported to libvirt%s\n", pool,
-               json_object_get_boolean_member_with_default(reply, "started", false) ? " and started"
-                                                                                    : "");
+    pc_answer_message(
+        ctl, reply, "Pool %s exported to libvirt%s\n", pool,
+        json_object_get_boolean_member_with_default(reply, "started", false) ? " and started" : "");
     return true;
 }
+
+static const PcOpt o_import[] = {
+    {"connect", PC_OPT_NAMED, "libvirt URI (default: -C, or poold's [libvirt] uri)"},
+    {"pool", PC_OPT_ARGV, "the pools to import (default: every pool libvirt has)"},
+    {NULL}};
 
 const PcCmd pc_domain_cmds[] = {
     {"attach-disk", cmd_attach_disk, o_attach, "attach a volume as a disk of a domain"},
@@ -295,7 +289,7 @@ const PcCmd pc_domain_cmds[] = {
     {"domblklist", cmd_domblklist, o_blklist, "list all domain blocks"},
     {"pool-export-libvirt", cmd_pool_export_libvirt, o_export,
      "define a pool in libvirt (and start it there when it runs here)"},
-    {"pool-import-libvirt", cmd_pool_import_libvirt, NULL,
+    {"pool-import-libvirt", cmd_pool_import_libvirt, o_import,
      "copy pool definitions from libvirt: [--connect URI] [POOL...]"},
     {NULL},
 };

@@ -3,6 +3,7 @@
 
 #include "common/pd-error.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,12 +47,8 @@ static bool cmd_job_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (!reply)
         return false;
     JsonArray *jobs = json_object_get_array_member(reply, "jobs");
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, json_array_ref(jobs));
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, jobs))
         return true;
-    }
     bool all = pc_flag(args, "all");
     PcTable *t = pc_table_new("Id", "Kind", "Pool", "Volume", "State", "Progress", NULL);
     for (guint i = 0; i < json_array_get_length(jobs); i++) {
@@ -65,7 +62,7 @@ static bool cmd_job_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
         pc_table_add(t, id, json_object_get_string_member(j, "kind"), opt_member(j, "pool"),
                      opt_member(j, "volume"), state, progress, NULL);
     }
-    pc_table_print(t);
+    pc_table_print(ctl, t);
     return true;
 }
 
@@ -97,9 +94,7 @@ static bool cmd_job_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (!reply)
         return false;
     JsonObject *j = json_object_get_object_member(reply, "job");
-    if (ctl->json)
-        pc_print_json_object(j);
-    else
+    if (!pc_answer_json(ctl, j))
         print_job(j);
     return true;
 }
@@ -113,7 +108,7 @@ static bool cmd_job_cancel(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc,
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Job.Cancel", id_param(id), failed);
     if (!reply)
         return false;
-    printf("Job %" G_GINT64_FORMAT " cancelled\n", id);
+    pc_answer_message(ctl, reply, "Job %" G_GINT64_FORMAT " cancelled\n", id);
     return true;
 }
 
@@ -128,15 +123,64 @@ static bool cmd_job_wait(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
         return false;
     JsonObject *j = json_object_get_object_member(reply, "job");
     const char *state = json_object_get_string_member(j, "state");
-    if (ctl->json)
-        pc_print_json_object(j);
-    else
-        printf("Job %" G_GINT64_FORMAT " %s\n", id, state);
+    pc_answer_message(ctl, j, "Job %" G_GINT64_FORMAT " %s\n", id, state);
     if (!g_str_equal(state, "done")) {
         if (json_object_has_member(j, "error"))
             pc_error("%s", json_object_get_string_member(j, "error"));
         return false;
     }
+    return true;
+}
+
+/* libvirt's name for a pool event of poold: the lifecycle detail ("Started"), "refresh", or
+ * NULL (no libvirt pool event: volume events, attachments). */
+static const char *libvirt_pool_event(const char *kind, bool *ret_lifecycle)
+{
+    static const struct {
+        const char *kind, *name;
+    } map[] = {
+        {"pool-defined", "Defined"}, {"pool-undefined", "Undefined"}, {"pool-started", "Started"},
+        {"pool-stopped", "Stopped"}, {"pool-built", "Created"},       {"pool-deleted", "Deleted"},
+    };
+    *ret_lifecycle = true;
+    for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+        if (g_str_equal(kind, map[i].kind))
+            return map[i].name;
+    *ret_lifecycle = false;
+    return g_str_equal(kind, "pool-refreshed") ? "refresh" : NULL;
+}
+
+/* What one event wait prints and counts: poold's own events (event), or one of libvirt's
+ * pool event types (pool-event --event lifecycle|refresh). */
+typedef struct {
+    const char *libvirt; /* "lifecycle", "refresh", or NULL for poold's events */
+    const char *pool;    /* only this pool's events (its name), or NULL */
+    bool loop, timestamp;
+    unsigned count;
+} EventWait;
+
+/* "2026-12-08 10:11:12.345+0000": now, in UTC, as virsh's --timestamp. Caller frees. */
+static char *timestamp_now(void)
+{
+    g_autoptr(GDateTime) dt = g_date_time_new_now_utc();
+    g_autofree char *secs = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
+    return g_strdup_printf("%s.%03d+0000", secs, g_date_time_get_microsecond(dt) / 1000);
+}
+
+/* Prints @e as virsh's pool-event does. False when it is not of the type waited for. */
+static bool print_libvirt_event(EventWait *w, JsonObject *e)
+{
+    bool lifecycle = false;
+    const char *name = libvirt_pool_event(json_object_get_string_member(e, "kind"), &lifecycle);
+    if (!name || lifecycle != g_str_equal(w->libvirt, "lifecycle"))
+        return false;
+    g_autofree char *ts = w->timestamp ? timestamp_now() : NULL;
+    if (ts)
+        printf("%s: ", ts);
+    if (lifecycle)
+        printf("event 'lifecycle' for storage pool %s: %s\n", opt_member(e, "pool"), name);
+    else
+        printf("event 'refresh' for storage pool %s\n", opt_member(e, "pool"));
     return true;
 }
 
@@ -164,18 +208,93 @@ static void print_event(PcCtl *ctl, JsonObject *e)
     fflush(stdout);
 }
 
-static gboolean on_timeout(gpointer data)
+/* Counts and prints @e if it is one the wait is for. */
+static void handle_event(PcCtl *ctl, EventWait *w, JsonObject *e)
 {
-    exit(0);
+    if (w->pool && !g_str_equal(opt_member(e, "pool"), w->pool))
+        return;
+    if (w->libvirt && !print_libvirt_event(w, e))
+        return;
+    if (!w->libvirt)
+        print_event(ctl, e);
+    fflush(stdout);
+    w->count++;
+}
+
+static gint interrupted;
+
+static void on_interrupt(int sig)
+{
+    g_atomic_int_set(&interrupted, 1);
+}
+
+typedef enum { WAIT_DONE, WAIT_TIMEOUT, WAIT_INTERRUPT, WAIT_ERROR } WaitEnd;
+
+/* Subscribes and handles events until one was counted (all of them with --loop), @timeout
+ * seconds (0: none) passed or SIGINT came. */
+static WaitEnd wait_events(PcCtl *ctl, PcConn *conn, EventWait *w, guint64 timeout)
+{
+    g_autoptr(GError) error = NULL;
+    if (!pc_conn_send(conn, "io.poold.Event.Subscribe", NULL, true, -1, &error)) {
+        pc_error("%s", error->message);
+        return WAIT_ERROR;
+    }
+    struct sigaction sa = {.sa_handler = on_interrupt}, old;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, &old);
+    gint64 deadline = timeout ? g_get_monotonic_time() + (gint64)timeout * G_USEC_PER_SEC : 0;
+    WaitEnd end = WAIT_DONE;
+    for (;;) {
+        int ready = pc_conn_wait(conn, deadline, &interrupted);
+        if (ready <= 0) {
+            end = ready == 0 ? WAIT_TIMEOUT : WAIT_INTERRUPT;
+            break;
+        }
+        bool more = false;
+        g_autoptr(JsonObject) reply = pc_conn_recv(conn, &more, NULL, &error);
+        if (!reply) {
+            pc_error("%s", error->message);
+            end = WAIT_ERROR;
+            break;
+        }
+        if (json_object_has_member(reply, "event"))
+            handle_event(ctl, w, json_object_get_object_member(reply, "event"));
+        if (!more || (w->count && !w->loop))
+            break;
+    }
+    (void)sigaction(SIGINT, &old, NULL);
+    return end;
+}
+
+/* virsh's end of an event wait: why it ended and the count. True when an event came. */
+static bool end_wait(PcCtl *ctl, WaitEnd end, const EventWait *w)
+{
+    if (end == WAIT_ERROR)
+        return false;
+    if (!ctl->json) {
+        if (end == WAIT_TIMEOUT)
+            printf("event loop timed out\n");
+        else if (end == WAIT_INTERRUPT)
+            printf("event loop interrupted\n");
+        printf("events received: %u\n", w->count);
+    }
+    return w->count > 0;
+}
+
+static bool parse_timeout(PcArgs *args, guint64 *ret)
+{
+    const char *timeout = pc_arg(args, "timeout");
+    *ret = 0;
+    if (timeout && !g_ascii_string_to_unsigned(timeout, 10, 1, G_MAXINT32, ret, NULL)) {
+        pc_error("invalid timeout value: %s", timeout);
+        return false;
+    }
+    return true;
 }
 
 /* event [--loop] [--timeout SECONDS] [--history]: waits for one event (all with --loop). */
 static bool cmd_event(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
-    PcConn *conn = pc_ctl_conn(ctl);
-    if (!conn)
-        return false;
-    g_autoptr(GError) error = NULL;
     if (pc_flag(args, "history")) {
         g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Event.List", NULL, NULL);
         if (!reply)
@@ -185,41 +304,50 @@ static bool cmd_event(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char
             print_event(ctl, json_array_get_object_element(events, i));
         return true;
     }
-    const char *timeout = pc_arg(args, "timeout");
-    if (timeout) {
-        guint64 secs = 0;
-        if (!g_ascii_string_to_unsigned(timeout, 10, 1, G_MAXINT32, &secs, NULL)) {
-            pc_error("invalid timeout '%s'", timeout);
-            return false;
-        }
-        alarm((unsigned)secs); /* SIGALRM ends the wait, as virsh's --timeout */
+    guint64 timeout = 0;
+    if (!parse_timeout(args, &timeout))
+        return false;
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return false;
+    EventWait w = {.loop = pc_flag(args, "loop"), .pool = pc_arg(args, "pool")};
+    return end_wait(ctl, wait_events(ctl, conn, &w, timeout), &w);
+}
+
+bool pc_cmd_pool_event(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    if (pc_flag(args, "list")) {
+        printf("lifecycle\nrefresh\n");
+        return true;
     }
-    if (!pc_conn_send(conn, "io.poold.Event.Subscribe", NULL, true, -1, &error)) {
-        pc_error("%s", error->message);
+    const char *type = pc_arg(args, "event");
+    if (!type) {
+        pc_error("either --list or --event <type> is required");
         return false;
     }
-    bool loop = pc_flag(args, "loop");
-    unsigned count = 0;
-    for (;;) {
-        bool more = false;
-        g_autoptr(JsonObject) reply = pc_conn_recv(conn, &more, NULL, &error);
-        if (!reply) {
-            pc_error("%s", error->message);
-            return false;
-        }
-        if (json_object_has_member(reply, "event")) {
-            print_event(ctl, json_object_get_object_member(reply, "event"));
-            count++;
-            if (!loop)
-                break;
-        }
-        if (!more)
-            break;
+    if (!g_str_equal(type, "lifecycle") && !g_str_equal(type, "refresh")) {
+        pc_error("unknown event type %s", type);
+        return false;
     }
-    (void)on_timeout;
-    if (!ctl->json)
-        printf("events received: %u\n", count);
-    return true;
+    guint64 timeout = 0;
+    if (!parse_timeout(args, &timeout))
+        return false;
+    EventWait w = {
+        .libvirt = type, .loop = pc_flag(args, "loop"), .timestamp = pc_flag(args, "timestamp")};
+    g_autofree char *pool = NULL;
+    if (pc_arg(args, "pool")) {
+        JsonObject *p = json_object_new();
+        json_object_set_string_member(p, "pool", pc_arg(args, "pool"));
+        g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Info", p, NULL);
+        if (!reply)
+            return false;
+        w.pool = pool = g_strdup(
+            json_object_get_string_member(json_object_get_object_member(reply, "pool"), "name"));
+    }
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return false;
+    return end_wait(ctl, wait_events(ctl, conn, &w, timeout), &w);
 }
 
 static bool cmd_daemon_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
@@ -228,10 +356,8 @@ static bool cmd_daemon_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
     if (!reply)
         return false;
     JsonObject *i = json_object_get_object_member(reply, "info");
-    if (ctl->json) {
-        pc_print_json_object(i);
+    if (pc_answer_json(ctl, i))
         return true;
-    }
     printf("%-15s %s\n", "Version:", json_object_get_string_member(i, "version"));
     printf("%-15s %" G_GINT64_FORMAT "\n", "PID:", json_object_get_int_member(i, "pid"));
     printf("%-15s %" G_GINT64_FORMAT " s\n", "Uptime:", json_object_get_int_member(i, "uptime"));
@@ -259,9 +385,18 @@ static bool cmd_metrics(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, ch
 static const PcOpt o_job[] = {{"job", PC_OPT_DATA, "job id"}, {NULL}};
 static const PcOpt o_job_list[] = {{"all", PC_OPT_BOOL, "list every journaled job"}, {NULL}};
 static const PcOpt o_event[] = {{"loop", PC_OPT_BOOL, "loop until timeout or interrupt"},
-                                {"timeout", PC_OPT_NAMED, "timeout seconds"},
+                                {"timeout", PC_OPT_NUMBER, "timeout seconds"},
+                                {"pool", PC_OPT_NAMED, "only the events of this pool"},
                                 {"history", PC_OPT_BOOL, "print the logged events and exit"},
                                 {NULL}};
+const PcOpt pc_pool_event_opts[] = {
+    {"pool", PC_OPT_STRING, "only the events of this pool (name or UUID)"},
+    {"event", PC_OPT_STRING, "the event type to wait for (see --list)"},
+    {"loop", PC_OPT_BOOL, "wait until the timeout or an interrupt, not for one event"},
+    {"timeout", PC_OPT_NUMBER, "timeout seconds"},
+    {"list", PC_OPT_BOOL, "list the event types"},
+    {"timestamp", PC_OPT_BOOL, "print the time of each event"},
+    {NULL}};
 static const PcOpt o_none[] = {{NULL}};
 
 const PcCmd pc_job_cmds[] = {

@@ -30,14 +30,22 @@ static char *read_xml_file(const char *path)
     return text;
 }
 
-/* Runs a call whose reply is {pool: PoolInfo}; returns the pool's name (caller frees). */
-static char *pool_call_name(PcCtl *ctl, const char *method, JsonObject *params, const char *failed)
+/* Runs a call whose reply is {pool: PoolInfo}: the reply, or NULL (error printed). */
+static JsonObject *pool_call(PcCtl *ctl, const char *method, JsonObject *params, const char *failed)
 {
-    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, method, params, failed);
-    if (!reply || !json_object_has_member(reply, "pool"))
-        return NULL;
-    return g_strdup(
-        json_object_get_string_member(json_object_get_object_member(reply, "pool"), "name"));
+    JsonObject *reply = pc_ctl_call(ctl, method, params, failed);
+    if (reply && !json_object_has_member(reply, "pool")) {
+        pc_error("%s", failed);
+        pc_error("poold's answer names no pool");
+        g_clear_pointer(&reply, json_object_unref);
+    }
+    return reply;
+}
+
+/* The name of the pool in a pool_call reply. */
+static const char *reply_pool_name(JsonObject *reply)
+{
+    return json_object_get_string_member(json_object_get_object_member(reply, "pool"), "name");
 }
 
 static bool cmd_pool_define(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
@@ -55,47 +63,92 @@ static bool cmd_pool_define(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
     }
     g_autofree char *failed =
         g_strdup_printf("Failed to %s pool from %s", create ? "create" : "define", file);
-    g_autofree char *name =
-        pool_call_name(ctl, create ? "io.poold.Pool.Create" : "io.poold.Pool.Define", p, failed);
-    if (!name)
+    g_autoptr(JsonObject) reply =
+        pool_call(ctl, create ? "io.poold.Pool.Create" : "io.poold.Pool.Define", p, failed);
+    if (!reply)
         return false;
-    printf("Pool %s %s from %s\n", name, create ? "created" : "defined", file);
+    pc_answer_message(ctl, reply, "Pool %s %s from %s\n", reply_pool_name(reply),
+                      create ? "created" : "defined", file);
+    return true;
+}
+
+/* The arguments of pool-define-as and pool-create-as, by their options' names. */
+static void pool_define_args(PcArgs *a, PdPoolDefineArgs *out)
+{
+    *out = (PdPoolDefineArgs){
+        .name = pc_arg(a, "name"),
+        .type = pc_arg(a, "type"),
+        .source_host = pc_arg(a, "source-host"),
+        .source_path = pc_arg(a, "source-path"),
+        .source_dev = pc_arg(a, "source-dev"),
+        .source_name = pc_arg(a, "source-name"),
+        .target = pc_arg(a, "target"),
+        .source_format = pc_arg(a, "source-format"),
+        .auth_type = pc_arg(a, "auth-type"),
+        .auth_username = pc_arg(a, "auth-username"),
+        .secret_usage = pc_arg(a, "secret-usage"),
+        .secret_uuid = pc_arg(a, "secret-uuid"),
+        .source_initiator = pc_arg(a, "source-initiator"),
+        .source_protocol_ver = pc_arg(a, "source-protocol-ver"),
+        .netfs_mode = pc_arg(a, "netfs-mode"),
+        .netfs_timeout = pc_arg(a, "netfs-timeout"),
+        .print_xml = pc_flag(a, "print-xml"),
+        .build = pc_flag(a, "build"),
+        .overwrite = pc_flag(a, "overwrite"),
+        .no_overwrite = pc_flag(a, "no-overwrite"),
+    };
+}
+
+/* virsh's --adapter-* options: poold has no scsi pools. False (error printed) when one is
+ * given. */
+static bool refuse_adapters(PcArgs *a)
+{
+    for (unsigned i = 0; i < a->n; i++) {
+        if (a->values[i] && g_str_has_prefix(a->spec[i].name, "adapter-")) {
+            pc_error("option --%s: adapters are for scsi pools, which poold does not have",
+                     a->spec[i].name);
+            return false;
+        }
+    }
     return true;
 }
 
 /* pool-define-as and pool-create-as: the XML is built here from virsh's arguments. */
-static bool cmd_pool_define_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int argc, char **argv)
+static bool cmd_pool_define_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *pargs, int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
-    PdPoolDefineArgs args = {0};
-    if (!pd_pool_define_args_parse(argc, argv, &args, &error)) {
-        pc_error("%s", error->message);
+    PdPoolDefineArgs args;
+    pool_define_args(pargs, &args);
+    if (!refuse_adapters(pargs))
         return false;
-    }
+    bool create = g_str_equal(cmd->name, "pool-create-as");
+    g_autofree char *failed =
+        g_strdup_printf("Failed to %s pool %s", create ? "create" : "define", args.name);
     g_autoptr(PdPoolDef) def = pd_pool_def_from_args(&args, &error);
     if (!def) {
+        pc_error("%s", failed);
         pc_error("%s", error->message);
         return false;
     }
-    g_autofree char *xml = pd_pool_def_format(def);
     if (args.print_xml) {
-        printf("%s", xml);
+        /* as virsh: the arguments as they were given, no UUID or sizes made up */
+        g_autofree char *minimal = pd_pool_define_args_xml(&args);
+        printf("%s", minimal);
         return true;
     }
-    bool create = g_str_equal(cmd->name, "pool-create-as");
+    g_autofree char *xml = pd_pool_def_format(def);
     JsonObject *p = json_object_new();
     json_object_set_string_member(p, "xml", xml);
     if (create) {
         json_object_set_boolean_member(p, "build", args.build);
         json_object_set_boolean_member(p, "overwrite", args.overwrite);
     }
-    g_autofree char *failed =
-        g_strdup_printf("Failed to %s pool %s", create ? "create" : "define", def->name);
-    g_autofree char *name =
-        pool_call_name(ctl, create ? "io.poold.Pool.Create" : "io.poold.Pool.Define", p, failed);
-    if (!name)
+    g_autoptr(JsonObject) reply =
+        pool_call(ctl, create ? "io.poold.Pool.Create" : "io.poold.Pool.Define", p, failed);
+    if (!reply)
         return false;
-    printf("Pool %s %s\n", name, create ? "created" : "defined");
+    pc_answer_message(ctl, reply, "Pool %s %s\n", reply_pool_name(reply),
+                      create ? "created" : "defined");
     return true;
 }
 
@@ -133,7 +186,7 @@ static bool cmd_pool_simple(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
         g_autoptr(JsonObject) reply = pc_ctl_call(ctl, table[i].method, p, failed);
         if (!reply)
             return false;
-        printf("Pool %s %s\n", pool, table[i].done);
+        pc_answer_message(ctl, reply, "Pool %s %s\n", pool, table[i].done);
         return true;
     }
     return false;
@@ -150,7 +203,7 @@ static bool cmd_pool_autostart(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int a
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.SetAutostart", p, failed);
     if (!reply)
         return false;
-    printf("Pool %s %smarked as autostarted\n", pool, disable ? "un" : "");
+    pc_answer_message(ctl, reply, "Pool %s %smarked as autostarted\n", pool, disable ? "un" : "");
     return true;
 }
 
@@ -191,7 +244,7 @@ static char *size_cell(JsonObject *pool, const char *member)
     return pc_pretty_size((uint64_t)json_object_get_int_member(pool, member));
 }
 
-static void print_pool_table(PcArgs *args, JsonArray *pools)
+static void print_pool_table(PcCtl *ctl, PcArgs *args, JsonArray *pools)
 {
     bool details = pc_flag(args, "details");
     PcTable *t = details ? pc_table_new("Name", "State", "Autostart", "Persistent", "Capacity",
@@ -214,7 +267,7 @@ static void print_pool_table(PcArgs *args, JsonArray *pools)
                      json_object_get_boolean_member(p, "persistent") ? "yes" : "no", cap, alloc,
                      avail, NULL);
     }
-    pc_table_print(t);
+    pc_table_print(ctl, t);
 }
 
 static bool cmd_pool_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
@@ -229,15 +282,11 @@ static bool cmd_pool_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
         if (list_filter(args, p))
             json_array_add_object_element(pools, json_object_ref(p));
     }
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, pools);
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, pools))
         return true;
-    }
     bool names = pc_flag(args, "name"), uuids = pc_flag(args, "uuid");
     if (!names && !uuids) {
-        print_pool_table(args, pools);
+        print_pool_table(ctl, args, pools);
         return true;
     }
     for (guint i = 0; i < json_array_get_length(pools); i++) {
@@ -271,10 +320,8 @@ static bool cmd_pool_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
     if (!p)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(p);
+    if (pc_answer_json(ctl, p))
         return true;
-    }
     bool bytes = pc_flag(args, "bytes");
     printf("%-15s %s\n", "Name:", json_object_get_string_member(p, "name"));
     printf("%-15s %s\n", "UUID:", json_object_get_string_member(p, "uuid"));
@@ -299,10 +346,7 @@ static bool cmd_pool_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int arg
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.DumpXML", p, NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -311,10 +355,7 @@ static bool cmd_pool_capabilities(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.Capabilities", NULL, NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -338,28 +379,51 @@ static bool cmd_find_sources_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int 
     }
     if (pc_arg(args, "initiator"))
         json_object_set_string_member(p, "initiator", pc_arg(args, "initiator"));
-    g_autoptr(JsonObject) reply =
-        pc_ctl_call(ctl, "io.poold.Pool.FindSources", p, "Failed to find any pool sources");
+    g_autofree char *failed =
+        g_strdup_printf("Failed to find any %s pool sources", pc_arg(args, "type"));
+    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Pool.FindSources", p, failed);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
+/* A UUID as virsh tells one from a name: 36 characters, hex digits and dashes at their
+ * places. */
+static bool is_uuid(const char *text)
+{
+    return g_uuid_string_is_valid(text);
+}
+
+/* pool-uuid NAME-OR-UUID and pool-name UUID (as virsh, pool-name looks up a UUID only). */
 static bool cmd_pool_name_uuid(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
-    g_autoptr(JsonObject) p = get_pool(ctl, pc_arg(args, "pool"));
-    if (!p)
-        return false;
-    if (ctl->json) {
-        pc_print_json_object(p);
-        return true;
-    }
+    const char *key = pc_arg(args, "pool");
     bool name = g_str_equal(cmd->name, "pool-name");
-    printf("%s\n", json_object_get_string_member(p, name ? "name" : "uuid"));
+    if (name && !is_uuid(key)) {
+        pc_error("failed to get pool '%s'", key);
+        return false;
+    }
+    g_autoptr(GError) error = NULL;
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return false;
+    g_autoptr(JsonObject) reply = pc_call(conn, "io.poold.Pool.Info", pool_param(key), &error);
+    JsonObject *p = reply ? json_object_get_object_member(reply, "pool") : NULL;
+    /* a pool whose name looks like a UUID is not the pool of that UUID */
+    if (name && p && g_ascii_strcasecmp(json_object_get_string_member(p, "uuid"), key) != 0) {
+        p = NULL;
+        g_set_error(&error, PD_ERROR, PD_ERROR_NO_SUCH_POOL, "no pool has that UUID");
+    }
+    if (!p) {
+        pc_error("failed to get pool '%s'", key);
+        if (g_error_matches(error, PD_ERROR, PD_ERROR_NO_SUCH_POOL) && name)
+            pc_error("Storage pool not found: no storage pool with matching uuid '%s'", key);
+        else if (error)
+            pc_error("%s", error->message);
+        return false;
+    }
+    pc_answer_member(ctl, p, name ? "name" : "uuid", true);
     return true;
 }
 
@@ -391,15 +455,16 @@ static bool cmd_pool_edit(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
         return false;
     }
     if (g_str_equal(edited, xml)) {
-        printf("Pool %s XML configuration not changed.\n", pool);
+        pc_answer_message(ctl, reply, "Pool %s XML configuration not changed.\n", pool);
         return true;
     }
     JsonObject *p = json_object_new();
     json_object_set_string_member(p, "xml", edited);
-    g_autofree char *name = pool_call_name(ctl, "io.poold.Pool.Define", p, "Failed. Try again?");
-    if (!name)
+    g_autoptr(JsonObject) defined = pool_call(ctl, "io.poold.Pool.Define", p, "Failed. Try again?");
+    if (!defined)
         return false;
-    printf("Pool %s XML configuration edited.\n", name);
+    pc_answer_message(ctl, defined, "Pool %s XML configuration edited.\n",
+                      reply_pool_name(defined));
     return true;
 }
 
@@ -441,12 +506,47 @@ static const PcOpt o_list[] = {{"inactive", PC_OPT_BOOL, "list inactive pools"},
                                {"name", PC_OPT_BOOL, "list name of active pools only"},
                                {NULL}};
 static const PcOpt o_info[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
-                               {"bytes", PC_OPT_BOOL, "Reture pool info in bytes"},
+                               {"bytes", PC_OPT_BOOL, "Return pool info in bytes"},
                                {NULL}};
 static const PcOpt o_dumpxml[] = {{"pool", PC_OPT_DATA, "pool name or uuid"},
                                   {"inactive", PC_OPT_BOOL, "show inactive defined XML"},
                                   {NULL}};
 static const PcOpt o_none[] = {{NULL}};
+
+/* virsh's pool-define-as / pool-create-as options, in its order (positional words fill name,
+ * type, then the source and target options up to --target), and poold's netfs options. */
+#define POOL_X_AS_OPTS                                                                             \
+    {"name", PC_OPT_DATA, "name of the pool"}, {"type", PC_OPT_DATA, "type of the pool"},          \
+        {"print-xml", PC_OPT_BOOL, "print the XML, define or create nothing"},                     \
+        {"source-host", PC_OPT_STRING, "host of the source (NFS server, iSCSI portal)"},           \
+        {"source-path", PC_OPT_STRING, "path of the source (NFS export)"},                         \
+        {"source-dev", PC_OPT_STRING, "device of the source (fs, logical)"},                       \
+        {"source-name", PC_OPT_STRING, "name of the source (volume group, IQN)"},                  \
+        {"target", PC_OPT_STRING, "target: the pool's directory"},                                 \
+        {"source-format", PC_OPT_NAMED, "format of the source (filesystem type)"},                 \
+        {"auth-type", PC_OPT_NAMED, "authentication type (chap)"},                                 \
+        {"auth-username", PC_OPT_NAMED, "authentication user name"},                               \
+        {"secret-usage", PC_OPT_NAMED, "usage of the authentication secret"},                      \
+        {"secret-uuid", PC_OPT_NAMED, "UUID of the authentication secret"},                        \
+        {"adapter-name", PC_OPT_NAMED, "refused: poold has no scsi pools"},                        \
+        {"adapter-wwnn", PC_OPT_NAMED, "refused: poold has no scsi pools"},                        \
+        {"adapter-wwpn", PC_OPT_NAMED, "refused: poold has no scsi pools"},                        \
+        {"adapter-parent", PC_OPT_NAMED, "refused: poold has no scsi pools"},                      \
+        {"adapter-parent-wwnn", PC_OPT_NAMED, "refused: poold has no scsi pools"},                 \
+        {"adapter-parent-wwpn", PC_OPT_NAMED, "refused: poold has no scsi pools"},                 \
+        {"adapter-parent-fabric-wwn", PC_OPT_NAMED, "refused: poold has no scsi pools"},           \
+        {"source-protocol-ver", PC_OPT_NAMED, "NFS protocol version (nfsvers=)"},                  \
+        {"source-initiator", PC_OPT_NAMED, "initiator IQN of an iSCSI pool"},                      \
+        {"netfs-mode", PC_OPT_NAMED, "netfs: auto, mount or userspace (poold)"},                   \
+    {                                                                                              \
+        "netfs-timeout", PC_OPT_NAMED, "netfs: seconds a server may take to answer (poold)"        \
+    }
+static const PcOpt o_define_as[] = {POOL_X_AS_OPTS, {NULL}};
+static const PcOpt o_create_as[] = {POOL_X_AS_OPTS,
+                                    {"build", PC_OPT_BOOL, "build the pool first"},
+                                    {"no-overwrite", PC_OPT_BOOL, "build without overwriting"},
+                                    {"overwrite", PC_OPT_BOOL, "build, overwriting what is there"},
+                                    {NULL}};
 
 const PcCmd pc_pool_cmds[] = {
     {"find-storage-pool-sources-as", cmd_find_sources_as, o_find_sources,
@@ -455,13 +555,14 @@ const PcCmd pc_pool_cmds[] = {
     {"pool-build", cmd_pool_simple, o_build, "build a pool"},
     {"pool-capabilities", cmd_pool_capabilities, o_none, "storage pool capabilities"},
     {"pool-create", cmd_pool_define, o_create, "create a pool from an XML file"},
-    {"pool-create-as", cmd_pool_define_as, NULL, "create a pool from a set of args"},
+    {"pool-create-as", cmd_pool_define_as, o_create_as, "create a pool from a set of args"},
     {"pool-define", cmd_pool_define, o_file, "define an inactive persistent storage pool"},
-    {"pool-define-as", cmd_pool_define_as, NULL, "define a pool from a set of args"},
+    {"pool-define-as", cmd_pool_define_as, o_define_as, "define a pool from a set of args"},
     {"pool-delete", cmd_pool_simple, o_pool, "delete a pool"},
     {"pool-destroy", cmd_pool_simple, o_pool, "destroy (stop) a pool"},
     {"pool-dumpxml", cmd_pool_dumpxml, o_dumpxml, "pool information in XML"},
     {"pool-edit", cmd_pool_edit, o_pool, "edit XML configuration for a storage pool"},
+    {"pool-event", pc_cmd_pool_event, pc_pool_event_opts, "Storage Pool Events"},
     {"pool-info", cmd_pool_info, o_info, "storage pool information"},
     {"pool-list", cmd_pool_list, o_list, "list pools"},
     {"pool-name", cmd_pool_name_uuid, o_pool, "convert a pool UUID to pool name"},

@@ -1,9 +1,73 @@
-/* virsh's output helpers: pretty sizes and tables (vshTable's layout). */
+/* virsh's output helpers: a command's answer as JSON or text, pretty sizes and tables
+ * (vshTable's layout). */
 #include "client/poolctl.h"
+#include "xml/units.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+bool pc_answer_json(PcCtl *ctl, JsonObject *object)
+{
+    if (!ctl->json)
+        return false;
+    pc_print_json_object(object);
+    return true;
+}
+
+bool pc_answer_json_array(PcCtl *ctl, JsonArray *array)
+{
+    if (!ctl->json)
+        return false;
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+    json_node_set_array(node, array);
+    pc_print_json(node);
+    return true;
+}
+
+void pc_answer_member(PcCtl *ctl, JsonObject *object, const char *member, bool newline)
+{
+    if (pc_answer_json(ctl, object))
+        return;
+    printf("%s%s", json_object_get_string_member(object, member), newline ? "\n" : "");
+}
+
+void pc_answer_message(PcCtl *ctl, JsonObject *object, const char *fmt, ...)
+{
+    if (pc_answer_json(ctl, object) || ctl->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+bool pc_parse_size(const char *text, uint64_t *ret)
+{
+    /* virsh: a decimal number (no sign), then libvirt's scale suffix */
+    char *end = NULL;
+    errno = 0;
+    guint64 value = g_ascii_isdigit(text[0]) ? g_ascii_strtoull(text, &end, 10) : 0;
+    if (!end || errno) {
+        pc_error("Malformed size %s", text);
+        return false;
+    }
+    uint64_t one = 1;
+    g_autoptr(GError) error = NULL;
+    if (*end && !pd_xml_scale(&one, end, UINT64_MAX, "size", NULL)) {
+        pc_error("Malformed size %s", text);
+        pc_error("invalid argument: unknown suffix '%s'", end);
+        return false;
+    }
+    if (!pd_xml_scale(&value, end, PD_XML_SIZE_MAX, "size", &error)) {
+        pc_error("Malformed size %s", text);
+        pc_error("numerical overflow: value too large: %s", text);
+        return false;
+    }
+    *ret = value;
+    return true;
+}
 
 char *pc_pretty_size(uint64_t bytes)
 {
@@ -55,16 +119,18 @@ void pc_table_add(PcTable *table, const char *first_cell, ...)
 
 /* Each cell is " CELL" padded to the column's width + 2, the last cell unpadded; the header
  * is followed by a line of dashes as long as the widths + 3 each. */
-void pc_table_print(PcTable *table)
+void pc_table_print(PcCtl *ctl, PcTable *table)
 {
+    /* under -q the header is not printed and does not widen the columns (as virsh) */
+    guint first = ctl->quiet ? 1 : 0;
     g_autofree size_t *widths = g_new0(size_t, table->ncols);
-    for (guint r = 0; r < table->rows->len; r++) {
+    for (guint r = first; r < table->rows->len; r++) {
         GPtrArray *row = table->rows->pdata[r];
         for (guint c = 0; c < table->ncols; c++)
             widths[c] = MAX(widths[c], (size_t)g_utf8_strlen(row->pdata[c], -1));
     }
     GString *out = g_string_new(NULL);
-    for (guint r = 0; r < table->rows->len; r++) {
+    for (guint r = first; r < table->rows->len; r++) {
         GPtrArray *row = table->rows->pdata[r];
         for (guint c = 0; c < table->ncols; c++) {
             const char *cell = row->pdata[c];

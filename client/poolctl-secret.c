@@ -28,10 +28,7 @@ static bool cmd_secret_define(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int ar
     if (!reply)
         return false;
     JsonObject *s = json_object_get_object_member(reply, "secret");
-    if (ctl->json)
-        pc_print_json_object(s);
-    else
-        printf("Secret %s created\n", json_object_get_string_member(s, "uuid"));
+    pc_answer_message(ctl, s, "Secret %s created\n", json_object_get_string_member(s, "uuid"));
     return true;
 }
 
@@ -76,10 +73,7 @@ static bool cmd_secret_set_value(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int
     g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Secret.SetValue", p, NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("Secret value set\n");
+    pc_answer_message(ctl, reply, "Secret value set\n");
     return true;
 }
 
@@ -96,10 +90,7 @@ static bool cmd_secret_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int a
         pc_ctl_call(ctl, "io.poold.Secret.DumpXML", secret_param(pc_arg(args, "secret")), NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -111,10 +102,8 @@ static bool cmd_secret_undefine(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int 
         pc_ctl_call(ctl, "io.poold.Secret.Undefine", secret_param(secret), failed);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("Secret %s deleted\n", json_object_get_string_member(reply, "uuid"));
+    pc_answer_message(ctl, reply, "Secret %s deleted\n",
+                      json_object_get_string_member(reply, "uuid"));
     return true;
 }
 
@@ -124,10 +113,8 @@ static bool cmd_secret_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
     if (!reply)
         return false;
     JsonArray *all = json_object_get_array_member(reply, "secrets");
-    if (ctl->json) {
-        pc_print_json(json_object_get_member(reply, "secrets"));
+    if (pc_answer_json_array(ctl, all))
         return true;
-    }
     PcTable *table = pc_table_new("UUID", "Usage", NULL);
     for (guint i = 0; i < json_array_get_length(all); i++) {
         JsonObject *s = json_array_get_object_element(all, i);
@@ -136,7 +123,7 @@ static bool cmd_secret_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
                             json_object_get_string_member(s, "usage_id"));
         pc_table_add(table, json_object_get_string_member(s, "uuid"), usage, NULL);
     }
-    pc_table_print(table);
+    pc_table_print(ctl, table);
     return true;
 }
 

@@ -4,6 +4,7 @@
  * from poold as the user types). */
 #include "client/poolctl.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,7 +98,9 @@ static const char *name_kind(char **words, const char **ret_pool)
     for (guint i = 1; i < n; i++) {
         if (g_str_equal(words[i], "--pool") && i + 1 < n)
             *ret_pool = words[i + 1];
-        if (words[i][0] == '-')
+        else if (g_str_has_prefix(words[i], "--pool="))
+            *ret_pool = words[i] + strlen("--pool=");
+        if (words[i][0] == '-' && !strchr(words[i], '='))
             i++; /* skip the option's value (bool options are rare before names) */
         else
             positional++;
@@ -109,7 +112,7 @@ static const char *name_kind(char **words, const char **ret_pool)
         return g_str_has_prefix(cmd, "pool-") || prev[0] == '-' ? "pool" : NULL;
     bool pool_first = g_str_equal(cmd, "vol-list") || g_str_equal(cmd, "vol-create-as") ||
                       g_str_equal(cmd, "vol-create") || g_str_equal(cmd, "vol-create-from");
-    if (pool_first && positional == 0)
+    if (pool_first && positional == 0 && !*ret_pool)
         return "pool";
     if (g_str_has_prefix(cmd, "vol-") && !pool_first && positional == 0)
         return "vol";
@@ -147,6 +150,9 @@ static char **complete(const char *text, int start, int end)
             for (guint i = 0; i < pools->len; i++)
                 fetch_names(pools->pdata[i]);
         }
+        /* names with spaces or quotes come back quoted, as file names do */
+        rl_filename_completion_desired = 1;
+        rl_filename_quoting_desired = 1;
         return rl_completion_matches(text, name_generator);
     }
     rl_attempted_completion_over = 0; /* file names for the rest */
@@ -179,52 +185,171 @@ static char *read_line(bool tty)
 }
 #endif
 
+/* The history file, as virsh keeps ~/.cache/virsh/history: $XDG_CACHE_HOME/poolctl/history
+ * ($POOLCTL_HISTORY names another). Caller frees. */
+static char *history_file(void)
+{
+    const char *env = g_getenv("POOLCTL_HISTORY");
+    if (env && *env)
+        return g_strdup(env);
+    return g_build_filename(g_get_user_cache_dir(), "poolctl", "history", NULL);
+}
+
+static void history_load(bool tty)
+{
+#ifdef HAVE_READLINE
+    if (!tty)
+        return;
+    g_autofree char *path = history_file();
+    stifle_history(500);
+    (void)read_history(path);
+#endif
+}
+
+static void history_save(bool tty)
+{
+#ifdef HAVE_READLINE
+    if (!tty)
+        return;
+    g_autofree char *path = history_file();
+    g_autofree char *dir = g_path_get_dirname(path);
+    if (g_mkdir_with_parents(dir, 0700) != 0 || write_history(path) != 0)
+        fprintf(stderr, "warning: cannot save the history in %s: %s\n", path, g_strerror(errno));
+#endif
+}
+
 bool pc_shell(PcCtl *ctl)
 {
     bool tty = isatty(STDIN_FILENO);
     /* Commands from a file or a pipe: pipeline what can be (pc_ctl_call_pipelined). */
     ctl->pipeline = !tty && !g_getenv("POOLCTL_NO_PIPELINE");
-    bool all_ok = true, json0 = ctl->json;
+    ctl->interactive = true; /* commands from poolctl's input, as virsh's interactive mode */
+    bool all_ok = true;
 #ifdef HAVE_READLINE
     rl_readline_name = "poolctl";
     shell_ctl = ctl;
     rl_attempted_completion_function = complete;
+    rl_completer_quote_characters = "'\"";
+    rl_filename_quote_characters = " \t'\"\\;#";
 #endif
+    history_load(tty);
     if (tty)
         printf("Welcome to poolctl, the poold interactive terminal.\n\n"
                "Type:  'help' for help with commands\n       'quit' to quit\n\n");
-    for (;;) {
+    while (!ctl->quit) {
         g_autofree char *line = read_line(tty);
         if (!line)
             break;
         g_strstrip(line);
-        if (!*line || *line == '#')
-            continue;
-        if (g_str_equal(line, "quit") || g_str_equal(line, "exit"))
-            break;
-        g_auto(GStrv) argv = NULL;
-        int argc = 0;
-        g_autoptr(GError) error = NULL;
-        if (!g_shell_parse_argv(line, &argc, &argv, &error)) {
-            pc_error("%s", error->message);
+        if (*line && !pc_run_line(ctl, line))
             all_ok = false;
-            continue;
-        }
-        ctl->json = json0;
-        ctl->async = false;
-        /* Commands that are not pipelined print after every answer in flight. */
-        const PcCmd *cmd = pc_find_cmd(argv[0]);
-        if ((!cmd || !cmd->pipelines) && !pc_ctl_drain(ctl))
-            all_ok = false;
-        if (!pc_run_command(ctl, argc, argv))
-            all_ok = false;
-        if (!ctl->quiet && !ctl->json && !ctl->deferred)
-            printf("\n");
-        fflush(stdout);
     }
     if (!pc_ctl_drain(ctl))
         all_ok = false;
+    history_save(tty);
     if (tty)
         printf("\n");
     return all_ok;
 }
+
+/* ---- the commands of poolctl itself ---- */
+
+static bool cmd_help(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    return pc_help(pc_arg(args, "command"));
+}
+
+static bool cmd_quit(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    ctl->quit = true;
+    return true;
+}
+
+static bool cmd_cd(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    if (!ctl->interactive) {
+        pc_error("cd: command valid only in interactive mode");
+        return false;
+    }
+    const char *dir = pc_arg(args, "dir") ? pc_arg(args, "dir") : g_get_home_dir();
+    if (chdir(dir) < 0) {
+        pc_error("cd: %s: %s", g_strerror(errno), dir);
+        return false;
+    }
+    return true;
+}
+
+static bool cmd_pwd(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    g_autofree char *dir = g_get_current_dir();
+    printf("%s\n", dir);
+    return true;
+}
+
+/* @word quoted for a shell only when it needs it (as virsh's echo --shell). Caller frees. */
+static char *shell_word(const char *word)
+{
+    bool plain = *word != 0;
+    for (const char *p = word; *p && plain; p++)
+        plain = g_ascii_isalnum(*p) || strchr("_.,/:@%+=-", *p);
+    return plain ? g_strdup(word) : g_shell_quote(word);
+}
+
+/* echo [--shell] [--xml] WORDS...: the words, quoted for a shell or escaped for XML. */
+static bool cmd_echo(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    bool shell = pc_flag(args, "shell"), xml = pc_flag(args, "xml"), options = true;
+    g_autoptr(GString) out = g_string_new(NULL);
+    for (int i = 0; i < argc; i++) {
+        if (options && g_str_equal(argv[i], "--")) {
+            options = false;
+            continue;
+        }
+        if (options && (g_str_equal(argv[i], "--shell") || g_str_equal(argv[i], "--xml")))
+            continue;
+        g_autofree char *word = shell ? shell_word(argv[i])
+                                : xml ? g_markup_escape_text(argv[i], -1)
+                                      : g_strdup(argv[i]);
+        g_string_append_printf(out, "%s%s", out->len ? " " : "", word);
+    }
+    printf("%s\n", out->str);
+    ctl->bare = true; /* virsh ends echo's output without its empty line */
+    return true;
+}
+
+/* connect [SOCKET]: a new connection, to SOCKET or to the same socket again. */
+static bool cmd_connect(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
+{
+    if (!pc_ctl_drain(ctl))
+        ctl->pipeline_failed = false;
+    g_clear_pointer(&ctl->conn, pc_conn_free);
+    if (ctl->pool_types)
+        g_hash_table_remove_all(ctl->pool_types);
+    if (pc_arg(args, "name")) {
+        g_free(ctl->socket_owned);
+        ctl->socket_owned = g_strdup(pc_arg(args, "name"));
+        ctl->socket_path = ctl->socket_owned;
+    }
+    return pc_ctl_conn(ctl) != NULL;
+}
+
+static const PcOpt o_help[] = {{"command", PC_OPT_STRING, "a command or a command group"}, {NULL}};
+static const PcOpt o_cd[] = {{"dir", PC_OPT_STRING, "the directory (default: home)"}, {NULL}};
+static const PcOpt o_echo[] = {{"shell", PC_OPT_BOOL, "quote for a shell"},
+                               {"xml", PC_OPT_BOOL, "escape for XML"},
+                               {"string", PC_OPT_ARGV, "the words"},
+                               {NULL}};
+static const PcOpt o_connect[] = {{"name", PC_OPT_STRING, "poold's socket (default: the same)"},
+                                  {NULL}};
+static const PcOpt o_none[] = {{NULL}};
+
+const PcCmd pc_shell_cmds[] = {
+    {"cd", cmd_cd, o_cd, "change the current directory"},
+    {"connect", cmd_connect, o_connect, "connect to poold again, or to another socket"},
+    {"echo", cmd_echo, o_echo, "echo arguments"},
+    {"exit", cmd_quit, o_none, "quit this interactive terminal"},
+    {"help", cmd_help, o_help, "print help"},
+    {"pwd", cmd_pwd, o_none, "print the current directory"},
+    {"quit", cmd_quit, o_none, "quit this interactive terminal"},
+    {NULL},
+};

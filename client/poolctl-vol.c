@@ -30,8 +30,6 @@ static JsonObject *get_vol(PcCtl *ctl, PcArgs *args)
     return json_object_ref(json_object_get_object_member(reply, "volume"));
 }
 
-/* The type of pool @pool (for building volume XML), or -1 (error printed). */
-
 static const char *reply_vol_name(JsonObject *reply, const char *fallback)
 {
     if (reply && json_object_has_member(reply, "volume"))
@@ -43,34 +41,84 @@ static const char *reply_vol_name(JsonObject *reply, const char *fallback)
 /* "Vol NAME created" (the name as poold made it); @data: the name given. */
 static void print_created(PcCtl *ctl, JsonObject *reply, gpointer data)
 {
-    printf("Vol %s created\n", reply_vol_name(reply, data));
+    pc_answer_message(ctl, reply, "Vol %s created\n", reply_vol_name(reply, data));
 }
 
-static bool cmd_vol_create_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *unused, int argc, char **argv)
+/* The arguments of vol-create-as, by their options' names. */
+static void vol_create_args(PcArgs *a, PdVolCreateArgs *out)
 {
-    g_autoptr(GError) error = NULL;
-    PdVolCreateArgs args = {0};
-    if (!pd_vol_create_args_parse(argc, argv, &args, &error)) {
-        pc_error("%s", error->message);
-        return false;
+    *out = (PdVolCreateArgs){
+        .pool = pc_arg(a, "pool"),
+        .name = pc_arg(a, "name"),
+        .capacity = pc_arg(a, "capacity"),
+        .allocation = pc_arg(a, "allocation"),
+        .format = pc_arg(a, "format"),
+        .backing_vol = pc_arg(a, "backing-vol"),
+        .backing_vol_format = pc_arg(a, "backing-vol-format"),
+        .prealloc_metadata = pc_flag(a, "prealloc-metadata"),
+        .print_xml = pc_flag(a, "print-xml"),
+    };
+}
+
+/* The path of the backing volume @name (a volume of @pool, a key or a path), as virsh looks
+ * it up for --print-xml. NULL with virsh's error printed. Caller frees. */
+static char *backing_path(PcCtl *ctl, const char *pool, const char *name)
+{
+    PcConn *conn = pc_ctl_conn(ctl);
+    if (!conn)
+        return NULL;
+    for (int by_pool = 1; by_pool >= 0; by_pool--) {
+        JsonObject *p = json_object_new();
+        json_object_set_string_member(p, "volume", name);
+        if (by_pool)
+            json_object_set_string_member(p, "pool", pool);
+        g_autoptr(JsonObject) reply = pc_call(conn, "io.poold.Volume.Info", p, NULL);
+        if (reply)
+            return g_strdup(json_object_get_string_member(
+                json_object_get_object_member(reply, "volume"), "path"));
     }
+    pc_error("failed to get vol '%s'", name);
+    return NULL;
+}
+
+/* --print-xml: virsh's minimal XML of the arguments. */
+static bool print_create_xml(PcCtl *ctl, const PdVolCreateArgs *args, uint64_t capacity,
+                             uint64_t allocation)
+{
+    g_autofree char *backing = NULL;
+    if (args->backing_vol && !(backing = backing_path(ctl, args->pool, args->backing_vol)))
+        return false;
+    g_autofree char *xml = pd_vol_create_args_xml(args, capacity, allocation, backing);
+    printf("%s", xml);
+    return true;
+}
+
+static bool cmd_vol_create_as(PcCtl *ctl, const PcCmd *cmd, PcArgs *vargs, int argc, char **argv)
+{
+    PdVolCreateArgs args;
+    vol_create_args(vargs, &args);
+    /* virsh's order: the pool, then the sizes, then the rest */
     int type = pc_ctl_pool_type(ctl, args.pool);
     if (type < 0)
         return false;
+    uint64_t capacity = 0, allocation = 0;
+    if (!pc_parse_size(args.capacity, &capacity) ||
+        (args.allocation && !pc_parse_size(args.allocation, &allocation)))
+        return false;
+    g_autofree char *failed = g_strdup_printf("Failed to create vol %s", args.name);
+    g_autoptr(GError) error = NULL;
     g_autoptr(PdVolDef) def = pd_vol_def_from_args((PdPoolType)type, &args, &error);
     if (!def) {
+        pc_error("%s", failed);
         pc_error("%s", error->message);
         return false;
     }
+    if (args.print_xml)
+        return print_create_xml(ctl, &args, capacity, allocation);
     g_autofree char *xml = pd_vol_def_format(def);
-    if (args.print_xml) {
-        printf("%s", xml);
-        return true;
-    }
     JsonObject *p = json_object_new();
     json_object_set_string_member(p, "pool", args.pool);
     json_object_set_string_member(p, "xml", xml);
-    g_autofree char *failed = g_strdup_printf("Failed to create vol %s", args.name);
     if (ctl->pipeline)
         return pc_ctl_call_pipelined(ctl, "io.poold.Volume.Create", p, failed, print_created,
                                      g_strdup(args.name), g_free);
@@ -110,10 +158,11 @@ static bool cmd_vol_create(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc,
     if (ctl->async)
         return true;
     if (from)
-        printf("Vol %s created from input vol %s\n", reply_vol_name(reply, "?"),
-               pc_arg(args, "vol"));
+        pc_answer_message(ctl, reply, "Vol %s created from input vol %s\n",
+                          reply_vol_name(reply, pc_arg(args, "file")), pc_arg(args, "vol"));
     else
-        printf("Vol %s created from %s\n", reply_vol_name(reply, "?"), file);
+        pc_answer_message(ctl, reply, "Vol %s created from %s\n",
+                          reply_vol_name(reply, pc_arg(args, "file")), file);
     return true;
 }
 
@@ -128,13 +177,14 @@ static bool cmd_vol_clone(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     if (!reply)
         return false;
     if (!ctl->async)
-        printf("Vol %s cloned from %s\n", pc_arg(args, "newname"), pc_arg(args, "vol"));
+        pc_answer_message(ctl, reply, "Vol %s cloned from %s\n", pc_arg(args, "newname"),
+                          pc_arg(args, "vol"));
     return true;
 }
 
 static void print_deleted(PcCtl *ctl, JsonObject *reply, gpointer data)
 {
-    printf("Vol %s deleted\n", (const char *)data);
+    pc_answer_message(ctl, reply, "Vol %s deleted\n", (const char *)data);
 }
 
 static bool cmd_vol_delete(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
@@ -157,7 +207,7 @@ static bool cmd_vol_wipe(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (!reply)
         return false;
     if (!ctl->async)
-        printf("Vol %s wiped\n", pc_arg(args, "vol"));
+        pc_answer_message(ctl, reply, "Vol %s wiped\n", pc_arg(args, "vol"));
     return true;
 }
 
@@ -176,29 +226,22 @@ static bool cmd_vol_resize(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc,
         text++;
     }
     uint64_t value = 0;
-    g_autoptr(GError) error = NULL;
-    if (!pd_xml_parse_size_text(text, "capacity", PD_XML_SIZE_MAX, &value, &error)) {
-        pc_error("Malformed size %s", pc_arg(args, "capacity"));
+    if (!pc_parse_size(text, &value))
         return false;
-    }
     JsonObject *p = vol_params(args);
     json_object_set_int_member(p, "capacity", (int64_t)value);
     json_object_set_boolean_member(p, "delta", delta);
     json_object_set_boolean_member(p, "shrink", shrink);
     json_object_set_boolean_member(p, "allocate", pc_flag(args, "allocate"));
-    g_autofree char *failed = g_strdup_printf("Failed to change size of volume '%s' to %s",
-                                              pc_arg(args, "vol"), pc_arg(args, "capacity"));
+    const char *vol = pc_arg(args, "vol"), *how = delta ? "by" : "to";
+    g_autofree char *failed =
+        g_strdup_printf("Failed to change size of volume '%s' %s %s", vol, how, text);
     g_autoptr(JsonObject) reply = pc_ctl_call_job(ctl, "io.poold.Volume.Resize", p, -1, failed);
     if (!reply)
         return false;
-    if (!ctl->async) {
-        if (delta)
-            printf("Size of volume '%s' successfully changed by %s\n", pc_arg(args, "vol"),
-                   pc_arg(args, "capacity"));
-        else
-            printf("Size of volume '%s' successfully changed to %s\n", pc_arg(args, "vol"),
-                   pc_arg(args, "capacity"));
-    }
+    if (!ctl->async)
+        pc_answer_message(ctl, reply, "Size of volume '%s' successfully changed %s %s\n", vol, how,
+                          text);
     return true;
 }
 
@@ -217,10 +260,8 @@ static bool cmd_vol_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     g_autoptr(JsonObject) v = get_vol(ctl, args);
     if (!v)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(v);
+    if (pc_answer_json(ctl, v))
         return true;
-    }
     bool bytes = pc_flag(args, "bytes");
     printf("%-15s %s\n", "Name:", json_object_get_string_member(v, "name"));
     printf("%-15s %s\n", "Type:", json_object_get_string_member(v, "type"));
@@ -236,16 +277,13 @@ static bool cmd_vol_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
 {
     JsonObject *p = json_object_new();
     json_object_set_string_member(p, "pool", pc_arg(args, "pool"));
-    g_autoptr(JsonObject) reply = pc_ctl_call(ctl, "io.poold.Volume.List", p, NULL);
+    g_autoptr(JsonObject) reply =
+        pc_ctl_call(ctl, "io.poold.Volume.List", p, "Failed to list volumes");
     if (!reply)
         return false;
     JsonArray *vols = json_object_get_array_member(reply, "volumes");
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, json_array_ref(vols));
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, vols))
         return true;
-    }
     bool details = pc_flag(args, "details");
     PcTable *t = details ? pc_table_new("Name", "Path", "Type", "Capacity", "Allocation", NULL)
                          : pc_table_new("Name", "Path", NULL);
@@ -262,7 +300,7 @@ static bool cmd_vol_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
             pc_pretty_size((uint64_t)json_object_get_int_member(v, "allocation"));
         pc_table_add(t, name, path, json_object_get_string_member(v, "type"), cap, alloc, NULL);
     }
-    pc_table_print(t);
+    pc_table_print(ctl, t);
     return true;
 }
 
@@ -272,10 +310,7 @@ static bool cmd_vol_dumpxml(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc
         pc_ctl_call(ctl, "io.poold.Volume.DumpXML", vol_params(args), NULL);
     if (!reply)
         return false;
-    if (ctl->json)
-        pc_print_json_object(reply);
-    else
-        printf("%s", json_object_get_string_member(reply, "xml"));
+    pc_answer_member(ctl, reply, "xml", false);
     return true;
 }
 
@@ -285,10 +320,8 @@ static bool cmd_vol_field(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     g_autoptr(JsonObject) v = get_vol(ctl, args);
     if (!v)
         return false;
-    if (ctl->json) {
-        pc_print_json_object(v);
+    if (pc_answer_json(ctl, v))
         return true;
-    }
     const char *field = cmd->name + strlen("vol-");
     if (g_str_equal(field, "pool") && pc_flag(args, "uuid")) {
         JsonObject *p = json_object_new();
@@ -365,11 +398,11 @@ static bool cmd_vol_snapshot(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int arg
         if (!reply)
             return false;
         if (i == 1)
-            printf("Vol %s reverted to snapshot %s\n", pc_arg(args, "vol"),
-                   pc_arg(args, "snapshotname"));
+            pc_answer_message(ctl, reply, "Vol %s reverted to snapshot %s\n", pc_arg(args, "vol"),
+                              pc_arg(args, "snapshotname"));
         else
-            printf("Snapshot %s of vol %s %s\n", pc_arg(args, "snapshotname"), pc_arg(args, "vol"),
-                   table[i].done);
+            pc_answer_message(ctl, reply, "Snapshot %s of vol %s %s\n",
+                              pc_arg(args, "snapshotname"), pc_arg(args, "vol"), table[i].done);
         return true;
     }
     return false;
@@ -382,12 +415,8 @@ static bool cmd_vol_snapshot_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
     if (!reply)
         return false;
     JsonArray *snaps = json_object_get_array_member(reply, "snapshots");
-    if (ctl->json) {
-        g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-        json_node_set_array(node, json_array_ref(snaps));
-        pc_print_json(node);
+    if (pc_answer_json_array(ctl, snaps))
         return true;
-    }
     PcTable *t = pc_table_new("Id", "Name", "Creation Time", "VM Size", NULL);
     for (guint i = 0; i < json_array_get_length(snaps); i++) {
         JsonObject *s = json_array_get_object_element(snaps, i);
@@ -398,7 +427,7 @@ static bool cmd_vol_snapshot_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
         pc_table_add(t, json_object_get_string_member(s, "id"),
                      json_object_get_string_member(s, "name"), date ? date : "-", size, NULL);
     }
-    pc_table_print(t);
+    pc_table_print(ctl, t);
     return true;
 }
 
@@ -411,6 +440,17 @@ static bool cmd_vol_snapshot_list(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, in
         "pool", PC_OPT_STRING, "pool name or uuid"                                                 \
     }
 
+static const PcOpt o_create_as[] = {
+    {"pool", PC_OPT_DATA, "pool name"},
+    {"name", PC_OPT_DATA, "name of the volume"},
+    {"capacity", PC_OPT_DATA, "size of the volume, a number with an optional unit (20G)"},
+    {"allocation", PC_OPT_STRING, "size allocated at once, a number with an optional unit"},
+    {"format", PC_OPT_STRING, "format of the volume (raw, qcow2, ...)"},
+    {"backing-vol", PC_OPT_STRING, "the backing volume, for an overlay"},
+    {"backing-vol-format", PC_OPT_STRING, "format of the backing volume"},
+    {"prealloc-metadata", PC_OPT_BOOL, "preallocate the metadata (qcow2) instead of the data"},
+    {"print-xml", PC_OPT_BOOL, "print the XML, create nothing"},
+    {NULL}};
 static const PcOpt o_create[] = {{"pool", PC_OPT_DATA, "pool name"},
                                  {"file", PC_OPT_DATA, "file containing an XML vol description"},
                                  {"prealloc-metadata", PC_OPT_BOOL, "preallocate metadata"},
@@ -433,7 +473,10 @@ static const PcOpt o_vol[] = {VOL, POOL, {NULL}};
 static const PcOpt o_delete[] = {
     VOL, POOL, {"delete-snapshots", PC_OPT_BOOL, "delete snapshots too"}, {NULL}};
 static const PcOpt o_wipe[] = {
-    VOL, POOL, {"algorithm", PC_OPT_NAMED, "zero, random or trim"}, {NULL}};
+    VOL,
+    POOL,
+    {"algorithm", PC_OPT_NAMED, "how to wipe: zero (the default), random or trim"},
+    {NULL}};
 static const PcOpt o_resize[] = {VOL,
                                  {"capacity", PC_OPT_DATA, "new capacity for the vol"},
                                  POOL,
@@ -453,8 +496,8 @@ static const PcOpt o_volpool[] = {VOL, {"uuid", PC_OPT_BOOL, "return the pool uu
 static const PcOpt o_transfer[] = {VOL,
                                    {"file", PC_OPT_DATA, "file"},
                                    POOL,
-                                   {"offset", PC_OPT_NAMED, "volume offset"},
-                                   {"length", PC_OPT_NAMED, "amount of data"},
+                                   {"offset", PC_OPT_NUMBER, "volume offset"},
+                                   {"length", PC_OPT_NUMBER, "amount of data"},
                                    {"sparse", PC_OPT_BOOL, "preserve sparseness"},
                                    {NULL}};
 static const PcOpt o_snap[] = {VOL, {"snapshotname", PC_OPT_DATA, "snapshot name"}, POOL, {NULL}};
@@ -462,7 +505,7 @@ static const PcOpt o_snap[] = {VOL, {"snapshotname", PC_OPT_DATA, "snapshot name
 const PcCmd pc_vol_cmds[] = {
     {"vol-clone", cmd_vol_clone, o_clone, "clone a volume"},
     {"vol-create", cmd_vol_create, o_create, "create a vol from an XML file"},
-    {"vol-create-as", cmd_vol_create_as, NULL, "create a volume from a set of args", true},
+    {"vol-create-as", cmd_vol_create_as, o_create_as, "create a volume from a set of args", true},
     {"vol-create-from", cmd_vol_create, o_create_from, "create a vol, using another as input"},
     {"vol-delete", cmd_vol_delete, o_delete, "delete a vol", true},
     {"vol-download", cmd_vol_transfer, o_transfer, "download volume contents to a file"},

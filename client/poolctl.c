@@ -6,13 +6,14 @@
 #include "common/pd-error.h"
 #include "xml/pool-types.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_SOCKET    "/run/poold/poold-sock"
-#define DEFAULT_SOCKET_RO "/run/poold/poold-sock-ro"
+#define DEFAULT_SOCKET    PC_DEFAULT_SOCKET
+#define DEFAULT_SOCKET_RO PC_DEFAULT_SOCKET_RO
 
 void pc_error(const char *fmt, ...)
 {
@@ -251,6 +252,68 @@ static void print_progress(JsonObject *progress, bool final)
         fputc('\n', stderr);
 }
 
+static gint job_interrupted;
+
+static void on_job_interrupt(int sig)
+{
+    g_atomic_int_set(&job_interrupted, 1);
+}
+
+/* Ctrl-C during a foreground job: the job goes on in poold; say which it is. */
+static void print_interrupted(int64_t job)
+{
+    if (job > 0)
+        fprintf(stderr,
+                "\nerror: interrupted: job %" G_GINT64_FORMAT " goes on in poold (job-cancel "
+                "%" G_GINT64_FORMAT " stops it, job-wait %" G_GINT64_FORMAT " follows it)\n",
+                job, job, job);
+    else
+        fprintf(stderr, "\nerror: interrupted: the operation goes on in poold (job-list shows "
+                        "it, job-cancel stops it)\n");
+}
+
+/* Reads the answers of a job call: progress drawn on stderr (@tty) until the final reply. */
+static JsonObject *job_answers(PcCtl *ctl, PcConn *conn, JsonObject *params,
+                               const char *what_failed, bool tty)
+{
+    bool shown = false;
+    int64_t job = 0;
+    g_autoptr(GError) error = NULL;
+    for (;;) {
+        if (pc_conn_wait(conn, 0, &job_interrupted) < 0) {
+            print_interrupted(job);
+            /* the call's answers are not read: a later command needs a new connection */
+            g_clear_pointer(&ctl->conn, pc_conn_free);
+            return NULL;
+        }
+        bool more = false;
+        JsonObject *reply = pc_conn_recv(conn, &more, NULL, &error);
+        if (!reply) {
+            if (shown)
+                fputc('\n', stderr);
+            print_call_error(error, what_failed, params);
+            return NULL;
+        }
+        if (!more) {
+            if (shown)
+                fprintf(stderr, "\r\033[K");
+            if (ctl->async && json_object_has_member(reply, "job") && !ctl->json && !ctl->quiet)
+                printf("Job %" G_GINT64_FORMAT " started\n",
+                       json_object_get_int_member(reply, "job"));
+            return reply;
+        }
+        if (json_object_has_member(reply, "progress")) {
+            JsonObject *progress = json_object_get_object_member(reply, "progress");
+            job = json_object_get_int_member_with_default(progress, "id", job);
+            if (tty) {
+                print_progress(progress, false);
+                shown = true;
+            }
+        }
+        json_object_unref(reply);
+    }
+}
+
 JsonObject *pc_ctl_call_job(PcCtl *ctl, const char *method, JsonObject *params, int fd,
                             const char *what_failed)
 {
@@ -266,30 +329,14 @@ JsonObject *pc_ctl_call_job(PcCtl *ctl, const char *method, JsonObject *params, 
         print_call_error(error, what_failed, owned);
         return NULL;
     }
-    bool shown = false;
-    for (;;) {
-        bool more = false;
-        JsonObject *reply = pc_conn_recv(conn, &more, NULL, &error);
-        if (!reply) {
-            if (shown)
-                fputc('\n', stderr);
-            print_call_error(error, what_failed, owned);
-            return NULL;
-        }
-        if (!more) {
-            if (shown)
-                fprintf(stderr, "\r\033[K");
-            if (ctl->async && json_object_has_member(reply, "job") && !ctl->json)
-                printf("Job %" G_GINT64_FORMAT " started\n",
-                       json_object_get_int_member(reply, "job"));
-            return reply;
-        }
-        if (json_object_has_member(reply, "progress")) {
-            print_progress(json_object_get_object_member(reply, "progress"), false);
-            shown = true;
-        }
-        json_object_unref(reply);
-    }
+    /* Ctrl-C leaves the job running in poold: it is told, with the job's id */
+    struct sigaction sa = {.sa_handler = on_job_interrupt}, old;
+    sigemptyset(&sa.sa_mask);
+    g_atomic_int_set(&job_interrupted, 0);
+    (void)sigaction(SIGINT, &sa, &old);
+    JsonObject *reply = job_answers(ctl, conn, owned, what_failed, tty);
+    (void)sigaction(SIGINT, &old, NULL);
+    return reply;
 }
 
 /* ---- option parsing ---- */
@@ -304,35 +351,51 @@ static const PcOpt *find_opt(const PcOpt *spec, const char *name, unsigned *ret_
     return NULL;
 }
 
-/* Fills @args from @argv (after the command name) by @cmd's options. Prints virsh's
- * messages and returns false on a bad command line. */
-static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
+/* Stores "--name" or "--name=value" (argv[*i]); false after virsh's message. */
+static bool parse_option(const PcCmd *cmd, int argc, char **argv, int *i, PcArgs *args)
 {
+    const char *arg = argv[*i];
+    g_autofree char *name = g_strdup(arg + 2);
+    char *eq = strchr(name, '=');
+    if (eq)
+        *eq = 0;
+    unsigned idx = 0;
+    const PcOpt *opt = find_opt(args->spec, name, &idx);
+    if (!opt) {
+        pc_error("command '%s' doesn't support option --%s", cmd->name, name);
+        return false;
+    }
+    if (opt->type == PC_OPT_BOOL) {
+        args->values[idx] = "";
+        return true;
+    }
+    if (eq) {
+        args->values[idx] = arg + (eq - name) + 3;
+    } else if (*i + 1 < argc) {
+        args->values[idx] = argv[++*i];
+    } else {
+        pc_error("expected syntax: --%s <%s>", name,
+                 opt->type == PC_OPT_NUMBER ? "number" : "string");
+        return false;
+    }
+    return true;
+}
+
+/* Fills @args from @argv (after the command name) by @cmd's options: "--" ends the options,
+ * other words fill the data options in order. Prints virsh's messages and returns false on
+ * a bad command line. @rest_ok: words left over are the command's (echo). */
+static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args, bool rest_ok)
+{
+    bool options = true;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
-        unsigned idx = 0;
-        if (g_str_has_prefix(arg, "--") && arg[2]) {
-            g_autofree char *name = g_strdup(arg + 2);
-            char *eq = strchr(name, '=');
-            if (eq)
-                *eq = 0;
-            const PcOpt *opt = find_opt(args->spec, name, &idx);
-            if (!opt) {
-                pc_error("command '%s' doesn't support option --%s", cmd->name, name);
+        if (options && g_str_equal(arg, "--")) {
+            options = false;
+            continue;
+        }
+        if (options && g_str_has_prefix(arg, "--") && arg[2]) {
+            if (!parse_option(cmd, argc, argv, &i, args))
                 return false;
-            }
-            if (opt->type == PC_OPT_BOOL) {
-                args->values[idx] = "";
-                continue;
-            }
-            if (eq) {
-                args->values[idx] = arg + (eq - name) + 3;
-            } else if (i + 1 < argc) {
-                args->values[idx] = argv[++i];
-            } else {
-                pc_error("expected syntax: --%s <string>", name);
-                return false;
-            }
             continue;
         }
         bool placed = false;
@@ -343,7 +406,7 @@ static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
                 placed = true;
             }
         }
-        if (!placed) {
+        if (!placed && !rest_ok) {
             pc_error("unexpected data '%s'", arg);
             return false;
         }
@@ -356,8 +419,8 @@ static bool parse_args(const PcCmd *cmd, int argc, char **argv, PcArgs *args)
     return true;
 }
 
-const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds,   pc_vol_cmds,    pc_job_cmds,
-                                      pc_domain_cmds, pc_secret_cmds, NULL};
+const PcCmd *const pc_cmd_groups[] = {pc_pool_cmds,   pc_vol_cmds,   pc_job_cmds, pc_domain_cmds,
+                                      pc_secret_cmds, pc_shell_cmds, NULL};
 
 const PcCmd *pc_find_cmd(const char *name)
 {
@@ -368,50 +431,42 @@ const PcCmd *pc_find_cmd(const char *name)
     return NULL;
 }
 
-static void print_usage(void)
+/* Takes the options every command accepts out of @argv (up to "--"): --json, --async,
+ * -C/--libvirt-uri, --help. Returns the other words; *ret_help when --help was given. */
+static GPtrArray *common_options(PcCtl *ctl, int argc, char **argv, bool *ret_help)
 {
-    printf("Usage: poolctl [-c SOCKET] COMMAND [ARGS...]\n\n"
-           "  -c, --connect SOCKET  poold's socket (default %s, or %s when that one is not\n"
-           "                        accessible; $POOLD_SOCKET)\n"
-           "  -C, --libvirt-uri URI the libvirt URI poold uses for domain commands (default:\n"
-           "                        [libvirt] uri of poold's configuration)\n"
-           "  --json                machine-readable output of read commands\n"
-           "  --async               start a long operation as a job and print its id\n\n"
-           "Commands:\n",
-           DEFAULT_SOCKET, DEFAULT_SOCKET_RO);
-    for (unsigned g = 0; pc_cmd_groups[g]; g++)
-        for (const PcCmd *c = pc_cmd_groups[g]; c->name; c++)
-            printf("    %-22s %s\n", c->name, c->help);
-}
-
-static void print_cmd_help(const PcCmd *cmd)
-{
-    printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n    %s", cmd->name, cmd->help, cmd->name);
-    for (const PcOpt *o = cmd->opts; o && o->name; o++) {
-        if (o->type == PC_OPT_BOOL)
-            printf(" [--%s]", o->name);
-        else if (o->type == PC_OPT_DATA)
-            printf(" <%s>", o->name);
-        else
-            printf(" [--%s <string>]", o->name);
+    GPtrArray *rest = g_ptr_array_new();
+    bool options = true;
+    *ret_help = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (options && g_str_equal(a, "--")) {
+            options = false;
+            g_ptr_array_add(rest, argv[i]);
+        } else if (options && g_str_equal(a, "--json")) {
+            ctl->json = true;
+        } else if (options && g_str_equal(a, "--async")) {
+            ctl->async = true;
+        } else if (options && (g_str_equal(a, "-C") || g_str_equal(a, "--libvirt-uri")) &&
+                   i + 1 < argc) {
+            ctl->libvirt_uri = argv[++i];
+        } else if (options && g_str_has_prefix(a, "--libvirt-uri=")) {
+            ctl->libvirt_uri = a + strlen("--libvirt-uri=");
+        } else if (options && g_str_equal(a, "--help")) {
+            *ret_help = true;
+        } else {
+            g_ptr_array_add(rest, argv[i]);
+        }
     }
-    printf("\n\n  OPTIONS\n");
-    for (const PcOpt *o = cmd->opts; o && o->name; o++)
-        printf("    --%-16s %s\n", o->name, o->help ? o->help : "");
-    printf("\n");
+    return rest;
 }
 
 /* Runs one command line (argv[0] is the command). Returns true on success. */
 bool pc_run_command(PcCtl *ctl, int argc, char **argv)
 {
-    if (g_str_equal(argv[0], "help")) {
-        const PcCmd *cmd = argc > 1 ? pc_find_cmd(argv[1]) : NULL;
-        if (cmd)
-            print_cmd_help(cmd);
-        else
-            print_usage();
-        return true;
-    }
+    ctl->ran = false;
+    ctl->bare = false;
+    ctl->deferred = false;
     const PcCmd *cmd = pc_find_cmd(argv[0]);
     if (!cmd) {
         pc_error("unknown command: '%s'", argv[0]);
@@ -420,24 +475,12 @@ bool pc_run_command(PcCtl *ctl, int argc, char **argv)
     /* A pool may change type only through pool-* commands: they forget the cached types. */
     if (ctl->pool_types && g_str_has_prefix(cmd->name, "pool-"))
         g_hash_table_remove_all(ctl->pool_types);
-    ctl->deferred = false;
-    /* --json and --async may come anywhere */
-    g_autoptr(GPtrArray) rest = g_ptr_array_new();
-    for (int i = 1; i < argc; i++) {
-        if (g_str_equal(argv[i], "--json"))
-            ctl->json = true;
-        else if (g_str_equal(argv[i], "--async"))
-            ctl->async = true;
-        else if ((g_str_equal(argv[i], "-C") || g_str_equal(argv[i], "--libvirt-uri")) &&
-                 i + 1 < argc)
-            ctl->libvirt_uri = argv[++i];
-        else if (g_str_has_prefix(argv[i], "--libvirt-uri="))
-            ctl->libvirt_uri = argv[i] + strlen("--libvirt-uri=");
-        else if (g_str_equal(argv[i], "--help")) {
-            print_cmd_help(cmd);
-            return true;
-        } else
-            g_ptr_array_add(rest, argv[i]);
+    bool help = false;
+    g_autoptr(GPtrArray) rest = common_options(ctl, argc, argv, &help);
+    if (help) {
+        ctl->ran = true;
+        pc_help_command(cmd);
+        return true;
     }
     PcArgs args = {.spec = cmd->opts};
     unsigned n = 0;
@@ -446,9 +489,92 @@ bool pc_run_command(PcCtl *ctl, int argc, char **argv)
     args.n = n;
     g_autofree const char **values = g_new0(const char *, n + 1);
     args.values = values;
-    if (cmd->opts && !parse_args(cmd, (int)rest->len, (char **)rest->pdata, &args))
+    bool rest_ok = !cmd->opts || (n > 0 && cmd->opts[n - 1].type == PC_OPT_ARGV);
+    if (!parse_args(cmd, (int)rest->len, (char **)rest->pdata, &args, rest_ok))
         return false;
+    ctl->ran = true;
     return cmd->run(ctl, cmd, &args, (int)rest->len, (char **)rest->pdata);
+}
+
+/* Appends the words of @text to @lines as one command line, if it has any. */
+static bool add_command(GPtrArray *lines, const GString *text)
+{
+    g_autoptr(GError) error = NULL;
+    char **words = NULL;
+    int n = 0;
+    if (!g_shell_parse_argv(text->str, &n, &words, &error)) {
+        if (g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING))
+            return true;
+        pc_error("%s", error->message);
+        return false;
+    }
+    g_ptr_array_add(lines, words);
+    return true;
+}
+
+GPtrArray *pc_split_line(const char *line)
+{
+    g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+    g_autoptr(GString) cur = g_string_new(NULL);
+    char quote = 0;
+    for (const char *p = line; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+            else if (*p == '\\' && quote == '"' && p[1])
+                g_string_append_c(cur, *p++);
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '\\' && p[1]) {
+            g_string_append_c(cur, *p++);
+        } else if (*p == ';' || *p == '\n') {
+            if (!add_command(lines, cur))
+                return NULL;
+            g_string_truncate(cur, 0);
+            continue;
+        } else if (*p == '#' && (cur->len == 0 || g_ascii_isspace(cur->str[cur->len - 1]))) {
+            break; /* a comment to the end of the line */
+        }
+        g_string_append_c(cur, *p);
+    }
+    if (!add_command(lines, cur))
+        return NULL;
+    return g_steal_pointer(&lines);
+}
+
+/* Runs one command as a session does: answers in flight first unless it is pipelined too,
+ * its own --json/--async/-C only for itself, and virsh's empty line after its output. */
+static bool run_in_session(PcCtl *ctl, int argc, char **argv)
+{
+    bool ok = true;
+    const PcCmd *cmd = pc_find_cmd(argv[0]);
+    if (ctl->pipeline && (!cmd || !cmd->pipelines) && !pc_ctl_drain(ctl))
+        ok = false;
+    bool json = ctl->json, async = ctl->async;
+    const char *uri = ctl->libvirt_uri;
+    if (!pc_run_command(ctl, argc, argv))
+        ok = false;
+    if (ctl->ran && !ctl->bare && !ctl->quiet && !ctl->json && !ctl->deferred)
+        printf("\n"); /* virsh ends a command's output with an empty line (not a bad line's) */
+    fflush(stdout);
+    ctl->json = json;
+    ctl->async = async;
+    ctl->libvirt_uri = uri;
+    return ok;
+}
+
+bool pc_run_line(PcCtl *ctl, const char *line)
+{
+    g_autoptr(GPtrArray) lines = pc_split_line(line);
+    if (!lines)
+        return false;
+    bool ok = true;
+    for (guint i = 0; i < lines->len && !ctl->quit; i++) {
+        char **words = lines->pdata[i];
+        if (!run_in_session(ctl, (int)g_strv_length(words), words))
+            ok = false;
+    }
+    return ok;
 }
 
 /* The socket: -c, $POOLD_SOCKET, the read-write default, or the read-only one when the
@@ -463,48 +589,65 @@ static const char *default_socket(void)
     return DEFAULT_SOCKET;
 }
 
-int main(int argc, char **argv)
+/* The options before the command. Returns the index of the command, or -1 after an exit
+ * (help, version: *ret_status 0; a bad option: 1). */
+static int main_options(PcCtl *ctl, int argc, char **argv, int *ret_status)
 {
-    PcCtl ctl = {0};
     int i = 1;
+    *ret_status = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if ((g_str_equal(a, "-c") || g_str_equal(a, "--connect")) && i + 1 < argc)
-            ctl.socket_path = argv[++i];
+            ctl->socket_path = argv[++i];
         else if (g_str_has_prefix(a, "--connect="))
-            ctl.socket_path = a + strlen("--connect=");
+            ctl->socket_path = a + strlen("--connect=");
         else if ((g_str_equal(a, "-C") || g_str_equal(a, "--libvirt-uri")) && i + 1 < argc)
-            ctl.libvirt_uri = argv[++i];
+            ctl->libvirt_uri = argv[++i];
         else if (g_str_has_prefix(a, "--libvirt-uri="))
-            ctl.libvirt_uri = a + strlen("--libvirt-uri=");
+            ctl->libvirt_uri = a + strlen("--libvirt-uri=");
         else if (g_str_equal(a, "--json"))
-            ctl.json = true;
+            ctl->json = true;
         else if (g_str_equal(a, "--async"))
-            ctl.async = true;
+            ctl->async = true;
         else if (g_str_equal(a, "-q") || g_str_equal(a, "--quiet"))
-            ctl.quiet = true;
+            ctl->quiet = true;
         else if (g_str_equal(a, "-h") || g_str_equal(a, "--help")) {
-            print_usage();
-            return 0;
-        } else if (g_str_equal(a, "-v") || g_str_equal(a, "--version")) {
+            pc_help_usage();
+            return -1;
+        } else if (g_str_equal(a, "-v") || g_str_equal(a, "-V") || g_str_equal(a, "--version")) {
             printf("%s\n", POOLCTL_VERSION);
-            return 0;
+            return -1;
+        } else if (g_str_equal(a, "--")) {
+            return i + 1;
         } else {
             pc_error("unsupported option '%s'. See --help.", a);
-            return 1;
+            *ret_status = 1;
+            return -1;
         }
     }
+    return i;
+}
+
+int main(int argc, char **argv)
+{
+    PcCtl ctl = {0};
+    int status = 0;
+    int i = main_options(&ctl, argc, argv, &status);
+    if (i < 0)
+        return status;
     if (!ctl.socket_path)
         ctl.socket_path = default_socket();
     if (i >= argc) {
         bool shell_ok = pc_shell(&ctl);
         pc_conn_free(ctl.conn);
+        g_free(ctl.socket_owned);
         return shell_ok ? 0 : 1;
     }
-    bool ok = pc_run_command(&ctl, argc - i, argv + i);
-    if (!ctl.quiet && !ctl.json)
-        printf("\n"); /* virsh ends every command's output with an empty line */
+    /* One argument is a command line of its own, as virsh reads it ("pool-list ; vol-list
+     * p"); several are one command's words. */
+    bool ok = argc - i == 1 ? pc_run_line(&ctl, argv[i]) : run_in_session(&ctl, argc - i, argv + i);
     pc_conn_free(ctl.conn);
+    g_free(ctl.socket_owned);
     fflush(stdout);
     return ok ? 0 : 1;
 }

@@ -26,6 +26,9 @@ bool pc_conn_send(PcConn *conn, const char *method, JsonObject *params, bool mor
  * code of its io.poold.Error name, the daemon's message. *ret_error_name, when given, gets
  * the wire name (caller frees). */
 JsonObject *pc_conn_recv(PcConn *conn, bool *ret_continues, char **ret_error_name, GError **error);
+/* Waits for the next reply: 1 when one can be read, 0 when @deadline (g_get_monotonic_time,
+ * 0: none) passed, -1 when *@interrupted was set (by a signal handler) meanwhile. */
+int pc_conn_wait(PcConn *conn, gint64 deadline, const gint *interrupted);
 /* Call and final reply (no streaming). */
 JsonObject *pc_call(PcConn *conn, const char *method, JsonObject *params, GError **error);
 
@@ -45,13 +48,23 @@ typedef struct {
     bool deferred;          /* the command just run left its answer in flight */
     bool pipeline_failed;   /* a pipelined command failed (the session's exit status) */
     GHashTable *pool_types; /* pool name -> type + 1, cached while only vol-* commands run */
+    bool ran;               /* the last command got past its parsing (virsh's empty line) */
+    bool bare;              /* ... but its output ends without that line (echo) */
+    bool quit;              /* quit or exit was run */
+    bool interactive;       /* commands come from poolctl's input (cd works) */
+    char *socket_owned;     /* socket_path when connect named one */
 } PcCtl;
+
+#define PC_DEFAULT_SOCKET    "/run/poold/poold-sock"
+#define PC_DEFAULT_SOCKET_RO "/run/poold/poold-sock-ro"
 
 typedef enum {
     PC_OPT_BOOL,   /* --flag */
     PC_OPT_DATA,   /* required, may be given positionally */
     PC_OPT_STRING, /* optional value, may be given positionally */
     PC_OPT_NAMED,  /* optional value, only as --name VALUE */
+    PC_OPT_NUMBER, /* optional number, only as --name N */
+    PC_OPT_ARGV,   /* last: the words left over are the command's own (echo) */
 } PcOptType;
 
 typedef struct {
@@ -70,7 +83,7 @@ typedef struct PcCmd PcCmd;
 struct PcCmd {
     const char *name;
     bool (*run)(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv);
-    const PcOpt *opts; /* terminated by {NULL}; NULL: the command parses argv itself */
+    const PcOpt *opts; /* terminated by {NULL}; the command gets the words left too */
     const char *help;
     bool pipelines; /* one call, answer only printed: may run pipelined (pc_ctl_call_pipelined) */
 };
@@ -117,6 +130,22 @@ extern const PcCmd *const pc_cmd_groups[];
 const PcCmd *pc_find_cmd(const char *name);
 /* Runs one command line (argv[0] is the command); prints its errors. */
 bool pc_run_command(PcCtl *ctl, int argc, char **argv);
+/* Runs a line that may hold several commands ("pool-list ; vol-list p"), with the shell's
+ * quoting. Returns true when every command succeeded. */
+bool pc_run_line(PcCtl *ctl, const char *line);
+/* Splits @line at unquoted ';' and newlines into command lines (words unquoted). NULL with
+ * the error printed on bad quoting. Free with g_ptr_array_unref (elements are GStrv). */
+GPtrArray *pc_split_line(const char *line);
+
+/* ---- poolctl-help.c ---- */
+
+/* The usage and every command group. */
+void pc_help_usage(void);
+/* One command's help, as virsh's "help CMD". */
+void pc_help_command(const PcCmd *cmd);
+/* "help [NAME]": the usage, a group (pool, volume, ...) or a command; false (error printed)
+ * for an unknown name. */
+bool pc_help(const char *name);
 
 /* ---- poolctl-shell.c: the interactive shell ---- */
 
@@ -127,14 +156,29 @@ bool pc_shell(PcCtl *ctl);
 
 /* ---- poolctl-print.c ---- */
 
+/* A command's answer: with --json, @object (or @array) is printed whole and the functions
+ * return true (the command has nothing more to print); otherwise they print nothing and
+ * return false. */
+bool pc_answer_json(PcCtl *ctl, JsonObject *object);
+bool pc_answer_json_array(PcCtl *ctl, JsonArray *array);
+/* A command's answer that is one string member of @object: with --json @object whole,
+ * otherwise the member as it is (XML ends with its own newline) or, with @newline, followed
+ * by one. */
+void pc_answer_member(PcCtl *ctl, JsonObject *object, const char *member, bool newline);
+/* A command's answer that is a message: with --json @object whole, otherwise the message. */
+void pc_answer_message(PcCtl *ctl, JsonObject *object, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
 /* virsh's vshPrettyCapacity: "20.00 GiB". Caller frees. */
 char *pc_pretty_size(uint64_t bytes);
 
 typedef struct PcTable PcTable;
 PcTable *pc_table_new(const char *first_header, ...) G_GNUC_NULL_TERMINATED;
 void pc_table_add(PcTable *table, const char *first_cell, ...) G_GNUC_NULL_TERMINATED;
-/* Prints as virsh's vshTable and frees. */
-void pc_table_print(PcTable *table);
+/* Prints as virsh's vshTable (without the header under -q) and frees. */
+void pc_table_print(PcCtl *ctl, PcTable *table);
+/* virsh's size argument ("20G", "1GB"): false with virsh's "Malformed size X" (and the reason
+ * line libvirt adds) printed. */
+bool pc_parse_size(const char *text, uint64_t *ret);
 
 /* ---- the command groups ---- */
 
@@ -143,5 +187,9 @@ extern const PcCmd pc_vol_cmds[];
 extern const PcCmd pc_job_cmds[];
 extern const PcCmd pc_secret_cmds[]; /* poolctl-secret.c */
 extern const PcCmd pc_domain_cmds[];
+extern const PcCmd pc_shell_cmds[];
+/* pool-event (poolctl-job.c, beside poold's own event command; listed with the pools). */
+bool pc_cmd_pool_event(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv);
+extern const PcOpt pc_pool_event_opts[]; /* poolctl-shell.c: help, quit, cd, pwd, echo, connect */
 
 G_END_DECLS

@@ -1,21 +1,13 @@
 /* poolimg commit and rebase: moving data along a backing chain. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHAIN_CHUNK (2 * 1024 * 1024)
-
-static const struct option chain_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
 
 static bool same_file(const char *a, const char *b)
 {
@@ -55,45 +47,31 @@ int pi_cmd_commit(int argc, char **argv)
 {
     const char *fmt = NULL, *base_name = NULL;
     bool quiet = false, drop = false, show_progress = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:ht:b:dpqr:", chain_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'b':
-            base_name = optarg;
-            drop = true;
-            break; /* -b implies -d, as qemu-img */
-        case 'd':
-            drop = true;
-            break;
-        case 'p':
-            show_progress = true;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 't':
-        case 'r':
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    if (optind != argc - 1)
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt),
+        PI_STRING('b', NULL, &base_name),
+        PI_FLAG('d', NULL, &drop),
+        PI_FLAG('p', NULL, &show_progress),
+        PI_FLAG('q', NULL, &quiet),
+        PI_IGNORE_VALUE('t', NULL),
+        PI_IGNORE_VALUE('r', NULL),
+        PI_IGNORE(0, "force-share"),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    if (base_name)
+        drop = true; /* -b implies -d, as qemu-img */
+    if (args.n_pos != 1)
         return pi_usage_error("Expecting one image file name");
     PdFormat format;
     if (!pi_parse_format(fmt, &format))
         return 1;
-    g_autoptr(PdImage) top = pi_open(argv[optind], format, PD_OPEN_RDWR);
+    g_autoptr(PdImage) top = pi_open(args.pos[0], format, PD_OPEN_RDWR);
     if (!top)
         return 1;
     PdImage *layer = pd_image_backing(top);
@@ -107,7 +85,7 @@ int pi_cmd_commit(int argc, char **argv)
         depth++;
     }
     if (!layer) {
-        pi_error("Did not find '%s' in the backing chain of '%s'", base_name, argv[optind]);
+        pi_error("Did not find '%s' in the backing chain of '%s'", base_name, args.pos[0]);
         return 1;
     }
     /* The base is opened with its own backing chain: a write that allocates only part of
@@ -196,42 +174,25 @@ static PdImage *open_new_backing(const char *filename, const char *backing, PdFo
 int pi_cmd_rebase(int argc, char **argv)
 {
     RebaseArgs a = {0};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":hf:F:b:upt:T:qU", chain_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            a.fmt = optarg;
-            break;
-        case 'b':
-            a.backing = optarg;
-            break;
-        case 'F':
-            a.backing_fmt = optarg;
-            break;
-        case 'u':
-            a.unsafe = true;
-            break;
-        case 'p':
-            a.progress = true;
-            break;
-        case 'q':
-            a.quiet = true;
-            break;
-        case 't':
-        case 'T':
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    if (optind != argc - 1)
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &a.fmt),
+        PI_STRING('b', NULL, &a.backing),
+        PI_STRING('F', NULL, &a.backing_fmt),
+        PI_FLAG('u', NULL, &a.unsafe),
+        PI_FLAG('p', NULL, &a.progress),
+        PI_FLAG('q', NULL, &a.quiet),
+        PI_IGNORE_VALUE('t', NULL),
+        PI_IGNORE_VALUE('T', NULL),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    if (args.n_pos != 1)
         return pi_usage_error("Expecting one image file name");
     if (!a.backing)
         return pi_usage_error("Must specify backing file (-b) or use -b \"\" to remove it");
@@ -239,7 +200,7 @@ int pi_cmd_rebase(int argc, char **argv)
     if (!pi_parse_format(a.fmt, &format) ||
         (a.backing_fmt && !pi_parse_format(a.backing_fmt, &bformat)))
         return 1;
-    const char *filename = argv[optind];
+    const char *filename = args.pos[0];
     bool remove = a.backing[0] == '\0';
     PdOpenFlags flags = PD_OPEN_RDWR | (a.unsafe ? PD_OPEN_NO_BACKING : 0);
     g_autoptr(PdImage) img = pi_open(filename, format, flags);

@@ -1,9 +1,9 @@
 /* poolimg check: metadata consistency, qemu-img's report and exit codes:
  * 0 clean, 1 check not completed, 2 corruptions, 3 leaks only, 63 format cannot be checked. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,62 +110,46 @@ static int run_check(PdImage *img, PdCheckFix fix, bool report, PdCheckResult *r
     return -1;
 }
 
-static const struct option check_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"output", required_argument, NULL, PI_OPT_OUTPUT},
-    {"repair", required_argument, NULL, 'r'},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
+static bool parse_repair(const char *value, void *dest)
+{
+    PdCheckFix *fix = dest;
+    if (strcmp(value, "leaks") == 0) {
+        *fix = PD_CHECK_FIX_LEAKS;
+    } else if (strcmp(value, "all") == 0) {
+        *fix = PD_CHECK_FIX_LEAKS | PD_CHECK_FIX_ERRORS;
+    } else {
+        pi_usage_error("Unknown option value for -r (expecting 'leaks' or 'all'): %s", value);
+        return false;
+    }
+    return true;
+}
 
 int pi_cmd_check(int argc, char **argv)
 {
     const char *fmt = NULL;
     bool json = false, quiet = false;
     PdCheckFix fix = PD_CHECK_NO_FIX;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", check_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'r':
-            if (strcmp(optarg, "leaks") == 0)
-                fix = PD_CHECK_FIX_LEAKS;
-            else if (strcmp(optarg, "all") == 0)
-                fix = PD_CHECK_FIX_LEAKS | PD_CHECK_FIX_ERRORS;
-            else
-                return pi_usage_error(
-                    "Unknown option value for -r (expecting 'leaks' or 'all'): %s", optarg);
-            break;
-        case PI_OPT_OUTPUT:
-            if (!pi_parse_output(optarg, &json))
-                return 1;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'T':
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    if (optind != argc - 1)
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt),
+        PI_CALL('r', "repair", parse_repair, &fix),
+        PI_OUTPUT(&json),
+        PI_FLAG('q', NULL, &quiet),
+        PI_IGNORE_VALUE('T', NULL),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int status = pi_args_parse(&spec, argc, argv, &args);
+    if (status >= 0)
+        return status;
+    if (args.n_pos != 1)
         return pi_usage_error("Expecting one image file name");
     PdFormat format;
     if (!pi_parse_format(fmt, &format))
         return 1;
-    const char *filename = argv[optind];
+    const char *filename = args.pos[0];
     /* The backing chain is opened too, as qemu-img check opens it: a chain that does not
      * open is an error (exit 1), not a clean check. */
     PdOpenFlags flags = PD_OPEN_CHECK_ONLY | (fix ? PD_OPEN_RDWR : 0);
@@ -185,7 +169,7 @@ int pi_cmd_check(int argc, char **argv)
         print_json(&r, filename, format, fix);
     else if (!quiet)
         print_human(&r);
-    int status = r.check_errors ? 1 : r.corruptions ? 2 : r.leaks ? 3 : 0;
+    status = r.check_errors ? 1 : r.corruptions ? 2 : r.leaks ? 3 : 0;
     pd_check_result_clear(&r);
     return status;
 }

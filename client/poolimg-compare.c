@@ -1,21 +1,13 @@
 /* poolimg compare: guest-visible contents of two images.
  * Exit status as qemu-img: 0 identical, 1 different, 2 error. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #define COMPARE_CHUNK (2 * 1024 * 1024)
-
-static const struct option compare_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
 
 /* Offset of the first differing 512-byte sector of @a and @b, or UINT64_MAX. */
 static uint64_t first_mismatch(const uint8_t *a, const uint8_t *b, size_t len)
@@ -106,51 +98,33 @@ int pi_cmd_compare(int argc, char **argv)
     const char *fmt[2] = {NULL, NULL};
     Compare c = {0};
     bool show_progress = false;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":hf:F:T:pqsU", compare_long, NULL)) != -1) {
-        switch (opt) {
-        case 'f':
-            fmt[0] = optarg;
-            break;
-        case 'F':
-            fmt[1] = optarg;
-            break;
-        case 'p':
-            show_progress = true;
-            break;
-        case 'q':
-            c.quiet = true;
-            break;
-        case 's':
-            c.strict = true;
-            break;
-        case 'T':
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            pi_bad_option(opt, argv);
-            return 2;
-        }
-    }
-    if (argc - optind != 2) {
-        pi_usage_error("Expecting two image file names");
-        return 2;
-    }
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt[0]),
+        PI_STRING('F', NULL, &fmt[1]),
+        PI_FLAG('p', NULL, &show_progress),
+        PI_FLAG('q', NULL, &c.quiet),
+        PI_FLAG('s', NULL, &c.strict),
+        PI_IGNORE_VALUE('T', NULL),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    if (args.n_pos != 2)
+        return pi_usage_error("Expecting two image file names");
     g_autoptr(PdImage) a = NULL;
     g_autoptr(PdImage) b = NULL;
     PdFormat f[2];
     if (!pi_parse_format(fmt[0], &f[0]) || !pi_parse_format(fmt[1], &f[1]))
         return 2;
-    a = pi_open(argv[optind], f[0], PD_OPEN_RDONLY);
+    a = pi_open(args.pos[0], f[0], PD_OPEN_RDONLY);
     if (!a)
         return 2;
-    b = pi_open(argv[optind + 1], f[1], PD_OPEN_RDONLY);
+    b = pi_open(args.pos[1], f[1], PD_OPEN_RDONLY);
     if (!b)
         return 2;
     c.img[0] = a;
@@ -161,7 +135,7 @@ int pi_cmd_compare(int argc, char **argv)
     c.buf[0] = buf0;
     c.buf[1] = buf1;
     uint64_t s0 = pd_image_size(a), s1 = pd_image_size(b);
-    int r = compare_common(&c, MIN(s0, s1));
+    r = compare_common(&c, MIN(s0, s1));
     if (r == 0 && s0 != s1) {
         if (c.strict) {
             if (!c.quiet)

@@ -1,17 +1,11 @@
 /* poolimg create and amend. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static const struct option create_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {NULL, 0, NULL, 0},
-};
 
 /* Opens the backing file the way the new image will (relative to its directory) to learn
  * its size and, when not given, its format. Prints the error and returns false on failure. */
@@ -63,48 +57,24 @@ typedef struct {
     const char *fmt, *backing, *backing_fmt;
     bool quiet, unsafe;
     GString *options; /* every -o, joined by commas */
+    PiArgs args;
 } CreateArgs;
 
 /* Parses the options. Returns -1 to go on, else the exit status. */
 static int parse_create_args(CreateArgs *a, int argc, char **argv)
 {
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &a->fmt),
+        PI_STRING('b', NULL, &a->backing),
+        PI_STRING('F', NULL, &a->backing_fmt),
+        PI_JOIN('o', NULL, a->options),
+        PI_FLAG('q', NULL, &a->quiet),
+        PI_FLAG('u', NULL, &a->unsafe),
+        PI_OBJECT,
+    };
     /* A negative size ("-5G") would otherwise read as an unknown option. */
-    if (argc >= 3 && argv[argc - 1][0] == '-' && g_ascii_isdigit(argv[argc - 1][1])) {
-        pi_error("Invalid image size '%s': the size must not be negative", argv[argc - 1]);
-        return 1;
-    }
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", create_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            a->fmt = optarg;
-            break;
-        case 'b':
-            a->backing = optarg;
-            break;
-        case 'F':
-            a->backing_fmt = optarg;
-            break;
-        case 'o':
-            g_string_append_printf(a->options, "%s%s", a->options->len ? "," : "", optarg);
-            break;
-        case 'q':
-            a->quiet = true;
-            break;
-        case 'u':
-            a->unsafe = true;
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        case PI_OPT_OBJECT:
-            break;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    return -1;
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table), .last = PI_LAST_POSITIVE};
+    return pi_args_parse(&spec, argc, argv, &a->args);
 }
 
 /* Prints "poolimg: FILE: message", frees @error, returns 1. */
@@ -154,26 +124,28 @@ int pi_cmd_create(int argc, char **argv)
     if (!pi_parse_format(a.fmt, &o.create.format))
         return 1;
     GError *error = NULL;
-    const char *filename = optind < argc ? argv[optind] : "";
+    char **pos = a.args.pos;
+    int n_pos = a.args.n_pos;
+    const char *filename = n_pos > 0 ? pos[0] : "";
     if (!pi_create_opts_parse(&o, options->str, false, &error))
         return create_fail(filename, error);
     if (o.help) {
         pi_create_opts_help(o.create.format, false);
         return 0;
     }
-    if (optind >= argc)
+    if (n_pos < 1)
         return pi_usage_error("Expecting image file name");
-    if (argc - optind > 2)
-        return pi_usage_error("Unexpected argument: %s", argv[optind + 2]);
+    if (n_pos > 2)
+        return pi_usage_error("Unexpected argument: %s", pos[2]);
     if (!apply_backing_args(&a, &o))
         return 1;
     if (o.backing_file && o.create.format == PD_FORMAT_RAW) {
         pi_error("%s: Backing file not supported for file format 'raw'", filename);
         return 1;
     }
-    if (argc - optind == 2 && !pi_parse_image_size(argv[optind + 1], &o.create.size))
+    if (n_pos == 2 && !pi_parse_image_size(pos[1], &o.create.size))
         return 1;
-    bool have_size = argc - optind == 2 || (o.set & PI_SET_SIZE);
+    bool have_size = n_pos == 2 || (o.set & PI_SET_SIZE);
     if (!have_size && (!o.backing_file || a.unsafe)) {
         pi_error("%s: Image creation needs a size parameter", filename);
         return 1;
@@ -193,53 +165,36 @@ int pi_cmd_create(int argc, char **argv)
     return ok ? 0 : create_fail(filename, error);
 }
 
-static const struct option amend_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force", no_argument, NULL, PI_OPT_FORCE},
-    {NULL, 0, NULL, 0},
-};
-
 int pi_cmd_amend(int argc, char **argv)
 {
     const char *fmt = NULL;
     g_autoptr(GString) optstr = g_string_new(NULL);
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":ho:f:t:pq", amend_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'o':
-            g_string_append_printf(optstr, "%s%s", optstr->len ? "," : "", optarg);
-            break;
-        case 't':
-        case 'p':
-        case 'q':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-        case PI_OPT_FORCE:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt),
+        PI_JOIN('o', NULL, optstr),
+        PI_IGNORE_VALUE('t', NULL),
+        PI_IGNORE('p', NULL),
+        PI_IGNORE('q', NULL),
+        PI_IGNORE(0, "force"),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
     if (optstr->len == 0)
         return pi_usage_error("Must specify options (-o)");
     PdFormat format;
     if (!pi_parse_format(fmt, &format))
         return 1;
-    if (optind != argc - 1 && !(strstr(optstr->str, "help") && optind >= argc))
+    if (args.n_pos != 1 && !(strstr(optstr->str, "help") && args.n_pos < 1))
         return pi_usage_error("Expecting one image file name");
     g_auto(PiCreateOpts) o = {0};
     g_autoptr(PdImage) img = NULL;
-    if (optind < argc) {
-        img = pi_open(argv[optind], format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING);
+    if (args.n_pos > 0) {
+        img = pi_open(args.pos[0], format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING);
         if (!img)
             return 1;
         format = pd_image_format(img);

@@ -1,9 +1,9 @@
 /* poolimg info: the image, its format details, snapshots, and optionally the whole
  * backing chain, as human text or JSON (qemu-img's keys). */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -134,6 +134,7 @@ static void print_human(const ImageReport *r)
             printf("    corrupt: %s\n    extended l2: %s\n", i->corrupt ? "true" : "false",
                    i->extended_l2 ? "true" : "false");
     }
+    pi_info_foreign_human(i);
 }
 
 static JsonObject *report_json(const ImageReport *r)
@@ -168,6 +169,9 @@ static JsonObject *report_json(const ImageReport *r)
         json_object_set_object_member(spec, "data", data);
         json_object_set_object_member(o, "format-specific", spec);
     }
+    JsonObject *foreign = pi_info_foreign_json(i);
+    if (foreign)
+        json_object_set_object_member(o, "format-specific", foreign);
     if (i->backing_file) {
         json_object_set_string_member(o, "full-backing-filename", i->full_backing_filename);
         json_object_set_string_member(o, "backing-filename", i->backing_file);
@@ -176,73 +180,59 @@ static JsonObject *report_json(const ImageReport *r)
     return o;
 }
 
-static const struct option info_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"output", required_argument, NULL, PI_OPT_OUTPUT},
-    {"backing-chain", no_argument, NULL, PI_OPT_BACKING_CHAIN},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
-
-int pi_cmd_info(int argc, char **argv)
+/* Prints the JSON of the reports in @arr: the array with --backing-chain, else the one
+ * object. Takes @arr. */
+static void print_json(JsonArray *arr, bool chain)
 {
-    const char *fmt = NULL;
-    bool json = false, chain = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:hU", info_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case PI_OPT_OUTPUT:
-            if (!pi_parse_output(optarg, &json))
-                return 1;
-            break;
-        case PI_OPT_BACKING_CHAIN:
-            chain = true;
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
+    JsonNode *root;
+    if (chain) {
+        root = json_node_new(JSON_NODE_ARRAY);
+        json_node_take_array(root, arr);
+    } else {
+        root = json_node_new(JSON_NODE_OBJECT);
+        json_node_set_object(root, json_array_get_object_element(arr, 0));
+        json_array_unref(arr);
     }
-    if (optind != argc - 1)
-        return pi_usage_error("Expecting one image file name");
-    PdFormat format;
-    if (!pi_parse_format(fmt, &format))
-        return 1;
+    pi_json_print(root);
+}
 
-    JsonArray *arr = json_array_new();
-    g_autofree char *filename = g_strdup(argv[optind]);
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    int status = 0;
+/* A backing file of the chain, opened as the engine opens backing files (non-blocking, data
+ * only: a FIFO, socket or character device is refused, never waited on). */
+static PdImage *open_backing_element(const char *path, PdFormat format)
+{
+    GError *error = NULL;
+    PdIO *io = pd_io_file_open(path, PD_IO_RDONLY | PD_IO_DATA_ONLY, 0, &error);
+    PdImage *img = io ? pd_image_open_io(io, format, PD_OPEN_NO_BACKING, &error) : NULL;
+    if (!img) {
+        if (g_str_has_prefix(error->message, "Could not open"))
+            pi_error("%s", error->message);
+        else
+            pi_error("Could not open '%s': %s", path, error->message);
+        g_error_free(error);
+    }
+    return img;
+}
+
+/* Reports @filename and, with @chain, its backing files: human text as it goes, JSON into
+ * @arr. Returns the exit status. */
+static int report_chain(const char *first, PdFormat format, bool chain, bool json, JsonArray *arr)
+{
+    g_autofree char *filename = g_strdup(first);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (int depth = 0; filename; depth++) {
         if (g_hash_table_contains(seen, filename) || depth >= PD_MAX_BACKING_DEPTH) {
             pi_error("Backing file '%s' creates an infinite loop.", filename);
-            status = 1;
-            break;
+            return 1;
         }
         g_hash_table_add(seen, g_strdup(filename));
-        g_autoptr(PdImage) img = pi_open(filename, format, PD_OPEN_NO_BACKING);
-        if (!img) {
-            status = 1;
-            break;
-        }
+        g_autoptr(PdImage) img = depth == 0 ? pi_open(filename, format, PD_OPEN_NO_BACKING)
+                                            : open_backing_element(filename, format);
+        if (!img)
+            return 1;
         g_auto(ImageReport) r = {0};
         GError *error = NULL;
-        if (!collect(img, filename, &r, &error)) {
-            status = pi_fail(error, 1);
-            break;
-        }
+        if (!collect(img, filename, &r, &error))
+            return pi_fail(error, 1);
         if (json) {
             json_array_add_object_element(arr, report_json(&r));
         } else {
@@ -250,27 +240,42 @@ int pi_cmd_info(int argc, char **argv)
                 printf("\n");
             print_human(&r);
         }
-        g_free(filename);
-        filename = NULL;
+        g_clear_pointer(&filename, g_free);
         if (chain && r.info.backing_file) {
             filename = g_strdup(r.info.full_backing_filename);
             format = r.info.backing_format;
         }
     }
-    g_hash_table_unref(seen);
-    if (json && status == 0) {
-        JsonNode *root;
-        if (chain) {
-            root = json_node_new(JSON_NODE_ARRAY);
-            json_node_take_array(root, arr);
-        } else {
-            root = json_node_new(JSON_NODE_OBJECT);
-            json_node_set_object(root, json_array_get_object_element(arr, 0));
-            json_array_unref(arr);
-        }
-        pi_json_print(root);
-    } else {
+    return 0;
+}
+
+int pi_cmd_info(int argc, char **argv)
+{
+    const char *fmt = NULL;
+    bool json = false, chain = false;
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt),
+        PI_OUTPUT(&json),
+        PI_FLAG(0, "backing-chain", &chain),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    if (args.n_pos != 1)
+        return pi_usage_error("Expecting one image file name");
+    PdFormat format;
+    if (!pi_parse_format(fmt, &format))
+        return 1;
+    JsonArray *arr = json_array_new();
+    int status = report_chain(args.pos[0], format, chain, json, arr);
+    if (json && status == 0)
+        print_json(arr, chain);
+    else
         json_array_unref(arr);
-    }
     return status;
 }

@@ -1,9 +1,9 @@
 /* poolimg map: where the guest's data lies, merged into runs as qemu-img map prints them. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,66 +58,33 @@ static const char *layer_name(PdImage *layer)
     return g_str_has_prefix(n, "./") ? n + 2 : n;
 }
 
-static const struct option map_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"output", required_argument, NULL, PI_OPT_OUTPUT},
-    {"start-offset", required_argument, NULL, PI_OPT_START_OFFSET},
-    {"max-length", required_argument, NULL, PI_OPT_MAX_LENGTH},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
-
-int pi_cmd_map(int argc, char **argv)
+/* The status of [@off, @end) as one run to print or merge. False on error (@error set). */
+static bool next_entry(PdImage *img, uint64_t off, uint64_t end, MapEntry *ret, GError **error)
 {
-    const char *fmt = NULL;
-    bool json = false;
-    uint64_t start = 0, max_length = UINT64_MAX;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:hU", map_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case PI_OPT_OUTPUT:
-            if (!pi_parse_output(optarg, &json))
-                return 1;
-            break;
-        case PI_OPT_START_OFFSET:
-        case PI_OPT_MAX_LENGTH: {
-            g_autoptr(GError) error = NULL;
-            if (!pd_parse_size(optarg, c == PI_OPT_START_OFFSET ? &start : &max_length, &error)) {
-                pi_error("Invalid %s specified: %s",
-                         c == PI_OPT_START_OFFSET ? "start offset" : "max length", error->message);
-                return 1;
-            }
-            break;
-        }
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    if (optind != argc - 1)
-        return pi_usage_error("Expecting one image file name");
-    PdFormat format;
-    if (!pi_parse_format(fmt, &format))
-        return 1;
-    g_autoptr(PdImage) img = pi_open(argv[optind], format, PD_OPEN_RDONLY);
-    if (!img)
-        return 1;
-    uint64_t size = pd_image_size(img);
-    uint64_t end = size;
-    if (max_length != UINT64_MAX && start < size && max_length < size - start)
-        end = start + max_length;
+    PdBlockStatus st;
+    if (!pd_image_block_status(img, off, MIN(end - off, (uint64_t)1 << 30), &st, error))
+        return false;
+    bool has_offset = (st.flags & PD_BLOCK_OFFSET_VALID) && !(st.flags & PD_BLOCK_COMPRESSED);
+    *ret = (MapEntry){
+        .start = off,
+        .length = st.length,
+        .depth = st.depth,
+        .present = (st.flags & PD_BLOCK_ALLOCATED) != 0,
+        .zero = (st.flags & PD_BLOCK_ZERO) != 0,
+        .data = (st.flags & PD_BLOCK_DATA) != 0,
+        .has_offset = has_offset,
+        .offset = st.host_offset,
+        .filename = !has_offset ? NULL
+                    : st.file   ? st.file
+                    : st.layer  ? layer_name(st.layer)
+                                : NULL,
+    };
+    return true;
+}
+
+/* Prints the runs of [@start, @end), merged. Returns the exit status. */
+static int print_map(PdImage *img, uint64_t start, uint64_t end, bool json)
+{
     if (json)
         printf("[");
     else
@@ -125,22 +92,10 @@ int pi_cmd_map(int argc, char **argv)
     MapEntry cur = {0};
     bool first = true;
     for (uint64_t off = start; off < end;) {
-        PdBlockStatus st;
+        MapEntry next;
         GError *error = NULL;
-        if (!pd_image_block_status(img, off, MIN(end - off, (uint64_t)1 << 30), &st, &error))
+        if (!next_entry(img, off, end, &next, &error))
             return pi_fail(error, 1);
-        bool has_offset = (st.flags & PD_BLOCK_OFFSET_VALID) && !(st.flags & PD_BLOCK_COMPRESSED);
-        MapEntry next = {
-            .start = off,
-            .length = st.length,
-            .depth = st.depth,
-            .present = (st.flags & PD_BLOCK_ALLOCATED) != 0,
-            .zero = (st.flags & PD_BLOCK_ZERO) != 0,
-            .data = (st.flags & PD_BLOCK_DATA) != 0,
-            .has_offset = has_offset,
-            .offset = st.host_offset,
-            .filename = has_offset && st.layer ? layer_name(st.layer) : NULL,
-        };
         if (mergeable(&cur, &next)) {
             cur.length += next.length;
         } else {
@@ -150,11 +105,45 @@ int pi_cmd_map(int argc, char **argv)
                 first = false;
             cur = next;
         }
-        off += st.length;
+        off += next.length;
     }
     if (cur.length > 0 && !print_entry(&cur, json, first))
         return 1;
     if (json)
         printf("]\n");
     return 0;
+}
+
+int pi_cmd_map(int argc, char **argv)
+{
+    const char *fmt = NULL;
+    bool json = false;
+    uint64_t start = 0, max_length = UINT64_MAX;
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt),
+        PI_OUTPUT(&json),
+        PI_SIZE(0, "start-offset", &start, "start offset"),
+        PI_SIZE(0, "max-length", &max_length, "max length"),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    if (args.n_pos != 1)
+        return pi_usage_error("Expecting one image file name");
+    PdFormat format;
+    if (!pi_parse_format(fmt, &format))
+        return 1;
+    g_autoptr(PdImage) img = pi_open(args.pos[0], format, PD_OPEN_RDONLY);
+    if (!img)
+        return 1;
+    uint64_t size = pd_image_size(img);
+    uint64_t end = size;
+    if (max_length != UINT64_MAX && start < size && max_length < size - start)
+        end = start + max_length;
+    return print_map(img, start, end, json);
 }

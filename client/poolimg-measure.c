@@ -1,21 +1,11 @@
 /* poolimg measure: space a new image needs, for a size or for an existing image's data. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-
-static const struct option measure_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"output", required_argument, NULL, PI_OPT_OUTPUT},
-    {"size", required_argument, NULL, PI_OPT_SIZE},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
 
 /* Prints the result as qemu-img does, human or JSON. */
 static void print_measure(const PdMeasure *m, bool json, bool show_bitmaps)
@@ -37,79 +27,79 @@ static void print_measure(const PdMeasure *m, bool json, bool show_bitmaps)
     }
 }
 
-int pi_cmd_measure(int argc, char **argv)
+typedef struct {
+    const char *fmt, *out_fmt, *size_text;
+    bool json;
+    GString *options;
+    PiArgs args;
+} MeasureArgs;
+
+/* The target's options and where the size comes from, checked. Returns -1 to go on, else
+ * the exit status (message printed). */
+static int measure_options(const MeasureArgs *a, PiCreateOpts *o, PdFormat *ret_format)
 {
-    const char *fmt = NULL, *out_fmt = "raw", *size_text = NULL;
-    bool json = false;
-    g_autoptr(GString) optstr = g_string_new(NULL);
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":hf:O:o:l:U", measure_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'O':
-            out_fmt = optarg;
-            break;
-        case 'o':
-            g_string_append_printf(optstr, "%s%s", optstr->len ? "," : "", optarg);
-            break;
-        case PI_OPT_SIZE:
-            size_text = optarg;
-            break;
-        case PI_OPT_OUTPUT:
-            if (!pi_parse_output(optarg, &json))
-                return 1;
-            break;
-        case 'l':
-            pi_error("Measuring internal snapshots (-l) is not supported");
-            return 1;
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    g_auto(PiCreateOpts) o = {0};
     PdFormat format;
-    if (!pi_parse_format(fmt, &format) || !pi_parse_format(out_fmt, &o.create.format))
+    if (!pi_parse_format(a->fmt, &format) || !pi_parse_format(a->out_fmt, &o->create.format))
         return 1;
     GError *error = NULL;
-    if (!pi_create_opts_parse(&o, optstr->str, false, &error))
+    if (!pi_create_opts_parse(o, a->options->str, false, &error))
         return pi_fail(error, 1);
-    if (o.help) {
-        pi_create_opts_help(o.create.format, false);
+    if (o->help) {
+        pi_create_opts_help(o->create.format, false);
         return 0;
     }
-    if (!pi_create_opts_validate(&o, &error))
+    if (!pi_create_opts_validate(o, &error))
         return pi_fail(error, 1);
-    if (size_text && optind < argc) {
+    if (a->size_text && a->args.n_pos > 0) {
         pi_error("--size N cannot be used together with a filename.");
         return 1;
     }
-    if (!size_text && optind != argc - 1) {
+    if (!a->size_text && a->args.n_pos != 1) {
         pi_error("Either --size N or one filename must be specified.");
         return 1;
     }
-    if (size_text && fmt) {
+    if (a->size_text && a->fmt) {
         pi_error("-f requires a filename argument.");
         return 1;
     }
+    *ret_format = format;
+    return -1;
+}
+
+int pi_cmd_measure(int argc, char **argv)
+{
+    g_autoptr(GString) optstr = g_string_new(NULL);
+    MeasureArgs a = {.out_fmt = "raw", .options = optstr};
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &a.fmt),
+        PI_STRING('O', NULL, &a.out_fmt),
+        PI_JOIN('o', NULL, optstr),
+        PI_STRING(0, "size", &a.size_text),
+        PI_OUTPUT(&a.json),
+        PI_REFUSE('l', NULL, "Measuring internal snapshots (-l) is not supported"),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    int r = pi_args_parse(&spec, argc, argv, &a.args);
+    if (r >= 0)
+        return r;
+    g_auto(PiCreateOpts) o = {0};
+    PdFormat format = PD_FORMAT_UNKNOWN;
+    r = measure_options(&a, &o, &format);
+    if (r >= 0)
+        return r;
     g_autoptr(PdImage) src = NULL;
-    if (size_text) {
-        if (!pd_parse_size(size_text, &o.create.size, &error)) {
+    GError *error = NULL;
+    if (a.size_text) {
+        if (!pd_parse_size(a.size_text, &o.create.size, &error)) {
             pi_error("Invalid image size specified: %s", error->message);
             g_error_free(error);
             return 1;
         }
     } else {
-        src = pi_open(argv[optind], format, PD_OPEN_RDONLY);
+        src = pi_open(a.args.pos[0], format, PD_OPEN_RDONLY);
         if (!src)
             return 1;
         o.create.size = pd_image_size(src);
@@ -126,6 +116,6 @@ int pi_cmd_measure(int argc, char **argv)
     /* qemu-img shows the bitmaps line when source and target can both hold bitmaps. */
     bool show_bitmaps = m.bitmaps || (src && pd_image_format(src) == PD_FORMAT_QCOW2 &&
                                       o.create.format == PD_FORMAT_QCOW2);
-    print_measure(&m, json, show_bitmaps);
+    print_measure(&m, a.json, show_bitmaps);
     return 0;
 }

@@ -1,21 +1,11 @@
 /* poolimg resize FILE [+|-]SIZE. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 #include "common/size.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-
-static const struct option resize_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"preallocation", required_argument, NULL, PI_OPT_PREALLOCATION},
-    {"shrink", no_argument, NULL, PI_OPT_SHRINK},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
 
 /* The new size from "+5G", "-1G" or "20G", checked for overflow and for staying positive. */
 static bool new_size_from(const char *text, uint64_t current, uint64_t *ret)
@@ -48,58 +38,45 @@ static bool new_size_from(const char *text, uint64_t current, uint64_t *ret)
     return true;
 }
 
+static bool parse_prealloc(const char *value, void *dest)
+{
+    g_autoptr(GError) error = NULL;
+    if (!pd_prealloc_from_name(value, dest, &error)) {
+        pi_error("Invalid preallocation mode '%s'", value);
+        return false;
+    }
+    return true;
+}
+
 int pi_cmd_resize(int argc, char **argv)
 {
-    /* "-5G" as the last argument is a size, not an option (as in qemu-img). */
-    const char *size_text = NULL;
-    if (argc >= 3 && argv[argc - 1][0] == '-' && g_ascii_isdigit(argv[argc - 1][1])) {
-        size_text = argv[argc - 1];
-        argc--;
-    }
     const char *fmt = NULL;
     bool quiet = false, shrink = false;
     PdPrealloc prealloc = PD_PREALLOC_OFF;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:hqU", resize_long, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case PI_OPT_SHRINK:
-            shrink = true;
-            break;
-        case PI_OPT_PREALLOCATION: {
-            g_autoptr(GError) error = NULL;
-            if (!pd_prealloc_from_name(optarg, &prealloc, &error)) {
-                pi_error("Invalid preallocation mode '%s'", optarg);
-                return 1;
-            }
-            break;
-        }
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    int want = size_text ? 1 : 2;
-    if (argc - optind != want)
+    const PiArg table[] = {
+        PI_STRING('f', NULL, &fmt),
+        PI_FLAG('q', NULL, &quiet),
+        PI_FLAG(0, "shrink", &shrink),
+        PI_CALL(0, "preallocation", parse_prealloc, &prealloc),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    /* "-5G" as the last argument is a size, not an option (as in qemu-img). */
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table), .last = PI_LAST_SIZE};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    const char *size_text = args.size;
+    if (args.n_pos != (size_text ? 1 : 2))
         return pi_usage_error("Expecting image file name and size");
     if (!size_text)
-        size_text = argv[optind + 1];
+        size_text = args.pos[1];
     PdFormat format;
     if (!pi_parse_format(fmt, &format))
         return 1;
-    g_autoptr(PdImage) img = pi_open(argv[optind], format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING);
+    g_autoptr(PdImage) img = pi_open(args.pos[0], format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING);
     if (!img)
         return 1;
     uint64_t current = pd_image_size(img), size;

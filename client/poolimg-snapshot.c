@@ -1,53 +1,73 @@
 /* poolimg snapshot -l | -c NAME | -a NAME | -d NAME FILE. */
+#include "client/poolimg-args.h"
 #include "client/poolimg.h"
 #include "common/pd-error.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-static const struct option snapshot_long[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"object", required_argument, NULL, PI_OPT_OBJECT},
-    {"image-opts", no_argument, NULL, PI_OPT_IMAGE_OPTS},
-    {"force-share", no_argument, NULL, 'U'},
-    {NULL, 0, NULL, 0},
-};
+/* -l, -a NAME, -c NAME, -d NAME: one of them. */
+typedef struct {
+    char action;
+    const char *name;
+} SnapshotAction;
+
+static bool set_action(SnapshotAction *a, char action, const char *name)
+{
+    if (a->action) {
+        pi_usage_error("Cannot mix '-l', '-a', '-c', '-d'");
+        return false;
+    }
+    a->action = action;
+    a->name = name;
+    return true;
+}
+
+static bool action_list(const char *value, void *dest)
+{
+    return set_action(dest, 'l', value);
+}
+
+static bool action_apply(const char *value, void *dest)
+{
+    return set_action(dest, 'a', value);
+}
+
+static bool action_create(const char *value, void *dest)
+{
+    return set_action(dest, 'c', value);
+}
+
+static bool action_delete(const char *value, void *dest)
+{
+    return set_action(dest, 'd', value);
+}
 
 int pi_cmd_snapshot(int argc, char **argv)
 {
-    char action = 0;
-    const char *name = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":la:c:d:hqU", snapshot_long, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-        case 'a':
-        case 'c':
-        case 'd':
-            if (action)
-                return pi_usage_error("Cannot mix '-l', '-a', '-c', '-d'");
-            action = (char)c;
-            name = optarg;
-            break;
-        case 'q':
-        case 'U':
-        case PI_OPT_OBJECT:
-        case PI_OPT_IMAGE_OPTS:
-            break;
-        case 'h':
-            pi_help();
-            return 0;
-        default:
-            return pi_bad_option(c, argv);
-        }
-    }
-    if (optind != argc - 1)
+    SnapshotAction act = {0};
+    const PiArg table[] = {
+        PI_CALL_NOVALUE('l', NULL, action_list, &act),
+        PI_CALL('a', NULL, action_apply, &act),
+        PI_CALL('c', NULL, action_create, &act),
+        PI_CALL('d', NULL, action_delete, &act),
+        PI_IGNORE('q', NULL),
+        PI_OBJECT,
+        PI_IMAGE_OPTS,
+        PI_FORCE_SHARE,
+    };
+    const PiArgSpec spec = {table, G_N_ELEMENTS(table)};
+    PiArgs args;
+    int r = pi_args_parse(&spec, argc, argv, &args);
+    if (r >= 0)
+        return r;
+    char action = act.action;
+    const char *name = act.name;
+    if (args.n_pos != 1)
         return pi_usage_error("Expecting one image file name");
     if (!action)
         action = 'l';
-    const char *filename = argv[optind];
+    const char *filename = args.pos[0];
     PdOpenFlags flags = PD_OPEN_NO_BACKING | (action == 'l' ? 0 : PD_OPEN_RDWR);
     g_autoptr(PdImage) img = pi_open(filename, PD_FORMAT_UNKNOWN, flags);
     if (!img)

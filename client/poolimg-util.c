@@ -5,7 +5,6 @@
 #include "common/pd-error.h"
 #include "common/size.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,15 +28,6 @@ int pi_usage_error(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "poolimg: %s\nTry 'poolimg --help' for more information\n", msg);
     return 1;
-}
-
-int pi_bad_option(int c, char **argv)
-{
-    if (c == ':')
-        return pi_usage_error("missing argument for option '%s'", argv[optind - 1]);
-    if (optopt && optopt < 0x100)
-        return pi_usage_error("unrecognized option '-%c'", optopt);
-    return pi_usage_error("unrecognized option '%s'", argv[optind - 1]);
 }
 
 int pi_fail(GError *error, int status)

@@ -31,30 +31,12 @@ int pi_cmd_compare(int argc, char **argv);  /* poolimg-compare.c */
 
 /* ---- shared helpers (poolimg-util.c) ---------------------------------------------- */
 
-/* Long options every command takes; their values (>= 0x100) for getopt_long. */
-enum {
-    PI_OPT_OUTPUT = 0x100,
-    PI_OPT_BACKING_CHAIN,
-    PI_OPT_SHRINK,
-    PI_OPT_PREALLOCATION,
-    PI_OPT_TARGET_IS_ZERO,
-    PI_OPT_SIZE,
-    PI_OPT_START_OFFSET,
-    PI_OPT_MAX_LENGTH,
-    PI_OPT_IMAGE_OPTS,
-    PI_OPT_OBJECT,
-    PI_OPT_FORCE,
-    PI_OPT_HELP,
-};
-
 /* The full --help text (poolimg.c). */
 void pi_help(void);
 /* "poolimg: <message>" on stderr. */
 void pi_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* pi_error, then "Try 'poolimg --help' for more information". Returns 1. */
 int pi_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-/* Reports what getopt_long returned for a bad option (':' or '?'). Returns 1. */
-int pi_bad_option(int c, char **argv);
 /* Prints @error's message as pi_error and frees it. Returns @status. */
 int pi_fail(GError *error, int status);
 
@@ -87,6 +69,10 @@ char *pi_size_str(uint64_t bytes);
 
 /* qemu-img's "Snapshot list:" table (poolimg-info.c). */
 void pi_snapshot_table_print(GArray *snaps);
+/* info's format-specific part for the read-only formats (poolimg-info-foreign.c); the JSON
+ * is NULL for formats without one. */
+void pi_info_foreign_human(const PdImageInfo *info);
+JsonObject *pi_info_foreign_json(const PdImageInfo *info);
 
 /* ---- -o options (poolimg-opts.c) -------------------------------------------------- */
 

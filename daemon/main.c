@@ -1,12 +1,15 @@
 /* poold: the storage pool daemon. Runs in the foreground (systemd's Type=notify-less simple
  * service, or by hand); takes its sockets from systemd when socket-activated. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/daemon.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/metrics.h"
-#include "daemon/model.h"
+#include "daemon/api/methods.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/model/daemon.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/observe/counters.h"
+#include "daemon/observe/metrics.h"
+#include "daemon/model/model.h"
+#include "daemon/model/backing-policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +35,16 @@ static void config_defaults(PdDaemonConfig *config)
     config->limits.max_pending = 16;
     config->limits.max_fds = 4;
     config->limits.max_outbuf = 64 * 1024 * 1024;
+    config->limits.max_ro_clients = 128;
+    config->limits.max_ro_clients_per_uid = 16;
+    config->limits.ro_idle_timeout_s = 60;
+    config->limits.max_outbuf_total = 256 * 1024 * 1024;
+    config->limits.parse_offload_bytes = 64 * 1024;
+    config->json_limits.max_depth = PD_JSON_MAX_DEPTH_DEFAULT;
+    config->json_limits.max_elements = PD_JSON_MAX_ELEMENTS_DEFAULT;
     config->workers = 4;
+    config->job_limits =
+        (PdJobLimits){.stream_workers = 4, .stall_timeout_s = 60, .max_per_client = 32};
 }
 
 /* Reads an unsigned key of [daemon] into *value when present. */
@@ -69,6 +81,27 @@ static bool config_libvirt_timeout(GKeyFile *kf, PdDaemonConfig *config, GError 
         return false;
     }
     config->libvirt_detach_timeout_ms = (unsigned)v * 1000;
+    return true;
+}
+
+/* [daemon] backing_roots: absolute directories, separated by ';' (docs/security.md). */
+static bool config_backing_roots(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    if (!g_key_file_has_key(kf, "daemon", "backing_roots", NULL))
+        return true;
+    g_auto(GStrv) roots = g_key_file_get_string_list(kf, "daemon", "backing_roots", NULL, NULL);
+    for (size_t i = 0; roots && roots[i]; i++) {
+        g_strstrip(roots[i]);
+        if (*roots[i] && !g_path_is_absolute(roots[i])) {
+            g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                        "configuration: [daemon] backing_roots: '%s' is not an absolute "
+                        "directory; list absolute directories separated by ';'",
+                        roots[i]);
+            return false;
+        }
+    }
+    g_strfreev(config->backing_roots);
+    config->backing_roots = g_steal_pointer(&roots);
     return true;
 }
 
@@ -109,6 +142,41 @@ static bool config_libvirt_uris(GKeyFile *kf, PdDaemonConfig *config, GError **e
     return true;
 }
 
+/* The limits of docs/security.md (attacks 2.1 to 2.4), in [daemon]. */
+static bool config_security(GKeyFile *kf, PdDaemonConfig *config, GError **error)
+{
+    PdServerLimits *l = &config->limits;
+    uint64_t ro = l->max_ro_clients, per_uid = l->max_ro_clients_per_uid;
+    uint64_t idle = l->ro_idle_timeout_s, total = l->max_outbuf_total;
+    uint64_t offload = l->parse_offload_bytes, depth = config->json_limits.max_depth;
+    uint64_t elements = config->json_limits.max_elements;
+    PdJobLimits *j = &config->job_limits;
+    uint64_t streams = j->stream_workers, stall = j->stall_timeout_s;
+    uint64_t per_client = j->max_per_client;
+    if (!config_uint(kf, "max_ro_clients", 1, 65536, &ro, error) ||
+        !config_uint(kf, "max_ro_clients_per_uid", 1, 65536, &per_uid, error) ||
+        !config_uint(kf, "ro_idle_timeout", 0, 86400, &idle, error) ||
+        !config_uint(kf, "max_outbuf_total", 1024 * 1024, (uint64_t)1 << 40, &total, error) ||
+        !config_uint(kf, "parse_offload_bytes", 1024, (uint64_t)1 << 30, &offload, error) ||
+        !config_uint(kf, "max_json_depth", 2, 1024, &depth, error) ||
+        !config_uint(kf, "max_json_elements", 16, 100000000, &elements, error) ||
+        !config_uint(kf, "stream_workers", 1, 256, &streams, error) ||
+        !config_uint(kf, "stream_stall_timeout", 0, 86400, &stall, error) ||
+        !config_uint(kf, "max_jobs_per_client", 1, 65536, &per_client, error))
+        return false;
+    j->stream_workers = (unsigned)streams;
+    j->stall_timeout_s = (unsigned)stall;
+    j->max_per_client = (unsigned)per_client;
+    l->max_ro_clients = (unsigned)ro;
+    l->max_ro_clients_per_uid = (unsigned)per_uid;
+    l->ro_idle_timeout_s = (unsigned)idle;
+    l->max_outbuf_total = (size_t)total;
+    l->parse_offload_bytes = (size_t)offload;
+    config->json_limits.max_depth = (unsigned)depth;
+    config->json_limits.max_elements = (size_t)elements;
+    return true;
+}
+
 /* Loads @path (a missing default file is fine). Command-line directories win. */
 static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_path,
                         GError **error)
@@ -128,14 +196,15 @@ static bool config_load(PdDaemonConfig *config, const char *path, bool explicit_
         config->state_dir = g_key_file_get_string(kf, "daemon", "state_dir", NULL);
     config->metrics_listen = g_key_file_get_string(kf, "daemon", "metrics_listen", NULL);
     config->libvirt_uri = g_key_file_get_string(kf, "libvirt", "uri", NULL);
-    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error))
+    if (!config_libvirt_timeout(kf, config, error) || !config_libvirt_uris(kf, config, error) ||
+        !config_backing_roots(kf, config, error))
         return false;
     uint64_t msg = config->limits.max_message, clients = config->limits.max_clients;
     uint64_t pending = config->limits.max_pending, workers = config->workers;
     if (!config_uint(kf, "max_message_size", 1024, 1u << 30, &msg, error) ||
         !config_uint(kf, "max_clients", 1, 65536, &clients, error) ||
         !config_uint(kf, "max_calls_per_client", 1, 1024, &pending, error) ||
-        !config_uint(kf, "workers", 1, 256, &workers, error))
+        !config_uint(kf, "workers", 1, 256, &workers, error) || !config_security(kf, config, error))
         return false;
     config->limits.max_message = msg;
     config->limits.max_clients = (unsigned)clients;
@@ -238,8 +307,9 @@ static bool parse_args(int *argc, char ***argv, PdDaemonConfig *config, GError *
 /* What daemon_init made (as far as it got) and the configuration. */
 static void daemon_free(PdDaemon *daemon)
 {
-    pd_metrics_http_stop();
+    g_clear_pointer(&daemon->metrics, pd_metrics_free);
     pd_server_free(daemon->server);
+    g_clear_pointer(&daemon->dispatch, pd_dispatch_free);
     pd_jobs_free(daemon->jobs);
     /* not while a reconciliation thread still scans with its connections: then the process
      * exits with it */
@@ -258,6 +328,22 @@ static void daemon_free(PdDaemon *daemon)
     g_free(daemon->config.libvirt_uri);
     g_strfreev(daemon->config.libvirt_allowed_uris);
     g_strfreev(daemon->config.libvirt_allowed_names);
+    g_strfreev(daemon->config.backing_roots);
+    pd_image_set_default_backing_opener(NULL);
+    pd_backing_policy_free(daemon->backing_policy);
+}
+
+/* The daemon's own gauges, last in the metrics (a PdMetricsWriter). */
+static void write_daemon_metrics(GString *out, gpointer data)
+{
+    PdDaemon *daemon = data;
+    pd_metrics_header(out, "poold_jobs_running", "gauge", "Jobs running now");
+    g_string_append_printf(out, "poold_jobs_running %u\n", pd_jobs_n_running(daemon->jobs));
+    pd_metrics_header(out, "poold_clients", "gauge", "Connected clients");
+    g_string_append_printf(out, "poold_clients %u\n", pd_server_n_clients(daemon->server));
+    pd_metrics_header(out, "poold_uptime_seconds", "gauge", "Seconds since poold started");
+    g_string_append_printf(out, "poold_uptime_seconds %" G_GINT64_FORMAT "\n",
+                           (g_get_monotonic_time() - daemon->start_time) / G_USEC_PER_SEC);
 }
 
 /* Opens the store, loads and reconciles the pools, listens. */
@@ -274,16 +360,27 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
         return false;
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
-    daemon->events = pd_events_new(daemon);
-    daemon->jobs = pd_jobs_new(daemon, config->workers);
+    /* every backing chain poold opens goes through the policy, before any worker runs */
+    daemon->backing_policy = pd_backing_policy_new((const char *const *)config->backing_roots);
+    pd_image_set_default_backing_opener(pd_backing_policy_opener(daemon->backing_policy));
+    daemon->metrics = pd_metrics_new();
+    pd_metrics_add_writer(daemon->metrics, pd_model_write_metrics, daemon);
+    pd_metrics_add_writer(daemon->metrics, pd_counters_write, NULL);
+    pd_metrics_add_writer(daemon->metrics, write_daemon_metrics, daemon);
+    daemon->events = pd_events_new(daemon->store);
+    daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, config->workers);
+    pd_jobs_set_limits(daemon->jobs, &config->job_limits);
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */
-    daemon->server = pd_server_new(daemon, config->runtime_dir, &config->limits, error);
+    pd_dispatch_set_json_limits(&config->json_limits);
+    daemon->dispatch = pd_dispatch_new(pd_method_table(), daemon, pd_counters_call);
+    daemon->server = pd_server_new(config->runtime_dir, &config->limits,
+                                   pd_dispatch_server_handler(), daemon->dispatch, error);
     if (!daemon->server || !pd_model_load(daemon, error))
         return false;
     if (config->metrics_listen && *config->metrics_listen &&
-        !pd_metrics_http_start(daemon, config->metrics_listen, error))
+        !pd_metrics_http_start(daemon->metrics, config->metrics_listen, error))
         return false;
     pd_model_reconcile(daemon);
     /* Attachments: scanned on threads, applied once the main loop runs. */

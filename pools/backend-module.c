@@ -14,6 +14,15 @@
     X(vol_snapshot_revert) X(vol_snapshot_delete) X(vol_disk_source)
 /* clang-format on */
 
+bool pd_pool_backend_same_callbacks(const PdPoolBackend *a, const PdPoolBackend *b)
+{
+    bool same = a->type == b->type;
+#define SAME_CALLBACK(name) same = same && (!a->name == !b->name);
+    BACKEND_CALLBACKS(SAME_CALLBACK)
+#undef SAME_CALLBACK
+    return same;
+}
+
 /* Defined when the process links the backend's code (tests), else NULL: then it is loaded. */
 extern const PdPoolBackend pd_pool_backend_netfs_nfs __attribute__((weak));
 extern const PdPoolBackend pd_pool_backend_iscsi_direct __attribute__((weak));
@@ -31,12 +40,8 @@ static const PdPoolBackend *check_module(const BackendModule *m, const PdPoolBac
                                          GError **error)
 {
     const PdPoolBackend *be = t->backend;
-    bool same = t->abi == PD_POOL_BACKEND_MODULE_ABI && t->size == sizeof(PdPoolBackend) &&
-                be->type == m->proxy->type;
-#define SAME_CALLBACK(name) same = same && (!be->name == !m->proxy->name);
-    BACKEND_CALLBACKS(SAME_CALLBACK)
-#undef SAME_CALLBACK
-    if (same)
+    if (t->abi == PD_POOL_BACKEND_MODULE_ABI && t->size == sizeof(PdPoolBackend) &&
+        pd_pool_backend_same_callbacks(be, m->proxy))
         return be;
     g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
                 "cannot load poold's %s module %s: it was built for another version of poold",
@@ -200,4 +205,13 @@ static BackendModule nfs = {
 const PdPoolBackend *pd_pool_backend_netfs_nfs_get(void)
 {
     return &pd_pool_backend_netfs_nfs ? &pd_pool_backend_netfs_nfs : &nfs_proxy;
+}
+
+const PdPoolBackend *pd_pool_backend_module_proxy(const char *file)
+{
+    if (g_strcmp0(file, nfs.file) == 0)
+        return &nfs_proxy;
+    if (g_strcmp0(file, iscsi.file) == 0)
+        return &iscsi_proxy;
+    return NULL;
 }

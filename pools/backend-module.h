@@ -30,6 +30,15 @@ typedef struct {
 /* What a backend module exports (pools/backend-module-entry.c). */
 extern const PdPoolBackendModule pd_pool_backend_module_table;
 
+/* Whether @a and @b are of one type and have their callbacks in the same places (the NULL ones
+ * NULL in both): what a module's table must share with its proxy, checked when it is loaded and
+ * by tests/pools/test-backend-module.c, which compares each proxy with the real table. */
+bool pd_pool_backend_same_callbacks(const PdPoolBackend *a, const PdPoolBackend *b);
+
+/* The proxy of module @file ("poold-nfs.so", "poold-iscsi.so"), which poold uses when it does
+ * not link that backend; NULL for another name. */
+const PdPoolBackend *pd_pool_backend_module_proxy(const char *file);
+
 /* The netfs userspace and iscsi-direct backends: the linked ones, else the proxies. */
 const PdPoolBackend *pd_pool_backend_netfs_nfs_get(void);
 const PdPoolBackend *pd_pool_backend_iscsi_direct_get(void);

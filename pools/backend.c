@@ -89,6 +89,11 @@ void pd_disk_source_free(PdDiskSource *source)
     g_free(source);
 }
 
+gint pd_vol_compare_name(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
+}
+
 PdVol *pd_pool_find_vol(const PdPool *pool, const char *name)
 {
     guint lo = 0, hi = pool->volumes->len;

@@ -472,8 +472,12 @@ bool pd_pool_backend_vol_disk_source(const PdPoolBackend *be, const PdPool *pool
 PdVolDef *pd_vol_to_def(const PdPool *pool, const PdVol *vol);
 
 /* True for the hidden names under which volumes are built (".NAME.partial*"): refresh skips
- * them, cleanup_partial removes them, and the daemon refuses them as volume names. */
+ * them, cleanup_partial removes them, and the daemon refuses them as volume names
+ * (pd_vol_name_is_partial of xml/vol-xml.h, which pd_vol_name_check uses). */
 bool pd_pool_util_is_partial_name(const char *name);
+/* The order of pool->volumes and of every volume list (by name, strcmp), which
+ * pd_pool_find_vol's binary search depends on: a GCompareFunc over PdVol **. */
+gint pd_vol_compare_name(gconstpointer a, gconstpointer b);
 /* Whether a file found in a pool's directory or export may be listed as a volume by its
  * name: not a partial name, and UTF-8 (libvirt's XML and every answer carry names as text; a
  * file named otherwise, made behind poold's back, would break every listing of the pool). */

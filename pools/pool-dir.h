@@ -1,51 +1,32 @@
-/* The dir backend's callbacks, exported so that the backends whose pools become a directory
- * once started (fs: a mounted block device; netfs in mount mode: a mounted export) put them in
- * their own tables next to their own build/start/stop instead of copying them. Conventions:
+/* The pools whose volumes are the files of a local directory: dir, fs (a mounted block device)
+ * and netfs in mount mode (a mounted export). Their volume callbacks are one implementation
+ * (pool-files.c, file-ns.h) over the POSIX namespace (pool-ns-posix.c, every name through the
+ * path rule of pool-path.h); each table adds its own build, start, stop and refresh. Conventions:
  * those of the matching PdPoolBackend callbacks in backend.h. */
 #pragma once
 
 #include "pools/backend.h"
+#include "pools/file-ns.h"
 
 G_BEGIN_DECLS
 
+/* The POSIX namespace (pool-ns-posix.c). */
+extern const PdFileNsOps pd_file_ns_posix;
+
+/* The target directory: made (with missing parents, undone on failure), checked, removed. */
 bool pd_pool_dir_build(PdPool *pool, unsigned flags, GError **error);
 bool pd_pool_dir_start(PdPool *pool, GError **error);
 bool pd_pool_dir_delete(PdPool *pool, unsigned flags, GError **error);
-bool pd_pool_dir_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
-                         GError **error);
-bool pd_pool_dir_cleanup_partial(const PdPool *pool, unsigned *ret_removed, GError **error);
-bool pd_pool_dir_vol_refresh(const PdPool *pool, const PdVol *vol, PdVol **ret_vol, GError **error);
-/* Opens the volume's file through the path rule (pool-path.h) with its recorded format. */
-PdImage *pd_pool_dir_vol_open(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error);
-bool pd_pool_dir_vol_create(const PdPool *pool, const PdVolDef *def, unsigned flags,
-                            const PdBackendJob *job, PdVol **ret_vol, GError **error);
-bool pd_pool_dir_vol_create_from(const PdPool *pool, const PdVolDef *def, const PdPool *src_pool,
-                                 const PdVol *src_vol, unsigned flags, const PdBackendJob *job,
-                                 PdVol **ret_vol, GError **error);
+/* refresh over the POSIX namespace (fs and netfs in mount mode check their mount first). */
+bool pd_pool_posix_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
+                           GError **error);
 /* fsync of the pool directory (the sync callback: group commit of creates and deletes). */
-bool pd_pool_dir_sync(const PdPool *pool, GError **error);
-bool pd_pool_dir_vol_delete(const PdPool *pool, const PdVol *vol, unsigned flags, GError **error);
-bool pd_pool_dir_vol_resize(const PdPool *pool, const PdVol *vol, uint64_t capacity, unsigned flags,
-                            const PdBackendJob *job, PdVol **ret_vol, GError **error);
-bool pd_pool_dir_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm algorithm,
-                          unsigned flags, const PdBackendJob *job, GError **error);
-/* vol_wipe of the image at @path (a block device of a pool whose volumes are no files in the
- * target directory: iSCSI LUNs), with the volume's recorded format. */
-bool pd_pool_dir_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
-                         PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error);
-bool pd_pool_dir_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
-                            uint64_t length, unsigned flags, const PdBackendJob *job,
-                            GError **error);
-bool pd_pool_dir_vol_download(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,
-                              uint64_t length, unsigned flags, const PdBackendJob *job,
-                              GError **error);
-bool pd_pool_dir_vol_snapshot_list(const PdPool *pool, const PdVol *vol, GArray **ret_snapshots,
-                                   GError **error);
-bool pd_pool_dir_vol_snapshot_create(const PdPool *pool, const PdVol *vol, const char *name,
-                                     GError **error);
-bool pd_pool_dir_vol_snapshot_revert(const PdPool *pool, const PdVol *vol, const char *name,
-                                     GError **error);
-bool pd_pool_dir_vol_snapshot_delete(const PdPool *pool, const PdVol *vol, const char *name,
-                                     GError **error);
+bool pd_pool_posix_sync(const PdPool *pool, GError **error);
+
+/* The volume callbacks of every pool of local files, defined (static) in the file that uses
+ * PD_POSIX_POOL_DEFINE, and their table entries: the one description the dir, fs and netfs
+ * (mount mode) tables are built from. */
+#define PD_POSIX_POOL_DEFINE    PD_FILE_POOL_DEFINE(static, posix, &pd_file_ns_posix)
+#define PD_POSIX_POOL_CALLBACKS .sync = pd_pool_posix_sync, PD_FILE_POOL_CALLBACKS(posix)
 
 G_END_DECLS

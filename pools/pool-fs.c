@@ -330,8 +330,10 @@ static bool fs_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefr
                            source_device(pool), pool->def->target_path);
     if (state <= 0)
         return false;
-    return pd_pool_dir_refresh(pool, previous, ret, error);
+    return pd_pool_posix_refresh(pool, previous, ret, error);
 }
+
+PD_POSIX_POOL_DEFINE
 
 const PdPoolBackend pd_pool_backend_fs = {
     .type = PD_POOL_FS,
@@ -340,21 +342,7 @@ const PdPoolBackend pd_pool_backend_fs = {
     .start = fs_start,
     .stop = pd_mount_unmount_target,
     .delete = pd_pool_dir_delete,
-    .sync = pd_pool_dir_sync,
     .refresh = fs_refresh,
-    .cleanup_partial = pd_pool_dir_cleanup_partial,
-    .vol_refresh = pd_pool_dir_vol_refresh,
-    .vol_open = pd_pool_dir_vol_open, /* through the path rule (pool-path.h) */
-    .vol_create = pd_pool_dir_vol_create,
-    .vol_create_from = pd_pool_dir_vol_create_from,
-    .vol_delete = pd_pool_dir_vol_delete,
-    .vol_resize = pd_pool_dir_vol_resize,
-    .vol_wipe = pd_pool_dir_vol_wipe,
-    .vol_upload = pd_pool_dir_vol_upload,
-    .vol_download = pd_pool_dir_vol_download,
-    .vol_snapshot_list = pd_pool_dir_vol_snapshot_list,
-    .vol_snapshot_create = pd_pool_dir_vol_snapshot_create,
-    .vol_snapshot_revert = pd_pool_dir_vol_snapshot_revert,
-    .vol_snapshot_delete = pd_pool_dir_vol_snapshot_delete,
+    PD_POSIX_POOL_CALLBACKS,
     .vol_disk_source = NULL, /* a FILE source at the volume's path */
 };

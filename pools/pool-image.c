@@ -402,3 +402,32 @@ bool pd_pool_image_close(PdImage *img, const PdPool *pool, const PdVol *vol, GEr
         pd_pool_util_prefix_error(error, pool, vol->name);
     return ok;
 }
+
+bool pd_pool_image_vol_format(const PdPool *pool, const PdVol *vol, PdFormat *ret_format,
+                              GError **error)
+{
+    PdFormat f = vol->format ? pd_format_from_name(vol->format) : PD_FORMAT_UNKNOWN;
+    if (vol->format && f == PD_FORMAT_UNKNOWN) {
+        pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
+                           "format '%s' is not supported for this operation (raw and qcow2 are)",
+                           vol->format);
+        return false;
+    }
+    *ret_format = f;
+    return true;
+}
+
+bool pd_pool_image_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
+                           PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error)
+{
+    PdFormat format;
+    if (!pd_pool_image_vol_format(pool, vol, &format, error))
+        return false;
+    g_autoptr(PdImage) img = pd_image_open(path, format, PD_OPEN_RDWR | PD_OPEN_NO_BACKING, error);
+    if (!img) {
+        pd_pool_util_prefix_error(error, pool, vol->name);
+        return false;
+    }
+    return pd_pool_image_wipe(pool, vol, img, algorithm, job, error) &&
+           pd_pool_image_close(g_steal_pointer(&img), pool, vol, error);
+}

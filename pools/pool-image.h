@@ -75,6 +75,17 @@ bool pd_pool_image_resize(const PdPool *pool, const PdVol *vol, PdImage *img, ui
 bool pd_pool_image_wipe(const PdPool *pool, const PdVol *vol, PdImage *img,
                         PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error);
 
+/* The engine format @vol is opened as: its recorded format, PD_FORMAT_UNKNOWN (probe) when none
+ * is recorded; false with PD_ERROR_UNSUPPORTED naming the volume for a format the engine does
+ * not read. */
+bool pd_pool_image_vol_format(const PdPool *pool, const PdVol *vol, PdFormat *ret_format,
+                              GError **error);
+
+/* vol_wipe of the image at @path, a device node the kernel or LVM names (an iSCSI LUN, a
+ * logical volume: no file of a pool directory), with the volume's recorded format. */
+bool pd_pool_image_wipe_at(const PdPool *pool, const PdVol *vol, const char *path,
+                           PdWipeAlgorithm algorithm, const PdBackendJob *job, GError **error);
+
 /* False with PD_ERROR_UNSUPPORTED naming the volume and its format unless it is qcow2 (the
  * format with internal snapshots). */
 bool pd_pool_image_check_snapshots(const PdPool *pool, const PdVol *vol, GError **error);

@@ -14,7 +14,7 @@
 
 #include "common/pd-error.h"
 #include "pools/cmd-util.h"
-#include "pools/pool-dir.h"
+#include "pools/pool-image.h"
 #include "pools/pool-util.h"
 
 #include <errno.h>
@@ -603,7 +603,7 @@ static bool iscsi_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorithm
                            unsigned flags, const PdBackendJob *job, GError **error)
 {
     return check_lun(pool, vol, error) &&
-           pd_pool_dir_wipe_at(pool, vol, vol->path, algorithm, job, error);
+           pd_pool_image_wipe_at(pool, vol, vol->path, algorithm, job, error);
 }
 
 static bool iscsi_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,

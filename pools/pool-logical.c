@@ -19,7 +19,6 @@
 #include "common/pd-error.h"
 #include "formats/convert/convert.h"
 #include "pools/lvm.h"
-#include "pools/pool-dir.h"
 #include "pools/pool-image.h"
 #include "pools/pool-util.h"
 
@@ -707,7 +706,7 @@ static bool logical_vol_wipe(const PdPool *pool, const PdVol *vol, PdWipeAlgorit
         if (lv_is_thin(lv))
             algorithm = PD_WIPE_TRIM;
     }
-    return pd_pool_dir_wipe_at(pool, vol, vol->path, algorithm, job, error);
+    return pd_pool_image_wipe_at(pool, vol, vol->path, algorithm, job, error);
 }
 
 static bool logical_vol_upload(const PdPool *pool, const PdVol *vol, int fd, uint64_t offset,

@@ -170,8 +170,10 @@ static bool netfs_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolR
     }
     if (state <= 0)
         return false;
-    return pd_pool_dir_refresh(pool, previous, ret, error);
+    return pd_pool_posix_refresh(pool, previous, ret, error);
 }
+
+PD_POSIX_POOL_DEFINE
 
 const PdPoolBackend pd_pool_backend_netfs_mount = {
     .type = PD_POOL_NETFS,
@@ -181,19 +183,6 @@ const PdPoolBackend pd_pool_backend_netfs_mount = {
     .stop = pd_mount_unmount_target,
     .delete = pd_pool_dir_delete,
     .refresh = netfs_refresh,
-    .cleanup_partial = pd_pool_dir_cleanup_partial,
-    .vol_refresh = pd_pool_dir_vol_refresh,
-    .vol_open = pd_pool_dir_vol_open, /* through the path rule (pool-path.h) */
-    .vol_create = pd_pool_dir_vol_create,
-    .vol_create_from = pd_pool_dir_vol_create_from,
-    .vol_delete = pd_pool_dir_vol_delete,
-    .vol_resize = pd_pool_dir_vol_resize,
-    .vol_wipe = pd_pool_dir_vol_wipe,
-    .vol_upload = pd_pool_dir_vol_upload,
-    .vol_download = pd_pool_dir_vol_download,
-    .vol_snapshot_list = pd_pool_dir_vol_snapshot_list,
-    .vol_snapshot_create = pd_pool_dir_vol_snapshot_create,
-    .vol_snapshot_revert = pd_pool_dir_vol_snapshot_revert,
-    .vol_snapshot_delete = pd_pool_dir_vol_snapshot_delete,
+    PD_POSIX_POOL_CALLBACKS,
     .vol_disk_source = NULL, /* a FILE source at the volume's path */
 };

@@ -152,21 +152,43 @@ static int reopen(int pfd, int oflags)
     return fd >= 0 ? fd : -errno;
 }
 
-int pd_pool_path_open(const PdPool *pool, int dfd, const char *name, int oflags,
-                      struct stat *ret_st, GError **error)
+/* The O_PATH descriptor of volume @name, checked: a regular file or block device (*ret_st). */
+static int resolve_volume(const PdPool *pool, int dfd, const char *name, struct stat *ret_st,
+                          GError **error)
 {
-    struct stat pst, st;
     int pfd = resolve(dfd, name);
     if (pfd < 0) {
         refuse(error, pool, name, pfd, NULL);
         return -1;
     }
-    int r = fstat(pfd, &pst) < 0 ? -errno : 0;
-    if (r < 0 || !is_volume_type(pst.st_mode)) {
+    int r = fstat(pfd, ret_st) < 0 ? -errno : 0;
+    if (r < 0 || !is_volume_type(ret_st->st_mode)) {
         (void)close(pfd);
-        refuse(error, pool, name, r, &pst);
+        refuse(error, pool, name, r, ret_st);
         return -1;
     }
+    return pfd;
+}
+
+bool pd_pool_path_stat(const PdPool *pool, int dfd, const char *name, struct stat *ret_st,
+                       GError **error)
+{
+    struct stat st;
+    int pfd = resolve_volume(pool, dfd, name, &st, error);
+    if (pfd < 0)
+        return false;
+    (void)close(pfd);
+    *ret_st = st;
+    return true;
+}
+
+int pd_pool_path_open(const PdPool *pool, int dfd, const char *name, int oflags,
+                      struct stat *ret_st, GError **error)
+{
+    struct stat pst, st;
+    int pfd = resolve_volume(pool, dfd, name, &pst, error);
+    if (pfd < 0)
+        return -1;
     int fd = reopen(pfd, oflags & O_ACCMODE);
     (void)close(pfd);
     if (fd < 0) {

@@ -36,6 +36,11 @@ int pd_pool_path_open_dir(const PdPool *pool, GError **error);
 int pd_pool_path_open(const PdPool *pool, int dfd, const char *name, int oflags,
                       struct stat *ret_st, GError **error);
 
+/* The type check of pd_pool_path_open without opening anything for I/O (O_PATH only):
+ * *ret_st is what @name leads to, a regular file or block device. */
+bool pd_pool_path_stat(const PdPool *pool, int dfd, const char *name, struct stat *ret_st,
+                       GError **error);
+
 /* The same as a store of the image engine (formats/io.h) named DIR/NAME, so that relative
  * backing files resolve as before. NULL with @error. */
 PdIO *pd_pool_path_open_io(const PdPool *pool, int dfd, const char *name, PdIOFlags flags,

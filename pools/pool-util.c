@@ -105,12 +105,20 @@ void pd_cancel_bridge_clear(PdCancelBridge *bridge)
 
 bool pd_pool_util_is_partial_name(const char *name)
 {
-    return name[0] == '.' && strstr(name, ".partial") != NULL;
+    return pd_vol_name_is_partial(name);
 }
 
 bool pd_pool_util_is_volume_file_name(const char *name)
 {
-    return !pd_pool_util_is_partial_name(name) && g_utf8_validate(name, -1, NULL);
+    return !pd_vol_name_is_partial(name) && g_utf8_validate(name, -1, NULL);
+}
+
+bool pd_pool_util_check_vol_name(const PdPool *pool, const char *name, GError **error)
+{
+    if (pd_vol_name_check(name, error))
+        return true;
+    pd_pool_util_prefix_error(error, pool, NULL);
+    return false;
 }
 
 char *pd_pool_util_partial_name(const char *name)

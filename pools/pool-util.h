@@ -43,6 +43,10 @@ void pd_cancel_bridge_clear(PdCancelBridge *bridge);
 
 /* ---- hidden partial files ---------------------------------------------------------------- */
 
+/* pd_vol_name_check (the one check of a volume name), the error prefixed with the pool: a
+ * backend's defence in depth (the daemon checks first), as it runs as root. */
+bool pd_pool_util_check_vol_name(const PdPool *pool, const char *name, GError **error);
+
 /* ".NAME.partial-PID-N" (NAME shortened so the file name fits in 255 bytes), unique in this
  * process. Caller frees. */
 char *pd_pool_util_partial_name(const char *name);

@@ -359,3 +359,96 @@ PdVolDef *pd_vol_def_from_args(PdPoolType pool_type, const PdVolCreateArgs *args
         return NULL;
     return g_steal_pointer(&def);
 }
+
+/* Appends "<@tag @attr='@value'/>" (indented by @indent) when @value is given ("-" too: virsh
+ * prints what it was given). */
+static void xml_attr_line(GString *out, int indent, const char *tag, const char *attr,
+                          const char *value)
+{
+    if (!value)
+        return;
+    g_autofree char *esc = g_markup_escape_text(value, -1);
+    g_string_append_printf(out, "%*s<%s %s='%s'/>\n", indent, "", tag, attr, esc);
+}
+
+/* Appends "<@tag>@value</@tag>" when @value is given. */
+static void xml_text_line(GString *out, int indent, const char *tag, const char *value)
+{
+    if (!value)
+        return;
+    g_autofree char *esc = g_markup_escape_text(value, -1);
+    g_string_append_printf(out, "%*s<%s>%s</%s>\n", indent, "", tag, esc, tag);
+}
+
+/* <auth type= username=><secret usage=|uuid=/></auth>, when all of it was given. */
+static void pool_args_auth_xml(GString *out, const PdPoolDefineArgs *a)
+{
+    const char *type = a->auth_type, *user = a->auth_username;
+    const char *usage = a->secret_usage, *uuid = a->secret_uuid;
+    if (!type || !user || (!usage && !uuid))
+        return;
+    g_autofree char *t = g_markup_escape_text(type, -1);
+    g_autofree char *u = g_markup_escape_text(user, -1);
+    g_string_append_printf(out, "    <auth type='%s' username='%s'>\n", t, u);
+    if (usage)
+        xml_attr_line(out, 6, "secret", "usage", usage);
+    else
+        xml_attr_line(out, 6, "secret", "uuid", uuid);
+    g_string_append(out, "    </auth>\n");
+}
+
+char *pd_pool_define_args_xml(const PdPoolDefineArgs *a)
+{
+    GString *out = g_string_new(NULL);
+    g_autofree char *type = g_markup_escape_text(a->type ? a->type : "", -1);
+    g_string_append_printf(out, "<pool type='%s'>\n", type);
+    xml_text_line(out, 2, "name", a->name);
+    if (a->source_host || a->source_path || a->source_dev || a->source_initiator ||
+        a->source_format || a->source_name) {
+        g_string_append(out, "  <source>\n");
+        xml_attr_line(out, 4, "host", "name", a->source_host);
+        xml_attr_line(out, 4, "dir", "path", a->source_path);
+        xml_attr_line(out, 4, "device", "path", a->source_dev);
+        if (a->source_initiator) {
+            g_string_append(out, "    <initiator>\n");
+            xml_attr_line(out, 6, "iqn", "name", a->source_initiator);
+            g_string_append(out, "    </initiator>\n");
+        }
+        pool_args_auth_xml(out, a);
+        xml_attr_line(out, 4, "format", "type", a->source_format);
+        xml_text_line(out, 4, "name", a->source_name);
+        xml_attr_line(out, 4, "protocol", "ver", a->source_protocol_ver);
+        g_string_append(out, "  </source>\n");
+    }
+    if (a->target) {
+        g_string_append(out, "  <target>\n");
+        xml_text_line(out, 4, "path", a->target);
+        g_string_append(out, "  </target>\n");
+    }
+    g_string_append(out, "</pool>\n");
+    return g_string_free(out, FALSE);
+}
+
+char *pd_vol_create_args_xml(const PdVolCreateArgs *a, uint64_t capacity, uint64_t allocation,
+                             const char *backing_path)
+{
+    GString *out = g_string_new("<volume>\n");
+    xml_text_line(out, 2, "name", a->name);
+    g_string_append_printf(out, "  <capacity>%" G_GUINT64_FORMAT "</capacity>\n", capacity);
+    if (a->allocation)
+        g_string_append_printf(out, "  <allocation>%" G_GUINT64_FORMAT "</allocation>\n",
+                               allocation);
+    if (a->format) {
+        g_string_append(out, "  <target>\n");
+        xml_attr_line(out, 4, "format", "type", a->format);
+        g_string_append(out, "  </target>\n");
+    }
+    if (backing_path) {
+        g_string_append(out, "  <backingStore>\n");
+        xml_text_line(out, 4, "path", backing_path);
+        xml_attr_line(out, 4, "format", "type", a->backing_vol_format);
+        g_string_append(out, "  </backingStore>\n");
+    }
+    g_string_append(out, "</volume>\n");
+    return g_string_free(out, FALSE);
+}

@@ -1,6 +1,6 @@
 /* Definitions from virsh-style command arguments, as `pool-define-as` / `pool-create-as` and
  * `vol-create-as` take them. Pure functions: arguments in, a validated PdPoolDef / PdVolDef
- * out (poolctl sends it as XML, `--print-xml` prints pd_*_def_format of it).
+ * out (poolctl sends it as XML; `--print-xml` prints pd_*_args_xml, virsh's minimal XML).
  *
  *   pool-define-as NAME TYPE [SOURCE-HOST] [SOURCE-PATH] [SOURCE-DEV] [SOURCE-NAME] [TARGET]
  *       [--source-host H] [--source-path P] [--source-dev D] [--source-name N] [--target T]
@@ -75,5 +75,13 @@ bool pd_vol_create_args_parse(int argc, char *const *argv, PdVolCreateArgs *args
 /* Builds and validates a volume definition for a pool of @pool_type from @args (the pool name
  * in @args is not used). Caller frees. */
 PdVolDef *pd_vol_def_from_args(PdPoolType pool_type, const PdVolCreateArgs *args, GError **error);
+
+/* The XML virsh's --print-xml shows for these arguments: only what was given (no UUID, no
+ * sizes or defaults made up), in virsh's element order. Caller frees. */
+char *pd_pool_define_args_xml(const PdPoolDefineArgs *args);
+/* The same for vol-create-as: @capacity and @allocation (used when args->allocation is given)
+ * in bytes, @backing_path the backing volume's path (NULL: none). */
+char *pd_vol_create_args_xml(const PdVolCreateArgs *args, uint64_t capacity, uint64_t allocation,
+                             const char *backing_path);
 
 G_END_DECLS

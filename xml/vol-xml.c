@@ -76,6 +76,7 @@ void pd_vol_backing_free(PdVolBacking *backing)
         return;
     g_free(backing->path);
     g_free(backing->format);
+    g_free(backing->untrusted);
     pd_perms_clear(&backing->perms);
     g_free(backing);
 }
@@ -457,17 +458,30 @@ static bool validate_qcow2_options(PdVolDef *def, GError **error)
     return true;
 }
 
+bool pd_vol_name_is_partial(const char *name)
+{
+    return name[0] == '.' && strstr(name, ".partial") != NULL;
+}
+
+bool pd_vol_name_check(const char *name, GError **error)
+{
+    if (pd_xml_name_valid(name) && !pd_vol_name_is_partial(name))
+        return true;
+    g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                "volume '%s': invalid name (a volume name is 1 to 255 bytes, without '/', not "
+                "'.' or '..', and not a hidden '.NAME.partial' name)",
+                name ? name : "");
+    return false;
+}
+
 bool pd_vol_def_validate(PdVolDef *def, unsigned flags, GError **error)
 {
     const PdPoolTypeInfo *info = pd_pool_type_info(def->pool_type);
     bool capacity_optional =
         (flags & PD_VOL_PARSE_NO_CAPACITY) || ((flags & PD_VOL_PARSE_OPT_CAPACITY) && def->backing);
 
-    if (!pd_xml_name_valid(def->name)) {
-        vol_error(error, PD_ERROR_INVALID_ARGUMENT, def->name,
-                  "invalid name (it must be 1-255 bytes, without '/', and not '.' or '..')");
+    if (!pd_vol_name_check(def->name, error))
         return false;
-    }
     if (!def->has_capacity && !capacity_optional) {
         vol_error(error, PD_ERROR_INVALID_ARGUMENT, def->name, "element <capacity> is required");
         return false;
@@ -579,6 +593,11 @@ char *pd_vol_def_format(const PdVolDef *def)
         pd_xml_buf_open(&buf, "<backingStore>");
         format_file_elems(&buf, def->backing->path, def->backing->format, &def->backing->perms,
                           &def->backing->timestamps);
+        if (def->backing->untrusted) {
+            g_autofree char *reason = pd_xml_escape(def->backing->untrusted);
+            pd_xml_buf_line(&buf, "<poold:untrusted-backing xmlns:poold='%s' reason='%s'/>",
+                            PD_VOL_NS_POOLD, reason);
+        }
         pd_xml_buf_close(&buf, "</backingStore>");
     }
     pd_xml_buf_close(&buf, "</volume>");

@@ -65,6 +65,9 @@ typedef struct {
     bool format_given;
     PdPerms perms;
     PdVolTimestamps timestamps;
+    /* Output only (never parsed): why poold does not trust this backing chain, written as
+     * <poold:untrusted-backing reason='...'/> in poold's volume namespace; NULL = trusted. */
+    char *untrusted;
 } PdVolBacking;
 
 typedef struct {
@@ -104,6 +107,9 @@ PdVolDef *pd_vol_def_new(PdPoolType pool_type);
 void pd_vol_def_free(PdVolDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolDef, pd_vol_def_free)
 
+/* poold's namespace in volume XML (<poold:untrusted-backing/>). */
+#define PD_VOL_NS_POOLD "http://poold.io/schemas/storagevol/1.0"
+
 /* A backing store with every optional field unset. */
 PdVolBacking *pd_vol_backing_new(void);
 void pd_vol_backing_free(PdVolBacking *backing);
@@ -113,6 +119,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PdVolBacking, pd_vol_backing_free)
  * frees) or NULL with PD_ERROR_INVALID_ARGUMENT / PD_ERROR_UNSUPPORTED naming the volume, the
  * element and the cause. Does no I/O. */
 PdVolDef *pd_vol_def_parse(const char *xml, PdPoolType pool_type, unsigned flags, GError **error);
+
+/* True for the hidden names under which volumes are built (".NAME.partial*"): refresh skips
+ * them, cleanup_partial removes them, and no volume may be named so. */
+bool pd_vol_name_is_partial(const char *name);
+
+/* The one check of a volume name, wherever one comes in (XML, a call, a backend's defence in
+ * depth): a plain file name (pd_xml_name_valid: 1 to 255 bytes, no '/', not "." or "..") that
+ * is not a hidden partial name. False with PD_ERROR_INVALID_ARGUMENT "volume 'NAME': invalid
+ * name (...)" (the one message). */
+bool pd_vol_name_check(const char *name, GError **error);
 
 /* Checks @def (name, formats against the pool type, qcow2-only options, sizes) and fills
  * defaults (formats, compat, allocation). pd_vol_def_parse calls it; builders call it too. */

@@ -27,6 +27,8 @@ struct PdImage {
     uint64_t size;    /* virtual size; the driver keeps it current */
     PdImage *backing; /* owned; NULL if none or not opened */
     int depth;        /* 0 for the top image, +1 per backing level */
+    PdImage *overlay; /* the image whose backing file this is; NULL for the top (not owned) */
+    const PdBackingOpener *opener; /* opens the backing files of the whole chain */
     /* Set by the driver's open when the image names a backing file: */
     char *backing_name; /* as recorded */
     PdFormat backing_format;
@@ -95,6 +97,9 @@ struct PdImageDriver {
 
 extern const PdImageDriver pd_raw_driver;
 extern const PdImageDriver pd_qcow2_driver;
+extern const PdImageDriver pd_vmdk_driver;
+extern const PdImageDriver pd_vhdx_driver;
+extern const PdImageDriver pd_vdi_driver;
 
 /* The registry (image/registry.c): the driver of @format, NULL if there is none. */
 const PdImageDriver *pd_image_driver_for(PdFormat format);
@@ -102,6 +107,11 @@ const PdImageDriver *pd_image_driver_for(PdFormat format);
  * with @error when the head is a format poolfmt recognises but cannot read. */
 const PdImageDriver *pd_image_probe_head(const uint8_t *head, size_t len, const char *filename,
                                          int *ret_score, GError **error);
+
+/* Runs fn(0..n-1, data) spread over the machine's cores (the caller's thread among them) and
+ * returns when all are done. For pure CPU work within one request (inflating grains): @fn
+ * must be thread-safe and must not call back into the image. */
+void pd_parallel_for(size_t n, void (*fn)(size_t i, void *data), void *data);
 
 /* Reads [offset, offset+len) of @img's backing file into @buf, zeroes where there is none
  * or past its end. For drivers serving unallocated ranges. */

@@ -74,6 +74,74 @@ PdFormat pd_image_probe(PdIO *io, GError **error)
     return drv ? drv->format : PD_FORMAT_UNKNOWN;
 }
 
+static const PdBackingOpener default_opener = {pd_backing_open_default, NULL};
+static const PdBackingOpener *process_opener = &default_opener;
+
+void pd_image_set_default_backing_opener(const PdBackingOpener *opener)
+{
+    g_atomic_pointer_set(&process_opener, opener ? opener : &default_opener);
+}
+
+static const PdBackingOpener *opener_or_default(const PdBackingOpener *opener)
+{
+    return opener ? opener : g_atomic_pointer_get(&process_opener);
+}
+
+PdIO *pd_backing_open_default(PdIO *overlay, const char *name, PdFormat format, PdIO *top,
+                              void *data, GError **error)
+{
+    (void)format;
+    (void)top;
+    (void)data;
+    if (!overlay->ops->open_relative) {
+        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
+                    "its store cannot open the backing file '%s'", name);
+        return NULL;
+    }
+    return overlay->ops->open_relative(overlay, name, PD_IO_RDONLY | PD_IO_DATA_ONLY, error);
+}
+
+/* The image of @img's chain (@img or an overlay above it) stored in the same file as @io. */
+static PdImage *chain_find_file(PdImage *img, PdIO *io)
+{
+    if (!io->has_file_id)
+        return NULL;
+    for (PdImage *i = img; i; i = i->overlay)
+        if (i->io->has_file_id && i->io->file_dev == io->file_dev &&
+            i->io->file_ino == io->file_ino)
+            return i;
+    return NULL;
+}
+
+/* Opens @img's backing file through the chain's opener; refuses a file already in the chain. */
+static PdIO *open_backing_io(PdImage *img, GError **error)
+{
+    PdImage *top = img;
+    while (top->overlay)
+        top = top->overlay;
+    g_autoptr(GError) local = NULL;
+    PdIO *bio = img->opener->open(img->io, img->backing_name, img->backing_format, top->io,
+                                  img->opener->data, &local);
+    if (!bio) {
+        /* a policy's refusal is a whole sentence of its own */
+        if (local->code == PD_ERROR_PERMISSION_DENIED)
+            g_propagate_error(error, g_steal_pointer(&local));
+        else
+            g_set_error(error, PD_ERROR, local->code, "Could not open backing file of '%s': %s",
+                        img->io->name, local->message);
+        return NULL;
+    }
+    PdImage *again = chain_find_file(img, bio);
+    if (again) {
+        g_set_error(error, PD_ERROR, PD_ERROR_CORRUPT,
+                    "Image '%s': its backing file '%s' is '%s' again: the backing chain loops",
+                    img->io->name, img->backing_name, again->io->name);
+        pd_io_close(bio);
+        return NULL;
+    }
+    return bio;
+}
+
 static bool open_backing(PdImage *img, GError **error)
 {
     if (img->depth + 1 >= PD_MAX_BACKING_DEPTH) {
@@ -82,19 +150,10 @@ static bool open_backing(PdImage *img, GError **error)
                     PD_MAX_BACKING_DEPTH);
         return false;
     }
-    if (!img->io->ops->open_relative) {
-        g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED,
-                    "Image '%s': its store cannot open the backing file '%s'", img->io->name,
-                    img->backing_name);
-        return false;
-    }
     g_autoptr(GError) local = NULL;
-    PdIO *bio = img->io->ops->open_relative(img->io, img->backing_name, PD_IO_RDONLY, &local);
-    if (!bio) {
-        g_set_error(error, PD_ERROR, local->code, "Could not open backing file of '%s': %s",
-                    img->io->name, local->message);
+    PdIO *bio = open_backing_io(img, error);
+    if (!bio)
         return false;
-    }
     PdFormat fmt = img->backing_format;
     if (fmt == PD_FORMAT_UNKNOWN) {
         fmt = pd_image_probe(bio, &local);
@@ -108,6 +167,8 @@ static bool open_backing(PdImage *img, GError **error)
     PdImage *b = g_new0(PdImage, 1);
     b->io = bio;
     b->depth = img->depth + 1;
+    b->overlay = img;
+    b->opener = img->opener;
     b->flags = flags;
     b->driver = driver_for(fmt);
     if (!b->driver->open(b, &local)) {
@@ -132,11 +193,17 @@ static bool open_backing(PdImage *img, GError **error)
 }
 
 static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool header_only,
-                        GError **error);
+                        const PdBackingOpener *backing, GError **error);
 
 PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError **error)
 {
-    return open_io(io, format, flags, false, error);
+    return open_io(io, format, flags, false, NULL, error);
+}
+
+PdImage *pd_image_open_io_with(PdIO *io, PdFormat format, PdOpenFlags flags,
+                               const PdBackingOpener *backing, GError **error)
+{
+    return open_io(io, format, flags, false, backing, error);
 }
 
 bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GError **error)
@@ -147,12 +214,13 @@ bool pd_image_read_info(const char *path, PdFormat format, PdImageInfo *ret, GEr
 
 bool pd_image_read_info_io(PdIO *io, PdFormat format, PdImageInfo *ret, GError **error)
 {
-    g_autoptr(PdImage) img = open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, error);
+    g_autoptr(PdImage) img =
+        open_io(io, format, PD_OPEN_RDONLY | PD_OPEN_NO_BACKING, true, NULL, error);
     return img && pd_image_get_info(img, ret, error);
 }
 
 static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool header_only,
-                        GError **error)
+                        const PdBackingOpener *backing, GError **error)
 {
     bool probed = format == PD_FORMAT_UNKNOWN;
     if (probed) {
@@ -166,6 +234,7 @@ static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool heade
     img->io = io;
     img->flags = flags;
     img->header_only = header_only;
+    img->opener = opener_or_default(backing);
     img->probed = probed;
     img->driver = driver_for(format);
     if (!img->driver) {
@@ -222,14 +291,16 @@ static bool resolve_backing_size(PdIO *io, PdCreateOptions *opts, GError **error
 {
     if (!opts->backing_file)
         return true;
-    if (!io->ops->open_relative)
+    const PdBackingOpener *opener = opener_or_default(opts->backing_opener);
+    if (opener == &default_opener && !io->ops->open_relative)
         return true;
-    PdIO *bio = io->ops->open_relative(io, opts->backing_file, PD_IO_RDONLY, error);
+    PdIO *bio = opener->open(io, opts->backing_file, opts->backing_format, io, opener->data, error);
     if (!bio) {
         g_prefix_error(error, "Could not open backing file: ");
         return false;
     }
-    g_autoptr(PdImage) backing = pd_image_open_io(bio, opts->backing_format, PD_OPEN_RDONLY, error);
+    g_autoptr(PdImage) backing =
+        pd_image_open_io_with(bio, opts->backing_format, PD_OPEN_RDONLY, opener, error);
     if (!backing) {
         g_prefix_error(error, "Could not open backing image: ");
         return false;
@@ -518,6 +589,15 @@ bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error)
 
 void pd_image_info_clear(PdImageInfo *info)
 {
+    if (info->extents) {
+        for (guint i = 0; i < info->extents->len; i++) {
+            PdExtentInfo *e = &g_array_index(info->extents, PdExtentInfo, i);
+            g_free(e->filename);
+            g_free(e->format);
+        }
+        g_array_unref(info->extents);
+    }
+    g_free(info->create_type);
     g_free(info->filename);
     g_free(info->backing_file);
     g_free(info->full_backing_filename);

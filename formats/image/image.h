@@ -50,6 +50,20 @@ typedef enum {
     PD_COMPRESSION_ZSTD = 1,
 } PdCompression;
 
+/* How the backing files of an image are opened: the caller's policy (formats knows no pools).
+ * @open gets the store of the image that names the backing file (@overlay), the name as its
+ * header records it, the recorded format (PD_FORMAT_UNKNOWN when none is recorded: the
+ * engine probes it afterwards), the store of the chain's top image (@top, for messages) and
+ * @data. It returns a read-only store, or NULL with @error set (the engine adds which image
+ * names the file). Called on whatever thread opens the image; it must not block without
+ * bound. Loops are the engine's: a store whose (st_dev, st_ino) is already in the chain is
+ * refused after @open returns it, and chains deeper than PD_MAX_BACKING_DEPTH as well. */
+typedef struct {
+    PdIO *(*open)(PdIO *overlay, const char *name, PdFormat format, PdIO *top, void *data,
+                  GError **error);
+    void *data;
+} PdBackingOpener;
+
 /* What a new image looks like. Zero-initialised = raw, no size. Options that do not apply
  * to the format are an error (as qemu-img), except the defaults. */
 typedef struct {
@@ -65,6 +79,8 @@ typedef struct {
     PdCompression compression_type;
     const char *backing_file; /* stored as given; resolved relative to the new image */
     PdFormat backing_format;  /* recorded in the header extension; UNKNOWN = not recorded */
+    /* opens backing_file (to check it and take its size); NULL = the process default */
+    const PdBackingOpener *backing_opener;
 } PdCreateOptions;
 
 typedef enum {
@@ -74,8 +90,20 @@ typedef enum {
     PD_OPEN_CHECK_ONLY = 1 << 2, /* open a damaged image as far as check/repair needs */
 } PdOpenFlags;
 
-/* How deep a backing chain may be before open refuses it (loops end here too). */
+/* How deep a backing chain may be before open refuses it. */
 #define PD_MAX_BACKING_DEPTH 16
+
+/* The default opener, qemu-img's rules: a relative name counts from the overlay's directory
+ * (or export), through the overlay store's open_relative, non-blocking and data only
+ * (PD_IO_DATA_ONLY: FIFOs, sockets and character devices are refused). */
+PdIO *pd_backing_open_default(PdIO *overlay, const char *name, PdFormat format, PdIO *top,
+                              void *data, GError **error);
+/* Sets the opener every open and create of this process uses when it is given none
+ * (pd_image_open, pd_image_open_io, pd_image_create and pd_image_create_io with
+ * opts->backing_opener NULL); NULL restores pd_backing_open_default. A program with a policy
+ * on backing files (poold) sets it once, before any thread opens an image; @opener must
+ * outlive every open. */
+void pd_image_set_default_backing_opener(const PdBackingOpener *opener);
 
 /* Creates an image at @path; fails with PD_ERROR_EXISTS if @path exists and !overwrite.
  * On failure nothing is left behind at @path. */
@@ -88,6 +116,9 @@ bool pd_image_create_io(PdIO *io, const PdCreateOptions *opts, GError **error);
 PdImage *pd_image_open(const char *path, PdFormat format, PdOpenFlags flags, GError **error);
 /* Same over a store; the image owns @io from then on, also on failure. */
 PdImage *pd_image_open_io(PdIO *io, PdFormat format, PdOpenFlags flags, GError **error);
+/* Same with the backing chain opened through @backing (NULL: the process default). */
+PdImage *pd_image_open_io_with(PdIO *io, PdFormat format, PdOpenFlags flags,
+                               const PdBackingOpener *backing, GError **error);
 /* Flushes (errors ignored: call pd_image_flush first when they matter) and frees the
  * image and its backing chain. NULL is fine. */
 void pd_image_close(PdImage *img);
@@ -139,6 +170,9 @@ typedef struct {
     int depth;            /* 0 = this image, 1 = its backing file, ... */
     uint64_t host_offset; /* valid with PD_BLOCK_OFFSET_VALID */
     PdImage *layer;       /* the image at @depth (not owned) */
+    /* The store host_offset refers to when it is not the layer's own (a vmdk extent file),
+     * as users see its name; NULL otherwise. Valid while the image is open. */
+    const char *file;
 } PdBlockStatus;
 
 /* Status of [offset, offset+len), len > 0, through the whole backing chain. */
@@ -152,6 +186,15 @@ bool pd_image_block_status_layer(PdImage *img, uint64_t offset, uint64_t len, Pd
  * is lost: callers check first). New space is preallocated as @prealloc says. */
 bool pd_image_resize(PdImage *img, uint64_t new_size, PdPrealloc prealloc, bool allow_shrink,
                      GError **error);
+
+/* One extent of an image made of several stores (vmdk), as qemu-img info lists it. */
+typedef struct {
+    char *filename;
+    char *format; /* the extent's type as recorded ("FLAT", "SPARSE"); "" in a single file */
+    uint64_t virtual_size;
+    uint64_t cluster_size; /* 0 for flat extents */
+    bool compressed;
+} PdExtentInfo;
 
 typedef struct {
     char *filename;
@@ -172,6 +215,11 @@ typedef struct {
     PdCompression compression_type;
     uint32_t bitmap_count; /* persistent bitmaps present (kept intact) */
     size_t snapshot_count;
+    /* vmdk */
+    char *create_type; /* "monolithicSparse", "streamOptimized", ... */
+    uint32_t cid;
+    uint32_t parent_cid;
+    GArray *extents; /* PdExtentInfo; NULL when the format has none */
 } PdImageInfo;
 bool pd_image_get_info(PdImage *img, PdImageInfo *ret, GError **error);
 /* What pd_image_get_info says of the image at @path (@format, or probed when UNKNOWN),

@@ -5,8 +5,7 @@
 #include <string.h>
 
 static const PdImageDriver *const drivers[] = {
-    &pd_raw_driver,
-    &pd_qcow2_driver,
+    &pd_raw_driver, &pd_qcow2_driver, &pd_vmdk_driver, &pd_vhdx_driver, &pd_vdi_driver,
 };
 
 const PdImageDriver *pd_image_driver_for(PdFormat format)
@@ -68,11 +67,7 @@ static int not_yet_probe(const uint8_t *head, size_t len, const char **ret_name)
         size_t len;
         size_t at;
     } heads[] = {
-        {"vmdk", "KDMV", 4, 0},
-        {"vmdk", "COWD", 4, 0},
-        {"vhdx", "vhdxfile", 8, 0},
         {"vpc", "conectix", 8, 0},
-        {"vdi", "\x7f\x10\xda\xbe", 4, 64},
         {"qcow", "QFI\xfb\0\0\0\1", 8, 0},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(heads); i++) {

@@ -24,6 +24,15 @@ typedef enum {
     PD_IO_EXCL = 1 << 2,   /* fail with EEXIST if it exists (with PD_IO_CREATE) */
     PD_IO_TRUNC = 1 << 3,  /* truncate to 0 on open */
     PD_IO_DIRECT = 1 << 4, /* bypass the host page cache where the backend can */
+    /* Data only (backing files and other names an image or a tenant chose): opened without
+     * blocking (O_NONBLOCK), and refused with PD_ERROR_INVALID_ARGUMENT unless it is a
+     * regular file or a block device: a FIFO, socket or character device is never opened
+     * for reading (its type is checked on an O_PATH handle first). */
+    PD_IO_DATA_ONLY = 1 << 5,
+    /* open_relative only: the name must resolve beneath the directory of the store it is
+     * relative to (no absolute name, no ".." or symbolic link leading out); refused with
+     * PD_ERROR_PERMISSION_DENIED otherwise. For names taken from untrusted images. */
+    PD_IO_BENEATH = 1 << 6,
 } PdIOFlags;
 
 typedef struct {
@@ -67,15 +76,25 @@ struct PdIO {
      * format must not place new metadata past its end, nor trust unwritten bytes to read as
      * zeroes. */
     bool fixed_size;
+    /* Identity of the file or device under the store (st_dev, st_ino), for backing-chain
+     * loop detection; has_file_id false when the backend cannot tell. */
+    bool has_file_id;
+    uint64_t file_dev;
+    uint64_t file_ino;
 };
 
 /* Opens a local file. The error names the path. */
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error);
 /* A store over @fd, a regular file or block device its caller opened (for reading, or for
- * reading and writing with PD_IO_RDWR in @flags; other flags are ignored) and checked, named
- * @path: relative backing files resolve against @path's directory. The store owns @fd from
- * then on, also on failure (a directory is refused). */
+ * reading and writing with PD_IO_RDWR in @flags) and checked, named @path: relative backing
+ * files resolve against @path's directory. The store owns @fd from then on, also on failure.
+ * A directory is refused, and with PD_IO_DATA_ONLY anything but a regular file or a block
+ * device; other flags are ignored. */
 PdIO *pd_io_file_open_fd(int fd, const char *path, PdIOFlags flags, GError **error);
+/* The descriptor under a store of pd_io_file_open*, still the store's; -1 for any other store. */
+int pd_io_file_fd(PdIO *io);
+/* "regular file", "FIFO", "character device", ... for error messages. */
+const char *pd_io_file_type_name(mode_t mode);
 /* Device and inode of a local file's store; false for other stores. */
 bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino);
 

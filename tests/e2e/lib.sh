@@ -18,6 +18,8 @@ cleanup() {
     rm -rf "$E2E_DIR"
 }
 trap cleanup EXIT
+# poolctl's shell keeps its history under $XDG_CACHE_HOME: the test's own, not the user's
+export XDG_CACHE_HOME=$E2E_DIR/cache
 
 # start_poold: starts poold and waits for its socket
 start_poold() {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # poold loads its modules only when a call needs them (common/module.h): libvirt's library
-# (poold-libvirt.so, daemon/libvirt-module.h) is not mapped in a poold that has not needed it,
+# (poold-libvirt.so, daemon/libvirt/module.h) is not mapped in a poold that has not needed it,
 # is after a domblklist (against libvirt's built-in test driver, test:///default: no
 # libvirtd); libnfs and libiscsi (poold-nfs.so, poold-iscsi.so, pools/backend-module.h) are
 # mapped once a userspace netfs pool starts and an iscsi-direct find-sources runs (against

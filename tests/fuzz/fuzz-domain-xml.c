@@ -6,7 +6,7 @@
  * (what detach-disk hands back to libvirt) must parse again, inside a <domain>, to a disk with
  * the same target and source. Errors are the expected outcome for most inputs; crashes, leaks
  * and broken round trips are bugs. Replayed over tests/fuzz/corpus-domain-xml/. */
-#include "daemon/libvirt-domxml.h"
+#include "daemon/libvirt/domxml.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * on the read-only socket must also be allowed on the read-write one. Any crash, leak or
  * sanitizer report is a bug. The replay program (fuzz-main.c) runs it over
  * tests/fuzz/corpus-varlink/ in the test suite. */
-#include "daemon/dispatch.h"
+#include "daemon/api/methods.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void parse_both(const char *msg, size_t len, unsigned n_fds)
 {
     PdParsedCall rw, ro;
-    bool rw_ok = pd_dispatch_parse(msg, len, false, n_fds, &rw);
-    bool ro_ok = pd_dispatch_parse(msg, len, true, n_fds, &ro);
+    bool rw_ok = pd_dispatch_parse(pd_method_table(), msg, len, false, n_fds, &rw);
+    bool ro_ok = pd_dispatch_parse(pd_method_table(), msg, len, true, n_fds, &ro);
     if (rw_ok != ro_ok)
         abort(); /* framing does not depend on the socket */
     if (rw_ok) {

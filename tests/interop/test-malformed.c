@@ -58,6 +58,20 @@ static bool any_matches(GPtrArray *msgs, char **subs)
     return false;
 }
 
+/* The format of a corpus file, from its extension (.qcow2 unless another format's). */
+static PdFormat case_format(const char *name)
+{
+    static const struct {
+        const char *ext;
+        const char *format;
+    } exts[] = {
+        {".vmdk", "vmdk"}, {".vhdx", "vhdx"}, {".vhd", "vpc"}, {".vdi", "vdi"}, {".qcow", "qcow"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(exts); i++)
+        if (g_str_has_suffix(name, exts[i].ext))
+            return pd_format_from_name(exts[i].format);
+    return PD_FORMAT_QCOW2;
+}
+
 static void print_messages(GPtrArray *msgs)
 {
     for (guint i = 0; i < msgs->len && i < 8; i++)
@@ -72,7 +86,7 @@ static PdImage *open_expecting(const Case *c, const char *path, bool *ret_ok)
     bool must_fail = strcmp(c->stage, "open") == 0;
     bool may_fail = must_fail || strcmp(c->stage, "any") == 0;
     g_autoptr(GError) error = NULL;
-    PdImage *img = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDONLY, &error);
+    PdImage *img = pd_image_open(path, case_format(c->name), PD_OPEN_RDONLY, &error);
     if (img) {
         *ret_ok = !must_fail;
         if (must_fail)
@@ -126,7 +140,7 @@ static bool run_engine(const Case *c, const char *path)
 
     if (ok && strcmp(c->stage, "rdwr") == 0) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(PdImage) rw = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
+        g_autoptr(PdImage) rw = pd_image_open(path, case_format(c->name), PD_OPEN_RDWR, &error);
         if (rw) {
             printf("#   read-write open must fail\n");
             return false;
@@ -137,7 +151,7 @@ static bool run_engine(const Case *c, const char *path)
     if (ok && strcmp(c->stage, "any") == 0) {
         /* A read-write open of a damaged image must not crash either (it may repair). */
         g_autoptr(GError) error = NULL;
-        g_autoptr(PdImage) rw = pd_image_open(path, PD_FORMAT_QCOW2, PD_OPEN_RDWR, &error);
+        g_autoptr(PdImage) rw = pd_image_open(path, case_format(c->name), PD_OPEN_RDWR, &error);
         (void)rw;
     }
     return ok;
@@ -154,8 +168,11 @@ static bool run_poolimg(const Case *c, const char *path, const char *dir)
     g_autofree char *err = NULL;
     g_autofree char *timeout = g_strdup_printf("%d", CASE_TIMEOUT_S);
     bool valid = strcmp(c->stage, "valid") == 0;
-    const char *sub = strcmp(c->stage, "open") == 0 ? "info" : "check";
-    int rc = it_runv(&out, &err, "timeout", timeout, poolimg, sub, "-f", "qcow2", path, NULL);
+    const char *fmt = pd_format_name(case_format(c->name));
+    /* The read-only formats have no check: info, then convert. */
+    bool has_check = case_format(c->name) == PD_FORMAT_QCOW2;
+    const char *sub = strcmp(c->stage, "open") == 0 || !has_check ? "info" : "check";
+    int rc = it_runv(&out, &err, "timeout", timeout, poolimg, sub, "-f", fmt, path, NULL);
     if (valid) {
         if (rc != 0)
             printf("#   poolimg %s of a valid image: exit %d: %s\n", sub, rc, err);
@@ -168,7 +185,7 @@ static bool run_poolimg(const Case *c, const char *path, const char *dir)
         g_free(err);
         err = NULL;
         sub = "convert";
-        rc = it_runv(NULL, &err, "timeout", timeout, poolimg, "convert", "-f", "qcow2", "-O", "raw",
+        rc = it_runv(NULL, &err, "timeout", timeout, poolimg, "convert", "-f", fmt, "-O", "raw",
                      path, raw, NULL);
     }
     if (rc < 0 || rc >= 124) {
@@ -262,16 +279,23 @@ static GHashTable *load_known_bugs(const char *src_dir)
     return known;
 }
 
-/* poolimg is usable once it answers `info` on a valid image. */
-static void detect_poolimg(const char *dir)
+/* poolimg is usable once it answers `info` on the corpus's first valid image. */
+static void detect_poolimg(const char *dir, GPtrArray *cases)
 {
     const char *p = g_getenv("POOLIMG");
     if (!p || !g_file_test(p, G_FILE_TEST_IS_EXECUTABLE)) {
         printf("# poolimg not found: engine checks only\n");
         return;
     }
-    g_autofree char *valid = g_build_filename(dir, "valid-v3.qcow2", NULL);
-    if (it_runv(NULL, NULL, "timeout", "20", p, "info", "-f", "qcow2", valid, NULL) != 0) {
+    const Case *first = NULL;
+    for (guint i = 0; i < cases->len && !first; i++)
+        if (strcmp(((Case *)cases->pdata[i])->stage, "valid") == 0)
+            first = cases->pdata[i];
+    if (!first)
+        return;
+    g_autofree char *valid = g_build_filename(dir, first->name, NULL);
+    if (it_runv(NULL, NULL, "timeout", "20", p, "info", "-f",
+                pd_format_name(case_format(first->name)), valid, NULL) != 0) {
         printf("# %s cannot show info of a valid image yet: engine checks only\n", p);
         return;
     }
@@ -293,9 +317,8 @@ int main(int argc, char **argv)
     g_autofree char *tmp = it_mkdtemp("poold-malformed");
     g_autofree char *pattern = g_build_filename(src_dir, ".", NULL);
     g_assert_cmpint(it_runv(NULL, NULL, "cp", "-a", pattern, tmp, NULL), ==, 0);
-    detect_poolimg(tmp);
-
     g_autoptr(GPtrArray) cases = load_cases(src_dir);
+    detect_poolimg(tmp, cases);
     g_autoptr(GHashTable) known = load_known_bugs(src_dir);
     bool strict = g_getenv("POOLD_TEST_STRICT") != NULL;
     int failed = 0, ran = 0, todo = 0;

@@ -2,7 +2,7 @@
 #include "tests/libvirt/lv-fixture.h"
 
 #include "common/pd-error.h"
-#include "daemon/libvirt-domxml.h"
+#include "daemon/libvirt/domxml.h"
 
 #include <libvirt/virterror.h>
 

@@ -4,7 +4,7 @@
  * own backend. Domains are created, started, destroyed and undefined in this process. */
 #pragma once
 
-#include "daemon/libvirt-conn.h"
+#include "daemon/libvirt/conn.h"
 #include "pools/backend.h"
 
 #include <glib.h>

@@ -6,11 +6,11 @@
  * outside poold, settles the row a crash left between libvirt's answer and the store write,
  * and runs by itself on libvirt's device-removed event. Without QEMU the test exits 77. */
 #include "common/pd-error.h"
-#include "daemon/attachments.h"
-#include "daemon/libvirt-domain.h"
-#include "daemon/events.h"
-#include "daemon/jobs.h"
-#include "daemon/libvirt-disk.h"
+#include "daemon/attach/attachments.h"
+#include "daemon/libvirt/domain.h"
+#include "daemon/observe/events.h"
+#include "daemon/jobs/jobs.h"
+#include "daemon/libvirt/disk.h"
 #include "tests/libvirt/lv-fixture.h"
 
 #include <glib/gstdio.h>
@@ -30,8 +30,8 @@ static void daemon_init(void)
     g_assert_no_error(error);
     daemon->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pd_pool_obj_free);
-    daemon->events = pd_events_new(daemon);
-    daemon->jobs = pd_jobs_new(daemon, 1);
+    daemon->events = pd_events_new(daemon->store);
+    daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, 1);
     daemon->config.libvirt_uri = g_strdup(fx.uri);
     daemon->config.libvirt_detach_timeout_ms = 10000;
     /* The daemon's own callbacks go to a context of the test's (libvirt's thread iterates the

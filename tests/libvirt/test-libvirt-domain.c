@@ -4,8 +4,8 @@
  * and the errors: target in use, --live on a stopped domain, unknown domain, unreachable URI.
  * Without qemu-system-x86_64 the test exits 77. */
 #include "common/pd-error.h"
-#include "daemon/libvirt-disk.h"
-#include "daemon/libvirt-domain.h"
+#include "daemon/libvirt/disk.h"
+#include "daemon/libvirt/domain.h"
 #include "tests/libvirt/lv-fixture.h"
 
 #include <libvirt/virterror.h>

@@ -6,8 +6,8 @@
  * XML are checked after the attach and the detach. Exits 77 without QEMU, QEMU's iSCSI block
  * driver or tgtd. */
 #include "common/pd-error.h"
-#include "daemon/libvirt-disk.h"
-#include "daemon/libvirt-domain.h"
+#include "daemon/libvirt/disk.h"
+#include "daemon/libvirt/domain.h"
 #include "tests/backends/iscsi-fixture.h"
 #include "tests/libvirt/lv-fixture.h"
 

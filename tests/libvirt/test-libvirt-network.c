@@ -6,8 +6,8 @@
  * live and inactive XML are checked after the attach and the detach. Exits 77 without QEMU,
  * QEMU's NFS block driver, or the fixture's environment. */
 #include "common/pd-error.h"
-#include "daemon/libvirt-disk.h"
-#include "daemon/libvirt-domain.h"
+#include "daemon/libvirt/disk.h"
+#include "daemon/libvirt/domain.h"
 #include "tests/libvirt/lv-fixture.h"
 
 #include <stdio.h>

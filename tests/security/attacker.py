@@ -5,6 +5,7 @@ line per outcome on stdout, for the test (running as root) to judge.
 Usage: attacker.py COMMAND SOCKET ARGS...
   call SOCK METHOD PARAMS_JSON         one call; prints the answer (or {"closed": true})
   download SOCK POOL VOLUME            Volume.Download into a pipe; prints answer and bytes
+  stall SOCK POOL SECONDS VOLUME...    downloads into pipes never read, held SECONDS
   nest SOCK DEPTH                      [ x DEPTH ] x DEPTH as the parameters
   bomb SOCK COUNT                      {"x":[0,0,...]} with COUNT values
   hold SOCK N SECONDS                  N connections, one call each, then idle; prints how
@@ -85,6 +86,20 @@ def cmd_download(sock, pool, volume):
     out({"answer": r, "bytes": len(data), "text": data[:256].decode("latin-1")})
 
 
+def cmd_stall(sock, pool, seconds, *volumes):
+    """Downloads into pipes nobody reads (attack 1.8), held for @seconds."""
+    held = []
+    for v in volumes:
+        rfd, wfd = os.pipe()
+        msg = {"method": "io.poold.Volume.Download",
+               "parameters": {"pool": pool, "volume": v, "async": True}}
+        r, s = send_and_answer(sock, json.dumps(msg).encode() + b"\0", [wfd])
+        os.close(wfd)
+        held.append((rfd, s))
+        out(r)
+    time.sleep(float(seconds))
+
+
 def cmd_nest(sock, depth):
     depth = int(depth)
     body = b'{"method":"io.poold.Pool.List","parameters":{"x":' + b"[" * depth + b"]" * depth
@@ -154,7 +169,7 @@ def cmd_noread(sock, n, calls):
 
 def main():
     cmd, sock, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    {"call": cmd_call, "download": cmd_download, "nest": cmd_nest, "bomb": cmd_bomb,
+    {"call": cmd_call, "download": cmd_download, "stall": cmd_stall, "nest": cmd_nest, "bomb": cmd_bomb,
      "hold": cmd_hold, "noread": cmd_noread}[cmd](sock, *args)
 
 

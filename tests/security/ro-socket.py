@@ -49,9 +49,13 @@ try:
        and res.get("bytes") == 0 and secret_text not in r.stdout,
        "1.3 read-only Volume.Download refused, no byte of the volume sent", r.stdout + r.stderr)
 
-    # 1.8: four downloads into pipes nobody reads, then root's create answers at once
-    for v in ("v1", "v2", "v3", "v4"):
-        seclib.nobody("download", d.ro, "p1", v)
+    # 1.8: four downloads into pipes nobody reads, held; root's create answers at once
+    staller = seclib.subprocess.Popen(
+        seclib.NOBODY + [seclib.sys.executable, seclib.ATTACKER, "stall", d.ro, "p1", "20",
+                         "v1", "v2", "v3", "v4"], stdout=seclib.subprocess.PIPE, text=True)
+    answers = [json.loads(staller.stdout.readline() or "{}") for _ in range(4)]
+    ok(all(a.get("error") == "org.varlink.service.PermissionDenied" for a in answers),
+       "1.8 read-only downloads into never-read pipes refused", json.dumps(answers))
     t0 = time.monotonic()
     try:
         r = d.poolctl("vol-create-as", "p1", "innocent", "1M", "--format", "qcow2", timeout=15)
@@ -59,8 +63,10 @@ try:
     except seclib.subprocess.TimeoutExpired:
         rc, err = -1, "timed out"
     took = time.monotonic() - t0
-    ok(rc == 0 and took < 5, "1.8 root's vol-create-as after 4 read-only downloads: "
-       "%.2f s" % took, err)
+    ok(rc == 0 and took < 5, "1.8 root's vol-create-as while nobody holds them: %.2f s" % took,
+       err)
+    staller.kill()
+    staller.wait()
 
     # 1.16: every method of every interface, by the class its IDL declares: the read-only
     # socket admits exactly the read class (asked as nobody, with no parameters)

@@ -1,6 +1,6 @@
 /* The dispatch table and its central checks: every method is described in the IDL the daemon
  * serves, and pd_dispatch_check refuses what a handler must never see. */
-#include "daemon/dispatch.h"
+#include "daemon/api/methods.h"
 #include "poold-resources.h"
 
 #include <gio/gio.h>

@@ -3,8 +3,8 @@
  * or UUID), its refusals, and the reading of a domain's disks (virsh domblklist's view). Pure
  * code: no libvirt call. */
 #include "common/pd-error.h"
-#include "daemon/libvirt-disk.h"
-#include "daemon/libvirt-domxml.h"
+#include "daemon/libvirt/disk.h"
+#include "daemon/libvirt/domxml.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* The SQLite store: a new database gets the current schema, an old one is migrated keeping
  * its rows, a newer one is refused; rows round-trip; interrupted jobs are failed. */
 #include "common/pd-error.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>

@@ -1,0 +1,252 @@
+/* Backing-file trust (backing-policy.h): resolution, the roots, the engine's opener. */
+#include "daemon/model/backing-policy.h"
+#include "common/pd-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct PdBackingPolicy {
+    GMutex lock;
+    GPtrArray *config_roots; /* char *, fixed after new */
+    GPtrArray *pool_roots;   /* char *, replaced under @lock */
+    GPtrArray *device_roots; /* char *, replaced under @lock: /dev/VG of logical pools */
+    PdBackingOpener opener;
+};
+
+static PdIO *policy_open(PdIO *overlay, const char *name, PdFormat format, PdIO *top, void *data,
+                         GError **error);
+
+static GPtrArray *copy_roots(const char *const *roots)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; roots && roots[i]; i++)
+        if (*roots[i])
+            g_ptr_array_add(a, g_strdup(roots[i]));
+    return a;
+}
+
+PdBackingPolicy *pd_backing_policy_new(const char *const *config_roots)
+{
+    PdBackingPolicy *p = g_new0(PdBackingPolicy, 1);
+    g_mutex_init(&p->lock);
+    p->config_roots = copy_roots(config_roots);
+    p->pool_roots = copy_roots(NULL);
+    p->device_roots = copy_roots(NULL);
+    p->opener.open = policy_open;
+    p->opener.data = p;
+    return p;
+}
+
+void pd_backing_policy_free(PdBackingPolicy *policy)
+{
+    if (!policy)
+        return;
+    g_ptr_array_unref(policy->config_roots);
+    g_ptr_array_unref(policy->pool_roots);
+    g_ptr_array_unref(policy->device_roots);
+    g_mutex_clear(&policy->lock);
+    g_free(policy);
+}
+
+void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots,
+                                 const char *const *device_roots)
+{
+    GPtrArray *a = copy_roots(pool_roots);
+    GPtrArray *d = copy_roots(device_roots);
+    g_mutex_lock(&policy->lock);
+    GPtrArray *old = policy->pool_roots;
+    GPtrArray *old_d = policy->device_roots;
+    policy->pool_roots = a;
+    policy->device_roots = d;
+    g_mutex_unlock(&policy->lock);
+    g_ptr_array_unref(old);
+    g_ptr_array_unref(old_d);
+}
+
+const PdBackingOpener *pd_backing_policy_opener(PdBackingPolicy *policy)
+{
+    return &policy->opener;
+}
+
+/* @real (a resolved path) is @root or lies beneath it; @root is resolved too (a pool's target
+ * may be named through a symbolic link), and skipped when it does not exist. */
+static bool beneath(const char *real, const char *root)
+{
+    char root_real[PATH_MAX];
+    if (!realpath(root, root_real))
+        return false;
+    size_t n = strlen(root_real);
+    if (n == 1) /* "/" */
+        return true;
+    return strncmp(real, root_real, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+static bool beneath_any(const GPtrArray *roots, const char *real)
+{
+    for (guint i = 0; i < roots->len; i++)
+        if (beneath(real, roots->pdata[i]))
+            return true;
+    return false;
+}
+
+static bool inside_roots(PdBackingPolicy *p, const char *real)
+{
+    if (beneath_any(p->config_roots, real))
+        return true;
+    g_mutex_lock(&p->lock);
+    GPtrArray *pools = g_ptr_array_ref(p->pool_roots);
+    g_mutex_unlock(&p->lock);
+    bool inside = beneath_any(pools, real);
+    g_ptr_array_unref(pools);
+    return inside;
+}
+
+/* A logical volume: /dev/VG/LV is a link to /dev/dm-N, made by LVM in a directory only root
+ * writes; a block device named beneath a logical pool's /dev/VG by its (canonical) name. */
+static bool logical_volume(PdBackingPolicy *p, const char *path, const struct stat *st)
+{
+    if (!S_ISBLK(st->st_mode))
+        return false;
+    g_autofree char *canon = g_canonicalize_filename(path, NULL);
+    g_mutex_lock(&p->lock);
+    GPtrArray *devs = g_ptr_array_ref(p->device_roots);
+    g_mutex_unlock(&p->lock);
+    bool inside = false;
+    for (guint i = 0; i < devs->len && !inside; i++) {
+        const char *root = devs->pdata[i];
+        size_t n = strlen(root);
+        inside = strncmp(canon, root, n) == 0 && canon[n] == '/' && !strchr(canon + n + 1, '/');
+    }
+    g_ptr_array_unref(devs);
+    return inside;
+}
+
+static void set_outside(GError **error, const char *path, const char *real, const char *volume)
+{
+    if (real && !g_str_equal(real, path))
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "backing file '%s' of volume '%s' resolves to '%s', outside the pools poold "
+                    "manages; add its directory as a pool or to backing_roots",
+                    path, volume, real);
+    else
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "backing file '%s' of volume '%s' is outside the pools poold manages; add "
+                    "its directory as a pool or to backing_roots",
+                    path, volume);
+}
+
+/* A path that does not resolve: outside the roots (as far as its name tells) it is called
+ * outside, so that an answer does not say which host files exist. */
+static void set_unresolved(PdBackingPolicy *p, GError **error, int e, const char *path,
+                           const char *volume)
+{
+    g_autofree char *canon = g_canonicalize_filename(path, NULL);
+    if (!inside_roots(p, canon)) {
+        set_outside(error, path, NULL, volume);
+        return;
+    }
+    if (e == ELOOP) {
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "backing file '%s' of volume '%s' cannot be resolved: it loops through "
+                    "symbolic links or goes through a /proc magic link, which poold does not "
+                    "follow",
+                    path, volume);
+        return;
+    }
+    g_set_error(error, PD_ERROR, e == ENOENT ? PD_ERROR_NOT_FOUND : PD_ERROR_PERMISSION_DENIED,
+                "backing file '%s' of volume '%s' cannot be opened: %s", path, volume,
+                g_strerror(e));
+}
+
+int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const char *volume,
+                              struct stat *ret_st, char **ret_real, GError **error)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0) {
+        set_unresolved(policy, error, errno, path, volume);
+        return -1;
+    }
+    char proc[64], real[PATH_MAX];
+    (void)snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(proc, real, sizeof real - 1);
+    struct stat st;
+    if (n <= 0 || fstat(fd, &st) < 0) {
+        pd_error_set_errno(error, errno,
+                           "backing file '%s' of volume '%s': its real path cannot be read", path,
+                           volume);
+        (void)close(fd);
+        return -1;
+    }
+    real[n] = '\0';
+    if (real[0] != '/' || (!inside_roots(policy, real) && !logical_volume(policy, path, &st))) {
+        set_outside(error, path, real, volume);
+        (void)close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "backing file '%s' of volume '%s' is a %s; a backing file must be a regular "
+                    "file or a block device",
+                    path, volume, pd_io_file_type_name(st.st_mode));
+        (void)close(fd);
+        return -1;
+    }
+    *ret_st = st;
+    if (ret_real)
+        *ret_real = g_strdup(real);
+    return fd;
+}
+
+bool pd_backing_policy_check(PdBackingPolicy *policy, const char *path, const char *volume,
+                             GError **error)
+{
+    struct stat st;
+    int fd = pd_backing_policy_resolve(policy, path, volume, &st, NULL, error);
+    if (fd < 0)
+        return false;
+    (void)close(fd);
+    return true;
+}
+
+/* The engine's opener: the recorded name joined to the overlay's directory (qemu-img's
+ * rule), resolved by the policy, then that same file opened for reading, non-blocking. */
+static PdIO *policy_open(PdIO *overlay, const char *name, PdFormat format, PdIO *top, void *data,
+                         GError **error)
+{
+    PdBackingPolicy *p = data;
+    g_autofree char *volume = g_path_get_basename(top->name);
+    if (strstr(overlay->name, "://")) /* NFS in userspace: open_relative stays in the export */
+        return pd_backing_open_default(overlay, name, format, top, NULL, error);
+    g_autofree char *dir = g_path_get_dirname(overlay->name);
+    g_autofree char *path =
+        g_path_is_absolute(name) ? g_strdup(name) : g_build_filename(dir, name, NULL);
+    struct stat st;
+    int pfd = pd_backing_policy_resolve(p, path, volume, &st, NULL, error);
+    if (pfd < 0)
+        return NULL;
+    char proc[64];
+    (void)snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+    int fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int e = errno;
+    (void)close(pfd);
+    if (fd < 0) {
+        pd_error_set_errno(error, e, "backing file '%s' of volume '%s'", path, volume);
+        return NULL;
+    }
+    PdIO *io = pd_io_file_open_fd(fd, path, PD_IO_RDONLY | PD_IO_DATA_ONLY, error);
+    if (io && (io->file_dev != (uint64_t)st.st_dev || io->file_ino != (uint64_t)st.st_ino)) {
+        pd_io_close(io);
+        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                    "backing file '%s' of volume '%s' changed while it was opened", path, volume);
+        return NULL;
+    }
+    return io;
+}

@@ -785,10 +785,10 @@ PD_HANDLER(pd_method_vol_dumpxml)
         return;
     }
     g_autoptr(PdVolDef) def = pd_vol_to_def(obj->pool, vol);
-    g_autoptr(GError) untrusted = NULL;
-    if (def->backing && !pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+    const char *untrusted = def->backing ? pd_model_backing_mark(daemon, obj, vol) : NULL;
+    if (untrusted) {
         /* marked, and nothing told of a file poold does not trust (its owner, mode, times) */
-        def->backing->untrusted = g_strdup(untrusted->message);
+        def->backing->untrusted = g_strdup(untrusted);
         pd_perms_clear(&def->backing->perms);
         pd_perms_init(&def->backing->perms);
         pd_vol_timestamps_init(&def->backing->timestamps);

@@ -25,6 +25,8 @@ struct PdJob {
     int64_t started_mono;      /* µs */
     char *error_text;
     GCancellable *cancellable;
+    GMainContext *context; /* where it completes: the thread-default one of its start */
+    bool apply_owns_txn;
     PdJobRunFunc run;
     PdJobApplyFunc apply;
     gpointer data;
@@ -82,6 +84,7 @@ static void job_free(PdJob *job)
     if (job->overlap_client)
         pd_client_unref(job->overlap_client);
     g_clear_object(&job->cancellable);
+    g_main_context_unref(job->context);
     g_clear_error(&job->error);
     g_mutex_clear(&job->lock);
     g_free(job);
@@ -103,7 +106,11 @@ static void worker(gpointer data, gpointer user_data)
     /* Queued for the main loop, never run here: g_main_context_invoke would run it on this
      * thread when no loop iterates (poold stopping, its loop quit), alongside pd_jobs_free,
      * which leaves completions unrun. */
-    g_idle_add_full(G_PRIORITY_DEFAULT, job_complete, job, NULL); /* as invoke did */
+    GSource *done = g_idle_source_new(); /* as invoke did, on the job's context */
+    g_source_set_priority(done, G_PRIORITY_DEFAULT);
+    g_source_set_callback(done, job_complete, job, NULL);
+    (void)g_source_attach(done, job->context);
+    g_source_unref(done);
     (void)g_atomic_int_dec_and_test(&jobs->active_workers);
 }
 
@@ -496,6 +503,8 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->started = g_get_real_time() / G_USEC_PER_SEC;
     job->started_mono = g_get_monotonic_time();
     job->cancellable = g_cancellable_new();
+    job->context = g_main_context_ref_thread_default();
+    job->apply_owns_txn = spec->apply_owns_txn && !spec->journal;
     job->run = spec->run;
     job->apply = spec->apply;
     job->data = spec->data;
@@ -536,6 +545,15 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     return job;
 }
 
+bool pd_job_cancelled(PdJob *job, GCancellable *cancellable, GError **error)
+{
+    if (!g_cancellable_is_cancelled(cancellable))
+        return false;
+    g_set_error(error, PD_ERROR, PD_ERROR_CANCELLED, "job %" G_GINT64_FORMAT " (%s) cancelled",
+                job->id, job->kind);
+    return true;
+}
+
 bool pd_job_cancel(PdJob *job, GError **error)
 {
     if (job->state != PD_JOB_RUNNING) {
@@ -563,6 +581,8 @@ void pd_job_wait(PdJob *job, PdCall *call)
  * parameters or NULL with @error. */
 static JsonObject *job_apply(PdJobs *jobs, PdJob *job, GError **error)
 {
+    if (job->apply_owns_txn)
+        return job->apply(jobs->ctx, job, job->data, error);
     if (!(job->grouped ? pd_store_begin_lazy(jobs->store, error)
                        : pd_store_begin(jobs->store, error)))
         return NULL;

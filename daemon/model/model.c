@@ -174,13 +174,8 @@ PdVol *pd_model_idle_volume(PdDaemon *daemon, const char *pool_name, const char 
 
 bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *name, GError **error)
 {
-    if (!pd_xml_name_valid(name) || pd_pool_util_is_partial_name(name)) {
-        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
-                    "invalid volume name '%s': a name is 1 to 255 bytes, without '/', not '.' "
-                    "or '..' and not a hidden partial name",
-                    name);
+    if (!pd_vol_name_check(name, error))
         return false;
-    }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), name);
     if (job) {
         pd_job_set_busy_error(job, pd_pool_obj_name(obj), name, error);
@@ -194,17 +189,12 @@ bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *nam
     return true;
 }
 
-static gint vol_cmp_name(gconstpointer a, gconstpointer b)
-{
-    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
-}
-
 /* Sorts @vols by name unless they are already (a backend's refresh lists them sorted). */
 static void sort_by_name(GPtrArray *vols)
 {
     for (guint i = 1; i < vols->len; i++) {
-        if (vol_cmp_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
-            g_ptr_array_sort(vols, vol_cmp_name);
+        if (pd_vol_compare_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
+            g_ptr_array_sort(vols, pd_vol_compare_name);
             return;
         }
     }
@@ -270,6 +260,7 @@ static void index_count(PdDaemon *daemon, const PdPoolObj *o, const PdVol *v, in
 
 void pd_model_update_backing_roots(PdDaemon *daemon)
 {
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     if (!daemon->backing_policy || !daemon->pools)
         return;
     g_autoptr(GPtrArray) roots = g_ptr_array_new();
@@ -355,6 +346,7 @@ bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **
         g_hash_table_add(obj->touched, g_strdup(vol->name));
     GPtrArray *vols = obj->pool->volumes;
     guint at;
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     index_count(daemon, obj, vol, +1);
     if (vol_index(vols, vol->name, &at)) {
         index_count(daemon, obj, vols->pdata[at], -1);
@@ -373,6 +365,7 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
     if (obj->touched)
         g_hash_table_add(obj->touched, g_strdup(name));
     guint at;
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     if (vol_index(obj->pool->volumes, name, &at)) {
         index_count(daemon, obj, obj->pool->volumes->pdata[at], -1);
         g_ptr_array_remove_index(obj->pool->volumes, at);
@@ -540,10 +533,10 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
     if (vol->backing_path) {
         g_string_append_c(out, ',');
         pd_json_text_member_string(out, "backing_path", vol->backing_path);
-        g_autoptr(GError) untrusted = NULL;
-        if (!pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+        const char *untrusted = pd_model_backing_mark(daemon, obj, vol);
+        if (untrusted) {
             g_string_append_c(out, ',');
-            pd_json_text_member_string(out, "untrusted_backing", untrusted->message);
+            pd_json_text_member_string(out, "untrusted_backing", untrusted);
         }
     }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);
@@ -642,10 +635,17 @@ static void start_up_storage(StartUp *s)
         (void)pd_pool_backend_stop(obj->backend, obj->pool, NULL);
 }
 
-static void start_up_thread(gpointer data, gpointer user_data)
+/* Worker: the storage part of one pool's start, as a job (pool-start-up). Its error is kept
+ * for start_pools, which applies every start in order, and reported as the job's. */
+static bool start_up_run(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
-    (void)user_data;
-    start_up_storage(data);
+    StartUp *s = data;
+    start_up_storage(s);
+    if (s->error) {
+        g_propagate_error(error, g_error_copy(s->error));
+        return false;
+    }
+    return true;
 }
 
 /* Main thread: the started pool's catalog, state and event, in one transaction. */
@@ -701,24 +701,36 @@ bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error)
     return ok;
 }
 
-/* At most this many pools start at the same time at start-up. */
-#define START_UP_THREADS 8
-
-/* Starts @pools (PdPoolObj *) at once on threads, so that start-up waits for the slowest
- * pool (a dead NFS server: one timeout), not for the sum; then applies each in order. */
+/* Starts @pools (PdPoolObj *) at once as jobs (bounded by the workers), so that start-up
+ * waits for the slowest pool (a dead NFS server: one timeout), not for the sum; then applies
+ * each in order. The jobs complete on a context of their own: no call is served meanwhile. */
 static void start_pools(PdDaemon *daemon, GPtrArray *pools)
 {
     g_autofree StartUp *starts = g_new0(StartUp, MAX(pools->len, 1));
-    GThreadPool *workers = g_thread_pool_new(start_up_thread, NULL,
-                                             (gint)MIN(pools->len, START_UP_THREADS), FALSE, NULL);
+    g_autofree int64_t *ids = g_new0(int64_t, MAX(pools->len, 1));
+    GMainContext *ctx = g_main_context_new();
+    g_main_context_push_thread_default(ctx);
     for (guint i = 0; i < pools->len; i++) {
         starts[i].obj = pools->pdata[i];
         start_up_prepare(daemon, &starts[i]);
-        if (!workers || !g_thread_pool_push(workers, &starts[i], NULL))
+        PdJobSpec spec = {.kind = "pool-start-up",
+                          .pool = pd_pool_obj_name(starts[i].obj),
+                          .run = start_up_run,
+                          .data = &starts[i]};
+        g_autoptr(GError) error = NULL;
+        PdJob *job = daemon->jobs ? pd_jobs_start(daemon->jobs, &spec, NULL, false, &error) : NULL;
+        if (job)
+            ids[i] = pd_job_id(job);
+        else
             start_up_storage(&starts[i]);
     }
-    if (workers)
-        g_thread_pool_free(workers, FALSE, TRUE); /* waits for every start */
+    for (guint i = 0; i < pools->len; i++) {
+        PdJob *job;
+        while (ids[i] && (job = pd_jobs_lookup(daemon->jobs, ids[i])) && pd_job_running(job))
+            g_main_context_iteration(ctx, true);
+    }
+    g_main_context_pop_thread_default(ctx);
+    g_main_context_unref(ctx);
     for (guint i = 0; i < pools->len; i++) {
         PdPoolObj *obj = starts[i].obj;
         g_autoptr(GError) error = NULL;

@@ -174,13 +174,8 @@ PdVol *pd_model_idle_volume(PdDaemon *daemon, const char *pool_name, const char 
 
 bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *name, GError **error)
 {
-    if (!pd_xml_name_valid(name) || pd_pool_util_is_partial_name(name)) {
-        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
-                    "invalid volume name '%s': a name is 1 to 255 bytes, without '/', not '.' "
-                    "or '..' and not a hidden partial name",
-                    name);
+    if (!pd_vol_name_check(name, error))
         return false;
-    }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), name);
     if (job) {
         pd_job_set_busy_error(job, pd_pool_obj_name(obj), name, error);
@@ -194,17 +189,12 @@ bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *nam
     return true;
 }
 
-static gint vol_cmp_name(gconstpointer a, gconstpointer b)
-{
-    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
-}
-
 /* Sorts @vols by name unless they are already (a backend's refresh lists them sorted). */
 static void sort_by_name(GPtrArray *vols)
 {
     for (guint i = 1; i < vols->len; i++) {
-        if (vol_cmp_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
-            g_ptr_array_sort(vols, vol_cmp_name);
+        if (pd_vol_compare_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
+            g_ptr_array_sort(vols, pd_vol_compare_name);
             return;
         }
     }
@@ -270,6 +260,7 @@ static void index_count(PdDaemon *daemon, const PdPoolObj *o, const PdVol *v, in
 
 void pd_model_update_backing_roots(PdDaemon *daemon)
 {
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     if (!daemon->backing_policy || !daemon->pools)
         return;
     g_autoptr(GPtrArray) roots = g_ptr_array_new();
@@ -355,6 +346,7 @@ bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **
         g_hash_table_add(obj->touched, g_strdup(vol->name));
     GPtrArray *vols = obj->pool->volumes;
     guint at;
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     index_count(daemon, obj, vol, +1);
     if (vol_index(vols, vol->name, &at)) {
         index_count(daemon, obj, vols->pdata[at], -1);
@@ -373,6 +365,7 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
     if (obj->touched)
         g_hash_table_add(obj->touched, g_strdup(name));
     guint at;
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     if (vol_index(obj->pool->volumes, name, &at)) {
         index_count(daemon, obj, obj->pool->volumes->pdata[at], -1);
         g_ptr_array_remove_index(obj->pool->volumes, at);
@@ -540,10 +533,10 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
     if (vol->backing_path) {
         g_string_append_c(out, ',');
         pd_json_text_member_string(out, "backing_path", vol->backing_path);
-        g_autoptr(GError) untrusted = NULL;
-        if (!pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+        const char *untrusted = pd_model_backing_mark(daemon, obj, vol);
+        if (untrusted) {
             g_string_append_c(out, ',');
-            pd_json_text_member_string(out, "untrusted_backing", untrusted->message);
+            pd_json_text_member_string(out, "untrusted_backing", untrusted);
         }
     }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);

@@ -43,6 +43,8 @@ static void config_defaults(PdDaemonConfig *config)
     config->json_limits.max_depth = PD_JSON_MAX_DEPTH_DEFAULT;
     config->json_limits.max_elements = PD_JSON_MAX_ELEMENTS_DEFAULT;
     config->workers = 4;
+    config->job_limits =
+        (PdJobLimits){.stream_workers = 4, .stall_timeout_s = 60, .max_per_client = 32};
 }
 
 /* Reads an unsigned key of [daemon] into *value when present. */
@@ -148,14 +150,23 @@ static bool config_security(GKeyFile *kf, PdDaemonConfig *config, GError **error
     uint64_t idle = l->ro_idle_timeout_s, total = l->max_outbuf_total;
     uint64_t offload = l->parse_offload_bytes, depth = config->json_limits.max_depth;
     uint64_t elements = config->json_limits.max_elements;
+    PdJobLimits *j = &config->job_limits;
+    uint64_t streams = j->stream_workers, stall = j->stall_timeout_s;
+    uint64_t per_client = j->max_per_client;
     if (!config_uint(kf, "max_ro_clients", 1, 65536, &ro, error) ||
         !config_uint(kf, "max_ro_clients_per_uid", 1, 65536, &per_uid, error) ||
         !config_uint(kf, "ro_idle_timeout", 0, 86400, &idle, error) ||
         !config_uint(kf, "max_outbuf_total", 1024 * 1024, (uint64_t)1 << 40, &total, error) ||
         !config_uint(kf, "parse_offload_bytes", 1024, (uint64_t)1 << 30, &offload, error) ||
         !config_uint(kf, "max_json_depth", 2, 1024, &depth, error) ||
-        !config_uint(kf, "max_json_elements", 16, 100000000, &elements, error))
+        !config_uint(kf, "max_json_elements", 16, 100000000, &elements, error) ||
+        !config_uint(kf, "stream_workers", 1, 256, &streams, error) ||
+        !config_uint(kf, "stream_stall_timeout", 0, 86400, &stall, error) ||
+        !config_uint(kf, "max_jobs_per_client", 1, 65536, &per_client, error))
         return false;
+    j->stream_workers = (unsigned)streams;
+    j->stall_timeout_s = (unsigned)stall;
+    j->max_per_client = (unsigned)per_client;
     l->max_ro_clients = (unsigned)ro;
     l->max_ro_clients_per_uid = (unsigned)per_uid;
     l->ro_idle_timeout_s = (unsigned)idle;
@@ -358,6 +369,7 @@ static bool daemon_init(PdDaemon *daemon, GError **error)
     pd_metrics_add_writer(daemon->metrics, write_daemon_metrics, daemon);
     daemon->events = pd_events_new(daemon->store);
     daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, config->workers);
+    pd_jobs_set_limits(daemon->jobs, &config->job_limits);
     daemon->libvirt = pd_attach_state_new(daemon);
     /* Listen first (calls wait in the backlog until the main loop runs): a second poold on
      * the same runtime directory stops here, before touching any pool. */

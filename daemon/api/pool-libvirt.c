@@ -1,15 +1,13 @@
 /* io.poold.Pool.ImportLibvirt and ExportLibvirt: pool definitions copied from and to libvirt.
- * libvirt is called on a thread (GTask); definitions change on the main loop. */
+ * libvirt is called in a job (pool-import-libvirt, pool-export-libvirt: listed, cancellable
+ * until libvirt has answered, bounded by the workers); definitions change on the main loop. */
 #include "common/pd-error.h"
 #include "daemon/attach/attachments.h"
 #include "daemon/api/methods.h"
+#include "daemon/jobs/jobs.h"
 #include "xml/pool-xml.h"
 
-#include <gio/gio.h>
-
 typedef struct {
-    PdDaemon *daemon;
-    PdCall *call;
     const PdLibvirtModule *module;
     PdLibvirtConns *conns;
     char *uri;
@@ -31,32 +29,51 @@ static void op_free(gpointer data)
     g_free(op);
 }
 
-static void run_import(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* Starts @op as a job of @kind answering @call. */
+static void start_job(PdDaemon *daemon, PdCall *call, const char *kind, PdJobRunFunc run,
+                      PdJobApplyFunc apply, LibvirtPoolOp *op)
+{
+    PdJobSpec spec = {
+        .kind = kind,
+        .pool = op->pool,
+        .run = run,
+        .apply = apply,
+        .apply_owns_txn = true,
+        .data = op,
+        .data_free = op_free,
+    };
+    g_autoptr(GError) error = NULL;
+    if (!pd_jobs_start(daemon->jobs, &spec, call, false, &error))
+        pd_call_fail(call, error);
+}
+
+/* Worker: reads the definitions; a cancel drops them (nothing is defined). */
+static bool run_import(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     LibvirtPoolOp *op = data;
-    GError *error = NULL;
-    op->pools = op->module->pool_xmls(op->conns, op->uri, op->pool, &error);
-    if (error)
-        g_task_return_error(task, error);
-    else
-        g_task_return_boolean(task, true);
+    GError *local = NULL;
+    op->pools = op->module->pool_xmls(op->conns, op->uri, op->pool, &local);
+    if (g_cancellable_is_cancelled(cancellable)) {
+        g_clear_error(&local); /* whatever libvirt said: the caller asked to stop */
+        return !pd_job_cancelled(job, cancellable, error);
+    }
+    if (local) {
+        g_propagate_error(error, local);
+        return false;
+    }
+    return true;
 }
 
 /* Defines each pool read from libvirt; a failure skips that pool with the reason. */
-static void import_done(GObject *source, GAsyncResult *result, gpointer data)
+static JsonObject *import_done(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
 {
-    LibvirtPoolOp *op = g_task_get_task_data(G_TASK(result));
-    g_autoptr(GError) error = NULL;
-    if (!g_task_propagate_boolean(G_TASK(result), &error)) {
-        pd_call_fail(op->call, error);
-        return;
-    }
+    LibvirtPoolOp *op = data;
     JsonArray *imported = json_array_new();
     JsonArray *skipped = json_array_new();
     for (guint i = 0; i < op->pools->len; i++) {
         PdLibvirtPoolXml *p = op->pools->pdata[i];
         g_autoptr(GError) local = NULL;
-        if (pd_pool_define_xml(op->daemon, p->xml, &local)) {
+        if (pd_pool_define_xml(daemon, p->xml, &local)) {
             json_array_add_string_element(imported, p->name);
             continue;
         }
@@ -68,7 +85,7 @@ static void import_done(GObject *source, GAsyncResult *result, gpointer data)
     JsonObject *reply = json_object_new();
     json_object_set_array_member(reply, "imported", imported);
     json_object_set_array_member(reply, "skipped", skipped);
-    pd_call_reply(op->call, reply);
+    return reply;
 }
 
 PD_HANDLER(pd_method_pool_import_libvirt)
@@ -80,39 +97,30 @@ PD_HANDLER(pd_method_pool_import_libvirt)
         return;
     }
     LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
-    op->daemon = daemon;
-    op->call = call;
     op->module = pd_attach_module(daemon);
     op->conns = pd_attach_conns(daemon);
     op->uri = g_strdup(uri);
     op->pool = g_strdup(pd_param_string(params, "pool"));
-    g_autoptr(GTask) task = g_task_new(NULL, NULL, import_done, NULL);
-    g_task_set_task_data(task, op, op_free);
-    g_task_run_in_thread(task, run_import);
+    start_job(daemon, call, "pool-import-libvirt", run_import, import_done, op);
 }
 
-static void run_export(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* Worker: defines (and starts) the pool in libvirt; once libvirt has it, a cancel comes too
+ * late and the job reports what was done. */
+static bool run_export(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     LibvirtPoolOp *op = data;
-    GError *error = NULL;
-    if (op->module->pool_export(op->conns, op->uri, op->pool, op->xml, op->start, &op->started,
-                                &error))
-        g_task_return_boolean(task, true);
-    else
-        g_task_return_error(task, error);
+    if (pd_job_cancelled(job, cancellable, error))
+        return false;
+    return op->module->pool_export(op->conns, op->uri, op->pool, op->xml, op->start, &op->started,
+                                   error);
 }
 
-static void export_done(GObject *source, GAsyncResult *result, gpointer data)
+static JsonObject *export_done(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
 {
-    LibvirtPoolOp *op = g_task_get_task_data(G_TASK(result));
-    g_autoptr(GError) error = NULL;
-    if (!g_task_propagate_boolean(G_TASK(result), &error)) {
-        pd_call_fail(op->call, error);
-        return;
-    }
+    LibvirtPoolOp *op = data;
     JsonObject *reply = json_object_new();
     json_object_set_boolean_member(reply, "started", op->started);
-    pd_call_reply(op->call, reply);
+    return reply;
 }
 
 /* The definition as libvirt takes it: poold's own extension (<poold:netfs>) left out. */
@@ -135,15 +143,11 @@ PD_HANDLER(pd_method_pool_export_libvirt)
         return;
     }
     LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
-    op->daemon = daemon;
-    op->call = call;
     op->module = pd_attach_module(daemon);
     op->conns = pd_attach_conns(daemon);
     op->uri = g_strdup(uri);
     op->pool = g_strdup(pd_pool_obj_name(obj));
     op->xml = libvirt_xml(obj->next_def ? obj->next_def : obj->pool->def);
     op->start = obj->active;
-    g_autoptr(GTask) task = g_task_new(NULL, NULL, export_done, NULL);
-    g_task_set_task_data(task, op, op_free);
-    g_task_run_in_thread(task, run_export);
+    start_job(daemon, call, "pool-export-libvirt", run_export, export_done, op);
 }

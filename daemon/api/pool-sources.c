@@ -1,15 +1,14 @@
 /* io.poold.Pool.FindSources (find-storage-pool-sources-as): the sources a host offers (NFS
- * exports, iSCSI targets), asked by the pool type's backend on a thread: the host may be slow
- * or dead, and the backend's own timeout bounds the wait. */
+ * exports, iSCSI targets), asked by the pool type's backend in a job (pool-find-sources: listed,
+ * cancellable, bounded by the workers): the host may be slow or dead, and the backend's own
+ * timeout bounds the wait. */
 #include "common/pd-error.h"
 #include "daemon/api/methods.h"
+#include "daemon/jobs/jobs.h"
 #include "pools/backend.h"
 #include "xml/pool-xml.h"
 
-#include <gio/gio.h>
-
 typedef struct {
-    PdCall *call;
     PdPoolDef *spec;
     char *xml;
 } FindOp;
@@ -22,31 +21,30 @@ static void find_op_free(gpointer data)
     g_free(op);
 }
 
-static void run_find(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* Worker: asks the host. A cancel cannot stop the backend's request (its own timeout bounds
+ * it), but its answer is then dropped. */
+static bool run_find(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     FindOp *op = data;
-    GError *error = NULL;
     g_autoptr(GPtrArray) sources = NULL;
-    const PdPoolBackend *be = pd_pool_backend_for_def(op->spec, &error);
-    if (be && pd_pool_backend_find_sources(be, op->spec, 0, &sources, &error)) {
-        op->xml = pd_pool_sources_format(sources);
-        g_task_return_boolean(task, true);
-    } else {
-        g_task_return_error(task, error);
+    const PdPoolBackend *be = pd_pool_backend_for_def(op->spec, error);
+    bool ok = be && pd_pool_backend_find_sources(be, op->spec, 0, &sources, error);
+    if (g_cancellable_is_cancelled(cancellable)) {
+        g_clear_error(error); /* whatever the host said: the caller asked to stop */
+        return !pd_job_cancelled(job, cancellable, error);
     }
+    if (!ok)
+        return false;
+    op->xml = pd_pool_sources_format(sources);
+    return true;
 }
 
-static void find_done(GObject *source, GAsyncResult *result, gpointer data)
+static JsonObject *find_done(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
 {
-    FindOp *op = g_task_get_task_data(G_TASK(result));
-    g_autoptr(GError) error = NULL;
-    if (!g_task_propagate_boolean(G_TASK(result), &error)) {
-        pd_call_fail(op->call, error);
-        return;
-    }
+    FindOp *op = data;
     JsonObject *reply = json_object_new();
     json_object_set_string_member(reply, "xml", op->xml);
-    pd_call_reply(op->call, reply);
+    return reply;
 }
 
 PD_HANDLER(pd_method_pool_find_sources)
@@ -68,13 +66,20 @@ PD_HANDLER(pd_method_pool_find_sources)
         return;
     }
     FindOp *op = g_new0(FindOp, 1);
-    op->call = call;
     op->spec = pd_pool_def_new(info->type);
     op->spec->name = g_strdup(type);
     op->spec->source.host_name = g_strdup(pd_param_string(params, "host"));
     op->spec->source.host_port = (unsigned)port;
     op->spec->source.initiator_iqn = g_strdup(pd_param_string(params, "initiator"));
-    g_autoptr(GTask) task = g_task_new(NULL, NULL, find_done, NULL);
-    g_task_set_task_data(task, op, find_op_free);
-    g_task_run_in_thread(task, run_find);
+    PdJobSpec spec = {
+        .kind = "pool-find-sources",
+        .run = run_find,
+        .apply = find_done,
+        .data = op,
+        .data_free = find_op_free,
+        .data_free_at_exit = true,
+    };
+    g_autoptr(GError) error = NULL;
+    if (!pd_jobs_start(daemon->jobs, &spec, call, false, &error))
+        pd_call_fail(call, error);
 }

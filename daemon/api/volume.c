@@ -11,7 +11,9 @@
 #include "daemon/model/backing-policy.h"
 #include "xml/vol-xml.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -31,6 +33,8 @@ typedef struct {
     const char *event; /* logged when applied */
     bool groupable;    /* a quick create or delete: group commit when the call allows it */
     bool no_overlap;   /* a create the client's other calls must not overlap (PdJobSpec) */
+    bool stream;       /* upload, download: a stream job (PdJobSpec) */
+    int fd_flags;      /* the client's descriptor's status flags before the stream, or -1 */
     PdVol *result;     /* the new state, from the worker */
     GArray *snapshots;
     PdBackendJob bjob;
@@ -119,6 +123,7 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .data_free = vol_op_free,
         .data_free_at_exit = true,
         .no_overlap = op->no_overlap,
+        .stream = op->stream,
     };
     if (op->groupable && op->obj->backend->sync) {
         spec.sync = sync_pool;
@@ -543,21 +548,47 @@ PD_HANDLER(pd_method_vol_wipe)
 
 /* ---- upload, download ---- */
 
+/* A pipe, socket or terminal the client passed is made non-blocking for the stream
+ * (docs/security.md, rule W): the backend then waits in poll and checks for cancellation, so
+ * a client that stops reading holds no worker in write(2) (attack 1.8). Restored after. */
+static void stream_begin(VolOp *op)
+{
+    struct stat st;
+    op->fd_flags = -1;
+    if (fstat(op->fd, &st) < 0 ||
+        !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)))
+        return;
+    int flags = fcntl(op->fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(op->fd, F_SETFL, flags | O_NONBLOCK) == 0)
+        op->fd_flags = flags;
+}
+
+static void stream_end(VolOp *op)
+{
+    if (op->fd_flags >= 0)
+        (void)fcntl(op->fd, F_SETFL, op->fd_flags);
+}
+
 static bool run_upload(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_upload(op->obj->backend, op->view, op->vol, op->fd, op->offset,
-                                      op->length, op->flags, backend_job(op, job, cancellable),
-                                      error) &&
-           reread(op, error);
+    stream_begin(op);
+    bool ok =
+        pd_pool_backend_vol_upload(op->obj->backend, op->view, op->vol, op->fd, op->offset,
+                                   op->length, op->flags, backend_job(op, job, cancellable), error);
+    stream_end(op);
+    return ok && reread(op, error);
 }
 
 static bool run_download(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_download(op->obj->backend, op->view, op->vol, op->fd, op->offset,
-                                        op->length, op->flags, backend_job(op, job, cancellable),
-                                        error);
+    stream_begin(op);
+    bool ok = pd_pool_backend_vol_download(op->obj->backend, op->view, op->vol, op->fd, op->offset,
+                                           op->length, op->flags, backend_job(op, job, cancellable),
+                                           error);
+    stream_end(op);
+    return ok;
 }
 
 static JsonObject *apply_download(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
@@ -582,6 +613,7 @@ static void transfer(PdDaemon *daemon, PdCall *call, JsonObject *params, bool up
     op->length = (uint64_t)pd_param_int(params, "length", 0);
     op->flags = pd_param_bool(params, "sparse", false) ? PD_VOL_XFER_SPARSE : 0;
     op->event = "vol-uploaded";
+    op->stream = true;
     vol_op_start(daemon, call, params, op, upload ? "vol-upload" : "vol-download", vol->name, true,
                  upload ? run_upload : run_download, upload ? apply_volume : apply_download);
 }

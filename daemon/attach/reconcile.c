@@ -156,7 +156,7 @@ bool pd_reconcile_apply(PdDaemon *daemon, const char *uri, GPtrArray *scans, uns
     return true;
 }
 
-/* ---- scheduling: scan on a thread, apply on the main loop ---- */
+/* ---- scheduling: scan in a job, apply on the main loop ---- */
 
 typedef struct {
     PdDaemon *daemon;
@@ -167,8 +167,9 @@ typedef struct {
     GError *error;
 } Reconcile;
 
-static void reconcile_free(Reconcile *r)
+static void reconcile_free(gpointer data)
 {
+    Reconcile *r = data;
     g_free(r->uri);
     if (r->scans)
         g_ptr_array_unref(r->scans);
@@ -178,40 +179,47 @@ static void reconcile_free(Reconcile *r)
 
 static void start_scan(PdDaemon *daemon, const char *uri);
 
-static gboolean apply_on_main_loop(gpointer data)
+/* Main loop: applies what the scan found (or logs why it found nothing), and scans again
+ * when a request came meanwhile. The job fails when the scan or the apply did. */
+static JsonObject *apply_scan(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
 {
     Reconcile *r = data;
-    PdLibvirt *state = r->daemon->libvirt;
+    PdLibvirt *state = daemon->libvirt;
     bool again = GPOINTER_TO_INT(g_hash_table_lookup(state->reconciling, r->uri)) == 2;
+    bool ok = true;
     if (r->scans && r->generation != state->generation) {
         again = true; /* an attach or detach was applied meanwhile: the scan may predate it */
     } else if (r->scans) {
-        g_autoptr(GError) error = NULL;
         unsigned changes = 0;
-        if (!pd_reconcile_apply(r->daemon, r->uri, r->scans, &changes, &error))
-            g_warning("reconciling attachments with %s: %s", r->uri, error->message);
+        ok = pd_reconcile_apply(daemon, r->uri, r->scans, &changes, error);
+        if (!ok)
+            g_warning("reconciling attachments with %s: %s", r->uri, (*error)->message);
         else if (changes)
             g_message("reconciled attachments with %s: %u change(s)", r->uri, changes);
     } else {
         g_warning("reconciling attachments with %s: %s (the records are kept)", r->uri,
                   r->error->message);
+        g_propagate_error(error, g_steal_pointer(&r->error));
+        ok = false;
     }
     g_hash_table_remove(state->reconciling, r->uri);
     if (!again && state->starting)
         g_hash_table_remove(state->starting, r->uri); /* known now (or libvirt unreachable) */
     if (again)
-        start_scan(r->daemon, r->uri);
-    reconcile_free(r);
-    return G_SOURCE_REMOVE;
+        start_scan(daemon, r->uri);
+    return ok ? json_object_new() : NULL;
 }
 
-static gpointer scan_thread(gpointer data)
+/* Worker: reads the domains' disks. Always true: apply_scan reports a failed scan (the
+ * module could not be loaded, libvirt unreachable) and cleans up after any outcome. */
+static bool run_scan(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     Reconcile *r = data;
     if (r->conns) /* else the module could not be loaded: r->error says why */
         r->scans = pd_reconcile_scan(r->conns, r->uri, &r->error);
-    pd_attach_invoke(r->daemon->libvirt, apply_on_main_loop, r);
-    return NULL;
+    if (r->scans && pd_job_cancelled(job, cancellable, &r->error))
+        g_clear_pointer(&r->scans, g_ptr_array_unref); /* cancelled: nothing is applied */
+    return true;
 }
 
 static void start_scan(PdDaemon *daemon, const char *uri)
@@ -224,7 +232,19 @@ static void start_scan(PdDaemon *daemon, const char *uri)
         r->conns = state->conns;
     r->uri = g_strdup(uri);
     r->generation = state->generation;
-    g_thread_unref(g_thread_new("reconcile", scan_thread, r));
+    PdJobSpec spec = {
+        .kind = "attach-reconcile",
+        .run = run_scan,
+        .apply = apply_scan,
+        .apply_owns_txn = true, /* pd_reconcile_apply has its own */
+        .data = r,
+        .data_free = reconcile_free,
+    };
+    g_autoptr(GError) error = NULL;
+    if (!pd_jobs_start(daemon->jobs, &spec, NULL, false, &error)) {
+        g_warning("reconciling attachments with %s: %s", uri, error->message);
+        g_hash_table_remove(state->reconciling, uri);
+    }
 }
 
 void pd_reconcile_schedule(PdDaemon *daemon, const char *uri)

@@ -25,6 +25,8 @@ struct PdJob {
     int64_t started_mono;      /* µs */
     char *error_text;
     GCancellable *cancellable;
+    GMainContext *context; /* where it completes: the thread-default one of its start */
+    bool apply_owns_txn;
     PdJobRunFunc run;
     PdJobApplyFunc apply;
     gpointer data;
@@ -39,6 +41,11 @@ struct PdJob {
     char *sync_key;
     gpointer sync_data;
     GDestroyNotify sync_data_free;
+    bool stream;         /* PdJobSpec.stream: on the stream pool, with a stall timeout */
+    uint64_t stall_done; /* done when it last moved */
+    int64_t stall_since; /* monotonic µs of that */
+    bool stalled;        /* cancelled by the stall timeout */
+    PdClient *owner;     /* the client that started it (max_jobs_per_client), referenced */
 };
 
 struct PdJobs {
@@ -46,9 +53,12 @@ struct PdJobs {
     PdStore *store; /* NULL in tests that journal nothing */
     PdEvents *events;
     GThreadPool *threads;
-    GHashTable *by_id; /* int64 id -> PdJob * (running and recently finished) */
-    GHashTable *busy;  /* "pool/volume" -> PdJob * */
-    GQueue finished;   /* PdJob *, oldest first */
+    GThreadPool *stream_threads; /* upload, download: never on the storage workers */
+    PdJobLimits limits;
+    GHashTable *by_client; /* PdClient * -> running jobs it started */
+    GHashTable *by_id;     /* int64 id -> PdJob * (running and recently finished) */
+    GHashTable *busy;      /* "pool/volume" -> PdJob * */
+    GQueue finished;       /* PdJob *, oldest first */
     int64_t last_id;
     unsigned n_running;
     gint active_workers; /* run functions executing now (atomic) */
@@ -69,9 +79,12 @@ static void job_free(PdJob *job)
     if (job->sync_data_free)
         job->sync_data_free(job->sync_data);
     g_free(job->error_text);
+    if (job->owner)
+        pd_client_unref(job->owner);
     if (job->overlap_client)
         pd_client_unref(job->overlap_client);
     g_clear_object(&job->cancellable);
+    g_main_context_unref(job->context);
     g_clear_error(&job->error);
     g_mutex_clear(&job->lock);
     g_free(job);
@@ -93,7 +106,11 @@ static void worker(gpointer data, gpointer user_data)
     /* Queued for the main loop, never run here: g_main_context_invoke would run it on this
      * thread when no loop iterates (poold stopping, its loop quit), alongside pd_jobs_free,
      * which leaves completions unrun. */
-    g_idle_add_full(G_PRIORITY_DEFAULT, job_complete, job, NULL); /* as invoke did */
+    GSource *done = g_idle_source_new(); /* as invoke did, on the job's context */
+    g_source_set_priority(done, G_PRIORITY_DEFAULT);
+    g_source_set_callback(done, job_complete, job, NULL);
+    (void)g_source_attach(done, job->context);
+    g_source_unref(done);
     (void)g_atomic_int_dec_and_test(&jobs->active_workers);
 }
 
@@ -104,12 +121,22 @@ PdJobs *pd_jobs_new(PdDaemon *ctx, PdStore *store, PdEvents *events, unsigned wo
     jobs->store = store;
     jobs->events = events;
     jobs->threads = g_thread_pool_new(worker, jobs, (gint)MAX(workers, 1u), false, NULL);
+    jobs->limits = (PdJobLimits){.stream_workers = 4, .stall_timeout_s = 60, .max_per_client = 32};
+    jobs->stream_threads = g_thread_pool_new(worker, jobs, 4, false, NULL);
+    jobs->by_client = g_hash_table_new(NULL, NULL);
     jobs->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
     jobs->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&jobs->finished);
     jobs->last_id = store ? pd_store_job_max_id(store) : 0;
     jobs->group = store ? pd_group_commit_new(store) : NULL;
     return jobs;
+}
+
+void pd_jobs_set_limits(PdJobs *jobs, const PdJobLimits *limits)
+{
+    jobs->limits = *limits;
+    g_thread_pool_set_max_threads(jobs->stream_threads, (gint)MAX(limits->stream_workers, 1u),
+                                  NULL);
 }
 
 void pd_jobs_free(PdJobs *jobs)
@@ -124,6 +151,7 @@ void pd_jobs_free(PdJobs *jobs)
     /* Jobs see the cancel at their next piece; one blocked on a client's pipe may not: after
      * a while poold leaves without it, as after a crash (start-up marks it failed). */
     g_thread_pool_set_max_threads(jobs->threads, 0, NULL); /* queued jobs do not start */
+    g_thread_pool_set_max_threads(jobs->stream_threads, 0, NULL);
     for (int i = 0; i < 200 && g_atomic_int_get(&jobs->active_workers) > 0; i++)
         g_usleep(50 * 1000);
     if (g_atomic_int_get(&jobs->active_workers) > 0) {
@@ -133,6 +161,8 @@ void pd_jobs_free(PdJobs *jobs)
         _exit(0);
     }
     g_thread_pool_free(jobs->threads, true, true);
+    g_thread_pool_free(jobs->stream_threads, true, true);
+    g_hash_table_unref(jobs->by_client);
     pd_group_commit_free(jobs->group); /* what waits for a barrier: synced and answered */
     /* Completions queued by the workers run no more: the jobs stay "running" in the
      * journal and start-up marks them failed, as after a crash. */
@@ -325,6 +355,66 @@ JsonObject *pd_jobs_journal_lookup(PdJobs *jobs, int64_t id)
     return row ? journal_to_json(row) : NULL;
 }
 
+/* A stream whose descriptor moved no byte for stall_timeout is cancelled (attack 1.8): a
+ * client that stops reading (or writing) holds no stream worker and no volume for good. */
+static void check_stall(PdJobs *jobs, PdJob *job)
+{
+    if (!job->stream || job->stalled || jobs->limits.stall_timeout_s == 0)
+        return;
+    g_mutex_lock(&job->lock);
+    uint64_t done = job->done;
+    g_mutex_unlock(&job->lock);
+    int64_t now = g_get_monotonic_time();
+    if (done != job->stall_done || job->stall_since == 0) {
+        job->stall_done = done;
+        job->stall_since = now;
+        return;
+    }
+    if (now - job->stall_since < (int64_t)jobs->limits.stall_timeout_s * G_USEC_PER_SEC)
+        return;
+    job->stalled = true;
+    g_cancellable_cancel(job->cancellable);
+}
+
+/* The stall's error in place of the cancel it caused. */
+static void stall_error(PdJobs *jobs, PdJob *job, GError **error)
+{
+    if (!job->stalled || !g_error_matches(*error, PD_ERROR, PD_ERROR_CANCELLED))
+        return;
+    g_clear_error(error);
+    g_set_error(error, PD_ERROR, PD_ERROR_IO,
+                "%s of volume '%s' of pool '%s' (job %" G_GINT64_FORMAT ") stopped: its stream "
+                "moved no byte for %u s (stream_stall_timeout); the client must keep reading "
+                "(or writing) the descriptor it passed",
+                job->kind, job->volume ? job->volume : "?", job->pool ? job->pool : "?", job->id,
+                jobs->limits.stall_timeout_s);
+}
+
+/* The client of @call runs max_jobs_per_client jobs already: refused with PD_ERROR_BUSY. */
+static bool check_client_cap(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, GError **error)
+{
+    if (!call)
+        return true;
+    unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(jobs->by_client, call->client));
+    if (n < jobs->limits.max_per_client)
+        return true;
+    g_set_error(error, PD_ERROR, PD_ERROR_BUSY,
+                "cannot start %s: this connection runs %u jobs already (max_jobs_per_client); "
+                "wait for one to end (job-wait) or cancel one",
+                spec->kind, n);
+    return false;
+}
+
+static void client_jobs_add(PdJobs *jobs, PdClient *client, int delta)
+{
+    unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(jobs->by_client, client));
+    n = (unsigned)((int)n + delta);
+    if (n > 0)
+        g_hash_table_insert(jobs->by_client, client, GUINT_TO_POINTER(n));
+    else
+        g_hash_table_remove(jobs->by_client, client);
+}
+
 static gboolean progress_tick(gpointer data)
 {
     PdJobs *jobs = data;
@@ -335,6 +425,7 @@ static gboolean progress_tick(gpointer data)
         PdJob *job = value;
         if (job->state != PD_JOB_RUNNING)
             continue;
+        check_stall(jobs, job);
         for (GList *l = job->calls; l; l = l->next) {
             PdCall *call = l->data;
             bool streams = (call->method->flags & PD_METHOD_JOB) ||
@@ -387,6 +478,11 @@ static void overlap_end(PdJob *job)
 PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error)
 {
     int64_t id = jobs->last_id + 1;
+    if (!check_client_cap(jobs, spec, call, error)) {
+        if (spec->data_free)
+            spec->data_free(spec->data);
+        return NULL;
+    }
     if (spec->journal && !pd_store_job_insert(jobs->store, id, spec->kind, spec->pool, spec->volume,
                                               spec->bytes_total, error)) {
         if (spec->data_free)
@@ -407,6 +503,8 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->started = g_get_real_time() / G_USEC_PER_SEC;
     job->started_mono = g_get_monotonic_time();
     job->cancellable = g_cancellable_new();
+    job->context = g_main_context_ref_thread_default();
+    job->apply_owns_txn = spec->apply_owns_txn && !spec->journal;
     job->run = spec->run;
     job->apply = spec->apply;
     job->data = spec->data;
@@ -417,6 +515,11 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->sync_key = g_strdup(spec->sync_key);
     job->sync_data = spec->sync_data;
     job->sync_data_free = spec->sync_data_free;
+    job->stream = spec->stream;
+    if (call) {
+        job->owner = pd_client_ref(call->client);
+        client_jobs_add(jobs, job->owner, 1);
+    }
     if (job->grouped)
         pd_group_commit_set_running(jobs->group, ++jobs->n_grouped);
     g_hash_table_insert(jobs->by_id, &job->id, job);
@@ -436,10 +539,19 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     }
     if (!jobs->timer)
         jobs->timer = g_timeout_add(PROGRESS_INTERVAL, progress_tick, jobs);
-    g_thread_pool_push(jobs->threads, job, NULL);
+    g_thread_pool_push(job->stream ? jobs->stream_threads : jobs->threads, job, NULL);
     if (job->grouped && (call->method->flags & PD_METHOD_OVERLAP) && !spec->no_overlap)
         overlap(job, call);
     return job;
+}
+
+bool pd_job_cancelled(PdJob *job, GCancellable *cancellable, GError **error)
+{
+    if (!g_cancellable_is_cancelled(cancellable))
+        return false;
+    g_set_error(error, PD_ERROR, PD_ERROR_CANCELLED, "job %" G_GINT64_FORMAT " (%s) cancelled",
+                job->id, job->kind);
+    return true;
 }
 
 bool pd_job_cancel(PdJob *job, GError **error)
@@ -469,6 +581,8 @@ void pd_job_wait(PdJob *job, PdCall *call)
  * parameters or NULL with @error. */
 static JsonObject *job_apply(PdJobs *jobs, PdJob *job, GError **error)
 {
+    if (job->apply_owns_txn)
+        return job->apply(jobs->ctx, job, job->data, error);
     if (!(job->grouped ? pd_store_begin_lazy(jobs->store, error)
                        : pd_store_begin(jobs->store, error)))
         return NULL;
@@ -557,6 +671,8 @@ static gboolean job_complete(gpointer data)
         reply = job_apply(jobs, job, &error);
     else if (!error)
         g_set_error(&error, PD_ERROR, PD_ERROR_FAILED, "job %" G_GINT64_FORMAT " failed", job->id);
+    if (error)
+        stall_error(jobs, job, &error);
     job->finished = g_get_real_time() / G_USEC_PER_SEC;
     if (error) {
         job->state =
@@ -582,6 +698,8 @@ static gboolean job_complete(gpointer data)
     if (job->src_key && g_hash_table_lookup(jobs->busy, job->src_key) == job)
         g_hash_table_remove(jobs->busy, job->src_key);
     jobs->n_running--;
+    if (job->owner)
+        client_jobs_add(jobs, job->owner, -1);
     pd_counters_job(job->kind, state_name(job->state), g_get_monotonic_time() - job->started_mono);
     if (job->grouped)
         pd_group_commit_set_running(jobs->group, --jobs->n_grouped);

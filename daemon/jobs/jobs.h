@@ -5,7 +5,13 @@
  * While a job runs, the volume it works on is busy: pd_jobs_volume_busy() names the job, and
  * policy answers VolumeBusy instead of waiting or racing. Jobs of long kinds are journaled in
  * the store (start-up marks those interrupted by a crash failed). A finished job stays
- * listed for a while. Everything but the run function happens on the main loop thread. */
+ * listed for a while. Everything but the run function happens on the main loop thread; a job
+ * completes on the thread-default main context of the code that started it.
+ *
+ * It is the one way off the main loop: volume and pool work, attachments, find-sources,
+ * libvirt import/export, attachment reconciliation scans and start-up pool starts are all
+ * jobs (listed by Job.List, cancellable by Job.Cancel, bounded by the workers, counted in
+ * the metrics by kind and state). */
 #pragma once
 
 #include "daemon/rpc/call.h"
@@ -46,6 +52,9 @@ typedef struct {
     uint64_t bytes_total;              /* known size of the work (0: the job reports it) */
     PdJobRunFunc run;
     PdJobApplyFunc apply; /* NULL: reply {} */
+    /* @apply opens its own transactions (one per pool it defines, say) instead of running in
+     * the job's; only for a job without a journal row. */
+    bool apply_owns_txn;
     gpointer data;
     GDestroyNotify data_free;
     /* @data_free touches nothing but @data (no daemon state): it also runs at exit for a job
@@ -64,11 +73,24 @@ typedef struct {
      * is set (a create on a backing volume: a delete of that base, coming next, must see the
      * new overlay as its user, so the client waits until it is made). */
     bool no_overlap;
+    /* Streams a client's descriptor (upload, download): runs on the stream pool, never on
+     * the storage workers, and is cancelled when it moves no byte for the stall timeout
+     * (docs/security.md, attack 1.8). */
+    bool stream;
 } PdJobSpec;
+
+/* docs/security.md, rule W. */
+typedef struct {
+    unsigned stream_workers;  /* threads of the stream pool */
+    unsigned stall_timeout_s; /* a stream that moves nothing for that long fails; 0: never */
+    unsigned max_per_client;  /* running jobs one connection may have started */
+} PdJobLimits;
 
 /* Jobs on @workers threads, journaled in @store and applied with @events (the apply
  * functions get @ctx, which the engine does not look into). */
 PdJobs *pd_jobs_new(PdDaemon *ctx, PdStore *store, PdEvents *events, unsigned workers);
+/* Before any job starts (defaults: 4 stream workers, 60 s, 32 jobs per client). */
+void pd_jobs_set_limits(PdJobs *jobs, const PdJobLimits *limits);
 /* Cancels running jobs, waits for the workers, frees. */
 void pd_jobs_free(PdJobs *jobs);
 
@@ -97,6 +119,9 @@ void pd_job_progress(PdJob *job, uint64_t done, uint64_t total);
 /* For backend callbacks: a PdBackendProgressFunc whose user data is the job. */
 void pd_job_progress_cb(uint64_t done, uint64_t total, void *job);
 
+/* For run functions: true, with PD_ERROR_CANCELLED naming the job in @error (which must be
+ * unset), when @job was cancelled. */
+bool pd_job_cancelled(PdJob *job, GCancellable *cancellable, GError **error);
 /* Cancels a running job (its run function sees the cancellable). */
 bool pd_job_cancel(PdJob *job, GError **error);
 /* Adds @call as a waiter: answered with the job when it ends (progress with "more"). */

@@ -3,6 +3,7 @@
  * copies of what they need and report back through the main loop. */
 #pragma once
 
+#include "daemon/jobs/jobs.h"
 #include "daemon/rpc/json-limits.h"
 #include "daemon/rpc/server.h"
 #include "daemon/store/store.h"
@@ -28,6 +29,7 @@ typedef struct {
     bool verbose;
     PdServerLimits limits;
     PdJsonLimits json_limits; /* checked before a message is parsed */
+    PdJobLimits job_limits;   /* stream pool, stall timeout, jobs per client */
     unsigned workers;         /* job threads */
     char *metrics_listen;     /* "host:port" of the HTTP metrics listener, or NULL */
     char *libvirt_uri;        /* [libvirt] uri: the default of calls without one, or NULL */

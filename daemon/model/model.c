@@ -642,10 +642,17 @@ static void start_up_storage(StartUp *s)
         (void)pd_pool_backend_stop(obj->backend, obj->pool, NULL);
 }
 
-static void start_up_thread(gpointer data, gpointer user_data)
+/* Worker: the storage part of one pool's start, as a job (pool-start-up). Its error is kept
+ * for start_pools, which applies every start in order, and reported as the job's. */
+static bool start_up_run(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
-    (void)user_data;
-    start_up_storage(data);
+    StartUp *s = data;
+    start_up_storage(s);
+    if (s->error) {
+        g_propagate_error(error, g_error_copy(s->error));
+        return false;
+    }
+    return true;
 }
 
 /* Main thread: the started pool's catalog, state and event, in one transaction. */
@@ -701,24 +708,36 @@ bool pd_model_start_pool_now(PdDaemon *daemon, PdPoolObj *obj, GError **error)
     return ok;
 }
 
-/* At most this many pools start at the same time at start-up. */
-#define START_UP_THREADS 8
-
-/* Starts @pools (PdPoolObj *) at once on threads, so that start-up waits for the slowest
- * pool (a dead NFS server: one timeout), not for the sum; then applies each in order. */
+/* Starts @pools (PdPoolObj *) at once as jobs (bounded by the workers), so that start-up
+ * waits for the slowest pool (a dead NFS server: one timeout), not for the sum; then applies
+ * each in order. The jobs complete on a context of their own: no call is served meanwhile. */
 static void start_pools(PdDaemon *daemon, GPtrArray *pools)
 {
     g_autofree StartUp *starts = g_new0(StartUp, MAX(pools->len, 1));
-    GThreadPool *workers = g_thread_pool_new(start_up_thread, NULL,
-                                             (gint)MIN(pools->len, START_UP_THREADS), FALSE, NULL);
+    g_autofree int64_t *ids = g_new0(int64_t, MAX(pools->len, 1));
+    GMainContext *ctx = g_main_context_new();
+    g_main_context_push_thread_default(ctx);
     for (guint i = 0; i < pools->len; i++) {
         starts[i].obj = pools->pdata[i];
         start_up_prepare(daemon, &starts[i]);
-        if (!workers || !g_thread_pool_push(workers, &starts[i], NULL))
+        PdJobSpec spec = {.kind = "pool-start-up",
+                          .pool = pd_pool_obj_name(starts[i].obj),
+                          .run = start_up_run,
+                          .data = &starts[i]};
+        g_autoptr(GError) error = NULL;
+        PdJob *job = daemon->jobs ? pd_jobs_start(daemon->jobs, &spec, NULL, false, &error) : NULL;
+        if (job)
+            ids[i] = pd_job_id(job);
+        else
             start_up_storage(&starts[i]);
     }
-    if (workers)
-        g_thread_pool_free(workers, FALSE, TRUE); /* waits for every start */
+    for (guint i = 0; i < pools->len; i++) {
+        PdJob *job;
+        while (ids[i] && (job = pd_jobs_lookup(daemon->jobs, ids[i])) && pd_job_running(job))
+            g_main_context_iteration(ctx, true);
+    }
+    g_main_context_pop_thread_default(ctx);
+    g_main_context_unref(ctx);
     for (guint i = 0; i < pools->len; i++) {
         PdPoolObj *obj = starts[i].obj;
         g_autoptr(GError) error = NULL;

@@ -176,8 +176,8 @@ static void read_pool_init(Convert *c)
 {
     PdIO *io = pd_image_io(c->src);
     PdFormat f = pd_image_format(c->src);
-    if (c->compress || c->opts->out_of_order || (f != PD_FORMAT_RAW && f != PD_FORMAT_QCOW2 && f != PD_FORMAT_VDI) ||
-        !io->ops->reopen)
+    if (c->compress || c->opts->out_of_order ||
+        (f != PD_FORMAT_RAW && f != PD_FORMAT_QCOW2 && f != PD_FORMAT_VDI) || !io->ops->reopen)
         return;
     for (int i = 0; i < READ_THREADS; i++) {
         c->read_io_list[i] = io->ops->reopen(io, NULL);

@@ -48,6 +48,14 @@ bool pd_pool_dir_build(PdPool *pool, unsigned flags, GError **error)
     const PdPerms *perms = &pool->def->target_perms;
     struct stat st;
 
+    /* as libvirt: --overwrite formats the source device, and a directory has none */
+    if (flags & PD_POOL_BUILD_OVERWRITE) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
+                    "Requested operation is not valid: No source device specified when formatting "
+                    "pool '%s' (--overwrite formats a device; build a directory without it)",
+                    pool->def->name);
+        return false;
+    }
     if (stat(path, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
             pd_pool_util_error(error, pool, NULL, PD_ERROR_EXISTS,

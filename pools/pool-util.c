@@ -219,7 +219,7 @@ bool pd_pool_util_statvfs(const char *path, uint64_t *ret_capacity, uint64_t *re
     }
     *ret_capacity = (uint64_t)sv.f_blocks * sv.f_frsize;
     *ret_allocation = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-    *ret_available = (uint64_t)sv.f_bavail * sv.f_frsize;
+    *ret_available = (uint64_t)sv.f_bfree * sv.f_frsize; /* libvirt's: free, not avail */
     return true;
 }
 

@@ -77,7 +77,8 @@ bool pd_pool_util_apply_perms_fd(int fd, const char *name, const PdPerms *perms,
                                  mode_t default_mode, GError **error);
 
 /* capacity, allocation, available of the filesystem holding @path, as libvirt computes them
- * from statvfs (allocation = blocks - free, available = blocks available to unprivileged). */
+ * from statvfs: allocation = blocks - free, available = free blocks (f_bfree, root's
+ * reserve included), so that capacity = allocation + available. */
 bool pd_pool_util_statvfs(const char *path, uint64_t *ret_capacity, uint64_t *ret_allocation,
                           uint64_t *ret_available, GError **error);
 

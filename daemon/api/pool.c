@@ -216,13 +216,11 @@ static PdPoolObj *define_pool(PdDaemon *daemon, PdPoolDef *def_in, bool persiste
     if (!check_duplicates(daemon, def, error))
         return NULL;
     PdPoolObj *obj = g_hash_table_lookup(daemon->pools, def->name);
-    if (obj && !persistent) {
-        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "pool '%s' already exists", def->name);
-        return NULL;
-    }
-    if (obj && g_ascii_strcasecmp(obj->pool->def->uuid, def->uuid) != 0) {
-        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "pool '%s' already exists with uuid %s",
-                    def->name, obj->pool->def->uuid);
+    /* libvirt's words, with its error class first */
+    if (obj && (!persistent || g_ascii_strcasecmp(obj->pool->def->uuid, def->uuid) != 0)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS,
+                    "operation failed: pool '%s' already exists with uuid %s", def->name,
+                    obj->pool->def->uuid);
         return NULL;
     }
     if (obj && obj->pool->def->type != def->type) {
@@ -365,14 +363,15 @@ PD_HANDLER(pd_method_pool_stop)
     pool_op_start(daemon, call, op, run_stop, apply_stop);
 }
 
-/* Checks that @obj is inactive and idle (build, delete, undefine). */
-static bool check_inactive(PdPoolObj *obj, GError **error)
+/* Checks that @obj is inactive and idle (build, delete, undefine). @word: libvirt's, "still"
+ * or (build) "already". */
+static bool check_inactive(PdPoolObj *obj, const char *word, GError **error)
 {
     if (obj->active) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_STATE,
-                    "Requested operation is not valid: storage pool '%s' is still active "
+                    "Requested operation is not valid: storage pool '%s' is %s active "
                     "(stop it with pool-destroy %s first)",
-                    pd_pool_obj_name(obj), pd_pool_obj_name(obj));
+                    pd_pool_obj_name(obj), word, pd_pool_obj_name(obj));
         return false;
     }
     return pd_model_check_idle(obj, error);
@@ -402,7 +401,7 @@ PD_HANDLER(pd_method_pool_build)
     if (obj && overwrite && no_overwrite)
         g_set_error(&error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
                     "--overwrite and --no-overwrite are mutually exclusive");
-    if (!obj || error || !check_inactive(obj, &error)) {
+    if (!obj || error || !check_inactive(obj, "already", &error)) {
         pd_call_fail(call, error);
         return;
     }
@@ -424,7 +423,7 @@ PD_HANDLER(pd_method_pool_delete)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_pool(daemon, pd_param_string(params, "pool"), &error);
-    if (!obj || !check_inactive(obj, &error) ||
+    if (!obj || !check_inactive(obj, "still", &error) ||
         !pd_attach_check_unattached(daemon, pd_pool_obj_name(obj), NULL, "delete", &error)) {
         pd_call_fail(call, error);
         return;
@@ -480,22 +479,12 @@ PD_HANDLER(pd_method_pool_undefine)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_pool(daemon, pd_param_string(params, "pool"), &error);
-    if (!obj || !pd_model_check_idle(obj, &error)) {
+    /* as libvirt 9: an active pool (persistent or transient) is not undefined */
+    if (!obj || !check_inactive(obj, "still", &error)) {
         pd_call_fail(call, error);
         return;
     }
     g_autofree char *name = g_strdup(pd_pool_obj_name(obj));
-    if (obj->active) { /* as libvirt: a running pool becomes transient */
-        obj->persistent = false;
-        obj->autostart = false;
-        if (!commit_pool_change(daemon, obj, "pool-undefined", &error)) {
-            obj->persistent = true;
-            pd_call_fail(call, error);
-            return;
-        }
-        pd_call_reply(call, NULL);
-        return;
-    }
     if (!pd_store_begin(daemon->store, &error) ||
         !pd_store_pool_delete(daemon->store, name, &error) ||
         !pd_events_emit(daemon->events, "pool-undefined", name, NULL, NULL, &error) ||

@@ -474,10 +474,19 @@ static bool resize_target(const PdVol *vol, JsonObject *params, uint64_t *ret, G
                     "new capacity of volume '%s' overflows", vol->name);
         return false;
     }
+    /* libvirt's two rules, in its order and words (virsh users match them); poold's own check
+     * that no data lies past the new end comes after, in the backend */
+    if (target < vol->capacity && target < vol->allocation) {
+        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
+                    "invalid argument: can't shrink capacity below existing allocation (volume "
+                    "'%s' has %" G_GUINT64_FORMAT " bytes allocated)",
+                    vol->name, vol->allocation);
+        return false;
+    }
     if (target < vol->capacity && !shrink) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
-                    "Can't shrink capacity below current capacity unless shrink flag "
-                    "explicitly specified (volume '%s')",
+                    "invalid argument: Can't shrink capacity below current capacity unless "
+                    "shrink flag explicitly specified (volume '%s')",
                     vol->name);
         return false;
     }
@@ -776,10 +785,10 @@ PD_HANDLER(pd_method_vol_dumpxml)
         return;
     }
     g_autoptr(PdVolDef) def = pd_vol_to_def(obj->pool, vol);
-    g_autoptr(GError) untrusted = NULL;
-    if (def->backing && !pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+    const char *untrusted = def->backing ? pd_model_backing_mark(daemon, obj, vol) : NULL;
+    if (untrusted) {
         /* marked, and nothing told of a file poold does not trust (its owner, mode, times) */
-        def->backing->untrusted = g_strdup(untrusted->message);
+        def->backing->untrusted = g_strdup(untrusted);
         pd_perms_clear(&def->backing->perms);
         pd_perms_init(&def->backing->perms);
         pd_vol_timestamps_init(&def->backing->timestamps);

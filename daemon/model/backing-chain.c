@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The catalog volume stored at @real (a resolved path), in a pool whose directory holds it. */
-static const PdVol *find_by_real_path(PdDaemon *daemon, const char *real, const PdPoolObj **ret_obj)
+/* The catalog volume stored at @file, in a pool whose directory holds it: by name when
+ * @real is false (no system call), else comparing with each pool's resolved directory. */
+static const PdVol *find_in_pools(PdDaemon *daemon, const char *file, bool real)
 {
-    g_autofree char *dir = g_path_get_dirname(real);
-    g_autofree char *base = g_path_get_basename(real);
+    g_autofree char *dir = g_path_get_dirname(file);
+    g_autofree char *base = g_path_get_basename(file);
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, daemon->pools);
@@ -22,15 +23,23 @@ static const PdVol *find_by_real_path(PdDaemon *daemon, const char *real, const 
         const PdPoolObj *o = value;
         const char *target = o->pool->def->target_path;
         char target_real[PATH_MAX];
-        if (!target || !realpath(target, target_real) || strcmp(target_real, dir) != 0)
+        if (!target || (real ? !realpath(target, target_real) || strcmp(target_real, dir) != 0
+                             : strcmp(target, dir) != 0))
             continue;
         const PdVol *v = pd_pool_find_vol(o->pool, base);
-        if (v) {
-            *ret_obj = o;
+        if (v)
             return v;
-        }
     }
     return NULL;
+}
+
+/* The catalog volume that backing file @path (resolved: @real) is: as named (an overlay of a
+ * volume of the pools, the usual case), else by its real path (named through a link). */
+static const PdVol *find_volume(PdDaemon *daemon, const char *path, const char *real)
+{
+    g_autofree char *canon = g_canonicalize_filename(path, "/");
+    const PdVol *v = find_in_pools(daemon, canon, false);
+    return v ? v : find_in_pools(daemon, real, true);
 }
 
 static bool seen_before(GArray *seen, const struct stat *st)
@@ -74,8 +83,7 @@ bool pd_model_backing_chain_check(PdDaemon *daemon, const PdPoolObj *obj, const 
                         vol->name, path);
             return false;
         }
-        const PdPoolObj *next_obj = NULL;
-        const PdVol *next = find_by_real_path(daemon, real, &next_obj);
+        const PdVol *next = find_volume(daemon, path, real);
         if (!next)
             return true;
         v = next;
@@ -84,4 +92,21 @@ bool pd_model_backing_chain_check(PdDaemon *daemon, const PdPoolObj *obj, const 
                 "backing chain of volume '%s' is deeper than %d files", vol->name,
                 PD_MAX_BACKING_DEPTH);
     return false;
+}
+
+const char *pd_model_backing_mark(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol)
+{
+    if (!vol->backing_path)
+        return NULL;
+    if (!daemon->backing_marks)
+        daemon->backing_marks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autofree char *key = g_strconcat(pd_pool_obj_name(obj), "\x1f", vol->name, NULL);
+    gpointer value;
+    if (g_hash_table_lookup_extended(daemon->backing_marks, key, NULL, &value))
+        return value;
+    g_autoptr(GError) error = NULL;
+    char *mark =
+        pd_model_backing_chain_check(daemon, obj, vol, &error) ? NULL : g_strdup(error->message);
+    g_hash_table_insert(daemon->backing_marks, g_steal_pointer(&key), mark);
+    return mark;
 }

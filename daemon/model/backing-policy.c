@@ -14,6 +14,8 @@
 
 struct PdBackingPolicy {
     GMutex lock;
+    /* roots as real paths, resolved when they are set (a pool's target may be named through a
+     * symbolic link; one that does not exist yet, by its canonical name) */
     GPtrArray *config_roots; /* char *, fixed after new */
     GPtrArray *pool_roots;   /* char *, replaced under @lock */
     GPtrArray *device_roots; /* char *, replaced under @lock: /dev/VG of logical pools */
@@ -32,11 +34,27 @@ static GPtrArray *copy_roots(const char *const *roots)
     return a;
 }
 
+/* The real paths of @roots (what beneath compares with). Resolved once, when the roots are
+ * set: a later change of a link in a root's path (by whoever may write there) does not move
+ * the root. */
+static GPtrArray *resolve_roots(const char *const *roots)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; roots && roots[i]; i++) {
+        if (!*roots[i])
+            continue;
+        char real[PATH_MAX];
+        g_ptr_array_add(a, realpath(roots[i], real) ? g_strdup(real)
+                                                    : g_canonicalize_filename(roots[i], "/"));
+    }
+    return a;
+}
+
 PdBackingPolicy *pd_backing_policy_new(const char *const *config_roots)
 {
     PdBackingPolicy *p = g_new0(PdBackingPolicy, 1);
     g_mutex_init(&p->lock);
-    p->config_roots = copy_roots(config_roots);
+    p->config_roots = resolve_roots(config_roots);
     p->pool_roots = copy_roots(NULL);
     p->device_roots = copy_roots(NULL);
     p->opener.open = policy_open;
@@ -58,7 +76,7 @@ void pd_backing_policy_free(PdBackingPolicy *policy)
 void pd_backing_policy_set_roots(PdBackingPolicy *policy, const char *const *pool_roots,
                                  const char *const *device_roots)
 {
-    GPtrArray *a = copy_roots(pool_roots);
+    GPtrArray *a = resolve_roots(pool_roots);
     GPtrArray *d = copy_roots(device_roots);
     g_mutex_lock(&policy->lock);
     GPtrArray *old = policy->pool_roots;
@@ -75,13 +93,9 @@ const PdBackingOpener *pd_backing_policy_opener(PdBackingPolicy *policy)
     return &policy->opener;
 }
 
-/* @real (a resolved path) is @root or lies beneath it; @root is resolved too (a pool's target
- * may be named through a symbolic link), and skipped when it does not exist. */
-static bool beneath(const char *real, const char *root)
+/* @real (a resolved path) is @root_real or lies beneath it. */
+static bool beneath(const char *real, const char *root_real)
 {
-    char root_real[PATH_MAX];
-    if (!realpath(root, root_real))
-        return false;
     size_t n = strlen(root_real);
     if (n == 1) /* "/" */
         return true;

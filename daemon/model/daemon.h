@@ -54,6 +54,10 @@ struct PdDaemon {
     /* Which backing files the catalog's volumes use (pd_model_backing_user): key -> count;
      * rebuilt on first use after pd_model_backing_invalidate, kept by put/remove. */
     GHashTable *backing_index;
+    /* The marks of volumes whose backing chain the policy refuses (pd_model_backing_mark):
+     * "pool\x1fname" -> why; computed on first use, dropped by every change of a catalog or
+     * of the pools (so a refresh computes them again). */
+    GHashTable *backing_marks;
     /* connections and attachment reconciliation (daemon/attach/attachments.h) */
     PdLibvirt *libvirt;
     /* Which files backing chains may name (daemon/model/backing-policy.h); its roots follow

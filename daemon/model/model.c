@@ -270,6 +270,7 @@ static void index_count(PdDaemon *daemon, const PdPoolObj *o, const PdVol *v, in
 
 void pd_model_update_backing_roots(PdDaemon *daemon)
 {
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     if (!daemon->backing_policy || !daemon->pools)
         return;
     g_autoptr(GPtrArray) roots = g_ptr_array_new();
@@ -355,6 +356,7 @@ bool pd_model_volume_put(PdDaemon *daemon, PdPoolObj *obj, PdVol *vol, GError **
         g_hash_table_add(obj->touched, g_strdup(vol->name));
     GPtrArray *vols = obj->pool->volumes;
     guint at;
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     index_count(daemon, obj, vol, +1);
     if (vol_index(vols, vol->name, &at)) {
         index_count(daemon, obj, vols->pdata[at], -1);
@@ -373,6 +375,7 @@ bool pd_model_volume_remove(PdDaemon *daemon, PdPoolObj *obj, const char *name, 
     if (obj->touched)
         g_hash_table_add(obj->touched, g_strdup(name));
     guint at;
+    g_clear_pointer(&daemon->backing_marks, g_hash_table_unref);
     if (vol_index(obj->pool->volumes, name, &at)) {
         index_count(daemon, obj, obj->pool->volumes->pdata[at], -1);
         g_ptr_array_remove_index(obj->pool->volumes, at);
@@ -540,10 +543,10 @@ void pd_model_volume_json_text(GString *out, PdDaemon *daemon, PdPoolObj *obj, c
     if (vol->backing_path) {
         g_string_append_c(out, ',');
         pd_json_text_member_string(out, "backing_path", vol->backing_path);
-        g_autoptr(GError) untrusted = NULL;
-        if (!pd_model_backing_chain_check(daemon, obj, vol, &untrusted)) {
+        const char *untrusted = pd_model_backing_mark(daemon, obj, vol);
+        if (untrusted) {
             g_string_append_c(out, ',');
-            pd_json_text_member_string(out, "untrusted_backing", untrusted->message);
+            pd_json_text_member_string(out, "untrusted_backing", untrusted);
         }
     }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), vol->name);

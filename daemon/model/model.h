@@ -73,6 +73,10 @@ void pd_model_update_backing_roots(PdDaemon *daemon);
  * vol-dumpxml. */
 bool pd_model_backing_chain_check(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol,
                                   GError **error);
+/* The mark of @vol: NULL when its chain passes pd_model_backing_chain_check, else the refusal
+ * (owned by the daemon, valid until the catalog changes). Computed once per volume after each
+ * change of a catalog or of the pools (a refresh, a create, ...), not at each listing. */
+const char *pd_model_backing_mark(PdDaemon *daemon, const PdPoolObj *obj, const PdVol *vol);
 
 /* Applies a refresh result to @obj, in memory and in the store. */
 bool pd_model_apply_refresh(PdDaemon *daemon, PdPoolObj *obj, PdPoolRefresh *refresh,

@@ -13,7 +13,8 @@ run_ok "pool p built" pc pool-build p
 run_ok "pool p started" pc pool-start p
 run_ok "q1 qcow2" pc vol-create-as p q1 16M --format qcow2
 run_ok "q1 snapshot s1" pc vol-snapshot-create q1 s1 --pool p
-run_ok "r1 raw" pc vol-create-as p r1 8M --format raw
+# sparse: libvirt refuses to shrink a volume below its allocation, whatever the attachments
+run_ok "r1 raw" pc vol-create-as p r1 8M --format raw --allocation 0
 guest_noos_define noos
 run_ok "guest starts" vsh start noos
 

@@ -101,7 +101,36 @@ same_first "vol-create-as: bad name" "vol-create-as mypool a/b 1G"
 same_first "vol-create-as: exists" "vol-create-as mypool v1 1M"
 same_start "vol-list of an inactive pool" "vol-list off"
 same_start "vol-create-as in an inactive pool" "vol-create-as off x 1G"
-same_first "pool-define-as of a pool that exists" "pool-define-as mypool dir --target @DIR@/mypool"
+same_start "pool-define-as of a pool that exists" "pool-define-as mypool dir --target @DIR@/mypool"
+same_start "pool-create-as of a pool that exists" "pool-create-as mypool dir --target @DIR@/mypool"
+same_start "pool-build of an active pool" "pool-build mypool"
+
+# --- item 3: an active pool is not undefined (persistent or transient)
+same_start "pool-undefine of an active persistent pool" "pool-undefine mypool"
+same "a transient pool" "pool-create-as tr dir --target @DIR@/tr --build"
+same_start "pool-undefine of an active transient pool" "pool-undefine tr"
+same "the transient pool is still there" "pool-list --transient --name"
+same "pool-destroy tr" "pool-destroy tr"
+
+# --- item 4: no shrink below the allocation, even with --shrink (v1 is fully allocated)
+same_start "vol-resize below the allocation" "vol-resize v1 512K --pool mypool"
+same_start "vol-resize --shrink below the allocation" "vol-resize v1 512K --pool mypool --shrink"
+same "v1 unchanged" "vol-info v1 --pool mypool --bytes"
+
+# --- item 7: --overwrite formats a device, and a dir pool has none
+same "a pool to build" "pool-define-as ow dir --target @DIR@/ow"
+same_start "pool-build --overwrite of a dir pool" "pool-build ow --overwrite"
+same "pool-undefine ow" "pool-undefine ow"
+
+# --- item 2: Available is the filesystem's free space (f_bfree): Capacity = Allocation +
+# Available, and the same figure as libvirt's for pools on the same filesystem
+run_both "pool-info mypool --bytes"
+sizes() { awk '/^Capacity:/ {c=$2} /^Allocation:/ {a=$2} /^Available:/ {v=$2} END {print c, a, v}' "$1"; }
+read -r pc_cap pc_alloc pc_avail <<<"$(sizes "$D/p.out")"
+read -r lv_cap lv_alloc lv_avail <<<"$(sizes "$D/v.out")"
+check "pool-info: Capacity = Allocation + Available" "$pc_cap" "$((pc_alloc + pc_avail))"
+drift=$(((pc_avail > lv_avail ? pc_avail - lv_avail : lv_avail - pc_avail) * 100 / lv_cap))
+check "pool-info: Available as libvirt's (within 1% of the capacity)" 0 "$drift"
 
 # --- item 12: a bad command line prints nothing on stdout
 same "no argument" "pool-info"

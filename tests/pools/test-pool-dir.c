@@ -255,9 +255,14 @@ static void test_build(void)
     g_assert_true(S_ISDIR(st.st_mode));
     g_assert_cmpint(st.st_mode & 07777, ==, 0750);
 
-    /* again: fine (permissions applied), but not with --no-overwrite */
+    /* again: fine (permissions applied), but not with --no-overwrite, nor (as libvirt: there
+     * is no device to format) with --overwrite */
     pool->def->target_perms.mode = 0755;
-    g_assert_true(pd_pool_backend_build(be, pool, PD_POOL_BUILD_OVERWRITE, &error));
+    g_assert_false(pd_pool_backend_build(be, pool, PD_POOL_BUILD_OVERWRITE, &error));
+    g_assert_error(error, PD_ERROR, PD_ERROR_INVALID_STATE);
+    g_assert_nonnull(strstr(error->message, "No source device specified"));
+    g_clear_error(&error);
+    g_assert_true(pd_pool_backend_build(be, pool, 0, &error));
     g_assert_cmpint(stat(target, &st), ==, 0);
     g_assert_cmpint(st.st_mode & 07777, ==, 0755);
     g_assert_false(pd_pool_backend_build(be, pool, PD_POOL_BUILD_NO_OVERWRITE, &error));

@@ -616,7 +616,7 @@ bool pd_nfs_statvfs(PdNfsConn *c, uint64_t *ret_capacity, uint64_t *ret_allocati
         return false;
     *ret_capacity = sv.f_blocks * sv.f_frsize;
     *ret_allocation = (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-    *ret_available = sv.f_bavail * sv.f_frsize;
+    *ret_available = sv.f_bfree * sv.f_frsize; /* libvirt's: free, not avail */
     return true;
 }
 

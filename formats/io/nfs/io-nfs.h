@@ -85,8 +85,8 @@ typedef struct {
 bool pd_nfs_stat(PdNfsConn *conn, const char *path, PdNfsStat *ret, GError **error);
 /* *ret_entries: GArray of PdNfsDirent (with a clear func), sorted by name. */
 bool pd_nfs_list_dir(PdNfsConn *conn, const char *path, GArray **ret_entries, GError **error);
-/* Capacity, allocation (used blocks) and available bytes of the export's filesystem, as
- * libvirt computes them from statvfs. */
+/* Capacity, allocation (used blocks) and available (free) bytes of the export's filesystem,
+ * as libvirt computes them from statvfs: capacity = allocation + available. */
 bool pd_nfs_statvfs(PdNfsConn *conn, uint64_t *ret_capacity, uint64_t *ret_allocation,
                     uint64_t *ret_available, GError **error);
 bool pd_nfs_rename(PdNfsConn *conn, const char *from, const char *to, GError **error);

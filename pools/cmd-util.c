@@ -180,3 +180,66 @@ bool pd_cmd_run(const char *const *argv, unsigned timeout_ms, PdCmdResult *ret, 
     close(err_fd);
     return true;
 }
+
+char *pd_cmd_one_line(const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    GString *s = g_string_new(NULL);
+    for (char **l = lines; *l; l++) {
+        g_strstrip(*l);
+        if (!**l)
+            continue;
+        if (s->len)
+            g_string_append(s, "; ");
+        g_string_append(s, *l);
+    }
+    return g_string_free(s, false);
+}
+
+/* The error of a run that ended with another exit status than 0. */
+static void set_failure(const PdCmdCheck *check, const char *name, const PdCmdResult *res,
+                        GError **error)
+{
+    const char *text = *res->err ? res->err : res->out;
+    g_autofree char *words =
+        check->whole_stderr ? pd_cmd_one_line(res->err) : pd_cmd_last_line(text);
+    const char *hint = check->hint ? check->hint(res->exit_status) : NULL;
+    g_autofree char *why = hint ? g_strdup_printf("%s [%s]", hint, words)
+                           : *words
+                               ? g_strdup(words)
+                               : g_strdup_printf("%s failed without a message (exit status %d)",
+                                                 name, res->exit_status);
+    int code = check->code             ? check->code(res->exit_status, res->err)
+               : strstr(words, "busy") ? PD_ERROR_BUSY
+                                       : PD_ERROR_IO;
+    if (check->what)
+        g_set_error(error, PD_ERROR, code, "%s: %s", check->what, why);
+    else
+        g_set_error(error, PD_ERROR, code, "%s failed: %s", name, why);
+}
+
+bool pd_cmd_run_checked(const char *const *argv, const PdCmdCheck *check, PdCmdResult *ret,
+                        GError **error)
+{
+    const char *name = check->name ? check->name : argv[0];
+    PdCmdResult res = {0};
+    if (!pd_cmd_run(argv, check->timeout_ms, &res, error)) {
+        if (check->what)
+            g_prefix_error(error, "%s: ", check->what);
+        return false;
+    }
+    bool ok = !res.timed_out &&
+              (res.exit_status == 0 || (check->tolerated && res.exit_status == check->tolerated));
+    if (res.timed_out)
+        g_set_error(error, PD_ERROR, check->code ? check->code(-1, res.err) : PD_ERROR_IO,
+                    "%s%s%s did not finish within %u s%s", check->what ? check->what : "",
+                    check->what ? ": " : "", name, check->timeout_ms / 1000,
+                    check->timeout_hint ? check->timeout_hint : "");
+    else if (!ok)
+        set_failure(check, name, &res, error);
+    if (ret)
+        *ret = res;
+    else
+        pd_cmd_result_clear(&res);
+    return ok;
+}

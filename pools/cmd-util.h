@@ -30,6 +30,37 @@ void pd_cmd_result_clear(PdCmdResult *result);
  * status other than 0 or a timeout is reported in @ret, which is always filled on success. */
 bool pd_cmd_run(const char *const *argv, unsigned timeout_ms, PdCmdResult *ret, GError **error);
 
+/* How pd_cmd_run_checked turns a run into success or an error. */
+typedef struct {
+    /* The start of every error ("cannot mount 'X' at 'Y'"), followed by ": "; NULL: the errors
+     * start with the tool's name ("lvcreate failed: ..."). */
+    const char *what;
+    const char *name;         /* the tool as errors name it; NULL: argv[0] */
+    unsigned timeout_ms;      /* the deadline (pd_cmd_run) */
+    const char *timeout_hint; /* after "NAME did not finish within N s"; NULL: nothing */
+    int tolerated;            /* an exit status that counts as success besides 0; 0: none */
+    bool whole_stderr;        /* the whole stderr on one line ("; "), not its last line */
+    /* Optional: what exit status @status means, put before the tool's own words ("HINT
+     * [WORDS]"); NULL: the tool's words alone. */
+    const char *(*hint)(int status);
+    /* Optional: the error code of a failed run (@status -1 at the deadline); default
+     * PD_ERROR_BUSY when the tool's words say "busy", else PD_ERROR_IO. */
+    int (*code)(int status, const char *err);
+} PdCmdCheck;
+
+/* Runs @argv with pd_cmd_run and checks the outcome: true when it exited with 0 (or
+ * check->tolerated). Else false with @error: "[WHAT: ]NAME did not finish within N s[HINT]"
+ * at the deadline, "WHAT: WHY" (or "NAME failed: WHY") for another exit status, WHY being the
+ * hint and the tool's last stderr line (stdout when stderr is empty), or "NAME failed without
+ * a message (exit status N)"; the message never shows the argv (it may hold a password). When
+ * it could not be run at all, pd_cmd_run's error prefixed with "WHAT: ". *ret (may be NULL)
+ * gets the result whenever it ran (the caller clears it). */
+bool pd_cmd_run_checked(const char *const *argv, const PdCmdCheck *check, PdCmdResult *ret,
+                        GError **error);
+
+/* @text on one line: lines trimmed, empty ones dropped, joined with "; ". Caller frees. */
+char *pd_cmd_one_line(const char *text);
+
 /* The absolute path of program @name as pd_cmd_run finds it, or NULL. Caller frees. */
 char *pd_cmd_find_program(const char *name);
 

@@ -181,22 +181,6 @@ static const char **effective_argv(const char *const *argv)
     return (const char **)g_ptr_array_free(out, false);
 }
 
-/* The tool's stderr as one line: lines trimmed, empty ones dropped, joined with "; ". */
-static char *one_line(const char *text)
-{
-    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
-    GString *s = g_string_new(NULL);
-    for (char **l = lines; *l; l++) {
-        g_strstrip(*l);
-        if (!**l)
-            continue;
-        if (s->len)
-            g_string_append(s, "; ");
-        g_string_append(s, *l);
-    }
-    return g_string_free(s, false);
-}
-
 int pd_lvm_error_code(const char *text)
 {
     if (!text)
@@ -212,39 +196,41 @@ int pd_lvm_error_code(const char *text)
     return PD_ERROR_FAILED;
 }
 
+static int lvm_code(int status, const char *err)
+{
+    (void)status;
+    return pd_lvm_error_code(err);
+}
+
 bool pd_lvm_run(const char *const *argv, unsigned timeout_ms, char **ret_stdout,
                 int *ret_exit_status, GError **error)
 {
     g_autofree const char **run_argv = effective_argv(argv);
     if (ret_exit_status)
         *ret_exit_status = -1;
-    PdCmdResult result;
+    PdCmdCheck check = {
+        .name = strcmp(argv[0], "lvm") == 0 && argv[1] ? argv[1] : argv[0],
+        .timeout_ms = timeout_ms,
+        .timeout_hint = " (killed)",
+        .whole_stderr = true,
+        .code = lvm_code,
+    };
+    PdCmdResult result = {0};
     g_autoptr(GError) local = NULL;
-    if (!pd_cmd_run(run_argv, timeout_ms, &result, &local)) {
-        /* not NOT_FOUND: callers read that as "no such VG/LV" */
+    bool ok = pd_cmd_run_checked(run_argv, &check, &result, &local);
+    if (!ok && !result.out) {
+        /* it did not run; not NOT_FOUND: callers read that as "no such VG/LV" */
         g_set_error(error, PD_ERROR, PD_ERROR_UNSUPPORTED, "%s", local->message);
         return false;
     }
-    const char *command = strcmp(argv[0], "lvm") == 0 && argv[1] ? argv[1] : argv[0];
     if (ret_exit_status)
         *ret_exit_status = result.exit_status;
-    if (result.timed_out) {
-        g_set_error(error, PD_ERROR, PD_ERROR_FAILED, "%s did not finish within %u s (killed)",
-                    command, timeout_ms / 1000);
-        pd_cmd_result_clear(&result);
-        return false;
-    }
-    if (result.exit_status != 0) {
-        g_autofree char *msg = one_line(result.err);
-        g_set_error(error, PD_ERROR, pd_lvm_error_code(result.err), "%s failed: %s", command,
-                    *msg ? msg : "no message (exit status not 0)");
-        pd_cmd_result_clear(&result);
-        return false;
-    }
-    if (ret_stdout)
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&local));
+    else if (ret_stdout)
         *ret_stdout = g_steal_pointer(&result.out);
     pd_cmd_result_clear(&result);
-    return true;
+    return ok;
 }
 
 /* ---- reports ----------------------------------------------------------------------------- */

@@ -3,6 +3,7 @@
 
 #include "common/pd-error.h"
 #include "pools/cmd-util.h"
+#include "pools/pool-dir.h"
 #include "pools/pool-util.h"
 
 #include <errno.h>
@@ -197,28 +198,25 @@ int pd_mount_find(const PdPool *pool, const char *path, PdMountEntry *ret, GErro
 bool pd_mount_run(const PdPool *pool, char *const *argv, const char *what, unsigned timeout_ms,
                   GError **error)
 {
-    if (timeout_ms == 0)
-        timeout_ms = pd_mount_timeout_ms();
-    PdCmdResult res = {0};
-    if (!pd_cmd_run((const char *const *)argv, timeout_ms, &res, error)) {
-        g_prefix_error(error, "%s: ", what);
-        pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
-    bool ok = res.exit_status == 0;
-    if (res.timed_out) {
-        pd_pool_util_error(error, pool, NULL, PD_ERROR_IO,
-                           "%s: %s did not finish within %u s (server unreachable or not "
-                           "answering?); it was stopped",
-                           what, argv[0], timeout_ms / 1000);
-    } else if (!ok) {
-        g_autofree char *why = pd_cmd_last_line(*res.err ? res.err : res.out);
-        bool busy = strstr(why, "busy") != NULL;
-        pd_pool_util_error(error, pool, NULL, busy ? PD_ERROR_BUSY : PD_ERROR_IO, "%s: %s", what,
-                           *why ? why : "the command failed without a message");
-    }
-    pd_cmd_result_clear(&res);
-    return ok;
+    PdCmdCheck check = {
+        .what = what,
+        .timeout_ms = timeout_ms ? timeout_ms : pd_mount_timeout_ms(),
+        .timeout_hint = " (server unreachable or not answering?); it was stopped",
+    };
+    if (pd_cmd_run_checked((const char *const *)argv, &check, NULL, error))
+        return true;
+    pd_pool_util_prefix_error(error, pool, NULL);
+    return false;
+}
+
+bool pd_mount_refresh(const PdPool *pool, int state, const char *source, const GPtrArray *previous,
+                      PdPoolRefresh *ret, GError **error)
+{
+    if (state == 0)
+        pd_pool_util_error(error, pool, NULL, PD_ERROR_INVALID_STATE,
+                           "%s is no longer mounted at '%s' (pool-destroy, then pool-start)",
+                           source, pool->def->target_path);
+    return state > 0 && pd_pool_posix_refresh(pool, previous, ret, error);
 }
 
 bool pd_mount_unmount_target(PdPool *pool, GError **error)

@@ -71,6 +71,14 @@ int pd_mount_find(const PdPool *pool, const char *path, PdMountEntry *ret, GErro
 bool pd_mount_run(const PdPool *pool, char *const *argv, const char *what, unsigned timeout_ms,
                   GError **error);
 
+/* The refresh of fs and netfs pools: the directory's (pd_pool_posix_refresh) when @state (what
+ * the backend found at the target: 1 its mount, 0 nothing, -1 an error already in @error) says
+ * the pool's @source ("source device '/dev/sdb'", "NFS export host:/dir") is mounted; else
+ * PD_ERROR_INVALID_STATE (an unmounted target would list, and later fill, the directory
+ * underneath). */
+bool pd_mount_refresh(const PdPool *pool, int state, const char *source, const GPtrArray *previous,
+                      PdPoolRefresh *ret, GError **error);
+
 /* The stop of fs and netfs pools: umount of the target when something is mounted there (a
  * target found unmounted is no error: the pool is stopped either way). On failure (busy) the
  * pool stays mounted. */

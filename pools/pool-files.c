@@ -213,7 +213,7 @@ static bool cleanup_entry(const char *name, const struct stat *st, void *data, G
 {
     Cleanup *c = data;
     (void)st;
-    if (!pd_pool_util_is_partial_name(name) || pd_pool_util_partial_is_ours(name))
+    if (!pd_pool_util_is_partial_name(name) || pd_io_partial_is_ours(name))
         return true;
     GError *local = NULL;
     if (c->ops->unlink(c->ns, name, &local))
@@ -331,7 +331,7 @@ static PdIO *new_file_begin(NewFile *nf, const PdVolDef *def, GError **error)
 {
     if (!check_name_free(nf, error))
         return NULL;
-    g_autofree char *tmp = pd_pool_util_partial_name(def->name);
+    g_autofree char *tmp = pd_io_partial_name(def->name);
     PdIO *io = nf->ops->create(nf->ns, tmp, def, error);
     if (io)
         nf->tmp = g_steal_pointer(&tmp);

@@ -109,31 +109,15 @@ static bool check_device(const PdPool *pool, struct stat *ret_st, GError **error
 }
 
 /* Runs a tool on the device; false with an error naming the pool, @what and the tool's
- * complaint when it fails. *ret (may be NULL) gets the result either way it ran. */
+ * complaint when it fails. */
 static bool run_tool(const PdPool *pool, char **argv, unsigned timeout_ms, const char *what,
-                     PdCmdResult *ret, GError **error)
+                     GError **error)
 {
-    PdCmdResult res = {0};
-    if (!pd_cmd_run((const char *const *)argv, timeout_ms, &res, error)) {
-        g_prefix_error(error, "%s: ", what);
-        pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
-    bool ok = res.exit_status == 0;
-    if (!ok) {
-        g_autofree char *why = pd_cmd_last_line(*res.err ? res.err : res.out);
-        if (res.timed_out)
-            pd_pool_util_error(error, pool, NULL, PD_ERROR_IO, "%s: %s timed out after %u s", what,
-                               argv[0], timeout_ms / 1000);
-        else
-            pd_pool_util_error(error, pool, NULL, PD_ERROR_IO, "%s: %s (%s exit status %d)", what,
-                               *why ? why : "no message", argv[0], res.exit_status);
-    }
-    if (ret)
-        *ret = res;
-    else
-        pd_cmd_result_clear(&res);
-    return ok;
+    PdCmdCheck check = {.what = what, .timeout_ms = timeout_ms};
+    if (pd_cmd_run_checked((const char *const *)argv, &check, NULL, error))
+        return true;
+    pd_pool_util_prefix_error(error, pool, NULL);
+    return false;
 }
 
 /* The signature on @dev: *ret_signature = "ext4", "dos partition table", "several
@@ -233,15 +217,15 @@ static bool make_filesystem(const PdPool *pool, bool had_signature, GError **err
     g_autofree char *what = g_strdup_printf("cannot make a %s filesystem on '%s'", format, dev);
     if (had_signature) {
         g_auto(GStrv) wipe = pd_fs_wipefs_argv(dev);
-        if (!run_tool(pool, wipe, PROBE_TIMEOUT_MS, what, NULL, error))
+        if (!run_tool(pool, wipe, PROBE_TIMEOUT_MS, what, error))
             return false;
     }
     g_auto(GStrv) argv = pd_fs_mkfs_argv(format, dev, had_signature);
-    if (run_tool(pool, argv, MKFS_TIMEOUT_MS, what, NULL, error))
+    if (run_tool(pool, argv, MKFS_TIMEOUT_MS, what, error))
         return true;
     if (!had_signature) {
         g_auto(GStrv) wipe = pd_fs_wipefs_argv(dev);
-        (void)run_tool(pool, wipe, PROBE_TIMEOUT_MS, what, NULL, NULL);
+        (void)run_tool(pool, wipe, PROBE_TIMEOUT_MS, what, NULL);
     }
     return false;
 }
@@ -322,15 +306,8 @@ static bool fs_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefr
     struct stat st;
     if (!check_device(pool, &st, error))
         return false;
-    int state = mounted_state(pool, &st, error);
-    if (state == 0)
-        pd_pool_util_error(error, pool, NULL, PD_ERROR_INVALID_STATE,
-                           "source device '%s' is no longer mounted at '%s' (pool-destroy, "
-                           "then pool-start)",
-                           source_device(pool), pool->def->target_path);
-    if (state <= 0)
-        return false;
-    return pd_pool_posix_refresh(pool, previous, ret, error);
+    g_autofree char *source = g_strdup_printf("source device '%s'", source_device(pool));
+    return pd_mount_refresh(pool, mounted_state(pool, &st, error), source, previous, ret, error);
 }
 
 PD_POSIX_POOL_DEFINE

@@ -180,11 +180,6 @@ static const char *previous_format(const GPtrArray *previous, const char *name, 
     return NULL;
 }
 
-static gint vol_cmp_name(gconstpointer a, gconstpointer b)
-{
-    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
-}
-
 /* ---- pool callbacks ----------------------------------------------------------------------- */
 
 /* Logs in once (target, initiator, CHAP checked) and keeps what later calls need. */
@@ -258,7 +253,7 @@ static bool iscsi_direct_refresh(const PdPool *pool, const GPtrArray *previous, 
         r.n_reopened++;
         g_ptr_array_add(r.volumes, vol);
     }
-    g_ptr_array_sort(r.volumes, vol_cmp_name);
+    g_ptr_array_sort(r.volumes, pd_vol_compare_name);
     r.n_volumes = r.volumes->len;
     *ret = r;
     return true;

@@ -160,33 +160,27 @@ static const char *exit_hint(int status)
  * shows the argv (it may hold the CHAP password). *ret_status (may be NULL): the exit status
  * (-1: killed at the deadline) whenever it ran. @tolerated: an exit status that counts as
  * success (0 for none). */
+/* The error code of iscsiadm's exit status @status: a bad argument for what the user gave. */
+static int iscsiadm_code(int status, const char *err)
+{
+    (void)err;
+    return status == 24 || status == 19 || status == 21 ? PD_ERROR_INVALID_ARGUMENT : PD_ERROR_IO;
+}
+
 static bool run_iscsiadm(const PdPool *pool, char **argv, const char *what, int tolerated,
                          PdCmdResult *ret, GError **error)
 {
+    PdCmdCheck check = {
+        .what = what,
+        .timeout_ms = ISCSIADM_TIMEOUT_MS,
+        .tolerated = tolerated,
+        .hint = exit_hint,
+        .code = iscsiadm_code,
+    };
     PdCmdResult res = {0};
-    if (!pd_cmd_run((const char *const *)argv, ISCSIADM_TIMEOUT_MS, &res, error)) {
-        g_prefix_error(error, "%s: ", what);
-        if (pool)
-            pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
-    bool ok = res.exit_status == 0 || (tolerated && res.exit_status == tolerated);
-    if (!ok) {
-        const char *hint = exit_hint(res.exit_status);
-        g_autofree char *last = pd_cmd_last_line(res.err);
-        g_autofree char *why =
-            res.timed_out
-                ? g_strdup_printf("iscsiadm did not finish within %u s", ISCSIADM_TIMEOUT_MS / 1000)
-            : hint ? g_strdup_printf("%s [%s]", hint, last)
-                   : g_strdup(*last ? last : "iscsiadm failed without a message");
-        int code = res.exit_status == 24 || res.exit_status == 19 || res.exit_status == 21
-                       ? PD_ERROR_INVALID_ARGUMENT
-                       : PD_ERROR_IO;
-        if (pool)
-            pd_pool_util_error(error, pool, NULL, code, "%s: %s", what, why);
-        else
-            g_set_error(error, PD_ERROR, code, "%s: %s", what, why);
-    }
+    bool ok = pd_cmd_run_checked((const char *const *)argv, &check, &res, error);
+    if (!ok && pool)
+        pd_pool_util_prefix_error(error, pool, NULL);
     if (ret)
         *ret = res;
     else
@@ -330,11 +324,6 @@ static PdVol *lun_volume(const PdPool *pool, const char *lun_dir, const char *hc
     return vol;
 }
 
-static gint compare_vol_names(gconstpointer a, gconstpointer b)
-{
-    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
-}
-
 /* The disks of session directory @session_dir, sorted by name. Layout:
  *   SESSION/device/targetH:C:T/H:C:T:L/{type,wwid,block/sdX/size} */
 static GPtrArray *session_volumes(const PdPool *pool, const char *session_dir)
@@ -356,7 +345,7 @@ static GPtrArray *session_volumes(const PdPool *pool, const char *session_dir)
                 g_ptr_array_add(vols, vol);
         }
     }
-    g_ptr_array_sort(vols, compare_vol_names);
+    g_ptr_array_sort(vols, pd_vol_compare_name);
     return vols;
 }
 

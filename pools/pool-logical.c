@@ -178,18 +178,25 @@ static bool check_devices_exist(const PdPool *pool, GError **error)
     return true;
 }
 
+/* Every PV lvm2 knows (PdLvmPv *), or NULL with @error naming the pool. */
+static GPtrArray *read_pvs(const PdPool *pool, GError **error)
+{
+    g_autofree char *out = NULL;
+    if (!run(pool, NULL, pd_lvm_argv_pvs(NULL), &out, error))
+        return NULL;
+    GPtrArray *pvs = pd_lvm_parse_pvs(out, error);
+    if (!pvs)
+        pd_pool_util_prefix_error(error, pool, NULL);
+    return pvs;
+}
+
 /* Fails (EXISTS) when a VG named like the pool's exists, or (BUSY) when a source device is a
  * PV of some VG: never taken over, not even with --overwrite. */
 static bool check_vg_and_pvs_free(const PdPool *pool, GError **error)
 {
-    g_autofree char *out = NULL;
-    if (!run(pool, NULL, pd_lvm_argv_pvs(NULL), &out, error))
+    g_autoptr(GPtrArray) pvs = read_pvs(pool, error);
+    if (!pvs)
         return false;
-    g_autoptr(GPtrArray) pvs = pd_lvm_parse_pvs(out, error);
-    if (!pvs) {
-        pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
     GPtrArray *devices = pool->def->source.devices;
     for (guint i = 0; i < pvs->len; i++) {
         PdLvmPv *pv = pvs->pdata[i];
@@ -315,14 +322,9 @@ static bool logical_delete(PdPool *pool, unsigned flags, GError **error)
                            vg->name, vg->lv_count);
         return false;
     }
-    g_autofree char *out = NULL;
-    if (!run(pool, NULL, pd_lvm_argv_pvs(NULL), &out, error))
+    g_autoptr(GPtrArray) pvs = read_pvs(pool, error);
+    if (!pvs)
         return false;
-    g_autoptr(GPtrArray) pvs = pd_lvm_parse_pvs(out, error);
-    if (!pvs) {
-        pd_pool_util_prefix_error(error, pool, NULL);
-        return false;
-    }
     g_autoptr(GPtrArray) devices = g_ptr_array_new();
     for (guint i = 0; i < pvs->len; i++) {
         PdLvmPv *pv = pvs->pdata[i];
@@ -358,12 +360,6 @@ static PdVol *vol_from_lv(const PdPool *pool, const PdLvmLv *lv)
     return vol;
 }
 
-static gint compare_vol_names(gconstpointer a, gconstpointer b)
-{
-    const PdVol *va = *(PdVol *const *)a, *vb = *(PdVol *const *)b;
-    return strcmp(va->name, vb->name);
-}
-
 /* Sizes from vgs (capacity = VG size, available = free, as libvirt), volumes from lvs. */
 static bool logical_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
                             GError **error)
@@ -379,7 +375,7 @@ static bool logical_refresh(const PdPool *pool, const GPtrArray *previous, PdPoo
         if (lv_is_volume(lvs->pdata[i]))
             g_ptr_array_add(vols, vol_from_lv(pool, lvs->pdata[i]));
     }
-    g_ptr_array_sort(vols, compare_vol_names);
+    g_ptr_array_sort(vols, pd_vol_compare_name);
     memset(ret, 0, sizeof(*ret));
     ret->capacity = vg->size;
     ret->available = vg->free;
@@ -398,7 +394,7 @@ static bool logical_cleanup_partial(const PdPool *pool, unsigned *ret_removed, G
     unsigned removed = 0;
     for (guint i = 0; i < lvs->len; i++) {
         PdLvmLv *lv = lvs->pdata[i];
-        if (!pd_pool_util_is_partial_name(lv->name) || pd_pool_util_partial_is_ours(lv->name))
+        if (!pd_pool_util_is_partial_name(lv->name) || pd_io_partial_is_ours(lv->name))
             continue;
         if (!run(pool, NULL, pd_lvm_argv_lvremove(vg_of(pool), lv->name), NULL, error))
             return false;
@@ -536,8 +532,7 @@ static bool logical_vol_create(const PdPool *pool, const PdVolDef *def, unsigned
 /* ".NAME.partial-PID-N", within lvm2's 127 bytes for an LV name. Caller frees. */
 static char *partial_lv_name(const char *name)
 {
-    g_autofree char *path = pd_pool_util_partial_path("", name);
-    const char *base = path + 1; /* "/.NAME.partial-PID-N" */
+    g_autofree char *base = pd_io_partial_name(name);
     const char *suffix = g_strrstr(base, ".partial-");
     size_t keep = MIN((size_t)(suffix - base), (size_t)127 - strlen(suffix));
     return g_strdup_printf("%.*s%s", (int)keep, base, suffix);

@@ -43,21 +43,10 @@ static bool netfs_find_sources(const PdPoolDef *spec, unsigned flags, GPtrArray 
         return false;
     }
     g_auto(GStrv) argv = pd_netfs_showmount_argv(host);
+    g_autofree char *what = g_strdup_printf("cannot list the NFS exports of '%s'", host);
+    PdCmdCheck check = {.what = what, .timeout_ms = pd_mount_timeout_ms()};
     PdCmdResult res = {0};
-    unsigned timeout_ms = pd_mount_timeout_ms();
-    if (!pd_cmd_run((const char *const *)argv, timeout_ms, &res, error)) {
-        g_prefix_error(error, "cannot list the NFS exports of '%s': ", host);
-        return false;
-    }
-    if (res.exit_status != 0) {
-        g_autofree char *why = pd_cmd_last_line(res.err);
-        if (res.timed_out)
-            g_set_error(error, PD_ERROR, PD_ERROR_IO,
-                        "cannot list the NFS exports of '%s': no answer within %u s", host,
-                        timeout_ms / 1000);
-        else
-            g_set_error(error, PD_ERROR, PD_ERROR_IO, "cannot list the NFS exports of '%s': %s",
-                        host, *why ? why : "showmount failed");
+    if (!pd_cmd_run_checked((const char *const *)argv, &check, &res, error)) {
         pd_cmd_result_clear(&res);
         return false;
     }
@@ -160,17 +149,9 @@ static bool netfs_start(PdPool *pool, GError **error)
 static bool netfs_refresh(const PdPool *pool, const GPtrArray *previous, PdPoolRefresh *ret,
                           GError **error)
 {
-    int state = mounted_state(pool, error);
-    if (state == 0) {
-        g_autofree char *source = export_source(pool);
-        pd_pool_util_error(error, pool, NULL, PD_ERROR_INVALID_STATE,
-                           "NFS export %s is no longer mounted at '%s' (pool-destroy, then "
-                           "pool-start)",
-                           source, pool->def->target_path);
-    }
-    if (state <= 0)
-        return false;
-    return pd_pool_posix_refresh(pool, previous, ret, error);
+    g_autofree char *export = export_source(pool);
+    g_autofree char *source = g_strdup_printf("NFS export %s", export);
+    return pd_mount_refresh(pool, mounted_state(pool, error), source, previous, ret, error);
 }
 
 PD_POSIX_POOL_DEFINE

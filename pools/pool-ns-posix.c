@@ -137,7 +137,7 @@ static PdIO *posix_create(PdFileNs *ns, const char *name, const PdVolDef *def, G
 
 static bool posix_rename_noreplace(PdFileNs *ns, const char *from, const char *to, GError **error)
 {
-    return pd_pool_path_rename_noreplace(ns->dfd, from, to, error);
+    return pd_io_rename_noreplace(ns->dfd, from, to, error);
 }
 
 /* The name goes, whatever it is: a symbolic link is removed, never what it points at. */

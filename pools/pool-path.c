@@ -244,31 +244,3 @@ int pd_pool_path_create(const PdPool *pool, int dfd, const char *name, const cha
         pd_pool_util_error_errno(error, pool, what, errno, "could not create '%s'", path);
     return -1;
 }
-
-bool pd_pool_path_rename_noreplace(int dfd, const char *from, const char *to, GError **error)
-{
-    if (renameat2(dfd, from, dfd, to, RENAME_NOREPLACE) == 0)
-        return true;
-    int e = errno;
-    if (e == EINVAL || e == ENOSYS) {
-        /* no RENAME_NOREPLACE here: link fails on an existing name as well */
-        if (linkat(dfd, from, dfd, to, 0) == 0) {
-            (void)unlinkat(dfd, from, 0);
-            return true;
-        }
-        e = errno;
-        struct stat st;
-        /* no hard links either (vfat, some NFS servers): check, then rename (racy, but the
-         * daemon serialises creates of one name) */
-        if (e != EEXIST && fstatat(dfd, to, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
-            if (renameat(dfd, from, dfd, to) == 0)
-                return true;
-            e = errno;
-        }
-    }
-    if (e == EEXIST)
-        g_set_error(error, PD_ERROR, PD_ERROR_EXISTS, "Could not create '%s': file exists", to);
-    else
-        pd_error_set_errno(error, e, "Could not rename '%s' to '%s'", from, to);
-    return false;
-}

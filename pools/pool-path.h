@@ -57,10 +57,6 @@ bool pd_pool_path_stat_volume(int dfd, const char *name, struct stat *ret_st);
 int pd_pool_path_create(const PdPool *pool, int dfd, const char *name, const char *what,
                         mode_t mode, GError **error);
 
-/* Renames @from to @to in @dfd without replacing anything at @to (PD_ERROR_EXISTS then);
- * renameat2(RENAME_NOREPLACE), or link + unlink where the filesystem lacks it. */
-bool pd_pool_path_rename_noreplace(int dfd, const char *from, const char *to, GError **error);
-
 /* Closes *@fd when it is >= 0: for `PD_AUTO_FD int fd = ...;`, the descriptor closed at the end
  * of its scope (GLib 2.74 has no g_autofd). */
 void pd_pool_path_close_fd(int *fd);

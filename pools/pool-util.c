@@ -28,27 +28,34 @@ static char *context(const PdPool *pool, const char *vol_name)
     return g_strdup_printf("pool '%s': ", pool->def->name);
 }
 
+/* "CONTEXT" + the message of @fmt + @suffix (may be ""). */
+static void set_error(GError **error, const PdPool *pool, const char *vol_name, int code,
+                      const char *suffix, const char *fmt, va_list ap) G_GNUC_PRINTF(6, 0);
+static void set_error(GError **error, const PdPool *pool, const char *vol_name, int code,
+                      const char *suffix, const char *fmt, va_list ap)
+{
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    g_autofree char *ctx = context(pool, vol_name);
+    g_set_error(error, PD_ERROR, code, "%s%s%s", ctx, msg, suffix);
+}
+
 void pd_pool_util_error(GError **error, const PdPool *pool, const char *vol_name, int code,
                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    set_error(error, pool, vol_name, code, "", fmt, ap);
     va_end(ap);
-    g_autofree char *ctx = context(pool, vol_name);
-    g_set_error(error, PD_ERROR, code, "%s%s", ctx, msg);
 }
 
 void pd_pool_util_error_errno(GError **error, const PdPool *pool, const char *vol_name, int errnum,
                               const char *fmt, ...)
 {
+    g_autofree char *suffix = g_strdup_printf(": %s", g_strerror(errnum));
     va_list ap;
     va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    set_error(error, pool, vol_name, pd_error_code_from_errno(errnum), suffix, fmt, ap);
     va_end(ap);
-    g_autofree char *ctx = context(pool, vol_name);
-    g_set_error(error, PD_ERROR, pd_error_code_from_errno(errnum), "%s%s: %s", ctx, msg,
-                g_strerror(errnum));
 }
 
 void pd_pool_util_prefix_error(GError **error, const PdPool *pool, const char *vol_name)
@@ -119,33 +126,6 @@ bool pd_pool_util_check_vol_name(const PdPool *pool, const char *name, GError **
         return true;
     pd_pool_util_prefix_error(error, pool, NULL);
     return false;
-}
-
-char *pd_pool_util_partial_name(const char *name)
-{
-    static gint counter;
-    unsigned n = (unsigned)g_atomic_int_add(&counter, 1);
-    /* ".NAME.partial-PID-N": 1 + 9 + 10 + 1 + 10 bytes besides NAME, so at most 220 of it */
-    int keep = (int)MIN(strlen(name), 220);
-    return g_strdup_printf(".%.*s.partial-%d-%u", keep, name, (int)getpid(), n);
-}
-
-char *pd_pool_util_partial_path(const char *dir, const char *name)
-{
-    g_autofree char *base = pd_pool_util_partial_name(name);
-    return g_strdup_printf("%s/%s", dir, base);
-}
-
-bool pd_pool_util_partial_is_ours(const char *name)
-{
-    /* ".NAME.partial-PID" (the engine's) or ".NAME.partial-PID-N" (ours); NAME may hold
-     * ".partial-" itself, so take the last one */
-    const char *p = g_strrstr(name, ".partial-");
-    if (!p)
-        return false;
-    char *end = NULL;
-    long pid = strtol(p + strlen(".partial-"), &end, 10);
-    return end && (*end == '\0' || *end == '-') && pid == (long)getpid();
 }
 
 void pd_pool_util_set_nocow(int fd)

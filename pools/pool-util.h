@@ -47,16 +47,6 @@ void pd_cancel_bridge_clear(PdCancelBridge *bridge);
  * backend's defence in depth (the daemon checks first), as it runs as root. */
 bool pd_pool_util_check_vol_name(const PdPool *pool, const char *name, GError **error);
 
-/* ".NAME.partial-PID-N" (NAME shortened so the file name fits in 255 bytes), unique in this
- * process. Caller frees. */
-char *pd_pool_util_partial_name(const char *name);
-/* "DIR/" and the same. Caller frees. */
-char *pd_pool_util_partial_path(const char *dir, const char *name);
-
-/* True when partial name @name was made by this process (its "-PID" part is getpid()): a
- * create in progress, not a leftover. Names without a PID (older engines) are not ours. */
-bool pd_pool_util_partial_is_ours(const char *name);
-
 /* Sets FS_NOCOW_FL (btrfs) on an empty file; best effort (ignored where the filesystem has
  * none), as libvirt. */
 void pd_pool_util_set_nocow(int fd);

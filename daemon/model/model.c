@@ -174,13 +174,8 @@ PdVol *pd_model_idle_volume(PdDaemon *daemon, const char *pool_name, const char 
 
 bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *name, GError **error)
 {
-    if (!pd_xml_name_valid(name) || pd_pool_util_is_partial_name(name)) {
-        g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
-                    "invalid volume name '%s': a name is 1 to 255 bytes, without '/', not '.' "
-                    "or '..' and not a hidden partial name",
-                    name);
+    if (!pd_vol_name_check(name, error))
         return false;
-    }
     PdJob *job = pd_jobs_volume_busy(daemon->jobs, pd_pool_obj_name(obj), name);
     if (job) {
         pd_job_set_busy_error(job, pd_pool_obj_name(obj), name, error);
@@ -194,17 +189,12 @@ bool pd_model_check_new_volume(PdDaemon *daemon, PdPoolObj *obj, const char *nam
     return true;
 }
 
-static gint vol_cmp_name(gconstpointer a, gconstpointer b)
-{
-    return strcmp((*(PdVol *const *)a)->name, (*(PdVol *const *)b)->name);
-}
-
 /* Sorts @vols by name unless they are already (a backend's refresh lists them sorted). */
 static void sort_by_name(GPtrArray *vols)
 {
     for (guint i = 1; i < vols->len; i++) {
-        if (vol_cmp_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
-            g_ptr_array_sort(vols, vol_cmp_name);
+        if (pd_vol_compare_name(&vols->pdata[i - 1], &vols->pdata[i]) > 0) {
+            g_ptr_array_sort(vols, pd_vol_compare_name);
             return;
         }
     }

@@ -92,8 +92,8 @@ static int open_new(const char *path, char **ret_tmp, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.partial-%d", dir, base, (int)getpid());
-    (void)unlink(tmp); /* a leftover of a crashed run with our pid */
+    g_autofree char *hidden = pd_io_partial_name(base);
+    g_autofree char *tmp = g_build_filename(dir, hidden, NULL);
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         /* Name the file the user asked for, not the temporary one. */
@@ -144,17 +144,16 @@ bool pd_target_finish(PdTarget *t, GError **error)
 {
     if (t->kind == PD_TARGET_NEW) {
         /* Never over a file that appeared meanwhile: that one would be lost. */
-        int r = renameat2(AT_FDCWD, t->tmp, AT_FDCWD, t->path, RENAME_NOREPLACE);
-        if (r < 0 && (errno == EINVAL || errno == ENOSYS))
-            r = rename(t->tmp, t->path);
-        if (r < 0) {
-            if (errno == EEXIST)
+        g_autoptr(GError) local = NULL;
+        if (!pd_io_rename_noreplace(AT_FDCWD, t->tmp, t->path, &local)) {
+            if (local->code == PD_ERROR_EXISTS)
                 g_set_error(error, PD_ERROR, PD_ERROR_EXISTS,
                             "Could not create '%s': a file of that name appeared meanwhile; "
                             "the new image was not kept",
                             t->path);
             else
-                pd_error_set_errno(error, errno, "Could not create '%s'", t->path);
+                g_set_error(error, PD_ERROR, local->code, "Could not create '%s': %s", t->path,
+                            local->message);
             return false;
         }
     }

@@ -1,7 +1,7 @@
 /* PdTarget: where a new image is written (create, convert), by qemu-img's rules.
  *
  * - Nothing at the path: the image is built under a hidden name in the same directory
- *   (".NAME.partial-PID") and renamed into place (never over a file made meanwhile) when
+ *   (".NAME.partial-PID-N", pd_io_partial_name) and renamed into place (never over a file made meanwhile) when
  *   complete, so a failure leaves nothing behind.
  * - An existing regular file (also through symlinks and hard links) is opened and written in
  *   place (the format's create truncates it first): its inode, owner, mode and links stay, as with qemu-img.

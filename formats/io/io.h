@@ -98,6 +98,18 @@ const char *pd_io_file_type_name(mode_t mode);
 /* Device and inode of a local file's store; false for other stores. */
 bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino);
 
+/* A new file NAME is built under a hidden name in its directory and renamed into place only
+ * when complete (formats/io/file/partial.c): ".NAME.partial-PID-N", NAME cut so that the whole
+ * fits in 255 bytes, unique in this process. Caller frees. */
+char *pd_io_partial_name(const char *name);
+/* Whether hidden name @name was made by this process (its PID part is getpid()): a create in
+ * progress, not a leftover of a crash. */
+bool pd_io_partial_is_ours(const char *name);
+/* Renames @from to @to in directory @dfd (AT_FDCWD: paths) without ever replacing anything at
+ * @to (PD_ERROR_EXISTS then): renameat2(RENAME_NOREPLACE); link and unlink where the
+ * filesystem lacks it; a check and a rename where it has no hard links either. */
+bool pd_io_rename_noreplace(int dfd, const char *from, const char *to, GError **error);
+
 /* Full-length helpers. pread_full zero-fills what lies past the end of the store.
  * Return true or false with @error naming the store and the operation. */
 bool pd_io_pread_full(PdIO *io, void *buf, size_t len, uint64_t offset, GError **error);

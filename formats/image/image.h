@@ -268,6 +268,9 @@ typedef struct {
     uint64_t fragmented_clusters;
     uint64_t compressed_clusters;
     GPtrArray *messages; /* char *, one line per problem as qemu-img prints them */
+    /* PD_CHECK_FIX_LEAKS alone stopped before repairing anything: only rebuilding the
+     * refcount structure (PD_CHECK_FIX_ERRORS) can repair this image. */
+    bool needs_rebuild;
 } PdCheckResult;
 void pd_check_result_clear(PdCheckResult *res);
 

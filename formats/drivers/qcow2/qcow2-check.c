@@ -66,6 +66,8 @@ typedef struct {
     struct FixRun *run;
     GError *write_err;
     uint64_t messages_dropped;
+    GPtrArray *unfixed; /* with repairs: the comparison's lines as a check without -r says
+                         * them, printed before the "Repairing" lines (as qemu-img does) */
     uint32_t incomplete_snapshots; /* v3 entries without disk_size in their extra data */
 } Check;
 
@@ -93,8 +95,10 @@ static void check_error(Check *c, GError *err)
     g_error_free(err);
 }
 
-/* Counts @n references to each cluster of [offset, offset+len). A region that reaches a
- * cluster past the end of the file is a corruption and is not counted. */
+/* Counts @n references to each cluster of [offset, offset+len). A region that ends one
+ * cluster or more past the end of the file is a corruption and is not counted (qemu's rule:
+ * a region ending in the cluster after the file's end, a table cut by a truncation, is
+ * counted as far as the file goes). */
 static void count_range(Check *c, uint64_t offset, uint64_t len, uint32_t n)
 {
     if (len == 0 || n == 0)
@@ -102,7 +106,8 @@ static void count_range(Check *c, uint64_t offset, uint64_t len, uint32_t n)
     uint32_t bits = c->s->cluster_bits;
     uint64_t first = offset >> bits;
     uint64_t last = (offset + len - 1) >> bits;
-    if (offset + len < offset || last >= c->nb_clusters) {
+    if (offset + len < offset ||
+        (offset + len > c->file_size && offset + len - c->file_size >= c->s->cluster_size)) {
         report(c,
                "ERROR: counting reference for region exceeding the end of the file by one "
                "cluster or more: offset 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x",
@@ -110,7 +115,7 @@ static void count_range(Check *c, uint64_t offset, uint64_t len, uint32_t n)
         c->res->corruptions += n;
         return;
     }
-    for (uint64_t i = first; i <= last; i++)
+    for (uint64_t i = first; i <= last && i < c->nb_clusters; i++)
         c->refs[i] = c->refs[i] > UINT32_MAX - n ? UINT32_MAX : c->refs[i] + n;
 }
 
@@ -184,18 +189,17 @@ static void scan_l1(Check *c, const uint64_t *l1, uint32_t l1_size, uint64_t l1_
         }
         if (!l2)
             continue;
+        /* A misaligned table is still counted and scanned where it points, as qemu does:
+         * its entries are what a reader of that L1 entry would follow. */
         if (!qcow2_is_aligned(s, l2)) {
             report(c,
                    "ERROR l2_offset=%" G_GINT64_MODIFIER "x: Table is not cluster aligned; L1 "
                    "entry corrupted",
                    l2);
             c->res->corruptions++;
-            continue;
         }
-        if (!in_file(c, l2, s->cluster_size)) {
-            count_range(c, l2, s->cluster_size, 1); /* reports it */
-            continue;
-        }
+        /* A table cut by the end of the file (or wholly past it) is still scanned: what
+         * lies past the end reads as zeroes, as qemu reads it. */
         count_range(c, l2, s->cluster_size, 1);
         L2Ref ref = {.offset = l2, .refs = 1, .active = active};
         g_array_append_val(c->l2, ref);
@@ -226,6 +230,23 @@ static void dedup_l2(Check *c)
         }
     }
     g_array_set_size(a, out + 1);
+}
+
+/* A zero-flagged entry with a misaligned offset (a preallocated cluster) becomes a plain
+ * zero cluster (v3: the zero flag alone; extended L2: no cluster, the bitmap unchanged),
+ * written at once. False if it could not be written. */
+static bool repair_prealloc_entry(Check *c, const Item *item, uint8_t *table, uint64_t j)
+{
+    Qcow2State *s = c->s;
+    uint8_t *p = table + j * (uint64_t)s->l2_entry_size;
+    qcow2_put_be64(p, s->extended_l2 ? 0 : QCOW2_OFLAG_ZERO);
+    GError *err = NULL;
+    if (!pd_io_pwrite_full(c->img->io, p, 8, item->offset + j * s->l2_entry_size, &err) ||
+        !pd_io_flush(c->img->io, &err)) {
+        check_error(c, err);
+        return false;
+    }
+    return true;
 }
 
 /* Counts what one L2 table references, @refs times; fragmentation statistics for each
@@ -262,12 +283,20 @@ static void count_l2_table(Check *c, const Item *item, uint8_t *table)
         if (offset == 0)
             continue;
         if (!qcow2_is_aligned(s, offset)) {
+            /* Still a reference (to the clusters the range touches, as qemu counts it): a
+             * repair must never free what the entry points into. */
+            bool data = s->extended_l2 ? (qcow2_get_be64(table + j * 16 + 8) & 0xffffffffULL)
+                                       : !(e & QCOW2_OFLAG_ZERO);
+            bool repair = !data && (c->fix & PD_CHECK_FIX_ERRORS);
             report(c,
-                   "ERROR offset=%" G_GINT64_MODIFIER "x: Cluster is not properly aligned; L2 "
-                   "entry corrupted.",
-                   offset);
+                   "%s offset=%" G_GINT64_MODIFIER "x: %s cluster is not properly aligned; "
+                   "L2 entry corrupted.",
+                   repair ? "Repairing" : "ERROR", offset, data ? "Data" : "Preallocated");
+            if (repair && repair_prealloc_entry(c, item, table, j)) {
+                res->corruptions_fixed += ref->refs;
+                continue; /* it references nothing now */
+            }
             res->corruptions += ref->refs;
-            continue;
         }
         count_range(c, offset, s->cluster_size, ref->refs);
         res->allocated_clusters += ref->active;
@@ -575,6 +604,7 @@ typedef struct CompareState {
     uint64_t corruptions_to_fix;
     uint64_t leaks_to_fix;
     bool rebuild;
+    bool zero_referenced; /* a referenced cluster has refcount 0 on disk */
 } CompareState;
 
 /* Compares one cluster's refcount on disk with the references counted; the final refcount
@@ -586,6 +616,8 @@ static void compare_one(Check *c, CompareState *cs, uint64_t k, uint64_t on_disk
         cs->highest = k + 1;
     if (on_disk == counted)
         return;
+    if (on_disk == 0)
+        cs->zero_referenced = true;
     bool leak = on_disk > counted;
     bool fixable =
         cs->rebuild || (leak ? (c->fix & PD_CHECK_FIX_LEAKS) : (c->fix & PD_CHECK_FIX_ERRORS) != 0);
@@ -598,6 +630,12 @@ static void compare_one(Check *c, CompareState *cs, uint64_t k, uint64_t on_disk
            : leak  ? "Leaked"
                    : "ERROR",
            k, on_disk, counted);
+    if (c->fix && c->unfixed && c->unfixed->len < MAX_MESSAGES)
+        g_ptr_array_add(c->unfixed,
+                        g_strdup_printf("%s cluster %" G_GUINT64_FORMAT
+                                        " refcount=%" G_GUINT64_FORMAT
+                                        " reference=%" G_GUINT64_FORMAT,
+                                        leak ? "Leaked" : "ERROR", k, on_disk, counted));
     if (fixable) {
         if (leak)
             cs->leaks_to_fix++;
@@ -620,9 +658,32 @@ static void compare_block(Check *c, const Item *item, uint8_t *block)
         compare_one(c, c->cmp, k, refcount_get(block, k - base, c->s->refcount_order));
 }
 
-/* Compares every cluster of the file; clusters without a usable block have refcount 0. */
-static void compare_all(Check *c, CompareState *cs)
+/* With repairs, qemu-img compares twice: first as a plain check (the "ERROR" and "Leaked"
+ * lines), then repairing ("Repairing" lines, and "ERROR" for what it may not fix). The
+ * first pass's lines go before the comparison's, at @start of the messages. */
+static void insert_unfixed(Check *c, guint start)
 {
+    GPtrArray *m = c->res->messages;
+    if (!m || !c->unfixed || c->unfixed->len == 0)
+        return;
+    gsize n_old = 0, n_unfixed = 0;
+    g_autofree gpointer *old = g_ptr_array_steal(m, &n_old);
+    g_autofree gpointer *unfixed = g_ptr_array_steal(c->unfixed, &n_unfixed);
+    for (gsize i = 0; i < MIN((gsize)start, n_old); i++)
+        g_ptr_array_add(m, old[i]);
+    for (gsize j = 0; j < n_unfixed; j++)
+        g_ptr_array_add(m, unfixed[j]);
+    for (gsize i = MIN((gsize)start, n_old); i < n_old; i++)
+        g_ptr_array_add(m, old[i]);
+}
+
+/* Compares every cluster of the file; clusters without a usable block have refcount 0. */
+static void compare_all(Check *c, CompareState *cs, guint *ret_start)
+{
+    guint start = c->res->messages ? c->res->messages->len : 0;
+    *ret_start = start;
+    if (c->fix)
+        c->unfixed = g_ptr_array_new_with_free_func(g_free);
     g_autofree Item *items = g_new(Item, MAX(c->reftable_entries, 1u));
     size_t n = 0;
     for (uint64_t b = 0; b * c->rb_entries < c->nb_clusters; b++) {
@@ -793,16 +854,24 @@ static bool reload_core(Check *c, GError **error)
 
 /* ---- COPIED flags ----------------------------------------------------------------- */
 
-static bool want_copied(Check *c, uint64_t offset)
-{
-    uint64_t k = offset >> c->s->cluster_bits;
-    return k < c->nb_clusters && c->refs[k] == 1;
-}
-
+/* The refcount a cluster has after the repairs: the final count inside the file; past its
+ * end (an image cut short) what its refcount block says, as qemu reads it. */
 static uint64_t final_refcount(Check *c, uint64_t offset)
 {
-    uint64_t k = offset >> c->s->cluster_bits;
-    return k < c->nb_clusters ? c->refs[k] : 0;
+    uint64_t k = offset >> c->s->cluster_bits, on_disk = 0;
+    if (k < c->nb_clusters)
+        return c->refs[k];
+    uint64_t b = k / c->rb_entries;
+    if (b >= c->reftable_entries || !c->refblocks[b])
+        return 0;
+    g_autoptr(GError) err = NULL;
+    (void)qcow2_get_refcount(c->img, k, &on_disk, &err);
+    return err ? 0 : on_disk;
+}
+
+static bool want_copied(Check *c, uint64_t offset)
+{
+    return final_refcount(c, offset) == 1;
 }
 
 static void check_l2_copied(Check *c, const Item *item, uint8_t *table)
@@ -920,6 +989,8 @@ static void check_clear(Check *c)
     g_free(c->refblock_uncounted);
     if (c->l2)
         g_array_unref(c->l2);
+    if (c->unfixed)
+        g_ptr_array_unref(c->unfixed);
 }
 
 /* Applies the refcount repairs decided by the comparison. */
@@ -1011,9 +1082,24 @@ bool qcow2_check(PdImage *img, PdCheckFix fix, PdCheckResult *ret, GError **erro
     CompareState cs = {0};
     if ((fix & PD_CHECK_FIX_ERRORS) && (c.refstruct_broken || needs_new_blocks(&c)))
         cs.rebuild = true;
-    compare_all(&c, &cs);
+    guint compare_start;
+    compare_all(&c, &cs, &compare_start);
     ret->image_end_offset = cs.highest * s->cluster_size;
     ret->total_clusters = qcow2_size_to_clusters(s, img->size);
+    /* Only a rebuild repairs these, and -r leaks does not rebuild: stop before any write,
+     * as qemu-img does ("Check failed"). */
+    if (fix && !(fix & PD_CHECK_FIX_ERRORS) &&
+        (c.refstruct_broken || cs.zero_referenced || needs_new_blocks(&c))) {
+        /* qemu-img stops after the plain comparison: only its lines */
+        if (ret->messages)
+            g_ptr_array_set_size(ret->messages, compare_start);
+        insert_unfixed(&c, compare_start);
+        report(&c, "ERROR need to rebuild refcount structures");
+        ret->needs_rebuild = true;
+        ok = true;
+        goto out;
+    }
+    insert_unfixed(&c, compare_start);
     if (!repair_refcounts(&c, &cs, error))
         goto out;
     if (!check_copied(&c, error))

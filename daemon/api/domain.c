@@ -177,7 +177,7 @@ static JsonObject *apply_blklist(PdDaemon *daemon, PdJob *job, gpointer data, GE
     return reply;
 }
 
-PD_HANDLER(pd_method_domain_blklist)
+PD_HANDLER(pd_method_domain_blk_list)
 {
     g_autoptr(GError) error = NULL;
     const char *uri = pd_attach_uri(daemon, pd_param_string(params, "uri"), &error);

@@ -544,7 +544,7 @@ PD_HANDLER(pd_method_pool_info)
     pd_call_reply(call, reply_pool(daemon, obj));
 }
 
-PD_HANDLER(pd_method_pool_dumpxml)
+PD_HANDLER(pd_method_pool_dump_xml)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = pd_model_pool(daemon, pd_param_string(params, "pool"), &error);

@@ -101,7 +101,7 @@ PD_HANDLER(pd_method_secret_define)
     pd_call_reply(call, reply);
 }
 
-PD_HANDLER(pd_method_secret_dumpxml)
+PD_HANDLER(pd_method_secret_dump_xml)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(PdStoreSecret) s =

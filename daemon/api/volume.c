@@ -774,7 +774,7 @@ PD_HANDLER(pd_method_vol_info)
     pd_call_reply(call, reply);
 }
 
-PD_HANDLER(pd_method_vol_dumpxml)
+PD_HANDLER(pd_method_vol_dump_xml)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = NULL;

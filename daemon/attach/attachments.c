@@ -126,7 +126,9 @@ const char *pd_attach_uri(PdDaemon *daemon, const char *given, GError **error)
                 "libvirt URI '%s' is not allowed: poold opens only the URIs of its "
                 "configuration ([libvirt] uri, now '%s', and [libvirt] allowed_uris in %s); use "
                 "one of them or its name, or ask the administrator to add it to allowed_uris",
-                given, default_uri(daemon), daemon->config.config_path);
+                given, default_uri(daemon),
+                daemon->config.config_path ? daemon->config.config_path
+                                           : "poold.conf (none loaded)");
     return NULL;
 }
 

@@ -21,6 +21,13 @@ cat >"$D/poold.conf" <<EOF
 [daemon]
 backing_roots = $D/roots
 EOF
+# a relative backing_roots entry is refused at start-up, naming the key
+printf '[daemon]\nbacking_roots = %s;relative/dir\n' "$D/roots" >"$D/bad.conf"
+err=$("$POOLD" --config "$D/bad.conf" --runtime-dir "$D/badrun" --state-dir "$D/badstate" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && printf '%s' "$err" | grep -q "backing_roots: 'relative/dir' is not an absolute directory"; then
+    ok "relative backing_roots refused at start-up"
+else not_ok "relative backing_roots refused at start-up (rc $rc)"; printf '%s\n' "$err" | sed 's/^/#   /'; fi
 POOLD_ARGS="--config $D/poold.conf"
 start_poold
 for p in p1 p2; do

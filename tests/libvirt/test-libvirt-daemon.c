@@ -16,6 +16,9 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+/* In [libvirt] allowed_uris of the test's configuration, but nothing listens there. */
+#define UNREACHABLE_URI "qemu+unix:///system?socket=/nonexistent/poold-test.sock"
+
 static LvFixture fx;
 static PdDaemon the_daemon;
 #define daemon (&the_daemon)
@@ -34,6 +37,10 @@ static void daemon_init(void)
     daemon->jobs = pd_jobs_new(daemon, daemon->store, daemon->events, 1);
     daemon->config.libvirt_uri = g_strdup(fx.uri);
     daemon->config.libvirt_detach_timeout_ms = 10000;
+    /* A URI of the configuration that cannot be reached (a connection that fails). */
+    daemon->config.libvirt_allowed_uris = g_strsplit(UNREACHABLE_URI, "\n", -1);
+    daemon->config.libvirt_allowed_names = g_new0(char *, 2);
+    daemon->config.libvirt_allowed_names[0] = g_strdup(""); /* no name */
     /* The daemon's own callbacks go to a context of the test's (libvirt's thread iterates the
      * default one); the test iterates it where it waits for them. */
     g_main_context_push_thread_default(g_main_context_new());
@@ -230,8 +237,11 @@ static void test_failed_attach_leaves_nothing(void)
                  "is not running");
     attach_fails(NULL, "no-such-vm", "f.raw", "sdc", NULL, live, 1, PD_ERROR_NO_SUCH_DOMAIN,
                  "no-such-vm");
-    attach_fails("qemu+unix:///system?socket=/nonexistent/poold-test.sock", "vm1", "f.raw", "sdc",
-                 NULL, live, 1, PD_ERROR_IO, "cannot connect to libvirt");
+    attach_fails(UNREACHABLE_URI, "vm1", "f.raw", "sdc", NULL, live, 1, PD_ERROR_IO,
+                 "cannot connect to libvirt");
+    /* A URI that is not in the configuration is refused before any connection. */
+    attach_fails("qemu+unix:///system?socket=/nonexistent/other.sock", "vm1", "f.raw", "sdc", NULL,
+                 live, 0, PD_ERROR_PERMISSION_DENIED, "is not allowed");
     attach_fails(NULL, "vm1", "f.raw", "nonsense0", NULL, live, 0, PD_ERROR_INVALID_ARGUMENT,
                  "invalid disk target");
     attach_fails(NULL, "vm1", "no-such-volume", "sdc", NULL, live, 0, PD_ERROR_NO_SUCH_VOLUME,

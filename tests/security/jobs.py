@@ -96,6 +96,7 @@ try:
        and "max_jobs_per_client" in msg, "a 4th job of one connection is refused (3 allowed)",
        answers)
     ok(d.alive() and d.answers(), "poold alive and answering")
+    seclib.stopped_clean(d)
 finally:
     for fd in held:
         os.close(fd)

@@ -94,6 +94,7 @@ try:
        "1.16 the read-only socket admits exactly the %d read methods of %d" %
        (sum(1 for c in classes.values() if c == "read"), len(classes)), "\n".join(wrong))
     ok(d.alive() and d.answers(), "poold alive and answering root")
+    seclib.stopped_clean(d)
 finally:
     d.cleanup()
 seclib.finish()

@@ -67,6 +67,7 @@ try:
     time.sleep(0.3)
     ok(not os.path.exists(pwned), "no program ran after every privileged method")
     ok(d.alive() and d.answers(), "poold alive and answering")
+    seclib.stopped_clean(d)
 finally:
     d.cleanup()
 seclib.finish()

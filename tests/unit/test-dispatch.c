@@ -1,7 +1,7 @@
-/* The dispatch table and its central checks: every method is described in the IDL the daemon
- * serves, and pd_dispatch_check refuses what a handler must never see. */
+/* The central checks of the dispatch table (generated from the IDL by gen-methods.py, whose
+ * own checks run in the test gen-methods): pd_dispatch_check refuses what a handler must
+ * never see. */
 #include "daemon/api/methods.h"
-#include "poold-resources.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -30,43 +30,6 @@ static char *check(const char *method, const char *params_json, bool read_only, 
                          : NULL;
     json_object_unref(eparams);
     return error;
-}
-
-static void test_table_matches_idl(void)
-{
-    GResource *res = poold_varlink_get_resource();
-    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-    for (const PdMethod *m = pd_method_table(); m->name; m++) {
-        g_assert_nonnull(m->handler);
-        g_assert_true(g_hash_table_add(seen, (gpointer)m->name)); /* names unique */
-        const char *dot = strrchr(m->name, '.');
-        g_autofree char *iface = g_strndup(m->name, (gsize)(dot - m->name));
-        g_autofree char *path = g_strconcat("/io/poold/varlink/", iface, ".varlink", NULL);
-        g_autoptr(GBytes) idl = g_resource_lookup_data(res, path, 0, NULL);
-        g_assert_nonnull(idl);
-        g_autofree char *text = g_strndup(g_bytes_get_data(idl, NULL), g_bytes_get_size(idl));
-        g_autofree char *decl = g_strdup_printf("method %s(", dot + 1);
-        const char *at = strstr(text, decl);
-        if (!at)
-            g_error("%s is in the dispatch table but not in %s", m->name, path);
-        /* the IDL carries the class just above the declaration, as the table has it */
-        const char *cls = pd_method_class_name(m->cls);
-        if (!cls)
-            g_error("%s has no class in the dispatch table (docs/security.md)", m->name);
-        g_autofree char *annot = g_strdup_printf("# @class: %s\n", cls);
-        size_t alen = strlen(annot);
-        if ((size_t)(at - text) < alen || strncmp(at - alen, annot, alen) != 0)
-            g_error("%s: the IDL in %s lacks '# @class: %s' just above it", m->name, path, cls);
-        /* every parameter of the schema appears in the IDL declaration */
-        const char *end = strstr(at, ") ->");
-        g_assert_nonnull(end);
-        g_autofree char *sig = g_strndup(at, (gsize)(end - at));
-        for (const PdParamSpec *p = m->params; p && p->name; p++) {
-            g_autofree char *needle = g_strdup_printf("%s: %s", p->name, p->required ? "" : "?");
-            if (!strstr(sig, needle))
-                g_error("%s: parameter '%s' does not match the IDL: %s", m->name, p->name, sig);
-        }
-    }
 }
 
 static void test_read_only(void)
@@ -172,7 +135,6 @@ static void test_string_limit(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/dispatch/table-matches-idl", test_table_matches_idl);
     g_test_add_func("/dispatch/read-only", test_read_only);
     g_test_add_func("/dispatch/types", test_types);
     g_test_add_func("/dispatch/more-and-fds", test_more_and_fds);

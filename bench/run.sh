@@ -17,7 +17,7 @@ mode=full
 dir=${POOLD_BENCH_DIR:-/var/tmp/poold-bench}
 reps=
 cache=
-rows=convert-qcow2,convert-raw,convert-raw-existing,convert-compressed,create-prealloc,check,snapshot
+rows=convert-qcow2,convert-raw,convert-raw-existing,convert-compressed,create-prealloc,check,snapshot,convert-vmdk,convert-vhdx,convert-vdi
 poolimg=
 build=1
 keep=0
@@ -299,6 +299,24 @@ verify_snapshot()
     "$qemu_img" snapshot -l "$out" | grep -q ' bench1 ' || { echo "snapshot not listed"; return 1; }
 }
 
+# The foreign formats (read-only in poolimg): inputs written once by qemu-img from input.raw,
+# untimed, when a row first needs them (kept with --keep like the other inputs).
+foreign_input() # FORMAT OPTIONS: prints the path of input.raw in that format
+{
+    local f=$dir/ref.$1
+    [ -f "$f" ] || "$qemu_img" convert -f raw -O "$1" ${2:+-o "$2"} "$input_raw" "$f" || return 1
+    echo "$f"
+}
+prep_convert-vmdk() { prep_convert; foreign_input vmdk subformat=streamOptimized >/dev/null; }
+cmd_convert-vmdk() { printf '%s\n' convert -f vmdk -O qcow2 "$dir/ref.vmdk" "$out"; }
+verify_convert-vmdk() { verify_same_as_input qcow2; }
+prep_convert-vhdx() { prep_convert; foreign_input vhdx >/dev/null; }
+cmd_convert-vhdx() { printf '%s\n' convert -f vhdx -O raw "$dir/ref.vhdx" "$out"; }
+verify_convert-vhdx() { verify_same_as_input raw; }
+prep_convert-vdi() { prep_convert; foreign_input vdi >/dev/null; }
+cmd_convert-vdi() { printf '%s\n' convert -f vdi -O qcow2 "$dir/ref.vdi" "$out"; }
+verify_convert-vdi() { verify_same_as_input qcow2; }
+
 # Per row: label and target ratio.
 declare -A label=(
     [convert-qcow2]="convert raw->qcow2"
@@ -308,8 +326,18 @@ declare -A label=(
     [create-prealloc]="create $create_size prealloc=metadata"
     [check]="check ($check_clusters clusters)"
     [snapshot]="snapshot -c ($check_clusters clusters)"
+    [convert-vmdk]="convert vmdk streamOptimized->qcow2"
+    [convert-vhdx]="convert vhdx->raw"
+    [convert-vdi]="convert vdi->qcow2"
 )
-row_target() { [ "$1" = convert-compressed ] && echo 0.6 || echo 1.0; }
+row_target()
+{
+    case $1 in
+    convert-compressed) echo 0.6 ;;
+    convert-vmdk | convert-vhdx | convert-vdi) echo 0.7 ;;
+    *) echo 1.0 ;;
+    esac
+}
 
 declare -A res_wall res_min res_cmd res_cpu res_size res_state
 status=0

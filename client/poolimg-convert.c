@@ -176,6 +176,13 @@ int pi_cmd_convert(int argc, char **argv)
     int r = parse_args(&a, argc, argv);
     if (r >= 0)
         return r;
+    if (a.out_fmt && strcmp(a.out_fmt, "vmdk") == 0 && !a.no_create && a.args.n_pos == 2) {
+        PdFormat sf;
+        if (!pi_parse_format(a.src_fmt, &sf))
+            return 1;
+        return pi_convert_vmdk(a.args.pos[0], sf, a.args.pos[1], a.options->str,
+                               a.progress && !a.quiet);
+    }
     g_auto(PiCreateOpts) o = {0};
     PdFormat src_format = PD_FORMAT_UNKNOWN;
     r = target_options(&a, &o, &src_format);

@@ -72,6 +72,9 @@ void pi_snapshot_table_print(GArray *snaps);
 /* info's format-specific part for the read-only formats (poolimg-info-foreign.c); the JSON
  * is NULL for formats without one. */
 void pi_info_foreign_human(const PdImageInfo *info);
+/* convert -O vmdk (poolimg-convert-vmdk.c): a streamOptimized image. Returns the status. */
+int pi_convert_vmdk(const char *src_name, PdFormat src_format, const char *out, const char *options,
+                    bool progress);
 JsonObject *pi_info_foreign_json(const PdImageInfo *info);
 
 /* ---- -o options (poolimg-opts.c) -------------------------------------------------- */

@@ -278,10 +278,12 @@ bool pd_pool_image_resize(const PdPool *pool, const PdVol *vol, PdImage *img, ui
 
 /* ---- wipe ---------------------------------------------------------------------------------- */
 
-/* Overwrites [off, off+len) of @img with zeroes, or with random bytes when @random. */
+/* Overwrites [off, off+len) of @img with zeroes, or with random bytes when @random, telling
+ * the job its progress (the offset reached, of the image's size) chunk by chunk. */
 static bool overwrite(PdImage *img, uint64_t off, uint64_t len, bool random, unsigned char *buf,
                       const PdBackendJob *job, const PdPool *pool, const PdVol *vol, GError **error)
 {
+    uint64_t size = pd_image_size(img);
     while (len > 0) {
         size_t n = (size_t)MIN(len, (uint64_t)IO_CHUNK);
         if (!pd_pool_util_check_cancel(job, pool, vol->name, error))
@@ -294,6 +296,7 @@ static bool overwrite(PdImage *img, uint64_t off, uint64_t len, bool random, uns
             return false;
         off += n;
         len -= n;
+        pd_pool_util_progress(job, off, size);
     }
     return true;
 }

@@ -23,6 +23,7 @@ struct PdJob {
     uint64_t done, total;
     int64_t started, finished; /* seconds since the epoch */
     int64_t started_mono;      /* µs */
+    int64_t finished_mono;     /* µs, once finished: the rate is over the job's own time */
     char *error_text;
     GCancellable *cancellable;
     GMainContext *context; /* where it completes: the thread-default one of its start */
@@ -272,7 +273,8 @@ JsonObject *pd_job_to_json(PdJob *job)
     uint64_t done = job->done, total = job->total;
     g_mutex_unlock(&job->lock);
     int64_t end = job->state == PD_JOB_RUNNING ? g_get_real_time() / G_USEC_PER_SEC : job->finished;
-    double secs = (double)(g_get_monotonic_time() - job->started_mono) / G_USEC_PER_SEC;
+    int64_t until = job->state == PD_JOB_RUNNING ? g_get_monotonic_time() : job->finished_mono;
+    double secs = (double)(until - job->started_mono) / G_USEC_PER_SEC;
     int64_t rate = secs > 0.05 ? (int64_t)((double)done / secs) : 0;
     int64_t eta = -1;
     if (job->state != PD_JOB_RUNNING)
@@ -681,6 +683,13 @@ static gboolean job_complete(gpointer data)
     if (error)
         stall_error(jobs, job, &error);
     job->finished = g_get_real_time() / G_USEC_PER_SEC;
+    job->finished_mono = g_get_monotonic_time();
+    if (error && g_error_matches(error, PD_ERROR, PD_ERROR_CANCELLED)) {
+        /* the engine's own words ("Conversion cancelled") name no job: say which was */
+        g_clear_error(&error);
+        g_set_error(&error, PD_ERROR, PD_ERROR_CANCELLED, "job %" G_GINT64_FORMAT " (%s) cancelled",
+                    job->id, job->kind);
+    }
     if (error) {
         job->state =
             g_error_matches(error, PD_ERROR, PD_ERROR_CANCELLED) ? PD_JOB_CANCELLED : PD_JOB_FAILED;

@@ -152,7 +152,7 @@ static bool source_host_range(Convert *c, uint64_t offset, uint64_t len, uint64_
     unsigned want = PD_BLOCK_ALLOCATED | PD_BLOCK_DATA | PD_BLOCK_OFFSET_VALID;
     unsigned look = want | PD_BLOCK_ZERO | PD_BLOCK_COMPRESSED;
     if (!pd_image_block_status_layer(c->src, offset, len, &st, NULL) || (st.flags & look) != want ||
-        st.length < len)
+        st.length < len || st.file)
         return false;
     *ret_host = st.host_offset;
     return true;
@@ -176,8 +176,8 @@ static void read_pool_init(Convert *c)
 {
     PdIO *io = pd_image_io(c->src);
     PdFormat f = pd_image_format(c->src);
-    if (c->compress || c->opts->out_of_order || (f != PD_FORMAT_RAW && f != PD_FORMAT_QCOW2) ||
-        !io->ops->reopen)
+    if (c->compress || c->opts->out_of_order ||
+        (f != PD_FORMAT_RAW && f != PD_FORMAT_QCOW2 && f != PD_FORMAT_VDI) || !io->ops->reopen)
         return;
     for (int i = 0; i < READ_THREADS; i++) {
         c->read_io_list[i] = io->ops->reopen(io, NULL);

@@ -255,5 +255,7 @@ run_ok "cd in the shell" sh -c "printf 'cd /tmp\npwd\n' | '$POOLCTL' -c '$SOCK' 
 # --- item 20: the first line names the pool type
 same_first "find-storage-pool-sources-as netfs of a host without NFS" \
     "find-storage-pool-sources-as netfs 127.0.0.1"
+grep -q "no NFS server answers at '127.0.0.1'" "$D/p.err" && ok "find-sources: no NFS server answers" ||
+    { not_ok "find-sources: no NFS server answers"; show; }
 
 lv_finish

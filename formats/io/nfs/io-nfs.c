@@ -784,6 +784,13 @@ bool pd_nfs_list_exports(const char *server, unsigned timeout_ms, char ***ret_ex
                     "NFS server '%s': cannot list exports: the server did not answer within "
                     "%u s (timed out)",
                     server, ms / 1000);
+    } else if (call.status == RPC_STATUS_ERROR || call.status < 0) {
+        /* the transport failed before any answer (libnfs gives a negative errno or ERROR):
+         * nothing serves NFS's mount protocol there */
+        g_set_error(error, PD_ERROR, PD_ERROR_IO,
+                    "no NFS server answers at '%s' (its mount service cannot be reached: %s); "
+                    "check the host name and that the host exports NFS",
+                    server, call.message);
     } else if (call.status != RPC_STATUS_SUCCESS) {
         g_set_error(error, PD_ERROR, PD_ERROR_IO, "NFS server '%s': cannot list exports: %s",
                     server, call.message);

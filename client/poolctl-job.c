@@ -71,7 +71,7 @@ static void print_job(JsonObject *j)
     printf("%-15s %" G_GINT64_FORMAT "\n", "Id:", json_object_get_int_member(j, "id"));
     printf("%-15s %s\n", "Kind:", json_object_get_string_member(j, "kind"));
     printf("%-15s %s\n", "Pool:", opt_member(j, "pool"));
-    printf("%-15s %s\n", "Volume:", opt_member(j, "volume"));
+    pc_print_field("Volume:", opt_member(j, "volume"));
     printf("%-15s %s\n", "State:", json_object_get_string_member(j, "state"));
     g_autofree char *done = pc_pretty_size((uint64_t)json_object_get_int_member(j, "bytes_done"));
     g_autofree char *total = pc_pretty_size((uint64_t)json_object_get_int_member(j, "bytes_total"));
@@ -82,7 +82,7 @@ static void print_job(JsonObject *j)
     if (eta >= 0)
         printf("%-15s %" G_GINT64_FORMAT " s\n", "ETA:", eta);
     if (json_object_has_member(j, "error"))
-        printf("%-15s %s\n", "Error:", json_object_get_string_member(j, "error"));
+        pc_print_field("Error:", json_object_get_string_member(j, "error"));
 }
 
 static bool cmd_job_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
@@ -199,10 +199,16 @@ static void print_event(PcCtl *ctl, JsonObject *e)
         g_autofree char *when = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S%z");
         printf("%s: event '%s' for storage pool %s", when, json_object_get_string_member(e, "kind"),
                opt_member(e, "pool"));
+        g_autofree char *vol = pc_escape_controls(
+            json_object_has_member(e, "volume") ? json_object_get_string_member(e, "volume") : NULL,
+            false);
+        g_autofree char *detail = pc_escape_controls(
+            json_object_has_member(e, "detail") ? json_object_get_string_member(e, "detail") : NULL,
+            false);
         if (json_object_has_member(e, "volume"))
-            printf(" volume %s", json_object_get_string_member(e, "volume"));
+            printf(" volume %s", vol);
         if (json_object_has_member(e, "detail"))
-            printf(": %s", json_object_get_string_member(e, "detail"));
+            printf(": %s", detail);
         printf("\n");
     }
     fflush(stdout);

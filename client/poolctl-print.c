@@ -8,6 +8,37 @@
 #include <stdio.h>
 #include <string.h>
 
+/* @text for a terminal: every control character (C0 but @keep_newlines' '\n', DEL, C1) and
+ * every byte that is not UTF-8 as \xHH (\u00HH for C1), so that a name a tenant planted
+ * (a volume, a backing file) cannot drive the terminal or forge a line. */
+char *pc_escape_controls(const char *text, bool keep_newlines)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *s = text ? text : ""; *s;) {
+        gunichar c = g_utf8_get_char_validated(s, -1);
+        if (c == (gunichar)-1 || c == (gunichar)-2) {
+            g_string_append_printf(out, "\\x%02x", (unsigned)(unsigned char)*s);
+            s++;
+            continue;
+        }
+        const char *next = g_utf8_next_char(s);
+        if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f)
+            g_string_append_printf(out, "\\x%02x", (unsigned)c);
+        else if (c >= 0x80 && c < 0xa0)
+            g_string_append_printf(out, "\\u%04x", (unsigned)c);
+        else
+            g_string_append_len(out, s, next - s);
+        s = next;
+    }
+    return g_string_free(out, false);
+}
+
+void pc_print_field(const char *label, const char *value)
+{
+    g_autofree char *safe = pc_escape_controls(value, false);
+    printf("%-15s %s\n", label, safe);
+}
+
 bool pc_answer_json(PcCtl *ctl, JsonObject *object)
 {
     if (!ctl->json)
@@ -39,8 +70,10 @@ void pc_answer_message(PcCtl *ctl, JsonObject *object, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    g_autofree char *safe = pc_escape_controls(text, true);
+    fputs(safe, stdout);
 }
 
 bool pc_parse_size(const char *text, uint64_t *ret)
@@ -89,7 +122,7 @@ static GPtrArray *row_from(const char *first, va_list ap)
 {
     GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
     for (const char *cell = first; cell; cell = va_arg(ap, const char *))
-        g_ptr_array_add(row, g_strdup(cell));
+        g_ptr_array_add(row, pc_escape_controls(cell, false));
     return row;
 }
 

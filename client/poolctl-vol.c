@@ -263,7 +263,7 @@ static bool cmd_vol_info(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, c
     if (pc_answer_json(ctl, v))
         return true;
     bool bytes = pc_flag(args, "bytes");
-    printf("%-15s %s\n", "Name:", json_object_get_string_member(v, "name"));
+    pc_print_field("Name:", json_object_get_string_member(v, "name"));
     printf("%-15s %s\n", "Type:", json_object_get_string_member(v, "type"));
     size_line("Capacity:", (uint64_t)json_object_get_int_member(v, "capacity"), bytes);
     if (pc_flag(args, "physical"))

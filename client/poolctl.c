@@ -21,7 +21,8 @@ void pc_error(const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    fprintf(stderr, "error: %s\n", text);
+    g_autofree char *safe = pc_escape_controls(text, false);
+    fprintf(stderr, "error: %s\n", safe);
 }
 
 void pc_print_json(JsonNode *node)

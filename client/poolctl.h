@@ -170,6 +170,10 @@ void pc_answer_message(PcCtl *ctl, JsonObject *object, const char *fmt, ...) G_G
 
 /* virsh's vshPrettyCapacity: "20.00 GiB". Caller frees. */
 char *pc_pretty_size(uint64_t bytes);
+/* @text safe for a terminal: control characters and non-UTF-8 bytes escaped (\xHH) */
+char *pc_escape_controls(const char *text, bool keep_newlines);
+/* "LABEL           VALUE\n", VALUE escaped for the terminal */
+void pc_print_field(const char *label, const char *value);
 
 typedef struct PcTable PcTable;
 PcTable *pc_table_new(const char *first_header, ...) G_GNUC_NULL_TERMINATED;

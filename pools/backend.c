@@ -274,7 +274,10 @@ bool pd_pool_backend_start(const PdPoolBackend *be, PdPool *pool, GError **error
 
 bool pd_pool_backend_stop(const PdPoolBackend *be, PdPool *pool, GError **error)
 {
-    return be->stop ? be->stop(pool, error) : true;
+    if (be->stop && !be->stop(pool, error))
+        return false;
+    pool->dir_bound = false; /* a later start binds the directory as it is then */
+    return true;
 }
 
 bool pd_pool_backend_delete(const PdPoolBackend *be, PdPool *pool, unsigned flags, GError **error)

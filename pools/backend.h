@@ -107,6 +107,11 @@ typedef struct {
      * what it needs into backend_data at start and never logs or returns it. pd_pool_free
      * wipes it. */
     char *auth_secret;
+    /* The target directory a pool of files was started on (pd_pool_path_bind_dir): every open
+     * of the directory must find this inode again, so that a directory swapped by whoever may
+     * write its parent is refused. false: not bound (no pool of files, or not started). */
+    bool dir_bound;
+    uint64_t dir_dev, dir_ino;
 } PdPool;
 
 /* A pool for @def (taken over), no volumes, zero sizes. Never NULL. */

@@ -6,6 +6,7 @@
 #include "pools/pool-dir.h"
 
 #include "common/pd-error.h"
+#include "pools/pool-path.h"
 #include "pools/pool-util.h"
 
 #include <errno.h>
@@ -115,7 +116,7 @@ bool pd_pool_dir_start(PdPool *pool, GError **error)
                                  path);
         return false;
     }
-    return true;
+    return pd_pool_path_bind_dir(pool, error);
 }
 
 bool pd_pool_dir_delete(PdPool *pool, unsigned flags, GError **error)

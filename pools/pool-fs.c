@@ -14,6 +14,7 @@
 #include "pools/cmd-util.h"
 #include "pools/mount-util.h"
 #include "pools/pool-dir.h"
+#include "pools/pool-path.h"
 #include "pools/pool-util.h"
 
 #include <errno.h>
@@ -289,7 +290,7 @@ static bool fs_start(PdPool *pool, GError **error)
     if (!pd_mount_run(pool, argv, what, 0, error))
         return false;
     if (mounted_state(pool, &st, error) > 0)
-        return true;
+        return pd_pool_path_bind_dir(pool, error); /* the mount's root */
     if (error && !*error)
         pd_pool_util_error(error, pool, NULL, PD_ERROR_IO,
                            "%s: mount succeeded but nothing is mounted there", what);

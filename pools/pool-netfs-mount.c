@@ -8,6 +8,7 @@
 #include "pools/cmd-util.h"
 #include "pools/mount-util.h"
 #include "pools/pool-dir.h"
+#include "pools/pool-path.h"
 #include "pools/pool-util.h"
 
 #include <string.h>
@@ -135,7 +136,7 @@ static bool netfs_start(PdPool *pool, GError **error)
     if (!pd_mount_run(pool, argv, what, timeout_ms, error))
         return false;
     if (mounted_state(pool, error) > 0)
-        return true;
+        return pd_pool_path_bind_dir(pool, error); /* the mount's root */
     if (error && !*error)
         pd_pool_util_error(error, pool, NULL, PD_ERROR_IO,
                            "%s: mount succeeded but nothing is mounted there", what);

@@ -28,13 +28,65 @@ void pd_pool_path_close_fd(int *fd)
         (void)close(*fd);
 }
 
+/* The refusal of a target that is a symbolic link or another directory than the bound one. */
+static void refuse_swapped(GError **error, const PdPool *pool, const char *what)
+{
+    pd_pool_util_error(error, pool, NULL, PD_ERROR_PERMISSION_DENIED,
+                       "target directory '%s' %s: poold uses a pool's directory only as it was "
+                       "when the pool started and never follows a symbolic link there (whoever "
+                       "can write its parent could swap it); restore the directory, or check it "
+                       "and restart the pool",
+                       pool->def->target_path, what);
+}
+
+bool pd_pool_path_bind_dir(PdPool *pool, GError **error)
+{
+    const char *path = pool->def->target_path;
+    int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        pd_pool_path_close_fd(&fd);
+        if ((e == ENOTDIR || e == ELOOP) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+            pd_pool_util_error(error, pool, NULL, PD_ERROR_INVALID_ARGUMENT,
+                               "target '%s' is a symbolic link: poold binds a pool to its "
+                               "directory and follows no link as its last component (define the "
+                               "pool with the directory's real path)",
+                               path);
+        else
+            pd_pool_util_error_errno(error, pool, NULL, e, "cannot open target directory '%s'",
+                                     path);
+        return false;
+    }
+    (void)close(fd);
+    pool->dir_dev = (uint64_t)st.st_dev;
+    pool->dir_ino = (uint64_t)st.st_ino;
+    pool->dir_bound = true;
+    return true;
+}
+
 int pd_pool_path_open_dir(const PdPool *pool, GError **error)
 {
     const char *path = pool->def->target_path;
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        pd_pool_util_error_errno(error, pool, NULL, errno, "cannot open target directory '%s'",
-                                 path);
+    int nofollow = pool->dir_bound ? O_NOFOLLOW : 0;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
+    if (fd < 0) {
+        struct stat lst;
+        if (pool->dir_bound && (errno == ENOTDIR || errno == ELOOP) && lstat(path, &lst) == 0 &&
+            S_ISLNK(lst.st_mode))
+            refuse_swapped(error, pool, "has become a symbolic link");
+        else
+            pd_pool_util_error_errno(error, pool, NULL, errno, "cannot open target directory '%s'",
+                                     path);
+        return -1;
+    }
+    struct stat st;
+    if (pool->dir_bound && (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != pool->dir_dev ||
+                            (uint64_t)st.st_ino != pool->dir_ino)) {
+        (void)close(fd);
+        refuse_swapped(error, pool, "is not the directory the pool was started on");
+        return -1;
+    }
     return fd;
 }
 

@@ -30,6 +30,10 @@ G_BEGIN_DECLS
 /* A descriptor of @pool's target directory (O_RDONLY | O_DIRECTORY | O_CLOEXEC), opened anew by
  * every operation (a mount made at the target since the last one is seen). */
 int pd_pool_path_open_dir(const PdPool *pool, GError **error);
+/* Binds @pool to its target directory as it is now (pool start, after a mount): opened
+ * without following a symbolic link as its last component, its st_dev/st_ino recorded; from
+ * then on pd_pool_path_open_dir refuses any other directory at that path. */
+bool pd_pool_path_bind_dir(PdPool *pool, GError **error);
 
 /* Opens volume @name of @pool beneath @dfd for I/O: @oflags is O_RDONLY or O_RDWR. Regular
  * files and block devices only (see above). *ret_st (may be NULL): what the descriptor is. */

@@ -86,6 +86,9 @@ static gpointer pool_sync_new(PdPoolObj *obj)
     PoolSync *ps = g_new0(PoolSync, 1);
     ps->backend = obj->backend;
     ps->pool = pd_pool_new(light);
+    ps->pool->dir_bound = obj->pool->dir_bound;
+    ps->pool->dir_dev = obj->pool->dir_dev;
+    ps->pool->dir_ino = obj->pool->dir_ino;
     return ps;
 }
 

@@ -132,6 +132,34 @@ done
 if grep -q "lk-A' resolves to '$D/rootonly/exists.txt'" "$E2E_DIR/poold.log"; then
     ok "the detail is in poold's log"; else not_ok "the detail is in poold's log"; fi
 
+# terminal escapes (attack report 7.4): a backing name and a volume name planted with ESC, BEL
+# and a newline reach root's terminal escaped (\xHH), in errors and tables; --json unchanged
+python3 -c "
+import subprocess, sys
+subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-u', '-F', 'raw', '-b',
+                '/x\x1b]0;TITLE\x07\x1b[2J\npoold-Message: forged', sys.argv[1] + '/esc.qcow2', '1M'],
+               check=True)
+open(sys.argv[1] + '/v\x1b[31mred\x07', 'w').write('x')" "$D/p1"
+run_ok "refresh lists the planted names" pc pool-refresh p1
+noctl() { # NAME FILE EXPECTED-ESCAPED: no control byte but newlines in FILE, the escaped text in it
+    if python3 -c "import sys
+b = open(sys.argv[1], 'rb').read()
+sys.exit(any(c < 32 and c != 10 or c == 127 for c in b) or sys.argv[2].encode() not in b)" "$2" "$3"
+    then ok "$1"; else not_ok "$1"; od -c "$2" | head -5 | sed 's/^/#   /'; fi
+}
+tpc vol-clone esc.qcow2 esc-c --pool p1 >"$D/esc.out" 2>&1
+noctl "the refusal prints the backing name escaped" "$D/esc.out" '/x\x1b]0;TITLE\x07\x1b[2J\x0apoold-Message: forged'
+check "no forged line" "0" "$(grep -c '^poold-Message' "$D/esc.out")"
+pc vol-list p1 >"$D/esc.list" 2>&1
+noctl "vol-list prints the volume name escaped" "$D/esc.list" 'v\x1b[31mred\x07'
+pc vol-info "$(printf 'v\033[31mred\007')" --pool p1 >"$D/esc.info" 2>&1
+noctl "vol-info prints the volume name escaped" "$D/esc.info" 'v\x1b[31mred\x07'
+check "--json keeps the name as it is" "yes" "$(pc --json vol-list p1 | python3 -c '
+import json, sys
+print("yes" if "v\x1b[31mred\x07" in [v["name"] for v in json.load(sys.stdin)] else "no")')"
+rm -f "$D/p1/esc.qcow2" "$D/p1/$(printf 'v\033[31mred\007')"
+run_ok "refresh without them" pc pool-refresh p1
+
 # a copy into another pool opens the same chain
 run_fails "create-from into the second pool refused" "backing file '$D/outside/secret.txt' of volume 'abs.qcow2' $OUT" \
     tpc vol-create-from p2 "$(newxml x2)" abs.qcow2 --inputpool p1

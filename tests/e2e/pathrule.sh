@@ -106,4 +106,42 @@ pc -q vol-create-as p1 s-del 1M >/dev/null && swap s-del "$D/outside/secret"
 run_ok "delete of a swapped link" pc vol-delete s-del --pool p1
 check "the secret is still there, unchanged" "$SECRET_SUM" "$(sum "$D/outside/secret")"
 check "poold's log holds nothing of the secret" "0" "$(grep -c "$SECRET" "$D/poold.log")"
+# ---- the pool directory itself swapped (attack report 7.5) ----
+# whoever can write a pool directory's parent replaces the directory by a link to a root-only
+# directory, then by another directory: poold refuses both, naming the pool and the rule, lists
+# nothing of them and changes nothing there; the directory put back is used again; a pool
+# whose target is a link is refused at start
+T=$D/tenant
+mkdir -p "$T/tpool" "$D/rootonly"
+chmod 0700 "$D/rootonly"
+printf 'ROOT-ONLY-DATA' >"$D/rootonly/exists.txt"
+pc -q pool-define-as p3 dir - - - - "$T/tpool" >/dev/null && pc -q pool-start p3 >/dev/null ||
+    { echo "Bail out! pool p3"; exit 1; }
+run_ok "a volume in p3" pc vol-create-as p3 mine.raw 1M
+mv "$T/tpool" "$T/tpool.old" && ln -s "$D/rootonly" "$T/tpool"
+run_fails "refresh through the swapped link refused" \
+    "pool 'p3'.*target directory '$T/tpool' has become a symbolic link.*restart the pool" \
+    pc pool-refresh p3
+check "nothing of the root-only directory listed" "" "$(pc vol-list p3 --json | grep exists.txt)"
+run_fails "wipe of a root-only file through the link refused" "exists.txt" \
+    pc vol-wipe exists.txt --pool p3
+run_fails "wipe of a listed volume through the link refused" "has become a symbolic link" \
+    pc vol-wipe mine.raw --pool p3
+run_fails "create through the link refused" "has become a symbolic link" \
+    pc vol-create-as p3 planted 1M
+check "the root-only directory is unchanged" "exists.txt ROOT-ONLY-DATA" \
+    "$(ls "$D/rootonly" | tr '\n' ' ')$(cat "$D/rootonly/exists.txt")"
+rm "$T/tpool" && mkdir "$T/tpool" && printf 'x' >"$T/tpool/other.raw"
+run_fails "refresh of another directory in its place refused" \
+    "target directory '$T/tpool' is not the directory the pool was started on" \
+    pc pool-refresh p3
+rm -r "$T/tpool" && mv "$T/tpool.old" "$T/tpool"
+run_ok "the directory put back is used again" pc pool-refresh p3
+check "its volume listed" "mine.raw" "$(pc vol-list p3 --json | python3 -c '
+import json, sys
+print(" ".join(v["name"] for v in json.load(sys.stdin)))')"
+ln -s "$T/tpool" "$D/tlink"
+pc -q pool-define-as p4 dir - - - - "$D/tlink" >/dev/null || not_ok "define p4"
+run_fails "a pool whose target is a symbolic link is refused at start" \
+    "target '$D/tlink' is a symbolic link.*real path" pc pool-start p4
 finish

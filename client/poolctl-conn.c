@@ -124,8 +124,9 @@ static void set_reply_error(const char *name, JsonObject *params, GError **error
         g_set_error_literal(error, PD_ERROR, code_of(name), message);
     } else if (g_str_equal(name, "org.varlink.service.PermissionDenied")) {
         g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
-                    "access denied: this is the read-only socket, which refuses changes "
-                    "(use the read-write socket, as root)");
+                    "access denied: this is the read-only socket, which answers metadata only "
+                    "(lists, info, XML, jobs, events, metrics); use the read-write socket, "
+                    "as root");
     } else {
         g_autofree char *text = NULL;
         if (params) {

@@ -342,13 +342,27 @@ static bool cmd_vol_field(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, 
     return true;
 }
 
+/* Opens the local file a download writes into: a new file (*ret_created set), else the existing
+ * one truncated. Returns the descriptor, or -1 with errno. */
+static int open_download_file(const char *file, bool *ret_created)
+{
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+        *ret_created = true;
+        return fd;
+    }
+    if (errno != EEXIST)
+        return -1;
+    return open(file, O_WRONLY | O_TRUNC | O_CLOEXEC);
+}
+
 /* vol-upload / vol-download: poolctl opens the local file and passes the descriptor. */
 static bool cmd_vol_transfer(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int argc, char **argv)
 {
     bool upload = g_str_equal(cmd->name, "vol-upload");
     const char *file = pc_arg(args, "file");
-    int fd = upload ? open(file, O_RDONLY | O_CLOEXEC)
-                    : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    bool created = false;
+    int fd = upload ? open(file, O_RDONLY | O_CLOEXEC) : open_download_file(file, &created);
     if (fd < 0) {
         pc_error("cannot open file '%s': %s", file, g_strerror(errno));
         return false;
@@ -374,6 +388,9 @@ static bool cmd_vol_transfer(PcCtl *ctl, const PcCmd *cmd, PcArgs *args, int arg
     g_autoptr(JsonObject) reply = pc_ctl_call_job(
         ctl, upload ? "io.poold.Volume.Upload" : "io.poold.Volume.Download", p, fd, failed);
     close(fd);
+    /* as virsh: a download that failed leaves no file it made behind */
+    if (!reply && created)
+        (void)unlink(file);
     return reply != NULL;
 }
 

@@ -53,6 +53,12 @@ head -c 1048576 /dev/urandom >"$D/in.bin"
 run_ok "vol-upload" pc vol-upload data "$D/in.bin" --pool xp
 run_ok "vol-download" pc vol-download data "$D/out.bin" --pool xp
 cmp -s "$D/in.bin" "$D/out.bin" && ok "download equals upload" || not_ok "download equals upload"
+# a download the read-only socket refuses leaves no file behind (virsh makes none either)
+run_fails "vol-download on the read-only socket" "access denied" pc_ro vol-download data "$D/ro.bin" --pool xp
+[ ! -e "$D/ro.bin" ] && ok "refused download made no file" || not_ok "refused download made no file"
+pc_ro vol-download data "$D/ro.bin" --pool xp 2>&1 | grep -q "answers metadata only" &&
+    ok "read-only refusal says what the socket answers" ||
+    not_ok "read-only refusal says what the socket answers"
 run_ok "vol-download --offset --length" pc vol-download data "$D/part.bin" --pool xp \
     --offset 4096 --length 8192
 check "partial download size" "8192" "$(stat -c %s "$D/part.bin")"

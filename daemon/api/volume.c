@@ -36,8 +36,8 @@ typedef struct {
     bool stream;       /* upload, download: a stream job (PdJobSpec) */
     bool read;         /* snapshot list: a read job (PdJobSpec) */
     const PdPoolBackend *backend; /* op->obj's: a read job may outlive op->obj */
-    int fd_flags;      /* the client's descriptor's status flags before the stream, or -1 */
-    PdVol *result;     /* the new state, from the worker */
+    int fd_flags;  /* the client's descriptor's status flags before the stream, or -1 */
+    PdVol *result; /* the new state, from the worker */
     GArray *snapshots;
     PdBackendJob bjob;
 } VolOp;
@@ -701,8 +701,7 @@ PD_HANDLER(pd_method_vol_snapshot_delete)
 static bool run_snapshot_list(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_snapshot_list(op->backend, op->view, op->vol, &op->snapshots,
-                                             error);
+    return pd_pool_backend_vol_snapshot_list(op->backend, op->view, op->vol, &op->snapshots, error);
 }
 
 static JsonObject *apply_snapshot_list(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)

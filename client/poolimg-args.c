@@ -84,6 +84,7 @@ static bool apply(const PiArg *a, const char *value, PiArgs *ret)
         return false;
     case PI_ARG_FORCE_SHARE:
         ret->force_share = true;
+        pi_force_share = true;
         return true;
     case PI_ARG_IMAGE_OPTS:
         ret->image_opts = true;

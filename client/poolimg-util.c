@@ -67,9 +67,19 @@ bool pi_parse_output(const char *arg, bool *ret_json)
     return false;
 }
 
+bool pi_force_share;
+
 PdImage *pi_open(const char *path, PdFormat format, PdOpenFlags flags)
 {
     GError *error = NULL;
+    if (pi_force_share && (flags & PD_OPEN_RDWR)) {
+        pi_error("Could not open '%s': force-share=on can only be used with read-only images",
+                 path);
+        return NULL;
+    }
+    /* QEMU's image locks, as qemu-img takes them: a running QEMU keeps us out and we keep
+     * it out (-U: a read-only open shares everything). */
+    flags |= PD_OPEN_LOCK | (pi_force_share ? PD_OPEN_FORCE_SHARE : 0);
     PdImage *img = pd_image_open(path, format, flags, &error);
     if (!img) {
         /* The engine's message names the file already when the store failed to open. */

@@ -47,6 +47,8 @@ bool pi_parse_format(const char *name, PdFormat *ret);
 bool pi_parse_output(const char *arg, bool *ret_json);
 
 /* Opens an image, printing qemu-img's "Could not open 'X': ..." on failure. */
+/* -U / --force-share was given: read-only opens share everything (QEMU's image locks). */
+extern bool pi_force_share;
 PdImage *pi_open(const char *path, PdFormat format, PdOpenFlags flags);
 
 /* Progress in qemu-img's style ("    (42.00/100%)\r") on stdout; pass a PiProgress as

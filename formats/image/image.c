@@ -265,7 +265,10 @@ static PdImage *open_io(PdIO *io, PdFormat format, PdOpenFlags flags, bool heade
 
 PdImage *pd_image_open(const char *path, PdFormat format, PdOpenFlags flags, GError **error)
 {
-    PdIO *io = pd_io_file_open(path, (flags & PD_OPEN_RDWR) ? PD_IO_RDWR : PD_IO_RDONLY, 0, error);
+    PdIOFlags io_flags = (flags & PD_OPEN_RDWR) ? PD_IO_RDWR : PD_IO_RDONLY;
+    if (flags & PD_OPEN_LOCK)
+        io_flags |= PD_IO_LOCK | ((flags & PD_OPEN_FORCE_SHARE) ? PD_IO_SHARE : 0);
+    PdIO *io = pd_io_file_open(path, io_flags, 0, error);
     if (!io)
         return NULL;
     return pd_image_open_io(io, format, flags, error);

@@ -88,6 +88,11 @@ typedef enum {
     PD_OPEN_RDWR = 1 << 0,
     PD_OPEN_NO_BACKING = 1 << 1, /* do not open the backing chain (info, rebase -u) */
     PD_OPEN_CHECK_ONLY = 1 << 2, /* open a damaged image as far as check/repair needs */
+    /* pd_image_open: take QEMU's image locks on the file (PD_IO_LOCK): a write open is
+     * refused while a running QEMU uses the image, a read-only one while a QEMU writes it
+     * (unless PD_OPEN_FORCE_SHARE). Backing files are opened without locks. */
+    PD_OPEN_LOCK = 1 << 8,
+    PD_OPEN_FORCE_SHARE = 1 << 9, /* with PD_OPEN_LOCK, read-only: qemu-img's -U */
 } PdOpenFlags;
 
 /* How deep a backing chain may be before open refuses it. */

@@ -1,5 +1,6 @@
 /* PdTarget: opening where a new image goes, by qemu-img's rules (see target.h). */
 #include "formats/image/target.h"
+#include "formats/io/file/lock.h"
 #include "common/pd-error.h"
 
 #include <errno.h>
@@ -76,6 +77,14 @@ static int open_existing(const char *path, PdImage *source, PdTargetKind *ret_ki
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
                     "Could not create '%s': it is %s, not a regular file or a block device", path,
                     file_type_name(st.st_mode));
+        (void)close(fd);
+        return -1;
+    }
+    /* QEMU's write locks, as qemu-img takes them on its target: a running QEMU's image is
+     * refused, and QEMU is kept out of it while it is written. */
+    if (!pd_file_lock(fd, PD_PERM_CONSISTENT_READ | PD_PERM_WRITE | PD_PERM_RESIZE,
+                      PD_PERM_CONSISTENT_READ | PD_PERM_WRITE_UNCHANGED, path, error)) {
+        g_prefix_error(error, "Could not create '%s': ", path);
         (void)close(fd);
         return -1;
     }

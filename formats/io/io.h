@@ -33,6 +33,14 @@ typedef enum {
      * relative to (no absolute name, no ".." or symbolic link leading out); refused with
      * PD_ERROR_PERMISSION_DENIED otherwise. For names taken from untrusted images. */
     PD_IO_BENEATH = 1 << 6,
+    /* Local files: take QEMU's image locks (formats/io/file/lock.h) as QEMU does for an
+     * image it opens: read-only, consistent read while sharing neither write nor resize;
+     * with PD_IO_RDWR, write and resize too. Refused with PD_ERROR_BUSY ('Failed to get
+     * "write" lock') while another process (a running QEMU) holds a conflicting lock. */
+    PD_IO_LOCK = 1 << 7,
+    /* With PD_IO_LOCK, read-only: share everything (qemu-img -U / --force-share): only the
+     * consistent-read permission is taken, nothing is denied to others. */
+    PD_IO_SHARE = 1 << 8,
 } PdIOFlags;
 
 typedef struct {

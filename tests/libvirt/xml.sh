@@ -85,7 +85,7 @@ vsh vol-create-as lvp v-over 12M --format qcow2 --backing-vol "$D/lvp/v-qcow2" \
     --backing-vol-format qcow2 >/dev/null
 vsh vol-dumpxml v-over --pool lvp >"$D/v-over.virsh.xml"
 run_fails "v-over: a backing store outside poold's pools is refused" \
-    "backing store '$D/lvp/v-qcow2'.*not a volume of a pool poold manages" \
+    "backing file '$D/lvp/v-qcow2' of volume 'v-over' is outside the pools poold manages" \
     pc vol-create pdp "$D/v-over.virsh.xml"
 run_ok "v-over: nothing left after the refusal" test ! -e "$D/pdp/v-over"
 # (libvirt makes overlays of its own volumes only: qemu-img makes it, libvirt describes it)

@@ -1,5 +1,6 @@
 /* PdIO over a local file (or block device) through a file descriptor. */
 #include "formats/io/io.h"
+#include "formats/io/file/lock.h"
 #include "common/pd-error.h"
 
 #include <errno.h>
@@ -336,6 +337,18 @@ bool pd_io_file_identity(PdIO *io, dev_t *ret_dev, ino_t *ret_ino)
     return true;
 }
 
+/* QEMU's locks for an image opened with @flags (PD_IO_LOCK). */
+static bool lock_image(int fd, const char *path, PdIOFlags flags, GError **error)
+{
+    unsigned perm = PD_PERM_CONSISTENT_READ,
+             shared = PD_PERM_ALL & ~(PD_PERM_WRITE | PD_PERM_RESIZE);
+    if (flags & PD_IO_RDWR)
+        perm |= PD_PERM_WRITE | PD_PERM_RESIZE;
+    else if (flags & PD_IO_SHARE)
+        shared = PD_PERM_ALL;
+    return pd_file_lock(fd, perm, shared, path, error);
+}
+
 PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **error)
 {
     int oflags = open_flags(flags);
@@ -350,6 +363,10 @@ PdIO *pd_io_file_open(const char *path, PdIOFlags flags, mode_t mode, GError **e
             pd_error_set_errno(error, errno, "Could not open '%s'", path);
             return NULL;
         }
+    }
+    if ((flags & PD_IO_LOCK) && !lock_image(fd, path, flags, error)) {
+        (void)close(fd);
+        return NULL;
     }
     return pd_io_file_open_fd(fd, path, flags, error);
 }

@@ -265,8 +265,7 @@ static bool check_space(PdPoolObj *obj, const char *name, uint64_t needed, GErro
 {
     /* iSCSI pools have no free space by nature (their volumes are the target's LUNs): their
      * backend gives the real answer to a create */
-    PdPoolType type = obj->pool->def->type;
-    if (type == PD_POOL_ISCSI || type == PD_POOL_ISCSI_DIRECT)
+    if (obj->backend->capabilities & PD_BACKEND_CAP_NO_SPACE_CHECK)
         return true;
     if (needed <= obj->pool->available || obj->pool->capacity == 0)
         return true;

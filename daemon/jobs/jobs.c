@@ -573,6 +573,13 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     return job;
 }
 
+void pd_jobs_start_or_fail(PdJobs *jobs, const PdJobSpec *spec, PdCall *call)
+{
+    g_autoptr(GError) error = NULL;
+    if (!pd_jobs_start(jobs, spec, call, false, &error))
+        pd_call_fail(call, error);
+}
+
 bool pd_job_cancelled(PdJob *job, GCancellable *cancellable, GError **error)
 {
     if (!g_cancellable_is_cancelled(cancellable))

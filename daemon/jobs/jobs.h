@@ -105,6 +105,10 @@ void pd_jobs_free(PdJobs *jobs);
  * (the store refused the journal row). */
 PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error);
 
+/* pd_jobs_start for a handler: @call (not async) gets the job's answer, or at once the error
+ * when the job cannot start. */
+void pd_jobs_start_or_fail(PdJobs *jobs, const PdJobSpec *spec, PdCall *call);
+
 /* The running job working on @volume of @pool, or NULL. */
 PdJob *pd_jobs_volume_busy(PdJobs *jobs, const char *pool, const char *volume);
 /* Sets PD_ERROR_VOLUME_BUSY naming @volume of @pool and @job. */

@@ -77,6 +77,11 @@ typedef struct {
      * the storage workers, and is cancelled when it moves no byte for the stall timeout
      * (docs/security.md, attack 1.8). */
     bool stream;
+    /* A read of metadata a read-only client may ask for (SnapshotList): runs on the one-thread
+     * read pool, never on the storage workers, makes no volume busy (the run opens what it
+     * reads read-only and shared), and a connection runs one at a time (docs/security.md,
+     * attack 2 R1). */
+    bool read;
 } PdJobSpec;
 
 /* docs/security.md, rule W. */

@@ -12,8 +12,8 @@ typedef struct {
 struct PdMetrics {
     GArray *writers; /* Writer */
     GSocketService *http_service;
-    unsigned n_http;    /* connections open now */
-    bool http_stopped;  /* not accepting: HTTP_CLIENTS_MAX reached */
+    unsigned n_http;   /* connections open now */
+    bool http_stopped; /* not accepting: HTTP_CLIENTS_MAX reached */
 };
 
 PdMetrics *pd_metrics_new(void)
@@ -75,7 +75,7 @@ char *pd_metrics_format(PdMetrics *metrics)
  * descriptor, so they are capped (at the cap poold accepts no more: the kernel's backlog
  * holds the rest, no descriptor is used), and one must end within HTTP_TIMEOUT_S. */
 #define HTTP_CLIENTS_MAX 16
-#define HTTP_TIMEOUT_S 10
+#define HTTP_TIMEOUT_S   10
 
 typedef struct {
     PdMetrics *metrics;

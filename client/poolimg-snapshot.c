@@ -43,6 +43,25 @@ static bool action_delete(const char *value, void *dest)
     return set_action(dest, 'd', value);
 }
 
+/* The id of the first snapshot of @img named @name; NULL with @error ("snapshot not found",
+ * qemu-img's words) if none. */
+static char *snapshot_id_by_name(PdImage *img, const char *name, GError **error)
+{
+    GArray *snaps = pd_image_snapshot_list(img, error);
+    if (!snaps)
+        return NULL;
+    char *id = NULL;
+    for (guint i = 0; i < snaps->len && !id; i++) {
+        PdSnapshotInfo *sn = &g_array_index(snaps, PdSnapshotInfo, i);
+        if (g_strcmp0(sn->name, name) == 0)
+            id = g_strdup(sn->id);
+    }
+    g_array_unref(snaps);
+    if (!id)
+        g_set_error(error, PD_ERROR, PD_ERROR_NOT_FOUND, "snapshot not found");
+    return id;
+}
+
 int pi_cmd_snapshot(int argc, char **argv)
 {
     SnapshotAction act = {0};
@@ -100,12 +119,22 @@ int pi_cmd_snapshot(int argc, char **argv)
         }
         return 0;
     case 'd':
-    default:
-        if (!pd_image_snapshot_delete(img, name, &error) || !pd_image_flush(img, &error)) {
+    default: {
+        /* qemu-img 7.2 deletes by name only (an id that is no snapshot's name is "not
+         * found"): the engine matches ids first, so it is given the id of the first
+         * snapshot of that name. */
+        g_autofree char *id = snapshot_id_by_name(img, name, &error);
+        if (!id) {
+            pi_error("Could not delete snapshot '%s': %s", name, error->message);
+            g_error_free(error);
+            return 1;
+        }
+        if (!pd_image_snapshot_delete(img, id, &error) || !pd_image_flush(img, &error)) {
             pi_error("Could not delete snapshot '%s': %s", name, error->message);
             g_error_free(error);
             return 1;
         }
         return 0;
+    }
     }
 }

@@ -125,6 +125,7 @@ FORWARD_COMMON(iscsi)
 
 static const PdPoolBackend iscsi_proxy = {
     .type = PD_POOL_ISCSI_DIRECT,
+    .capabilities = PD_BACKEND_CAP_NO_SPACE_CHECK,
     .find_sources = iscsi_find_sources,
     .start = iscsi_start,
     .stop = iscsi_stop,

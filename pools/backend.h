@@ -230,10 +230,19 @@ typedef enum {
     PD_VOL_XFER_SPARSE = 1 << 0, /* vol-upload/vol-download --sparse: keep holes as holes */
 } PdVolTransferFlags;
 
+/* What a backend's pools are like, for the policy above it (daemon/), instead of branches on
+ * the pool type. */
+typedef enum {
+    /* No free-space accounting: the volumes are the storage's own (an iSCSI target's LUNs),
+     * so a create is not checked against the pool's available bytes; the backend answers. */
+    PD_BACKEND_CAP_NO_SPACE_CHECK = 1 << 0,
+} PdPoolBackendCaps;
+
 /* ---- the vtable ------------------------------------------------------------------------- */
 
 typedef struct {
     PdPoolType type;
+    unsigned capabilities; /* PdPoolBackendCaps */
 
     /* Lists the sources a host offers (find-storage-pool-sources-as): NFS exports, iSCSI
      * targets, LVM volume groups. @spec is a definition whose <source> holds what the user

@@ -435,6 +435,7 @@ static bool iscsi_direct_find_sources(const PdPoolDef *spec, unsigned flags,
 
 const PdPoolBackend pd_pool_backend_iscsi_direct = {
     .type = PD_POOL_ISCSI_DIRECT,
+    .capabilities = PD_BACKEND_CAP_NO_SPACE_CHECK,
     .find_sources = iscsi_direct_find_sources,
     .start = iscsi_direct_start,
     .stop = iscsi_direct_stop,

@@ -613,6 +613,7 @@ static bool iscsi_vol_download(const PdPool *pool, const PdVol *vol, int fd, uin
 
 const PdPoolBackend pd_pool_backend_iscsi = {
     .type = PD_POOL_ISCSI,
+    .capabilities = PD_BACKEND_CAP_NO_SPACE_CHECK,
     .find_sources = iscsi_find_sources,
     .build = NULL, /* nothing to build: the target exists */
     .start = iscsi_start,

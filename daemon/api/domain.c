@@ -30,9 +30,7 @@ static void start_job(PdDaemon *daemon, PdCall *call, const char *kind, const ch
         .data = data,
         .data_free = data_free,
     };
-    g_autoptr(GError) error = NULL;
-    if (!pd_jobs_start(daemon->jobs, &spec, call, false, &error))
-        pd_call_fail(call, error);
+    pd_jobs_start_or_fail(daemon->jobs, &spec, call);
 }
 
 static bool run_attach(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)

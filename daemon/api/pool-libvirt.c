@@ -42,9 +42,18 @@ static void start_job(PdDaemon *daemon, PdCall *call, const char *kind, PdJobRun
         .data = op,
         .data_free = op_free,
     };
-    g_autoptr(GError) error = NULL;
-    if (!pd_jobs_start(daemon->jobs, &spec, call, false, &error))
-        pd_call_fail(call, error);
+    pd_jobs_start_or_fail(daemon->jobs, &spec, call);
+}
+
+/* The operation on @pool (may be NULL) of libvirt at @uri, with the loaded module. */
+static LibvirtPoolOp *op_new(PdDaemon *daemon, const char *uri, const char *pool)
+{
+    LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
+    op->module = pd_attach_module(daemon);
+    op->conns = pd_attach_conns(daemon);
+    op->uri = g_strdup(uri);
+    op->pool = g_strdup(pool);
+    return op;
 }
 
 /* Worker: reads the definitions; a cancel drops them (nothing is defined). */
@@ -96,11 +105,7 @@ PD_HANDLER(pd_method_pool_import_libvirt)
         pd_call_fail(call, error);
         return;
     }
-    LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
-    op->module = pd_attach_module(daemon);
-    op->conns = pd_attach_conns(daemon);
-    op->uri = g_strdup(uri);
-    op->pool = g_strdup(pd_param_string(params, "pool"));
+    LibvirtPoolOp *op = op_new(daemon, uri, pd_param_string(params, "pool"));
     start_job(daemon, call, "pool-import-libvirt", run_import, import_done, op);
 }
 
@@ -142,11 +147,7 @@ PD_HANDLER(pd_method_pool_export_libvirt)
         pd_call_fail(call, error);
         return;
     }
-    LibvirtPoolOp *op = g_new0(LibvirtPoolOp, 1);
-    op->module = pd_attach_module(daemon);
-    op->conns = pd_attach_conns(daemon);
-    op->uri = g_strdup(uri);
-    op->pool = g_strdup(pd_pool_obj_name(obj));
+    LibvirtPoolOp *op = op_new(daemon, uri, pd_pool_obj_name(obj));
     op->xml = libvirt_xml(obj->next_def ? obj->next_def : obj->pool->def);
     op->start = obj->active;
     start_job(daemon, call, "pool-export-libvirt", run_export, export_done, op);

@@ -79,7 +79,5 @@ PD_HANDLER(pd_method_pool_find_sources)
         .data_free = find_op_free,
         .data_free_at_exit = true,
     };
-    g_autoptr(GError) error = NULL;
-    if (!pd_jobs_start(daemon->jobs, &spec, call, false, &error))
-        pd_call_fail(call, error);
+    pd_jobs_start_or_fail(daemon->jobs, &spec, call);
 }

@@ -34,8 +34,10 @@ typedef struct {
     bool groupable;    /* a quick create or delete: group commit when the call allows it */
     bool no_overlap;   /* a create the client's other calls must not overlap (PdJobSpec) */
     bool stream;       /* upload, download: a stream job (PdJobSpec) */
-    int fd_flags;      /* the client's descriptor's status flags before the stream, or -1 */
-    PdVol *result;     /* the new state, from the worker */
+    bool read;         /* snapshot list: a read job (PdJobSpec) */
+    const PdPoolBackend *backend; /* op->obj's: a read job may outlive op->obj */
+    int fd_flags;  /* the client's descriptor's status flags before the stream, or -1 */
+    PdVol *result; /* the new state, from the worker */
     GArray *snapshots;
     PdBackendJob bjob;
 } VolOp;
@@ -62,6 +64,7 @@ static VolOp *vol_op_new(PdPoolObj *obj, const PdVol *vol)
     VolOp *op = g_new0(VolOp, 1);
     op->obj = obj;
     op->view = pd_pool_view(obj->pool);
+    op->backend = obj->backend;
     op->vol = vol ? pd_vol_copy(vol) : NULL;
     op->fd = -1;
     return op;
@@ -124,6 +127,7 @@ static void vol_op_start(PdDaemon *daemon, PdCall *call, JsonObject *params, Vol
         .data_free_at_exit = true,
         .no_overlap = op->no_overlap,
         .stream = op->stream,
+        .read = op->read,
     };
     if (op->groupable && op->obj->backend->sync) {
         spec.sync = sync_pool;
@@ -261,8 +265,7 @@ static bool check_space(PdPoolObj *obj, const char *name, uint64_t needed, GErro
 {
     /* iSCSI pools have no free space by nature (their volumes are the target's LUNs): their
      * backend gives the real answer to a create */
-    PdPoolType type = obj->pool->def->type;
-    if (type == PD_POOL_ISCSI || type == PD_POOL_ISCSI_DIRECT)
+    if (obj->backend->capabilities & PD_BACKEND_CAP_NO_SPACE_CHECK)
         return true;
     if (needed <= obj->pool->available || obj->pool->capacity == 0)
         return true;
@@ -700,8 +703,7 @@ PD_HANDLER(pd_method_vol_snapshot_delete)
 static bool run_snapshot_list(PdJob *job, GCancellable *cancellable, gpointer data, GError **error)
 {
     VolOp *op = data;
-    return pd_pool_backend_vol_snapshot_list(op->obj->backend, op->view, op->vol, &op->snapshots,
-                                             error);
+    return pd_pool_backend_vol_snapshot_list(op->backend, op->view, op->vol, &op->snapshots, error);
 }
 
 static JsonObject *apply_snapshot_list(PdDaemon *daemon, PdJob *job, gpointer data, GError **error)
@@ -728,13 +730,17 @@ PD_HANDLER(pd_method_vol_snapshot_list)
 {
     g_autoptr(GError) error = NULL;
     PdPoolObj *obj = NULL;
-    PdVol *vol = pd_model_idle_volume(daemon, pd_param_string(params, "pool"),
-                                      pd_param_string(params, "volume"), &obj, &error);
+    /* a read (docs/security.md): it neither waits for nor makes the volume busy, and runs
+     * on the read pool, one per connection (attack 2 R1: nobody's lists failed root's
+     * resize and delete with VolumeBusy) */
+    PdVol *vol = pd_model_volume(daemon, pd_param_string(params, "pool"),
+                                 pd_param_string(params, "volume"), &obj, &error);
     if (!vol) {
         pd_call_fail(call, error);
         return;
     }
     VolOp *op = vol_op_new(obj, vol);
+    op->read = true;
     vol_op_start(daemon, call, params, op, "vol-snapshot-list", vol->name, false, run_snapshot_list,
                  apply_snapshot_list);
 }

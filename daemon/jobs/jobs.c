@@ -46,6 +46,8 @@ struct PdJob {
     uint64_t stall_done; /* done when it last moved */
     int64_t stall_since; /* monotonic µs of that */
     bool stalled;        /* cancelled by the stall timeout */
+    bool read;           /* PdJobSpec.read: on the read pool, busies no volume */
+    gint on_worker;      /* atomic: its run began (a queued stream's stall clock waits) */
     PdClient *owner;     /* the client that started it (max_jobs_per_client), referenced */
 };
 
@@ -55,6 +57,8 @@ struct PdJobs {
     PdEvents *events;
     GThreadPool *threads;
     GThreadPool *stream_threads; /* upload, download: never on the storage workers */
+    GThreadPool *read_threads;   /* PdJobSpec.read: one thread, never the storage workers */
+    GHashTable *reads_by_client; /* PdClient * -> its running read job (at most one) */
     PdJobLimits limits;
     GHashTable *by_client; /* PdClient * -> running jobs it started */
     GHashTable *by_id;     /* int64 id -> PdJob * (running and recently finished) */
@@ -103,6 +107,7 @@ static void worker(gpointer data, gpointer user_data)
     PdJob *job = data;
     PdJobs *jobs = user_data;
     g_atomic_int_inc(&jobs->active_workers);
+    g_atomic_int_set(&job->on_worker, 1);
     job->ok = job->run(job, job->cancellable, job->data, &job->error);
     /* Queued for the main loop, never run here: g_main_context_invoke would run it on this
      * thread when no loop iterates (poold stopping, its loop quit), alongside pd_jobs_free,
@@ -124,6 +129,8 @@ PdJobs *pd_jobs_new(PdDaemon *ctx, PdStore *store, PdEvents *events, unsigned wo
     jobs->threads = g_thread_pool_new(worker, jobs, (gint)MAX(workers, 1u), false, NULL);
     jobs->limits = (PdJobLimits){.stream_workers = 4, .stall_timeout_s = 60, .max_per_client = 32};
     jobs->stream_threads = g_thread_pool_new(worker, jobs, 4, false, NULL);
+    jobs->read_threads = g_thread_pool_new(worker, jobs, 1, false, NULL);
+    jobs->reads_by_client = g_hash_table_new(NULL, NULL);
     jobs->by_client = g_hash_table_new(NULL, NULL);
     jobs->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
     jobs->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -153,6 +160,7 @@ void pd_jobs_free(PdJobs *jobs)
      * a while poold leaves without it, as after a crash (start-up marks it failed). */
     g_thread_pool_set_max_threads(jobs->threads, 0, NULL); /* queued jobs do not start */
     g_thread_pool_set_max_threads(jobs->stream_threads, 0, NULL);
+    g_thread_pool_set_max_threads(jobs->read_threads, 0, NULL);
     for (int i = 0; i < 200 && g_atomic_int_get(&jobs->active_workers) > 0; i++)
         g_usleep(50 * 1000);
     if (g_atomic_int_get(&jobs->active_workers) > 0) {
@@ -163,7 +171,9 @@ void pd_jobs_free(PdJobs *jobs)
     }
     g_thread_pool_free(jobs->threads, true, true);
     g_thread_pool_free(jobs->stream_threads, true, true);
+    g_thread_pool_free(jobs->read_threads, true, true);
     g_hash_table_unref(jobs->by_client);
+    g_hash_table_unref(jobs->reads_by_client);
     pd_group_commit_free(jobs->group); /* what waits for a barrier: synced and answered */
     /* Completions queued by the workers run no more: the jobs stay "running" in the
      * journal and start-up marks them failed, as after a crash. */
@@ -363,6 +373,9 @@ static void check_stall(PdJobs *jobs, PdJob *job)
 {
     if (!job->stream || job->stalled || jobs->limits.stall_timeout_s == 0)
         return;
+    /* queued behind other streams: its clock starts when it does (attack 2 W3) */
+    if (!g_atomic_int_get(&job->on_worker))
+        return;
     g_mutex_lock(&job->lock);
     uint64_t done = job->done;
     g_mutex_unlock(&job->lock);
@@ -397,6 +410,13 @@ static bool check_client_cap(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, 
 {
     if (!call)
         return true;
+    if (spec->read && g_hash_table_contains(jobs->reads_by_client, call->client)) {
+        g_set_error(error, PD_ERROR, PD_ERROR_BUSY,
+                    "cannot start %s: this connection runs one already (a connection runs one "
+                    "read job at a time); wait for its answer before asking again",
+                    spec->kind);
+        return false;
+    }
     unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(jobs->by_client, call->client));
     if (n < jobs->limits.max_per_client)
         return true;
@@ -518,14 +538,17 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     job->sync_data = spec->sync_data;
     job->sync_data_free = spec->sync_data_free;
     job->stream = spec->stream;
+    job->read = spec->read;
     if (call) {
         job->owner = pd_client_ref(call->client);
         client_jobs_add(jobs, job->owner, 1);
+        if (job->read)
+            g_hash_table_insert(jobs->reads_by_client, job->owner, job);
     }
     if (job->grouped)
         pd_group_commit_set_running(jobs->group, ++jobs->n_grouped);
     g_hash_table_insert(jobs->by_id, &job->id, job);
-    if (job->volume && job->pool)
+    if (job->volume && job->pool && !job->read)
         g_hash_table_insert(jobs->busy, busy_key(job->pool, job->volume), job);
     if (spec->src_pool && spec->src_volume) {
         job->src_key = busy_key(spec->src_pool, spec->src_volume);
@@ -541,10 +564,20 @@ PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool asy
     }
     if (!jobs->timer)
         jobs->timer = g_timeout_add(PROGRESS_INTERVAL, progress_tick, jobs);
-    g_thread_pool_push(job->stream ? jobs->stream_threads : jobs->threads, job, NULL);
+    g_thread_pool_push(job->stream ? jobs->stream_threads
+                       : job->read ? jobs->read_threads
+                                   : jobs->threads,
+                       job, NULL);
     if (job->grouped && (call->method->flags & PD_METHOD_OVERLAP) && !spec->no_overlap)
         overlap(job, call);
     return job;
+}
+
+void pd_jobs_start_or_fail(PdJobs *jobs, const PdJobSpec *spec, PdCall *call)
+{
+    g_autoptr(GError) error = NULL;
+    if (!pd_jobs_start(jobs, spec, call, false, &error))
+        pd_call_fail(call, error);
 }
 
 bool pd_job_cancelled(PdJob *job, GCancellable *cancellable, GError **error)
@@ -709,6 +742,8 @@ static gboolean job_complete(gpointer data)
     jobs->n_running--;
     if (job->owner)
         client_jobs_add(jobs, job->owner, -1);
+    if (job->owner && job->read && g_hash_table_lookup(jobs->reads_by_client, job->owner) == job)
+        g_hash_table_remove(jobs->reads_by_client, job->owner);
     pd_counters_job(job->kind, state_name(job->state), g_get_monotonic_time() - job->started_mono);
     if (job->grouped)
         pd_group_commit_set_running(jobs->group, --jobs->n_grouped);

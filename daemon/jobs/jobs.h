@@ -77,6 +77,11 @@ typedef struct {
      * the storage workers, and is cancelled when it moves no byte for the stall timeout
      * (docs/security.md, attack 1.8). */
     bool stream;
+    /* A read of metadata a read-only client may ask for (SnapshotList): runs on the one-thread
+     * read pool, never on the storage workers, makes no volume busy (the run opens what it
+     * reads read-only and shared), and a connection runs one at a time (docs/security.md,
+     * attack 2 R1). */
+    bool read;
 } PdJobSpec;
 
 /* docs/security.md, rule W. */
@@ -99,6 +104,10 @@ void pd_jobs_free(PdJobs *jobs);
  * answered at once with {"job": id}. Returns the job (owned by @jobs), or NULL with an error
  * (the store refused the journal row). */
 PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error);
+
+/* pd_jobs_start for a handler: @call (not async) gets the job's answer, or at once the error
+ * when the job cannot start. */
+void pd_jobs_start_or_fail(PdJobs *jobs, const PdJobSpec *spec, PdCall *call);
 
 /* The running job working on @volume of @pool, or NULL. */
 PdJob *pd_jobs_volume_busy(PdJobs *jobs, const char *pool, const char *volume);

@@ -142,31 +142,73 @@ static bool logical_volume(PdBackingPolicy *p, const char *path, const struct st
     return inside;
 }
 
-static void set_outside(GError **error, const char *path, const char *real, const char *volume)
+/* The one answer for a backing file outside the pools or that does not resolve to a file in
+ * them: it reads the same whether the file exists or not and never says where a link leads
+ * (the answers are readable on the read-only socket); @detail goes to poold's log only. */
+static void set_outside(GError **error, const char *path, const char *volume, const char *detail)
 {
-    if (real && !g_str_equal(real, path))
-        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
-                    "backing file '%s' of volume '%s' resolves to '%s', outside the pools poold "
-                    "manages; add its directory as a pool or to backing_roots",
-                    path, volume, real);
-    else
-        g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
-                    "backing file '%s' of volume '%s' is outside the pools poold manages; add "
-                    "its directory as a pool or to backing_roots",
-                    path, volume);
+    g_autofree char *safe = g_strescape(detail, NULL);
+    g_message("backing file of volume '%s' refused: %s", volume, safe);
+    g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
+                "backing file '%s' of volume '%s' is outside the pools poold manages or cannot "
+                "be opened; add its directory as a pool or to backing_roots, or restore the "
+                "file",
+                path, volume);
 }
 
-/* A path that does not resolve: outside the roots (as far as its name tells) it is called
- * outside, so that an answer does not say which host files exist. */
+/* The root of the pools (or backing_roots) whose name @canon lies beneath, or NULL. */
+static char *root_of(PdBackingPolicy *p, const char *canon)
+{
+    for (guint i = 0; i < p->config_roots->len; i++)
+        if (beneath(canon, p->config_roots->pdata[i]))
+            return g_strdup(p->config_roots->pdata[i]);
+    char *found = NULL;
+    g_mutex_lock(&p->lock);
+    for (guint i = 0; i < p->pool_roots->len && !found; i++)
+        if (beneath(canon, p->pool_roots->pdata[i]))
+            found = g_strdup(p->pool_roots->pdata[i]);
+    g_mutex_unlock(&p->lock);
+    return found;
+}
+
+/* Why @canon (named beneath a root, not resolving) fails when resolved without leaving that
+ * root: an errno about the root's own files, or 0 when the name leads out of it (EXDEV) or
+ * resolves after all (a race); only the former may be told. */
+static int error_beneath_root(PdBackingPolicy *p, const char *canon)
+{
+    g_autofree char *root = root_of(p, canon);
+    if (!root)
+        return 0;
+    int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0)
+        return 0;
+    const char *rel = canon + strlen(root);
+    while (*rel == '/')
+        rel++;
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, rfd, *rel ? rel : ".", &how, sizeof how);
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        (void)close(fd);
+    (void)close(rfd);
+    return e == EXDEV || e == EAGAIN ? 0 : e;
+}
+
+/* A path that does not resolve: told in detail only when its failure lies inside a root
+ * (a missing volume of a pool, a loop of links there); else the one outside answer, so that
+ * an answer does not say which host files exist. */
 static void set_unresolved(PdBackingPolicy *p, GError **error, int e, const char *path,
                            const char *volume)
 {
     g_autofree char *canon = g_canonicalize_filename(path, NULL);
-    if (!inside_roots(p, canon)) {
-        set_outside(error, path, NULL, volume);
+    int inner = error_beneath_root(p, canon);
+    if (!inner) {
+        g_autofree char *detail = g_strdup_printf("'%s': %s", path, g_strerror(e));
+        set_outside(error, path, volume, detail);
         return;
     }
-    if (e == ELOOP) {
+    if (inner == ELOOP) {
         g_set_error(error, PD_ERROR, PD_ERROR_PERMISSION_DENIED,
                     "backing file '%s' of volume '%s' cannot be resolved: it loops through "
                     "symbolic links or goes through a /proc magic link, which poold does not "
@@ -174,9 +216,9 @@ static void set_unresolved(PdBackingPolicy *p, GError **error, int e, const char
                     path, volume);
         return;
     }
-    g_set_error(error, PD_ERROR, e == ENOENT ? PD_ERROR_NOT_FOUND : PD_ERROR_PERMISSION_DENIED,
+    g_set_error(error, PD_ERROR, inner == ENOENT ? PD_ERROR_NOT_FOUND : PD_ERROR_PERMISSION_DENIED,
                 "backing file '%s' of volume '%s' cannot be opened: %s", path, volume,
-                g_strerror(e));
+                g_strerror(inner));
 }
 
 int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const char *volume,
@@ -201,7 +243,8 @@ int pd_backing_policy_resolve(PdBackingPolicy *policy, const char *path, const c
     }
     real[n] = '\0';
     if (real[0] != '/' || (!inside_roots(policy, real) && !logical_volume(policy, path, &st))) {
-        set_outside(error, path, real, volume);
+        g_autofree char *detail = g_strdup_printf("'%s' resolves to '%s'", path, real);
+        set_outside(error, path, volume, detail);
         (void)close(fd);
         return -1;
     }

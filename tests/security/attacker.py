@@ -12,6 +12,10 @@ Usage: attacker.py COMMAND SOCKET ARGS...
                                        many were answered, and how many poold closed
   noread SOCK N CALLS                  N connections sending CALLS Volume.List each, never
                                        reading; prints how many poold closed
+  trickle SOCK INTERVAL SECONDS        one byte of a message every INTERVAL s for SECONDS;
+                                       prints when poold closed the connection
+  snaplist SOCK POOL VOL SECONDS N     N connections pipelining Volume.SnapshotList (8 in
+                                       flight each) for SECONDS; prints answers and errors
 """
 import json
 import os
@@ -167,10 +171,64 @@ def cmd_noread(sock, n, calls):
     out({"clients": len(conns), "send_failed": closed})
 
 
+def cmd_snaplist(sock, pool, vol, seconds, n):
+    import threading
+    end = time.monotonic() + float(seconds)
+    msg = json.dumps({"method": "io.poold.Volume.SnapshotList",
+                      "parameters": {"pool": pool, "volume": vol}}).encode() + b"\0"
+    counts = {"answered": 0, "errors": {}}
+    lock = threading.Lock()
+
+    def flood():
+        s = connect(sock, 20)
+        buf = bytearray()
+        inflight = 0
+        while time.monotonic() < end:
+            while inflight < 8:
+                s.sendall(msg)
+                inflight += 1
+            r = recv(s, buf)
+            if r is None:
+                return
+            inflight -= 1
+            with lock:
+                counts["answered"] += 1
+                if "error" in r:
+                    counts["errors"][r["error"]] = counts["errors"].get(r["error"], 0) + 1
+
+    threads = [threading.Thread(target=flood) for _ in range(int(n))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out(counts)
+
+
+def cmd_trickle(sock, interval, seconds):
+    s = connect(sock, 5)
+    msg = b'{"method":"io.poold.Pool.List","parameters":{"pad":"' + b"x" * 4096
+    t0 = time.monotonic()
+    i = 0
+    while time.monotonic() - t0 < float(seconds):
+        try:
+            s.send(msg[i:i + 1])
+            i += 1
+            s.settimeout(float(interval))
+            if s.recv(16) == b"":
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    out({"sent": i, "open_for": round(time.monotonic() - t0, 1),
+         "closed": time.monotonic() - t0 < float(seconds)})
+
+
 def main():
     cmd, sock, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     {"call": cmd_call, "download": cmd_download, "stall": cmd_stall, "nest": cmd_nest, "bomb": cmd_bomb,
-     "hold": cmd_hold, "noread": cmd_noread}[cmd](sock, *args)
+     "hold": cmd_hold, "noread": cmd_noread, "snaplist": cmd_snaplist,
+     "trickle": cmd_trickle}[cmd](sock, *args)
 
 
 if __name__ == "__main__":

@@ -330,15 +330,17 @@ static bool wipe_zero(PdImage *img, bool has_backing, const PdBackendJob *job, c
     return true;
 }
 
-/* Trim: raw files get their blocks punched out (failing where the filesystem cannot); qcow2
- * clusters are unmapped and read as zeroes. */
+/* Trim: raw files get their blocks punched out and block devices discarded (failing where
+ * the storage cannot); qcow2 clusters are unmapped and read as zeroes. */
 static bool wipe_trim(PdImage *img, const PdPool *pool, const PdVol *vol, GError **error)
 {
     uint64_t size = pd_image_size(img);
     if (pd_image_format(img) == PD_FORMAT_QCOW2)
         return pd_image_write_zeroes(img, 0, size, PD_ZERO_MAY_UNMAP, error);
     PdIO *io = pd_image_io(img);
-    int r = io->ops->discard ? io->ops->discard(io, 0, size) : -ENOTSUP;
+    int r = io->ops->trim      ? io->ops->trim(io, 0, size)
+            : io->ops->discard ? io->ops->discard(io, 0, size)
+                               : -ENOTSUP;
     if (r == -ENOTSUP || r == -EOPNOTSUPP) {
         pd_pool_util_error(error, pool, vol->name, PD_ERROR_UNSUPPORTED,
                            "the storage cannot discard (trim); use the zero algorithm");

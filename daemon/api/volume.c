@@ -481,8 +481,11 @@ static bool resize_target(const PdVol *vol, JsonObject *params, uint64_t *ret, G
         return false;
     }
     /* libvirt's two rules, in its order and words (virsh users match them); poold's own check
-     * that no data lies past the new end comes after, in the backend */
-    if (target < vol->capacity && target < vol->allocation) {
+     * that no data lies past the new end comes after, in the backend. The allocation rule is
+     * for files, whose allocation is the blocks they hold: a block device's (an LV, a LUN) is
+     * its provisioned size or its thin pool's usage, which says nothing about where its data
+     * lies, so there the data check alone decides (docs/pool-logical.md, "Resize"). */
+    if (target < vol->capacity && vol->type != PD_VOL_BLOCK && target < vol->allocation) {
         g_set_error(error, PD_ERROR, PD_ERROR_INVALID_ARGUMENT,
                     "invalid argument: can't shrink capacity below existing allocation (volume "
                     "'%s' has %" G_GUINT64_FORMAT " bytes allocated)",

@@ -12,6 +12,8 @@ typedef struct {
 struct PdMetrics {
     GArray *writers; /* Writer */
     GSocketService *http_service;
+    unsigned n_http;   /* connections open now */
+    bool http_stopped; /* not accepting: HTTP_CLIENTS_MAX reached */
 };
 
 PdMetrics *pd_metrics_new(void)
@@ -69,10 +71,17 @@ char *pd_metrics_format(PdMetrics *metrics)
 /* ---- the HTTP listener ---- */
 
 #define HTTP_REQUEST_MAX 8192
+/* docs/security.md, attack round 2 R4: any local user may connect; each connection is a
+ * descriptor, so they are capped (at the cap poold accepts no more: the kernel's backlog
+ * holds the rest, no descriptor is used), and one must end within HTTP_TIMEOUT_S. */
+#define HTTP_CLIENTS_MAX 16
+#define HTTP_TIMEOUT_S   10
 
 typedef struct {
     PdMetrics *metrics;
     GSocketConnection *conn;
+    GCancellable *cancel; /* cancelled by the timeout */
+    guint timer;
     char buf[HTTP_REQUEST_MAX];
     gsize len;
     char *response;
@@ -80,16 +89,33 @@ typedef struct {
 
 static void http_client_free(HttpClient *client)
 {
+    PdMetrics *metrics = client->metrics;
+    if (client->timer)
+        g_source_remove(client->timer);
+    (void)g_io_stream_close(G_IO_STREAM(client->conn), NULL, NULL);
     g_object_unref(client->conn);
+    g_object_unref(client->cancel);
     g_free(client->response);
     g_free(client);
+    metrics->n_http--;
+    if (metrics->http_stopped && metrics->http_service && metrics->n_http < HTTP_CLIENTS_MAX) {
+        metrics->http_stopped = false;
+        g_socket_service_start(metrics->http_service);
+    }
+}
+
+static gboolean http_timeout(gpointer data)
+{
+    HttpClient *client = data;
+    client->timer = 0;
+    g_cancellable_cancel(client->cancel); /* the pending read or write ends, then the free */
+    return G_SOURCE_REMOVE;
 }
 
 static void http_written(GObject *source, GAsyncResult *result, gpointer data)
 {
     HttpClient *client = data;
     (void)g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), result, NULL, NULL);
-    (void)g_io_stream_close(G_IO_STREAM(client->conn), NULL, NULL);
     http_client_free(client);
 }
 
@@ -104,7 +130,7 @@ static void http_continue(HttpClient *client)
         client->len < HTTP_REQUEST_MAX - 1) {
         GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(client->conn));
         g_input_stream_read_async(in, client->buf + client->len, HTTP_REQUEST_MAX - 1 - client->len,
-                                  G_PRIORITY_DEFAULT, NULL, http_read, client);
+                                  G_PRIORITY_DEFAULT, client->cancel, http_read, client);
         return;
     }
     g_autofree char *text = pd_metrics_format(client->metrics);
@@ -116,7 +142,7 @@ static void http_continue(HttpClient *client)
             : g_strdup("HTTP/1.0 405 Method Not Allowed\r\nConnection: close\r\n\r\n");
     GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client->conn));
     g_output_stream_write_all_async(out, client->response, strlen(client->response),
-                                    G_PRIORITY_DEFAULT, NULL, http_written, client);
+                                    G_PRIORITY_DEFAULT, client->cancel, http_written, client);
 }
 
 static void http_read(GObject *source, GAsyncResult *result, gpointer data)
@@ -134,9 +160,16 @@ static void http_read(GObject *source, GAsyncResult *result, gpointer data)
 static gboolean http_incoming(GSocketService *service, GSocketConnection *conn, GObject *source,
                               gpointer data)
 {
+    PdMetrics *metrics = data;
     HttpClient *client = g_new0(HttpClient, 1);
-    client->metrics = data;
+    client->metrics = metrics;
     client->conn = g_object_ref(conn);
+    client->cancel = g_cancellable_new();
+    client->timer = g_timeout_add_seconds(HTTP_TIMEOUT_S, http_timeout, client);
+    if (++metrics->n_http >= HTTP_CLIENTS_MAX && !metrics->http_stopped) {
+        metrics->http_stopped = true;
+        g_socket_service_stop(service);
+    }
     http_continue(client);
     return true;
 }

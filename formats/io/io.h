@@ -59,6 +59,11 @@ typedef struct {
     int64_t (*allocated)(PdIO *io);
     /* Drops the range so it reads back as zeroes (punch hole). 0, -ENOTSUP, or -errno. */
     int (*discard)(PdIO *io, uint64_t offset, uint64_t len);
+    /* Gives the range's space back to the storage where it can (a trim: BLKDISCARD on a
+     * block device, a punched hole in a file); unlike discard, reads afterwards may return
+     * old data (dm-thin reads zeroes, others need not). 0, -ENOTSUP, or -errno. Optional
+     * (NULL: use discard). */
+    int (*trim)(PdIO *io, uint64_t offset, uint64_t len);
     /* Reserves space for the range without changing content (fallocate); may grow the
      * store. 0, -ENOTSUP, or -errno. Optional (NULL: -ENOTSUP). */
     int (*allocate)(PdIO *io, uint64_t offset, uint64_t len);

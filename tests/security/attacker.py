@@ -14,6 +14,8 @@ Usage: attacker.py COMMAND SOCKET ARGS...
                                        reading; prints how many poold closed
   trickle SOCK INTERVAL SECONDS        one byte of a message every INTERVAL s for SECONDS;
                                        prints when poold closed the connection
+  tcphold HOST:PORT N SECONDS          N idle TCP connections held SECONDS; prints how many
+                                       connected and how many poold closed meanwhile
   snaplist SOCK POOL VOL SECONDS N     N connections pipelining Volume.SnapshotList (8 in
                                        flight each) for SECONDS; prints answers and errors
 """
@@ -224,11 +226,36 @@ def cmd_trickle(sock, interval, seconds):
          "closed": time.monotonic() - t0 < float(seconds)})
 
 
+def cmd_tcphold(addr, n, seconds):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    host, port = addr.rsplit(":", 1)
+    conns = []
+    for _ in range(int(n)):
+        try:
+            conns.append(socket.create_connection((host, int(port)), timeout=2))
+        except OSError:
+            break
+    time.sleep(float(seconds))
+    closed = 0
+    for s in conns:
+        s.setblocking(False)
+        try:
+            if s.recv(16) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    out({"connected": len(conns), "closed": closed})
+
+
 def main():
     cmd, sock, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     {"call": cmd_call, "download": cmd_download, "stall": cmd_stall, "nest": cmd_nest, "bomb": cmd_bomb,
      "hold": cmd_hold, "noread": cmd_noread, "snaplist": cmd_snaplist,
-     "trickle": cmd_trickle}[cmd](sock, *args)
+     "trickle": cmd_trickle, "tcphold": cmd_tcphold}[cmd](sock, *args)
 
 
 if __name__ == "__main__":

@@ -419,6 +419,47 @@ static void gslice_use_malloc(char **argv)
     g_unsetenv("G_SLICE"); /* this process keeps its GSlice; do not pass a mismatch on */
 }
 
+/* Every log line goes through this writer: control characters in the message (which may quote
+ * what a client sent: a method or pool name with a newline) as \xHH, so that no client writes a
+ * line of its own into poold's log or drives the terminal that shows it (attack 7.6). */
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                   gpointer data)
+{
+    g_autofree GLogField *copy = g_memdup2(fields, n * sizeof *fields);
+    g_autofree char *safe = NULL;
+    for (gsize i = 0; i < n && !safe; i++) {
+        if (g_strcmp0(copy[i].key, "MESSAGE") != 0 || !copy[i].value)
+            continue;
+        const unsigned char *m = copy[i].value;
+        gsize len = copy[i].length < 0 ? strlen((const char *)m) : (gsize)copy[i].length;
+        GString *out = g_string_sized_new(len + 1);
+        for (gsize j = 0; j < len; j++) {
+            if ((m[j] < 0x20 && m[j] != '\t') || m[j] == 0x7f)
+                g_string_append_printf(out, "\\x%02x", (unsigned)m[j]);
+            else
+                g_string_append_c(out, (char)m[j]);
+        }
+        safe = g_string_free(out, false);
+        copy[i].value = safe;
+        copy[i].length = -1;
+    }
+    return g_log_writer_default(level, copy, n, data);
+}
+
+/* poold relies on fs.protected_hardlinks=1: without it a tenant who may write a pool directory
+ * can hard-link there a file it does not own (a root-only one) and have poold wipe, upload
+ * into or read it as a volume (docs/security.md, "Hard links"). */
+static void check_protected_hardlinks(void)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents("/proc/sys/fs/protected_hardlinks", &text, NULL, NULL))
+        return;
+    if (g_strstrip(text)[0] == '0')
+        g_warning("sysctl fs.protected_hardlinks is 0: a tenant who can write a pool directory "
+                  "can hard-link files it does not own into it, and poold would use them as "
+                  "volumes; set fs.protected_hardlinks = 1 (sysctl -w, /etc/sysctl.d)");
+}
+
 int main(int argc, char **argv)
 {
     gslice_use_malloc(argv);
@@ -426,6 +467,7 @@ int main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     config_defaults(&daemon.config);
     (void)signal(SIGPIPE, SIG_IGN);
+    g_log_set_writer_func(log_writer, NULL, NULL);
 #ifdef __GLIBC__
     /* The main loop and the workers share two heaps instead of one per thread: glibc keeps
      * each arena's freed memory, and a worker that refreshed a pool of 10,000 volumes kept
@@ -458,6 +500,7 @@ int main(int argc, char **argv)
     daemon.loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, on_signal, &daemon);
     g_unix_signal_add(SIGINT, on_signal, &daemon);
+    check_protected_hardlinks();
     g_message("poold %s ready: sockets in %s, state in %s", POOLD_VERSION,
               daemon.config.runtime_dir, daemon.config.state_dir);
     g_main_loop_run(daemon.loop);

@@ -144,4 +144,44 @@ ln -s "$T/tpool" "$D/tlink"
 pc -q pool-define-as p4 dir - - - - "$D/tlink" >/dev/null || not_ok "define p4"
 run_fails "a pool whose target is a symbolic link is refused at start" \
     "target '$D/tlink' is a symbolic link.*real path" pc pool-start p4
+# ---- fs.protected_hardlinks (attack report 3.3/4.3) ----
+# poold warns at start-up, naming the sysctl, when it is 0 (seen through a bind mount over the
+# /proc file in a mount namespace of its own); not when it is 1
+hl_start() { # VALUE: poold's log with fs.protected_hardlinks read as VALUE
+    printf '%s\n' "$1" >"$D/hl-$1"
+    rm -rf "$D/hlrun" "$D/hlstate"
+    timeout -s TERM 4 unshare -m sh -c "mount --bind '$D/hl-$1' /proc/sys/fs/protected_hardlinks &&
+        exec '$POOLD' --runtime-dir '$D/hlrun' --state-dir '$D/hlstate'" >"$D/hl-$1.log" 2>&1
+}
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+    hl_start 0
+    if grep -q "sysctl fs.protected_hardlinks is 0" "$D/hl-0.log"; then
+        ok "warning naming fs.protected_hardlinks when it is 0"
+    else not_ok "warning naming fs.protected_hardlinks when it is 0"; sed 's/^/#   /' "$D/hl-0.log"; fi
+    hl_start 1
+    if grep -q "ready" "$D/hl-1.log" && ! grep -q "protected_hardlinks" "$D/hl-1.log"; then
+        ok "no warning when fs.protected_hardlinks is 1"
+    else not_ok "no warning when fs.protected_hardlinks is 1"; sed 's/^/#   /' "$D/hl-1.log"; fi
+else
+    ok "# SKIP fs.protected_hardlinks warning: needs root and unshare -m"
+fi
+# ---- log injection (attack report 7.6) ----
+# names a client chose, with a newline, reach poold's log (--verbose) escaped: no line of
+# the client's own
+rm -rf "$D/lirun" "$D/listate"
+"$POOLD" --verbose --runtime-dir "$D/lirun" --state-dir "$D/listate" >"$D/li.log" 2>&1 &
+LIPID=$!
+for _ in $(seq 1 100); do [ -S "$D/lirun/poold-sock-ro" ] && break; sleep 0.05; done
+python3 -c '
+import socket, sys
+for m in [b"{\"method\":\"io.poold.Pool.List\\nINJECTED-1 poold-Message: fake\"}",
+          b"{\"method\":\"io.poold.Pool.Info\",\"parameters\":{\"pool\":\"p\\nINJECTED-2\"}}",
+          b"{\"method\":\"io.poold.Volume.Delete\",\"parameters\":{\"pool\":\"p\\nINJECTED-3\",\"volume\":\"v\"}}"]:
+    s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(sys.argv[1])
+    s.sendall(m + b"\0"); s.recv(65536); s.close()' "$D/lirun/poold-sock-ro"
+kill "$LIPID"; wait "$LIPID" 2>/dev/null
+if grep -q "INJECTED" "$D/li.log" && ! grep -q "^INJECTED" "$D/li.log"; then
+    ok "client strings with a newline are logged escaped, on one line"
+else not_ok "client strings with a newline are logged escaped, on one line"
+    grep -n -B1 INJECTED "$D/li.log" | sed 's/^/#   /'; fi
 finish

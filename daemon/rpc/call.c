@@ -149,12 +149,51 @@ void pd_call_progress(PdCall *call, JsonObject *params)
     pd_client_send(call->client, call->slot, msg, false);
 }
 
+/* Refusals (PermissionDenied) are logged without --verbose, at most REFUSALS_PER_WINDOW in
+ * each REFUSAL_WINDOW_US, then one line counting those left out: a client cannot flood the
+ * log with them (attack 7.6). Any thread. */
+#define REFUSALS_PER_WINDOW 20
+#define REFUSAL_WINDOW_US   (10 * G_USEC_PER_SEC)
+G_LOCK_DEFINE_STATIC(refusal_log);
+
+void pd_call_log_refusal(const char *method, const char *who, const char *error,
+                         const char *text)
+{
+    static gint64 window_start;
+    static unsigned logged, dropped;
+    gint64 now = g_get_monotonic_time();
+    unsigned dropped_before = 0;
+    G_LOCK(refusal_log);
+    if (now - window_start >= REFUSAL_WINDOW_US) {
+        window_start = now;
+        dropped_before = dropped;
+        logged = dropped = 0;
+    }
+    bool log = logged < REFUSALS_PER_WINDOW;
+    if (log)
+        logged++;
+    else
+        dropped++;
+    G_UNLOCK(refusal_log);
+    if (dropped_before)
+        g_message("%u refusals not logged in the last %d s", dropped_before,
+                  (int)(REFUSAL_WINDOW_US / G_USEC_PER_SEC));
+    if (log)
+        g_message("refused: %s from %s: %s %s", method, who, error, text ? text : "");
+}
+
 void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)
 {
     g_autoptr(JsonObject) msg = json_object_new();
     json_object_set_string_member(msg, "error", error);
     json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
-    g_info("%s from %s: %s", call->method_name, pd_client_describe(call->client), error);
+    if (g_str_has_suffix(error, ".PermissionDenied"))
+        pd_call_log_refusal(
+            call->method_name, pd_client_describe(call->client), error,
+            json_object_get_string_member_with_default(
+                json_object_get_object_member(msg, "parameters"), "message", ""));
+    else
+        g_info("%s from %s: %s", call->method_name, pd_client_describe(call->client), error);
     call_finish(call, msg, NULL);
 }
 

@@ -50,6 +50,8 @@ void pd_call_progress(PdCall *call, JsonObject *params);
 void pd_call_fail(PdCall *call, const GError *error);
 /* Final error answer by wire name. Takes ownership of @params (may be NULL). Frees @call. */
 void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params);
+/* Logs a refusal (PermissionDenied) without --verbose, rate-limited (attack 7.6). Any thread. */
+void pd_call_log_refusal(const char *method, const char *who, const char *error, const char *text);
 /* Group commit: the call is executed but not answered yet (its change is not durable). Its
  * client may go on with its next message; the answer, given later with pd_call_reply or
  * pd_call_fail as usual, still reaches the client before those of its later calls. Only for

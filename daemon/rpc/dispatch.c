@@ -287,9 +287,15 @@ bool pd_dispatch_parsed(PdDispatch *dispatch, PdClient *client, PdParsedCall *pa
     }
     if (pc.early_error) {
         const PdMethod *refused = pd_method_find(dispatch->table, pc.name);
-        if (refused) {
+        if (refused && g_str_has_suffix(pc.early_error, ".PermissionDenied")) {
+            g_autofree char *cls =
+                g_strdup_printf("(class %s)", pd_method_class_name(refused->cls));
+            pd_call_log_refusal(pc.name, pd_client_describe(client), pc.early_error, cls);
+        } else if (refused) {
             g_info("%s (class %s) from %s refused: %s", pc.name, pd_method_class_name(refused->cls),
                    pd_client_describe(client), pc.early_error);
+        }
+        if (refused) {
             if (dispatch->observer)
                 dispatch->observer(refused->name, true, 0);
         }

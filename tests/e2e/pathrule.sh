@@ -184,4 +184,10 @@ if grep -q "INJECTED" "$D/li.log" && ! grep -q "^INJECTED" "$D/li.log"; then
     ok "client strings with a newline are logged escaped, on one line"
 else not_ok "client strings with a newline are logged escaped, on one line"
     grep -n -B1 INJECTED "$D/li.log" | sed 's/^/#   /'; fi
+# refusals are logged without --verbose, at most 20 in 10 s
+before=$(grep -c "refused: " "$D/poold.log")
+for i in $(seq 1 30); do pc_ro -q vol-create-as p1 "ro-$i" 1M >/dev/null 2>&1; done
+n=$(($(grep -c "refused: " "$D/poold.log") - before))
+check "refusals on the read-only socket logged, rate-limited" "yes" \
+    "$([ "$n" -ge 1 ] && [ "$n" -le 20 ] && echo yes || echo "no: $n")"
 finish

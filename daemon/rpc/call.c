@@ -156,8 +156,7 @@ void pd_call_progress(PdCall *call, JsonObject *params)
 #define REFUSAL_WINDOW_US   (10 * G_USEC_PER_SEC)
 G_LOCK_DEFINE_STATIC(refusal_log);
 
-void pd_call_log_refusal(const char *method, const char *who, const char *error,
-                         const char *text)
+void pd_call_log_refusal(const char *method, const char *who, const char *error, const char *text)
 {
     static gint64 window_start;
     static unsigned logged, dropped;
@@ -188,10 +187,9 @@ void pd_call_fail_name(PdCall *call, const char *error, JsonObject *params)
     json_object_set_string_member(msg, "error", error);
     json_object_set_object_member(msg, "parameters", params ? params : json_object_new());
     if (g_str_has_suffix(error, ".PermissionDenied"))
-        pd_call_log_refusal(
-            call->method_name, pd_client_describe(call->client), error,
-            json_object_get_string_member_with_default(
-                json_object_get_object_member(msg, "parameters"), "message", ""));
+        pd_call_log_refusal(call->method_name, pd_client_describe(call->client), error,
+                            json_object_get_string_member_with_default(
+                                json_object_get_object_member(msg, "parameters"), "message", ""));
     else
         g_info("%s from %s: %s", call->method_name, pd_client_describe(call->client), error);
     call_finish(call, msg, NULL);

@@ -100,7 +100,7 @@ static bool check_header(PdImage *img, const uint8_t *h, uint64_t *disk_size, GE
     return true;
 }
 
-static bool vdi_open(PdImage *img, GError **error)
+static bool vdi_open_state(PdImage *img, GError **error)
 {
     VdiState *s = g_new0(VdiState, 1);
     img->priv = s;
@@ -136,6 +136,16 @@ static void vdi_close(PdImage *img)
         g_free(s->bmap);
     g_free(s);
     img->priv = NULL;
+}
+
+/* The driver's open: the image layer calls no close after a failed open (image.c), so what a
+ * failed open made is freed here. */
+static bool vdi_open(PdImage *img, GError **error)
+{
+    if (vdi_open_state(img, error))
+        return true;
+    vdi_close(img);
+    return false;
 }
 
 /* Where guest byte @offset lies in the file (*ret_alloc false: not allocated), false (with

@@ -290,7 +290,7 @@ static bool read_bat(PdImage *img, uint64_t bat_off, uint64_t bat_len, GError **
     return true;
 }
 
-static bool vhdx_open(PdImage *img, GError **error)
+static bool vhdx_open_state(PdImage *img, GError **error)
 {
     VhdxState *s = g_new0(VhdxState, 1);
     img->priv = s;
@@ -314,6 +314,16 @@ static void vhdx_close(PdImage *img)
         g_free(s->bat);
     g_free(s);
     img->priv = NULL;
+}
+
+/* The driver's open: the image layer calls no close after a failed open (image.c), so what a
+ * failed open made is freed here. */
+static bool vhdx_open(PdImage *img, GError **error)
+{
+    if (vhdx_open_state(img, error))
+        return true;
+    vhdx_close(img);
+    return false;
 }
 
 static bool vhdx_read(PdImage *img, uint64_t offset, void *vbuf, size_t len, GError **error)

@@ -212,7 +212,7 @@ static bool read_ids(PdImage *img, const char *desc, GError **error)
     return true;
 }
 
-static bool vmdk_open(PdImage *img, GError **error)
+static bool vmdk_open_state(PdImage *img, GError **error)
 {
     VmdkState *s = g_new0(VmdkState, 1);
     img->priv = s;
@@ -273,6 +273,16 @@ static void vmdk_close(PdImage *img)
     g_free(s->create_type);
     g_free(s);
     img->priv = NULL;
+}
+
+/* The driver's open: the image layer calls no close after a failed open (image.c), so what a
+ * failed open made is freed here. */
+static bool vmdk_open(PdImage *img, GError **error)
+{
+    if (vmdk_open_state(img, error))
+        return true;
+    vmdk_close(img);
+    return false;
 }
 
 /* The extent holding guest byte @offset (< img->size). */

@@ -497,18 +497,25 @@ static void overlap_end(PdJob *job)
     g_clear_pointer(&job->overlap_client, pd_client_unref);
 }
 
+/* A job that does not start frees what its spec handed over: its data and its sync data. */
+static void spec_free_data(const PdJobSpec *spec)
+{
+    if (spec->data_free)
+        spec->data_free(spec->data);
+    if (spec->sync_data_free)
+        spec->sync_data_free(spec->sync_data);
+}
+
 PdJob *pd_jobs_start(PdJobs *jobs, const PdJobSpec *spec, PdCall *call, bool async, GError **error)
 {
     int64_t id = jobs->last_id + 1;
     if (!check_client_cap(jobs, spec, call, error)) {
-        if (spec->data_free)
-            spec->data_free(spec->data);
+        spec_free_data(spec);
         return NULL;
     }
     if (spec->journal && !pd_store_job_insert(jobs->store, id, spec->kind, spec->pool, spec->volume,
                                               spec->bytes_total, error)) {
-        if (spec->data_free)
-            spec->data_free(spec->data);
+        spec_free_data(spec);
         return NULL;
     }
     jobs->last_id = id;
